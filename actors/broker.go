@@ -1,0 +1,186 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/exchange"
+	"github.com/bourse-go/bourse/strategies"
+	"google.golang.org/protobuf/proto"
+)
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	system *actor.ActorSystem
+	cfg    exchange.Config
+}
+
+// WithActorSystem runs the broker on an existing actor system, which the
+// broker then does not stop. By default New makes its own and Stop shuts it
+// down.
+func WithActorSystem(sys *actor.ActorSystem) Option {
+	return func(o *options) { o.system = sys }
+}
+
+// WithConfig replaces the exchange configuration (default:
+// exchange.DefaultConfig()).
+func WithConfig(cfg exchange.Config) Option {
+	return func(o *options) { o.cfg = cfg }
+}
+
+// WithStrategies sets the strategy registry exchanges are declared from
+// (default: strategies.Builtin()). Register a user strategy there to name it
+// in a Spec or in YAML.
+func WithStrategies(reg *strategies.Registry) Option {
+	return func(o *options) { o.cfg.Strategies = reg }
+}
+
+// WithNode names the node (default "local").
+func WithNode(name string) Option {
+	return func(o *options) { o.cfg.Node = name }
+}
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.cfg.Logger = l }
+}
+
+// Broker is a service's handle on bourse. Its methods are safe for concurrent
+// use.
+type Broker struct {
+	hub        *exchange.Hub
+	system     *actor.ActorSystem
+	ownsSystem bool
+
+	mu       sync.Mutex
+	services map[*Service]struct{}
+	stopOnce sync.Once
+	stopErr  error
+	ctx      context.Context // canceled by Stop; handed to Serve handlers
+	cancel   context.CancelFunc
+}
+
+// New starts a broker.
+func New(opts ...Option) (*Broker, error) {
+	o := options{cfg: exchange.DefaultConfig()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	b := &Broker{system: o.system, services: map[*Service]struct{}{}}
+	if b.system == nil {
+		b.system = actor.NewActorSystem()
+		b.ownsSystem = true
+	}
+	hub, err := exchange.New(b.system, o.cfg)
+	if err != nil {
+		if b.ownsSystem {
+			b.system.Shutdown()
+		}
+		return nil, err
+	}
+	b.hub = hub
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	return b, nil
+}
+
+// Hub returns the exchange layer the broker runs.
+func (b *Broker) Hub() *exchange.Hub { return b.hub }
+
+// System returns the broker's actor system, to spawn handler and subscriber
+// actors on.
+func (b *Broker) System() *actor.ActorSystem { return b.system }
+
+// Declare declares an exchange (see exchange.Hub.Declare).
+func (b *Broker) Declare(ctx context.Context, s Spec) error { return b.hub.Declare(ctx, s) }
+
+// Connect connects handler actor pid to req-resp exchange name (see
+// exchange.Hub.Connect).
+func (b *Broker) Connect(ctx context.Context, name string, pid *actor.PID, opts ...ConnectOption) (*Connection, error) {
+	return b.hub.Connect(ctx, name, pid, opts...)
+}
+
+// Request sends payload to req-resp exchange name and waits for the reply or
+// ctx (see exchange.Hub.Request).
+func (b *Broker) Request(ctx context.Context, name string, payload proto.Message, opts ...CallOption) (proto.Message, error) {
+	return b.hub.Request(ctx, name, payload, opts...)
+}
+
+// RequestAll sends payload and collects one reply per handler it went to (see
+// exchange.Hub.RequestAll).
+func (b *Broker) RequestAll(ctx context.Context, name string, payload proto.Message, opts ...CallOption) ([]*Reply, error) {
+	return b.hub.RequestAll(ctx, name, payload, opts...)
+}
+
+// RequestAsync sends payload without waiting; the reply arrives at replyTo (an
+// actor, usually ctx.Self()) as a *Reply carrying the WithTag tag.
+func (b *Broker) RequestAsync(replyTo *actor.PID, name string, payload proto.Message, opts ...CallOption) error {
+	return b.hub.RequestAsync(replyTo, name, payload, opts...)
+}
+
+// Publish publishes payload on pub-sub exchange name under routing key key
+// (see exchange.Hub.Publish).
+func (b *Broker) Publish(ctx context.Context, name, key string, payload proto.Message) error {
+	_, err := b.hub.Publish(ctx, name, key, payload)
+	return err
+}
+
+// Subscribe subscribes actor pid to pub-sub exchange name for keys matching
+// pattern (see exchange.Hub.Subscribe).
+func (b *Broker) Subscribe(ctx context.Context, name, pattern string, pid *actor.PID) (*Subscription, error) {
+	return b.hub.Subscribe(ctx, name, pattern, pid)
+}
+
+// SubscribeFunc subscribes fn, run in an actor of its own (so calls never
+// overlap, in publication order), to pub-sub exchange name. Unsubscribing the
+// returned subscription does not stop the actor; Stop of the broker does.
+func (b *Broker) SubscribeFunc(ctx context.Context, name, pattern string, fn func(*Publication)) (*Subscription, error) {
+	if fn == nil {
+		return nil, fmt.Errorf("%w: nil subscriber function", ErrInvalid)
+	}
+	pid := b.system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		if p, ok := c.Message().(*Publication); ok {
+			fn(p)
+		}
+	}))
+	sub, err := b.hub.Subscribe(ctx, name, pattern, pid)
+	if err != nil {
+		b.system.Root.Stop(pid)
+		return nil, err
+	}
+	return sub, nil
+}
+
+// Stop stops the broker's services, its exchanges and, when New made it, its
+// actor system. Waiting requests fail with ErrStopped. Stop is idempotent:
+// later calls return the first call's result.
+func (b *Broker) Stop(ctx context.Context) error {
+	b.stopOnce.Do(func() {
+		b.cancel()
+		b.mu.Lock()
+		svcs := make([]*Service, 0, len(b.services))
+		for s := range b.services {
+			svcs = append(svcs, s)
+		}
+		b.mu.Unlock()
+		var errs []error
+		for _, s := range svcs {
+			if err := s.Stop(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := b.hub.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		if b.ownsSystem {
+			b.system.Shutdown()
+		}
+		b.stopErr = errors.Join(errs...)
+	})
+	return b.stopErr
+}

@@ -1,0 +1,132 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+)
+
+// Handler handles the requests of a service started with Serve.
+type Handler interface {
+	// Handle answers req. It is called from the service's actor, one request
+	// at a time, in arrival order. ctx ends when the broker stops. A nil error
+	// sends the returned message; an error reaches the caller as a
+	// *exchange.HandlerError, or as itself when it wraps a bourse sentinel.
+	Handle(ctx context.Context, req *Request) (proto.Message, error)
+}
+
+// HandlerFunc adapts a function to the Handler interface.
+type HandlerFunc func(ctx context.Context, req *Request) (proto.Message, error)
+
+// Handle calls f(ctx, req).
+func (f HandlerFunc) Handle(ctx context.Context, req *Request) (proto.Message, error) {
+	return f(ctx, req)
+}
+
+// ServeOption configures Serve.
+type ServeOption func(*serveOptions)
+
+type serveOptions struct {
+	connect  []ConnectOption
+	onLeader func(isLeader bool, l *Leader)
+}
+
+// WithConnectOptions passes connection options (ServiceTag, ConnTag, Options).
+func WithConnectOptions(opts ...ConnectOption) ServeOption {
+	return func(o *serveOptions) { o.connect = append(o.connect, opts...) }
+}
+
+// OnLeader calls fn, from the service's actor, on every Leader message, with
+// whether this service is the leader now. Use it to start or stop work that
+// must run once in the exchange (a leader-only background task).
+func OnLeader(fn func(isLeader bool, l *Leader)) ServeOption {
+	return func(o *serveOptions) { o.onLeader = fn }
+}
+
+// Service is a handler started by Serve: an actor of its own, connected to one
+// exchange.
+type Service struct {
+	b      *Broker
+	pid    *actor.PID
+	conn   *Connection
+	leader atomic.Bool
+	once   sync.Once
+	err    error
+}
+
+// Serve spawns an actor that hands each request of req-resp exchange name to
+// h, and connects it. When Serve returns, requests reach the service.
+func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...ServeOption) (*Service, error) {
+	if h == nil {
+		return nil, fmt.Errorf("%w: nil handler", ErrInvalid)
+	}
+	var o serveOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &Service{b: b}
+	s.pid = b.system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		switch m := c.Message().(type) {
+		case *Request:
+			reply, err := h.Handle(b.ctx, m)
+			if err != nil {
+				m.Fail(err)
+			} else {
+				m.Respond(reply)
+			}
+		case *Leader:
+			is := m.GetLeader().GetPid().GetId() == c.Self().Id && m.GetLeader().GetPid().GetAddress() == c.Self().Address
+			s.leader.Store(is)
+			if o.onLeader != nil {
+				o.onLeader(is, m)
+			}
+		case *SlaveDown:
+			// A service that left alive is no longer leader.
+			if m.GetHandler().GetPid().GetId() == c.Self().Id {
+				if s.leader.Swap(false) && o.onLeader != nil {
+					o.onLeader(false, nil)
+				}
+			}
+		}
+	}))
+	conn, err := b.hub.Connect(ctx, name, s.pid, o.connect...)
+	if err != nil {
+		b.system.Root.Stop(s.pid)
+		return nil, err
+	}
+	s.conn = conn
+	b.mu.Lock()
+	b.services[s] = struct{}{}
+	b.mu.Unlock()
+	return s, nil
+}
+
+// PID returns the service actor's PID.
+func (s *Service) PID() *actor.PID { return s.pid }
+
+// Connection returns the service's connection.
+func (s *Service) Connection() *Connection { return s.conn }
+
+// IsLeader reports whether the exchange last named this service its leader.
+func (s *Service) IsLeader() bool { return s.leader.Load() }
+
+// Stop disconnects the service, so no new request reaches it, then stops its
+// actor after the requests already queued. Stop is idempotent.
+func (s *Service) Stop(ctx context.Context) error {
+	s.once.Do(func() {
+		s.b.mu.Lock()
+		delete(s.b.services, s)
+		s.b.mu.Unlock()
+		err := s.conn.Close(ctx)
+		fut := s.b.system.Root.PoisonFuture(s.pid)
+		if werr := fut.Wait(); werr != nil && err == nil {
+			err = fmt.Errorf("bourse: stop service: %w", werr)
+		}
+		s.err = err
+	})
+	return s.err
+}

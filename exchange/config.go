@@ -1,0 +1,40 @@
+package exchange
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/bourse-go/bourse/strategies"
+)
+
+// Config configures a Hub. Get one from DefaultConfig and change what you need;
+// New validates it.
+type Config struct {
+	// Node names this node in handler infos and subscription tables. It must
+	// be unique in a cluster; in one process any non-empty name will do.
+	Node string
+	// Strategies is the registry req-resp exchanges take their strategy from.
+	// nil means strategies.Builtin().
+	Strategies *strategies.Registry
+	// MaxRedirects bounds how many times fun strategies may redirect one
+	// request to another exchange before it fails with ErrRedirectLoop.
+	MaxRedirects int
+	// Logger receives the hub's logs. nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the configuration New uses when given none.
+func DefaultConfig() Config {
+	return Config{Node: "local", MaxRedirects: 8}
+}
+
+// Validate reports the first problem of c, naming the field.
+func (c Config) Validate() error {
+	if c.Node == "" {
+		return fmt.Errorf("%w: Config.Node is empty", ErrInvalid)
+	}
+	if c.MaxRedirects < 0 || c.MaxRedirects > 64 {
+		return fmt.Errorf("%w: Config.MaxRedirects is %d, want 0..64", ErrInvalid, c.MaxRedirects)
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package exchange
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	"github.com/asynkron/protoactor-go/actor"
+	boursepb "github.com/bourse-go/bourse/proto"
+)
+
+// ConnectOption sets an option of a handler's connection.
+type ConnectOption func(*boursepb.HandlerInfo)
+
+// ServiceTag puts the connection in a service group: requests that name the
+// tag (WithServiceTag) go only to the group.
+func ServiceTag(tag string) ConnectOption {
+	return func(i *boursepb.HandlerInfo) { i.ServiceTag = tag }
+}
+
+// ConnTag sets the connection tag (routing key). One actor may connect to an
+// exchange several times under different connection tags; each Request it
+// receives says which connection it came through (Request.ConnTag).
+func ConnTag(tag string) ConnectOption {
+	return func(i *boursepb.HandlerInfo) { i.ConnTag = tag }
+}
+
+// Options attaches free-form options to the connection; other handlers see
+// them in Leader, SlaveUp and SlaveDown.
+func Options(opts map[string]string) ConnectOption {
+	return func(i *boursepb.HandlerInfo) { i.Options = maps.Clone(opts) }
+}
+
+// Connection is one connection of a handler to a req-resp exchange.
+type Connection struct {
+	hub  *Hub
+	p    *point
+	info *boursepb.HandlerInfo
+}
+
+// ID returns the connection's id, unique in the exchange.
+func (c *Connection) ID() string { return c.info.GetId() }
+
+// Info returns the connection as other handlers see it.
+func (c *Connection) Info() *boursepb.HandlerInfo { return c.info }
+
+// Close disconnects the handler. It returns when the exchange no longer routes
+// to the connection. Closing twice returns an error wrapping ErrInvalid.
+func (c *Connection) Close(ctx context.Context) error {
+	if c.hub.stopped.Load() {
+		return nil
+	}
+	cmd := &disconnectCmd{id: c.info.GetId(), res: make(chan result, 1)}
+	c.hub.root.Send(c.p.popPID, cmd)
+	_, err := c.hub.wait(ctx, c.p.spec.Name, cmd.res)
+	return err
+}
+
+// Connect connects the actor pid as a handler of the req-resp exchange name.
+// From then on pid receives *Request messages routed to it, a *boursepb.Leader
+// at once and whenever the leader changes, and *boursepb.SlaveUp /
+// *boursepb.SlaveDown as other handlers come and go. When pid stops, its
+// connections are removed. Connect returns when requests can reach pid.
+func (h *Hub) Connect(ctx context.Context, name string, pid *actor.PID, opts ...ConnectOption) (*Connection, error) {
+	if pid == nil {
+		return nil, &RequestError{Exchange: name, Err: fmt.Errorf("%w: nil handler PID", ErrInvalid)}
+	}
+	p, err := h.lookup(name, ReqResp)
+	if err != nil {
+		return nil, err
+	}
+	info := &boursepb.HandlerInfo{Pid: fromPID(pid), Node: h.cfg.Node}
+	for _, o := range opts {
+		o(info)
+	}
+	info.Id = pid.Address + "/" + pid.Id + "#" + info.ConnTag
+	cmd := &connectCmd{info: info, pid: pid, res: make(chan result, 1)}
+	h.root.Send(p.popPID, cmd)
+	r, err := h.wait(ctx, name, cmd.res)
+	if err != nil {
+		cmd.abandoned.Store(true)
+		return nil, err
+	}
+	return &Connection{hub: h, p: p, info: r.info}, nil
+}

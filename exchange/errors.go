@@ -1,0 +1,174 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	boursepb "github.com/bourse-go/bourse/proto"
+	"github.com/bourse-go/bourse/strategies"
+)
+
+// Sentinel errors. Every error the package returns wraps one of them, and each
+// maps to a boursepb.Code so that it keeps its identity across the wire.
+var (
+	// ErrNoHandlers means no handler is connected to the exchange (for the
+	// request's service tag). It is returned at once, never after a wait.
+	ErrNoHandlers = strategies.ErrNoHandlers
+	// ErrRejected means the exchange's strategy refused the request.
+	ErrRejected = strategies.ErrRejected
+	// ErrTimeout means the caller's context ended before the reply came.
+	ErrTimeout = errors.New("bourse: request timed out")
+	// ErrHandler means the handler answered with an error (see HandlerError).
+	ErrHandler = errors.New("bourse: handler failed")
+	// ErrUnknownExchange means no exchange of that name is declared.
+	ErrUnknownExchange = errors.New("bourse: unknown exchange")
+	// ErrWrongKind means the call does not fit the exchange's kind (a request
+	// to a pub-sub exchange, a publication to a req-resp one).
+	ErrWrongKind = errors.New("bourse: wrong exchange kind")
+	// ErrExchangeExists means an exchange of that name is declared with a
+	// different kind or strategy.
+	ErrExchangeExists = errors.New("bourse: exchange already declared differently")
+	// ErrAlreadyConnected means the actor is already connected to the exchange
+	// under that connection tag.
+	ErrAlreadyConnected = errors.New("bourse: already connected")
+	// ErrNodeDown means the node hosting the handler went away while the
+	// request was in flight.
+	ErrNodeDown = errors.New("bourse: node down")
+	// ErrStopped means the hub was stopped.
+	ErrStopped = errors.New("bourse: stopped")
+	// ErrInvalid means an argument is malformed (empty name, nil PID, bad
+	// routing key or pattern, bad exchange spec).
+	ErrInvalid = errors.New("bourse: invalid argument")
+	// ErrRedirectLoop means fun strategies redirected a request more than
+	// Config.MaxRedirects times.
+	ErrRedirectLoop = errors.New("bourse: too many redirects")
+)
+
+var codeToErr = map[boursepb.Code]error{
+	boursepb.Code_CODE_NO_HANDLERS:      ErrNoHandlers,
+	boursepb.Code_CODE_TIMEOUT:          ErrTimeout,
+	boursepb.Code_CODE_REJECTED:         ErrRejected,
+	boursepb.Code_CODE_HANDLER:          ErrHandler,
+	boursepb.Code_CODE_UNKNOWN_EXCHANGE: ErrUnknownExchange,
+	boursepb.Code_CODE_WRONG_KIND:       ErrWrongKind,
+	boursepb.Code_CODE_NODE_DOWN:        ErrNodeDown,
+	boursepb.Code_CODE_STOPPED:          ErrStopped,
+	boursepb.Code_CODE_INVALID:          ErrInvalid,
+	boursepb.Code_CODE_REDIRECT_LOOP:    ErrRedirectLoop,
+}
+
+// CodeOf returns the wire code of err's sentinel; errors wrapping none of
+// them are handler failures (CODE_HANDLER).
+func CodeOf(err error) boursepb.Code {
+	for code, sentinel := range codeToErr {
+		if code != boursepb.Code_CODE_HANDLER && errors.Is(err, sentinel) {
+			return code
+		}
+	}
+	return boursepb.Code_CODE_HANDLER
+}
+
+// ErrorToWire turns err into its wire form, keeping its identity in Code.
+func ErrorToWire(exchange string, err error) *boursepb.Error {
+	if err == nil {
+		return nil
+	}
+	var he *HandlerError
+	if errors.As(err, &he) {
+		return &boursepb.Error{Code: boursepb.Code_CODE_HANDLER, Message: he.Message, Exchange: exchange}
+	}
+	return &boursepb.Error{Code: CodeOf(err), Message: err.Error(), Exchange: exchange}
+}
+
+// ErrorFromWire turns a wire error back into an error wrapping the sentinel its
+// code names. Handler failures come back as *HandlerError.
+func ErrorFromWire(e *boursepb.Error) error {
+	if e == nil {
+		return nil
+	}
+	sentinel, ok := codeToErr[e.GetCode()]
+	if !ok || e.GetCode() == boursepb.Code_CODE_HANDLER {
+		return &HandlerError{Exchange: e.GetExchange(), Message: e.GetMessage()}
+	}
+	return &RemoteError{Exchange: e.GetExchange(), Message: e.GetMessage(), Err: sentinel}
+}
+
+// HandlerError is the error a handler answered with. Only its message crosses
+// the wire; errors.Is(err, ErrHandler) holds.
+type HandlerError struct {
+	Exchange string
+	Message  string
+}
+
+func (e *HandlerError) Error() string {
+	return fmt.Sprintf("bourse: exchange %q: handler failed: %s", e.Exchange, e.Message)
+}
+
+// Unwrap returns ErrHandler.
+func (e *HandlerError) Unwrap() error { return ErrHandler }
+
+// RemoteError is an error of bourse's own (not a handler's) that came back
+// from another actor or node; it wraps the sentinel named by its wire code.
+type RemoteError struct {
+	Exchange string
+	Message  string
+	Err      error
+}
+
+func (e *RemoteError) Error() string { return e.Message }
+
+// Unwrap returns the sentinel.
+func (e *RemoteError) Unwrap() error { return e.Err }
+
+// RequestError is the error of a call on an exchange: which exchange, and why.
+type RequestError struct {
+	Exchange string
+	Err      error
+}
+
+func (e *RequestError) Error() string {
+	return fmt.Sprintf("bourse: exchange %q: %s", e.Exchange, trimPrefix(e.Err.Error()))
+}
+
+// Unwrap returns the cause.
+func (e *RequestError) Unwrap() error { return e.Err }
+
+// TimeoutError is returned when the caller's context ends before the reply.
+// errors.Is holds for ErrTimeout and for the context's own error
+// (context.DeadlineExceeded or context.Canceled).
+type TimeoutError struct {
+	Exchange string
+	Cause    error
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("bourse: exchange %q: request timed out (%v)", e.Exchange, e.Cause)
+}
+
+// Unwrap returns ErrTimeout and the context's error.
+func (e *TimeoutError) Unwrap() []error { return []error{ErrTimeout, e.Cause} }
+
+func timeoutError(name string, ctx context.Context) error {
+	cause := ctx.Err()
+	if cause == nil {
+		cause = context.DeadlineExceeded
+	}
+	return &TimeoutError{Exchange: name, Cause: cause}
+}
+
+func reqErr(name string, err error) error {
+	var re *RequestError
+	if errors.As(err, &re) {
+		return err
+	}
+	return &RequestError{Exchange: name, Err: err}
+}
+
+func trimPrefix(s string) string {
+	const p = "bourse: "
+	if len(s) > len(p) && s[:len(p)] == p {
+		return s[len(p):]
+	}
+	return s
+}

@@ -1,0 +1,191 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+	boursepb "github.com/bourse-go/bourse/proto"
+	"github.com/bourse-go/bourse/strategies"
+)
+
+// Hub is bourse's exchange layer on one actor system: it declares exchanges,
+// connects handlers and subscribers, and carries requests and publications.
+// All methods are safe for concurrent use.
+type Hub struct {
+	cfg    Config
+	system *actor.ActorSystem
+	root   *actor.RootContext
+	reg    *strategies.Registry
+	log    *slog.Logger
+
+	inbox    *inbox
+	inboxPID *actor.PID
+
+	mu      sync.Mutex // serialises Declare and Stop
+	points  atomic.Pointer[map[string]*point]
+	stopped atomic.Bool
+	done    chan struct{}
+	subSeq  atomic.Uint64
+}
+
+// New starts a hub on system. The hub does not own system: stopping the hub
+// leaves it running.
+func New(system *actor.ActorSystem, cfg Config) (*Hub, error) {
+	if system == nil {
+		return nil, fmt.Errorf("%w: nil actor system", ErrInvalid)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	h := &Hub{
+		cfg:    cfg,
+		system: system,
+		root:   system.Root,
+		reg:    cfg.Strategies,
+		log:    cfg.Logger,
+		inbox:  newInbox(),
+		done:   make(chan struct{}),
+	}
+	if h.reg == nil {
+		h.reg = strategies.Builtin()
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	h.log = h.log.With(slog.String("node", cfg.Node))
+	id := "bourse$inbox$" + system.ProcessRegistry.NextId()
+	pid, ok := system.ProcessRegistry.Add(h.inbox, id)
+	if !ok {
+		return nil, fmt.Errorf("bourse: cannot register reply inbox %q", id)
+	}
+	h.inboxPID = pid
+	empty := map[string]*point{}
+	h.points.Store(&empty)
+	return h, nil
+}
+
+// System returns the actor system the hub runs on.
+func (h *Hub) System() *actor.ActorSystem { return h.system }
+
+// Node returns the hub's node name.
+func (h *Hub) Node() string { return h.cfg.Node }
+
+// Declare creates the exchange s describes, or does nothing when an exchange of
+// that name is already declared the same way. It returns an error wrapping
+// ErrExchangeExists when the name is taken by a different declaration,
+// strategies.ErrUnknownStrategy for an unknown strategy, and ErrInvalid for a
+// malformed spec. When Declare returns nil, the exchange takes calls.
+func (h *Hub) Declare(ctx context.Context, s Spec) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopped.Load() {
+		return ErrStopped
+	}
+	if p, ok := (*h.points.Load())[s.Name]; ok {
+		if p.spec.Kind != s.Kind || p.spec.strategyName() != s.strategyName() || (s.Impl != nil) != (p.spec.Impl != nil) {
+			return fmt.Errorf("%w: %q is declared as %s/%s", ErrExchangeExists, s.Name, p.spec.Kind, p.spec.strategyName())
+		}
+		return nil
+	}
+	var strat strategies.Strategy
+	if s.Kind == ReqResp {
+		strat = s.Impl
+		if strat == nil {
+			var err error
+			if strat, err = h.reg.New(s.strategyName(), s.Params); err != nil {
+				return fmt.Errorf("bourse: exchange %q: %w", s.Name, err)
+			}
+		}
+	}
+	p := newPoint(h, s, strat)
+	if err := p.start(ctx); err != nil {
+		return err
+	}
+	old := *h.points.Load()
+	next := make(map[string]*point, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[s.Name] = p
+	h.points.Store(&next)
+	return nil
+}
+
+// Exchanges returns the specs of the declared exchanges.
+func (h *Hub) Exchanges() []Spec {
+	m := *h.points.Load()
+	out := make([]Spec, 0, len(m))
+	for _, p := range m {
+		out = append(out, p.spec)
+	}
+	return out
+}
+
+func (h *Hub) lookup(name string, kind Kind) (*point, error) {
+	if h.stopped.Load() {
+		return nil, &RequestError{Exchange: name, Err: ErrStopped}
+	}
+	p := (*h.points.Load())[name]
+	if p == nil {
+		return nil, &RequestError{Exchange: name, Err: ErrUnknownExchange}
+	}
+	if p.spec.Kind != kind {
+		return nil, &RequestError{Exchange: name, Err: fmt.Errorf("%w: %q is %s, not %s", ErrWrongKind, name, p.spec.Kind, kind)}
+	}
+	return p, nil
+}
+
+// Leader returns the current leader of a req-resp exchange as this node's
+// point of presence knows it, with the table's epoch.
+func (h *Hub) Leader(name string) (*boursepb.HandlerInfo, uint64, error) {
+	p, err := h.lookup(name, ReqResp)
+	if err != nil {
+		return nil, 0, err
+	}
+	t := p.table.Load()
+	if len(t.all.members) == 0 {
+		return nil, t.epoch, &RequestError{Exchange: name, Err: ErrNoHandlers}
+	}
+	return t.all.infos[0], t.epoch, nil
+}
+
+// Handlers returns the connections of a req-resp exchange, oldest first.
+func (h *Hub) Handlers(name string) ([]*boursepb.HandlerInfo, error) {
+	p, err := h.lookup(name, ReqResp)
+	if err != nil {
+		return nil, err
+	}
+	return append([]*boursepb.HandlerInfo(nil), p.table.Load().all.infos...), nil
+}
+
+// Stop stops the hub's exchanges and fails every waiting request with
+// ErrStopped. It waits for the hub's actors to stop, or for ctx. Stop is
+// idempotent; calls after the first return nil at once.
+func (h *Hub) Stop(ctx context.Context) error {
+	h.mu.Lock()
+	if h.stopped.Swap(true) {
+		h.mu.Unlock()
+		return nil
+	}
+	close(h.done)
+	points := *h.points.Load()
+	h.mu.Unlock()
+
+	// Waiting callers wake on h.done and return ErrStopped.
+	h.system.ProcessRegistry.Remove(h.inboxPID)
+	var errs []error
+	for _, p := range points {
+		if err := p.stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,351 @@
+package exchange
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/topic"
+	boursepb "github.com/bourse-go/bourse/proto"
+	"github.com/bourse-go/bourse/strategies"
+)
+
+// point is an exchange's point of presence on this node: the routing table the
+// data path reads, the node's local subscriptions, and the pop actor that owns
+// the node's connections and talks to the authority.
+type point struct {
+	h     *Hub
+	spec  Spec
+	strat strategies.Strategy
+
+	table atomic.Pointer[table]
+
+	subMu sync.RWMutex
+	subs  topic.Trie[*subscriber]
+
+	popPID  *actor.PID
+	authPID *actor.PID
+	ready   chan struct{}
+
+	published atomic.Uint64 // publications accepted
+	delivered atomic.Uint64 // local deliveries of them
+}
+
+// subscriber is one local actor subscribed to a pub-sub exchange; one value per
+// actor whatever its number of subscriptions, so the trie dedupes by it.
+type subscriber struct {
+	pid *actor.PID
+}
+
+func newPoint(h *Hub, s Spec, strat strategies.Strategy) *point {
+	p := &point{h: h, spec: s, strat: strat, ready: make(chan struct{})}
+	p.table.Store(emptyTable())
+	return p
+}
+
+// start spawns the exchange's authority and this node's point of presence and
+// waits for the first routing table.
+func (p *point) start(ctx context.Context) error {
+	auth, err := p.h.root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		return newAuthority(p.spec.Name, p.h.log)
+	}), "bourse$auth$"+p.spec.Name)
+	if err != nil {
+		return fmt.Errorf("bourse: exchange %q: spawn authority: %w", p.spec.Name, err)
+	}
+	p.authPID = auth
+	pop, err := p.h.root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		return &popActor{p: p, conns: map[string]*localConn{}, watched: map[string]*watched{}, subs: map[uint64]*localSub{}, patternWait: map[string][]*subscribeCmd{}, pending: map[string]*connectCmd{}}
+	}), "bourse$pop$"+p.spec.Name)
+	if err != nil {
+		p.h.root.Stop(auth)
+		return fmt.Errorf("bourse: exchange %q: spawn point of presence: %w", p.spec.Name, err)
+	}
+	p.popPID = pop
+	select {
+	case <-p.ready:
+		return nil
+	case <-ctx.Done():
+		_ = p.stop(context.Background())
+		return fmt.Errorf("bourse: exchange %q: declare: %w", p.spec.Name, ctx.Err())
+	}
+}
+
+func (p *point) stop(ctx context.Context) error {
+	var futs []*actor.Future
+	for _, pid := range []*actor.PID{p.popPID, p.authPID} {
+		if pid != nil {
+			futs = append(futs, p.h.root.StopFuture(pid))
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		// StopFuture bounds each wait by its own 10 s timeout, so this
+		// goroutine ends even when ctx ends first.
+		for _, f := range futs {
+			_ = f.Wait()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("bourse: exchange %q: stop: %w", p.spec.Name, ctx.Err())
+	}
+}
+
+// control-plane commands from the Hub's API to the pop actor. Each carries a
+// buffered result channel the API waits on (with its context).
+type result struct {
+	info *boursepb.HandlerInfo
+	err  error
+}
+
+type connectCmd struct {
+	info      *boursepb.HandlerInfo
+	pid       *actor.PID
+	res       chan result
+	abandoned atomic.Bool
+}
+
+type disconnectCmd struct {
+	id  string
+	res chan result
+}
+
+type subscribeCmd struct {
+	id      uint64
+	pattern string
+	pid     *actor.PID
+	res     chan result
+}
+
+type unsubscribeCmd struct {
+	id  uint64
+	res chan result
+}
+
+type localConn struct {
+	info *boursepb.HandlerInfo
+	key  string // pidKey of the handler
+}
+
+type localSub struct {
+	pattern string
+	sub     *subscriber
+	key     string
+}
+
+// watched is a local actor the pop watches because it holds connections or
+// subscriptions: when it dies they all go.
+type watched struct {
+	pid   *actor.PID
+	conns map[string]struct{}
+	subs  map[uint64]struct{}
+	sub   *subscriber
+}
+
+type popActor struct {
+	p           *point
+	conns       map[string]*localConn
+	pending     map[string]*connectCmd // connections waiting for the authority's ack
+	watched     map[string]*watched
+	subs        map[uint64]*localSub
+	patternWait map[string][]*subscribeCmd // subscribers waiting for the pattern's ack
+	attached    bool
+}
+
+func (a *popActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		ctx.Request(a.p.authPID, &boursepb.Attach{Exchange: a.p.spec.Name, Node: a.p.h.cfg.Node, Pop: fromPID(ctx.Self())})
+	case *boursepb.RoutingTable:
+		a.p.table.Store(buildTable(m, a.p.strat, a.p.table.Load()))
+		if !a.attached {
+			a.attached = true
+			close(a.p.ready)
+		}
+	case *connectCmd:
+		a.connect(ctx, m)
+	case *boursepb.HandlerAck:
+		a.handlerAck(ctx, m)
+	case *disconnectCmd:
+		if _, ok := a.conns[m.id]; !ok {
+			m.res <- result{err: fmt.Errorf("%w: no connection %q", ErrInvalid, m.id)}
+			return
+		}
+		a.dropConn(ctx, m.id, "disconnected")
+		m.res <- result{}
+	case *subscribeCmd:
+		a.subscribe(ctx, m)
+	case *boursepb.PatternAck:
+		for _, w := range a.patternWait[m.GetPattern()] {
+			w.res <- result{}
+		}
+		delete(a.patternWait, m.GetPattern())
+	case *unsubscribeCmd:
+		if _, ok := a.subs[m.id]; !ok {
+			m.res <- result{err: fmt.Errorf("%w: no subscription %d", ErrInvalid, m.id)}
+			return
+		}
+		a.dropSub(ctx, m.id)
+		m.res <- result{}
+	case *actor.Terminated:
+		a.terminated(ctx, m.Who)
+	}
+}
+
+func (a *popActor) watch(ctx actor.Context, pid *actor.PID) *watched {
+	k := pidKey(pid)
+	w := a.watched[k]
+	if w == nil {
+		w = &watched{pid: pid, conns: map[string]struct{}{}, subs: map[uint64]struct{}{}}
+		a.watched[k] = w
+		ctx.Watch(pid)
+	}
+	return w
+}
+
+func (a *popActor) unwatchIfIdle(ctx actor.Context, k string) {
+	if w := a.watched[k]; w != nil && len(w.conns) == 0 && len(w.subs) == 0 {
+		ctx.Unwatch(w.pid)
+		delete(a.watched, k)
+	}
+}
+
+func (a *popActor) connect(ctx actor.Context, m *connectCmd) {
+	id := m.info.GetId()
+	if _, ok := a.conns[id]; ok {
+		m.res <- result{err: fmt.Errorf("%w: %s", ErrAlreadyConnected, id)}
+		return
+	}
+	w := a.watch(ctx, m.pid)
+	w.conns[id] = struct{}{}
+	a.conns[id] = &localConn{info: m.info, key: pidKey(m.pid)}
+	a.pending[id] = m
+	ctx.Request(a.p.authPID, &boursepb.RegisterHandler{Exchange: a.p.spec.Name, Handler: m.info})
+}
+
+func (a *popActor) handlerAck(ctx actor.Context, m *boursepb.HandlerAck) {
+	id := m.GetHandler().GetId()
+	cmd := a.pending[id]
+	if cmd == nil {
+		return // ack of an unregistration
+	}
+	delete(a.pending, id)
+	if m.GetError() != nil {
+		a.forget(ctx, id)
+		cmd.res <- result{err: ErrorFromWire(m.GetError())}
+		return
+	}
+	if c := a.conns[id]; c != nil {
+		c.info = m.GetHandler()
+	}
+	if cmd.abandoned.Load() {
+		// The caller gave up waiting; do not leave a connection it does not
+		// know about.
+		a.dropConn(ctx, id, "connect abandoned")
+		return
+	}
+	cmd.res <- result{info: m.GetHandler()}
+}
+
+// forget removes a connection locally without telling the authority.
+func (a *popActor) forget(ctx actor.Context, id string) {
+	c := a.conns[id]
+	if c == nil {
+		return
+	}
+	delete(a.conns, id)
+	if w := a.watched[c.key]; w != nil {
+		delete(w.conns, id)
+	}
+	a.unwatchIfIdle(ctx, c.key)
+}
+
+func (a *popActor) dropConn(ctx actor.Context, id, reason string) {
+	if _, ok := a.conns[id]; !ok {
+		return
+	}
+	a.forget(ctx, id)
+	if cmd := a.pending[id]; cmd != nil {
+		delete(a.pending, id)
+		cmd.res <- result{err: fmt.Errorf("%w: handler went away while connecting", ErrInvalid)}
+	}
+	ctx.Request(a.p.authPID, &boursepb.UnregisterHandler{Exchange: a.p.spec.Name, Id: id, Reason: reason})
+}
+
+func (a *popActor) subscribe(ctx actor.Context, m *subscribeCmd) {
+	w := a.watch(ctx, m.pid)
+	if w.sub == nil {
+		w.sub = &subscriber{pid: m.pid}
+	}
+	a.p.subMu.Lock()
+	first, err := a.p.subs.Add(m.pattern, w.sub)
+	a.p.subMu.Unlock()
+	if err != nil {
+		a.unwatchIfIdle(ctx, pidKey(m.pid))
+		m.res <- result{err: fmt.Errorf("%w: %w", ErrInvalid, err)}
+		return
+	}
+	w.subs[m.id] = struct{}{}
+	a.subs[m.id] = &localSub{pattern: m.pattern, sub: w.sub, key: pidKey(m.pid)}
+	if waiters, pending := a.patternWait[m.pattern]; pending {
+		a.patternWait[m.pattern] = append(waiters, m)
+		return
+	}
+	if !first {
+		m.res <- result{}
+		return
+	}
+	// First local subscriber of this pattern: the node subscribes upstream,
+	// once, and the caller returns when the authority has it.
+	a.patternWait[m.pattern] = []*subscribeCmd{m}
+	ctx.Request(a.p.authPID, &boursepb.AddPattern{Exchange: a.p.spec.Name, Node: a.p.h.cfg.Node, Pop: fromPID(ctx.Self()), Pattern: m.pattern})
+}
+
+func (a *popActor) dropSub(ctx actor.Context, id uint64) {
+	s := a.subs[id]
+	delete(a.subs, id)
+	a.p.subMu.Lock()
+	gone := a.p.subs.Remove(s.pattern, s.sub)
+	a.p.subMu.Unlock()
+	if w := a.watched[s.key]; w != nil {
+		delete(w.subs, id)
+	}
+	a.unwatchIfIdle(ctx, s.key)
+	if gone {
+		ctx.Send(a.p.authPID, &boursepb.RemovePattern{Exchange: a.p.spec.Name, Node: a.p.h.cfg.Node, Pattern: s.pattern})
+	}
+}
+
+func (a *popActor) terminated(ctx actor.Context, pid *actor.PID) {
+	w := a.watched[pidKey(pid)]
+	if w == nil {
+		return
+	}
+	a.p.h.log.Debug("bourse: local actor died; dropping its connections and subscriptions",
+		slog.String("exchange", a.p.spec.Name), slog.String("pid", pid.String()),
+		slog.Int("connections", len(w.conns)), slog.Int("subscriptions", len(w.subs)))
+	for id := range w.conns {
+		a.dropConn(ctx, id, "terminated")
+	}
+	for id := range w.subs {
+		a.dropSub(ctx, id)
+	}
+}
+
+// wait waits for a command's result, the caller's context, or hub stop.
+func (h *Hub) wait(ctx context.Context, name string, res chan result) (result, error) {
+	select {
+	case r := <-res:
+		return r, r.err
+	case <-ctx.Done():
+		return result{}, reqErr(name, ctx.Err())
+	case <-h.done:
+		return result{}, reqErr(name, ErrStopped)
+	}
+}

@@ -1,0 +1,126 @@
+package exchange
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/topic"
+	boursepb "github.com/bourse-go/bourse/proto"
+	"google.golang.org/protobuf/proto"
+)
+
+// Subscription is one subscription of an actor to a pub-sub exchange.
+type Subscription struct {
+	hub     *Hub
+	p       *point
+	id      uint64
+	pattern string
+}
+
+// Pattern returns the subscription's routing-key pattern.
+func (s *Subscription) Pattern() string { return s.pattern }
+
+// Unsubscribe ends the subscription. It returns when no later publication
+// reaches the subscriber through it.
+func (s *Subscription) Unsubscribe(ctx context.Context) error {
+	if s.hub.stopped.Load() {
+		return nil
+	}
+	cmd := &unsubscribeCmd{id: s.id, res: make(chan result, 1)}
+	s.hub.root.Send(s.p.popPID, cmd)
+	_, err := s.hub.wait(ctx, s.p.spec.Name, cmd.res)
+	return err
+}
+
+// Subscribe subscribes the actor pid to the pub-sub exchange name for routing
+// keys matching pattern: dotted words, where "*" stands for one word and "#"
+// for zero or more. pid receives a *Publication for each match, once per
+// publication even when several of its subscriptions match. When pid stops,
+// its subscriptions are removed. Subscribe returns when publications reach pid.
+func (h *Hub) Subscribe(ctx context.Context, name, pattern string, pid *actor.PID) (*Subscription, error) {
+	if pid == nil {
+		return nil, &RequestError{Exchange: name, Err: fmt.Errorf("%w: nil subscriber PID", ErrInvalid)}
+	}
+	if err := topic.ValidatePattern(pattern); err != nil {
+		return nil, &RequestError{Exchange: name, Err: fmt.Errorf("%w: %w", ErrInvalid, err)}
+	}
+	p, err := h.lookup(name, PubSub)
+	if err != nil {
+		return nil, err
+	}
+	cmd := &subscribeCmd{id: h.subSeq.Add(1), pattern: pattern, pid: pid, res: make(chan result, 1)}
+	h.root.Send(p.popPID, cmd)
+	if _, err := h.wait(ctx, name, cmd.res); err != nil {
+		return nil, err
+	}
+	return &Subscription{hub: h, p: p, id: cmd.id, pattern: pattern}, nil
+}
+
+var matchPool = sync.Pool{New: func() any { s := make([]*subscriber, 0, 64); return &s }}
+
+// Publish publishes payload on the pub-sub exchange name under routing key
+// key. Every subscriber whose pattern matches receives one *Publication.
+// Publications of one goroutine (or actor) reach each subscriber in the order
+// they were published. Publish does not wait for delivery; it returns how
+// many local subscribers it was copied to.
+func (h *Hub) Publish(ctx context.Context, name, key string, payload proto.Message) (int, error) {
+	if err := topic.ValidateKey(key); err != nil {
+		return 0, &RequestError{Exchange: name, Err: fmt.Errorf("%w: %w", ErrInvalid, err)}
+	}
+	p, err := h.lookup(name, PubSub)
+	if err != nil {
+		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, reqErr(name, err)
+	}
+	buf := matchPool.Get().(*[]*subscriber)
+	p.subMu.RLock()
+	targets := p.subs.Match(key, (*buf)[:0])
+	p.subMu.RUnlock()
+	if len(targets) > 0 {
+		pub := &Publication{Exchange: name, Key: key, Payload: payload}
+		for _, s := range targets {
+			h.root.Send(s.pid, pub)
+		}
+	}
+	n := len(targets)
+	clear(targets)
+	*buf = targets[:0]
+	matchPool.Put(buf)
+	p.published.Add(1)
+	p.delivered.Add(uint64(n))
+	return n, nil
+}
+
+// Stats are an exchange's counters on this node.
+type Stats struct {
+	// Published counts publications accepted by this node.
+	Published uint64
+	// Delivered counts copies handed to local subscribers.
+	Delivered uint64
+	// Epoch is the routing table's epoch.
+	Epoch uint64
+}
+
+// Stats returns the counters of exchange name on this node.
+func (h *Hub) Stats(name string) (Stats, error) {
+	p := (*h.points.Load())[name]
+	if p == nil {
+		return Stats{}, &RequestError{Exchange: name, Err: ErrUnknownExchange}
+	}
+	return Stats{Published: p.published.Load(), Delivered: p.delivered.Load(), Epoch: p.table.Load().epoch}, nil
+}
+
+// Subscriptions returns the subscriptions of pub-sub exchange name aggregated
+// per node (each distinct pattern once per node, however many local
+// subscribers share it), as this node last received them from the authority.
+func (h *Hub) Subscriptions(name string) ([]*boursepb.NodePatterns, error) {
+	p, err := h.lookup(name, PubSub)
+	if err != nil {
+		return nil, err
+	}
+	return p.table.Load().subscriptions, nil
+}

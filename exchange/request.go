@@ -1,0 +1,223 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/strategies"
+	"google.golang.org/protobuf/proto"
+)
+
+// CallOption sets an option of one request.
+type CallOption func(*callOptions)
+
+type callOptions struct {
+	key        string
+	serviceTag string
+	tag        string
+}
+
+// WithKey sets the request's routing key, which sticky strategies hash.
+func WithKey(key string) CallOption { return func(o *callOptions) { o.key = key } }
+
+// WithServiceTag routes the request only among handlers connected with tag.
+func WithServiceTag(tag string) CallOption { return func(o *callOptions) { o.serviceTag = tag } }
+
+// WithTag sets the request tag that comes back with the reply (Reply.Tag).
+func WithTag(tag string) CallOption { return func(o *callOptions) { o.tag = tag } }
+
+// Request sends payload to the req-resp exchange name and waits for the reply,
+// or for ctx. The exchange's strategy picks the handler; the request goes
+// straight to it and the reply straight back. When the strategy broadcasts
+// (default), Request returns the first successful reply, or the first error
+// when every handler fails (RequestAll returns them all).
+//
+// Errors wrap ErrNoHandlers (at once, when nobody is connected), ErrTimeout
+// (ctx ended; also context.DeadlineExceeded or context.Canceled), ErrHandler
+// (*HandlerError), ErrRejected, ErrUnknownExchange, ErrWrongKind or ErrStopped.
+func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, opts ...CallOption) (proto.Message, error) {
+	var o callOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	rt, err := h.route(name, &o, payload)
+	if err != nil {
+		return nil, err
+	}
+	n := rt.count()
+	c := h.inbox.open(n)
+	h.send(&rt, &o, h.inboxPID, c)
+	var first error
+	for got := 0; got < n; {
+		select {
+		case r := <-c.ch:
+			got++
+			if r.Err == nil {
+				h.inbox.close(c, got)
+				return r.Payload, nil
+			}
+			if first == nil {
+				first = r.Err
+			}
+		case <-ctx.Done():
+			h.inbox.close(c, got)
+			return nil, timeoutError(name, ctx)
+		case <-h.done:
+			return nil, reqErr(name, ErrStopped)
+		}
+	}
+	h.inbox.close(c, n)
+	return nil, reqErr(name, first)
+}
+
+// RequestAll sends payload like Request and returns one Reply per handler it
+// went to (every handler of the group under a broadcasting strategy, one
+// otherwise), in the order they came. When ctx ends first, it returns the
+// replies so far and a *TimeoutError. A handler's own failure is in its
+// Reply's Err, not in the returned error.
+func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message, opts ...CallOption) ([]*Reply, error) {
+	var o callOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	rt, err := h.route(name, &o, payload)
+	if err != nil {
+		return nil, err
+	}
+	n := rt.count()
+	c := h.inbox.open(n)
+	h.send(&rt, &o, h.inboxPID, c)
+	out := make([]*Reply, 0, n)
+	for len(out) < n {
+		select {
+		case r := <-c.ch:
+			out = append(out, r)
+		case <-ctx.Done():
+			h.inbox.close(c, len(out))
+			return out, timeoutError(name, ctx)
+		case <-h.done:
+			return out, reqErr(name, ErrStopped)
+		}
+	}
+	h.inbox.close(c, n)
+	return out, nil
+}
+
+// RequestAsync sends payload to the exchange and returns without waiting: the
+// handler's answer arrives at replyTo as a *Reply carrying the tag given with
+// WithTag (one Reply per handler under a broadcasting strategy). Errors the
+// exchange knows at once (ErrNoHandlers, ErrRejected, ErrUnknownExchange, ...)
+// are returned, not sent. No deadline is tracked: a caller that needs one uses
+// its actor's ReceiveTimeout.
+func (h *Hub) RequestAsync(replyTo *actor.PID, name string, payload proto.Message, opts ...CallOption) error {
+	if replyTo == nil {
+		return &RequestError{Exchange: name, Err: fmt.Errorf("%w: nil reply-to PID", ErrInvalid)}
+	}
+	var o callOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	rt, err := h.route(name, &o, payload)
+	if err != nil {
+		return err
+	}
+	h.send(&rt, &o, replyTo, nil)
+	return nil
+}
+
+// routed is a routing decision: the group of point p and which of its handlers
+// (target, or all when broadcast) get payload.
+type routed struct {
+	p         *point
+	g         *group
+	target    int
+	broadcast bool
+	payload   proto.Message
+}
+
+func (r *routed) count() int {
+	if r.broadcast {
+		return len(r.g.pids)
+	}
+	return 1
+}
+
+// route applies the exchange's table and strategy to one request, following
+// redirects.
+func (h *Hub) route(name string, o *callOptions, payload proto.Message) (routed, error) {
+	for depth := 0; ; depth++ {
+		p, err := h.lookup(name, ReqResp)
+		if err != nil {
+			return routed{}, err
+		}
+		t := p.table.Load()
+		g := t.all
+		if o.serviceTag != "" {
+			g = t.byTag[o.serviceTag]
+			if g == nil {
+				return routed{}, &RequestError{Exchange: name, Err: fmt.Errorf("%w for service tag %q", ErrNoHandlers, o.serviceTag)}
+			}
+		}
+		if len(g.pids) == 0 {
+			return routed{}, &RequestError{Exchange: name, Err: ErrNoHandlers}
+		}
+		d, err := g.picker.Pick(strategies.Request{Exchange: name, Key: o.key, ServiceTag: o.serviceTag, Tag: o.tag, Payload: payload})
+		if err != nil {
+			return routed{}, &RequestError{Exchange: name, Err: err}
+		}
+		if d.Payload != nil {
+			payload = d.Payload
+		}
+		if d.Redirect != "" {
+			if depth >= h.cfg.MaxRedirects {
+				return routed{}, &RequestError{Exchange: name, Err: fmt.Errorf("%w: %d redirects, last to %q", ErrRedirectLoop, depth+1, d.Redirect)}
+			}
+			name = d.Redirect
+			continue
+		}
+		if d.Broadcast {
+			return routed{p: p, g: g, broadcast: true, payload: payload}, nil
+		}
+		if d.Target < 0 || d.Target >= len(g.pids) {
+			return routed{}, &RequestError{Exchange: name, Err: fmt.Errorf("%w: strategy picked handler %d of %d", ErrInvalid, d.Target, len(g.pids))}
+		}
+		return routed{p: p, g: g, target: d.Target, payload: payload}, nil
+	}
+}
+
+// send delivers a routed request straight to its handler(s).
+func (h *Hub) send(r *routed, o *callOptions, replyTo *actor.PID, c *call) {
+	if r.broadcast {
+		for i, pid := range r.g.pids {
+			h.root.Send(pid, h.newRequest(r, i, o, replyTo, c))
+		}
+		return
+	}
+	h.root.Send(r.g.pids[r.target], h.newRequest(r, r.target, o, replyTo, c))
+}
+
+func (h *Hub) newRequest(r *routed, i int, o *callOptions, replyTo *actor.PID, c *call) *Request {
+	m := &r.g.members[i]
+	var corr uint64
+	if c != nil {
+		corr = c.corr
+	}
+	return &Request{
+		Exchange:   r.p.spec.Name,
+		ConnTag:    m.ConnTag,
+		ServiceTag: o.serviceTag,
+		Tag:        o.tag,
+		Key:        o.key,
+		Payload:    r.payload,
+		from:       m.ID,
+		corr:       corr,
+		call:       c,
+		replyTo:    replyTo,
+		root:       h.root,
+	}
+}
+
+// IsTimeout reports whether err is a request timeout.
+func IsTimeout(err error) bool { return errors.Is(err, ErrTimeout) }

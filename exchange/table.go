@@ -1,0 +1,110 @@
+package exchange
+
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	boursepb "github.com/bourse-go/bourse/proto"
+	"github.com/bourse-go/bourse/strategies"
+)
+
+// table is a point of presence's immutable copy of an exchange's routing
+// state. The data path loads it atomically and never locks.
+type table struct {
+	epoch uint64
+	all   *group
+	byTag map[string]*group
+	// subscriptions are the nodes' aggregated patterns (pub-sub).
+	subscriptions []*boursepb.NodePatterns
+}
+
+// group is a set of handlers sharing a service tag (or all of them), oldest
+// first, with the picker the strategy built for it.
+type group struct {
+	members []strategies.Member
+	infos   []*boursepb.HandlerInfo
+	pids    []*actor.PID
+	picker  strategies.Picker
+}
+
+var emptyPicker = strategies.PickerFunc(func(strategies.Request) (strategies.Decision, error) {
+	return strategies.Decision{}, strategies.ErrNoHandlers
+})
+
+func emptyTable() *table {
+	return &table{all: &group{picker: emptyPicker}}
+}
+
+// buildTable turns a pushed RoutingTable into a table. pids reuses the PID
+// values of the previous table so that protoactor's per-PID process cache
+// stays warm across rebuilds.
+func buildTable(rt *boursepb.RoutingTable, strat strategies.Strategy, prev *table) *table {
+	t := &table{epoch: rt.GetEpoch(), subscriptions: rt.GetSubscriptions()}
+	known := map[string]*actor.PID{}
+	if prev != nil {
+		for i, info := range prev.all.infos {
+			known[info.GetId()] = prev.all.pids[i]
+		}
+	}
+	byTag := map[string][]int{}
+	all := &group{}
+	for i, info := range rt.GetHandlers() {
+		pid := known[info.GetId()]
+		if pid == nil {
+			pid = toPID(info.GetPid())
+		}
+		all.infos = append(all.infos, info)
+		all.pids = append(all.pids, pid)
+		all.members = append(all.members, memberOf(info))
+		if tag := info.GetServiceTag(); tag != "" {
+			byTag[tag] = append(byTag[tag], i)
+		}
+	}
+	if strat != nil {
+		all.picker = strat.Build(all.members)
+	} else {
+		all.picker = emptyPicker
+	}
+	t.all = all
+	if len(byTag) > 0 {
+		t.byTag = make(map[string]*group, len(byTag))
+		for tag, idx := range byTag {
+			g := &group{}
+			for _, i := range idx {
+				g.infos = append(g.infos, all.infos[i])
+				g.pids = append(g.pids, all.pids[i])
+				g.members = append(g.members, all.members[i])
+			}
+			g.picker = strat.Build(g.members)
+			t.byTag[tag] = g
+		}
+	}
+	return t
+}
+
+func memberOf(info *boursepb.HandlerInfo) strategies.Member {
+	return strategies.Member{
+		ID:         info.GetId(),
+		ServiceTag: info.GetServiceTag(),
+		ConnTag:    info.GetConnTag(),
+		Node:       info.GetNode(),
+		Seq:        info.GetSeq(),
+		Options:    info.GetOptions(),
+	}
+}
+
+func toPID(p *boursepb.Pid) *actor.PID {
+	if p == nil {
+		return nil
+	}
+	return actor.NewPID(p.GetAddress(), p.GetId())
+}
+
+func fromPID(p *actor.PID) *boursepb.Pid {
+	if p == nil {
+		return nil
+	}
+	return &boursepb.Pid{Address: p.Address, Id: p.Id}
+}
+
+func pidKey(p *actor.PID) string { return p.Address + "/" + p.Id }
+
+func pidKeyWire(p *boursepb.Pid) string { return p.GetAddress() + "/" + p.GetId() }

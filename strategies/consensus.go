@@ -1,0 +1,32 @@
+package strategies
+
+// Consensus returns the "consensus" strategy: only the group's leader handles
+// requests (R8). Members are sorted by seniority, so the leader is members[0],
+// the member the exchange names in its Leader message; when the leader leaves,
+// the next Build makes the next-oldest member the target.
+func Consensus() Strategy { return consensus{} }
+
+func consensusFactory(p Params) (Strategy, error) {
+	if err := checkKeys(NameConsensus, p); err != nil {
+		return nil, err
+	}
+	return Consensus(), nil
+}
+
+type consensus struct{}
+
+func (consensus) Build(members []Member) Picker {
+	if len(members) == 0 {
+		return noHandlers{}
+	}
+	return leaderPicker{}
+}
+
+type leaderPicker struct{}
+
+func (leaderPicker) Pick(Request) (Decision, error) { return Decision{Target: 0}, nil }
+
+var (
+	_ Strategy = consensus{}
+	_ Picker   = leaderPicker{}
+)

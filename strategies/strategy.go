@@ -1,0 +1,113 @@
+package strategies
+
+import (
+	"errors"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// Sentinel errors. They are shared by the exchange package, which re-exports
+// them, so errors.Is works whichever package a caller names.
+var (
+	// ErrNoHandlers means no handler is connected (for the request's service
+	// tag): the request fails at once rather than waiting for its deadline.
+	ErrNoHandlers = errors.New("bourse: no handlers")
+	// ErrRejected means the strategy refused the request (the fun strategy's
+	// user function returned an error).
+	ErrRejected = errors.New("bourse: request rejected")
+	// ErrUnknownStrategy means no strategy is registered under that name.
+	ErrUnknownStrategy = errors.New("bourse: unknown strategy")
+	// ErrDuplicateStrategy means a strategy is already registered under that name.
+	ErrDuplicateStrategy = errors.New("bourse: strategy already registered")
+	// ErrInvalidParams means a strategy's parameters are wrong.
+	ErrInvalidParams = errors.New("bourse: invalid strategy parameters")
+)
+
+// Member is one connection of a handler to an exchange, as a strategy sees it.
+// One handler actor may connect several times (under different connection
+// tags); each connection is a Member of its own.
+type Member struct {
+	// ID identifies the connection, unique within the exchange and the same on
+	// every node of a cluster. Strategies that hash (sticky) hash this.
+	ID string
+	// ServiceTag is the group the handler joined ("" for none).
+	ServiceTag string
+	// ConnTag is the connection tag (routing key) the handler connected under.
+	ConnTag string
+	// Node names the node that hosts the handler ("" in one process).
+	Node string
+	// Seq is the connection's seniority: lower connected earlier. Members
+	// passed to Build are sorted by Seq, so Members[0] is the group's leader.
+	Seq uint64
+	// Options are the handler's free-form options, passed through as given.
+	Options map[string]string
+}
+
+// Request is what a strategy may look at when picking. It is passed by value so
+// that the data path does not allocate for it.
+type Request struct {
+	// Exchange is the name of the exchange the request was sent to.
+	Exchange string
+	// Key is the request's routing key, which sticky strategies hash. Empty for
+	// requests without one.
+	Key string
+	// ServiceTag is the group the request was addressed to ("" for all).
+	ServiceTag string
+	// Tag is the caller's request tag (opaque to strategies; fun may read it).
+	Tag string
+	// Payload is the user's message. Strategies must not modify it; fun may
+	// replace it through Decision.Payload.
+	Payload proto.Message
+}
+
+// Decision is a Picker's answer.
+type Decision struct {
+	// Target is the index, in the members given to Build, of the handler that
+	// gets the request. Ignored when Broadcast or Redirect is set.
+	Target int
+	// Broadcast sends the request to every member of the group.
+	Broadcast bool
+	// Redirect, when not empty, names another exchange the request is sent to
+	// instead (fun strategy). The other exchange applies its own strategy.
+	Redirect string
+	// Payload, when not nil, replaces the request's payload (fun strategy).
+	Payload proto.Message
+}
+
+// Picker chooses handlers for requests against one fixed membership.
+type Picker interface {
+	// Pick returns the decision for req. It is called from many goroutines at
+	// once and must not block. It returns ErrNoHandlers when it has nothing to
+	// pick (an empty group), or an error wrapping ErrRejected to refuse req.
+	Pick(req Request) (Decision, error)
+}
+
+// Strategy builds Pickers for one exchange. The exchange calls Build whenever
+// its membership changes; Build is never called concurrently with itself, but
+// Pickers it returned earlier may still be in use while it runs.
+type Strategy interface {
+	// Build returns a Picker for members, sorted by Seq (members[0] is the
+	// leader of the group). members may be empty; the Picker then returns
+	// ErrNoHandlers.
+	Build(members []Member) Picker
+}
+
+// PickerFunc adapts a function to the Picker interface.
+type PickerFunc func(req Request) (Decision, error)
+
+// Pick calls f(req).
+func (f PickerFunc) Pick(req Request) (Decision, error) { return f(req) }
+
+// StrategyFunc adapts a function to the Strategy interface.
+type StrategyFunc func(members []Member) Picker
+
+// Build calls f(members).
+func (f StrategyFunc) Build(members []Member) Picker { return f(members) }
+
+// Params are a strategy's parameters as written in configuration (YAML values
+// after decoding: strings, numbers, booleans, lists and maps).
+type Params map[string]any
+
+// Factory makes a Strategy for one exchange from its parameters. It returns an
+// error wrapping ErrInvalidParams when the parameters are wrong.
+type Factory func(params Params) (Strategy, error)
