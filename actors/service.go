@@ -92,7 +92,7 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 				}
 			}
 		}
-	}))
+	}, actor.WithDispatcher(b.pool)))
 	conn, err := b.hub.Connect(ctx, name, s.pid, o.connect...)
 	if err != nil {
 		b.system.Root.Stop(s.pid)

@@ -1,8 +1,8 @@
 package actors
 
 import (
-	boursepb "github.com/bourse-go/bourse/proto"
 	"github.com/bourse-go/bourse/exchange"
+	boursepb "github.com/bourse-go/bourse/proto"
 )
 
 // Messages actors receive.

@@ -50,41 +50,55 @@ func runCallers(b *testing.B, p int, call func() error) {
 
 // BenchmarkRequestResponse compares a request-response cycle through a
 // round-robin exchange with protoactor's own RequestFuture to an echo actor,
-// the reference a bourse request must at least match.
+// the reference a bourse request must at least match. Both run with
+// protoactor's default dispatcher and with bourse's pooled one (what
+// actors.Broker gives handlers), so the exchange's cost and the dispatcher's
+// gain can be told apart.
 func BenchmarkRequestResponse(b *testing.B) {
 	payload := wrapperspb.String("ping")
 	pong := wrapperspb.String("pong")
+	withDispatcher := func(b *testing.B, pooled bool) []actor.PropsOption {
+		if !pooled {
+			return nil
+		}
+		pool := dispatch.New(runtime.GOMAXPROCS(0)*2, 0)
+		b.Cleanup(pool.Close)
+		return []actor.PropsOption{actor.WithDispatcher(pool)}
+	}
 	for _, p := range parallelisms {
-		b.Run(fmt.Sprintf("raw-future/p=%d", p), func(b *testing.B) {
-			sys := newSystem()
-			defer sys.Shutdown()
-			echo := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
-				if _, ok := c.Message().(*wrapperspb.StringValue); ok {
-					c.Respond(pong)
-				}
-			}))
-			b.ResetTimer()
-			runCallers(b, p, func() error {
-				_, err := sys.Root.RequestFuture(echo, payload, 5*time.Second).Result()
-				return err
-			})
-		})
 		for _, pooled := range []bool{false, true} {
-			for _, handlers := range []int{1, 2} {
-				b.Run(fmt.Sprintf("exchange-round-robin/pool=%v/handlers=%d/p=%d", pooled, handlers, p), func(b *testing.B) {
-					h, sys := newHub(b, reqResp("bench", "round-robin"))
-					var opts []actor.PropsOption
-					if pooled {
-						pool := dispatch.New(runtime.GOMAXPROCS(0)*2, 0)
-						defer pool.Close()
-						opts = append(opts, actor.WithDispatcher(pool))
+			disp := "default"
+			if pooled {
+				disp = "pool"
+			}
+			b.Run(fmt.Sprintf("raw-future/%s/p=%d", disp, p), func(b *testing.B) {
+				sys := newSystem()
+				defer sys.Shutdown()
+				echo := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+					if _, ok := c.Message().(*wrapperspb.StringValue); ok {
+						c.Respond(pong)
 					}
+				}, withDispatcher(b, pooled)...))
+				defer sys.Root.Stop(echo)
+				b.ResetTimer()
+				runCallers(b, p, func() error {
+					_, err := sys.Root.RequestFuture(echo, payload, 5*time.Second).Result()
+					return err
+				})
+			})
+			handlerCounts := []int{1}
+			if pooled {
+				handlerCounts = []int{1, 2}
+			}
+			for _, handlers := range handlerCounts {
+				b.Run(fmt.Sprintf("exchange/%s/handlers=%d/p=%d", disp, handlers, p), func(b *testing.B) {
+					h, sys := newHub(b, reqResp("bench", "round-robin"))
 					for range handlers {
 						pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 							if r, ok := c.Message().(*exchange.Request); ok {
 								r.Respond(pong)
 							}
-						}, opts...))
+						}, withDispatcher(b, pooled)...))
 						if _, err := h.Connect(context.Background(), "bench", pid); err != nil {
 							b.Fatal(err)
 						}

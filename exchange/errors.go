@@ -157,9 +157,14 @@ func timeoutError(name string, ctx context.Context) error {
 	return &TimeoutError{Exchange: name, Cause: cause}
 }
 
+// reqErr adds the exchange's name to err unless err names it already.
 func reqErr(name string, err error) error {
-	var re *RequestError
-	if errors.As(err, &re) {
+	var (
+		re *RequestError
+		he *HandlerError
+		te *TimeoutError
+	)
+	if errors.As(err, &re) || errors.As(err, &he) || errors.As(err, &te) {
 		return err
 	}
 	return &RequestError{Exchange: name, Err: err}

@@ -26,7 +26,6 @@ type call struct {
 	state     atomic.Uint64
 	remaining atomic.Int64 // replies still accepted (broadcast calls)
 	corr      uint64
-	n         int
 	ch        chan *Reply
 	pooled    bool
 }
@@ -46,7 +45,6 @@ func (in *inbox) open(n int) *call {
 		c = &call{ch: make(chan *Reply, n)}
 		c.remaining.Store(int64(n))
 	}
-	c.n = n
 	c.corr = in.seq.Add(1)
 	c.state.Store(c.corr)
 	return c
@@ -73,7 +71,7 @@ func (in *inbox) deliver(r *Reply) {
 	if c == nil {
 		return
 	}
-	if c.n == 1 {
+	if c.pooled { // single reply; pooled is fixed at construction, n is not
 		if c.state.CompareAndSwap(r.corr, 0) {
 			c.ch <- r
 		}

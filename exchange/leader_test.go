@@ -63,7 +63,6 @@ type leadLog struct {
 	mu       sync.Mutex
 	leading  map[int]bool
 	removed  map[int]bool
-	maxAtOne int
 	overlaps []string
 }
 

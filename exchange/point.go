@@ -57,7 +57,7 @@ func (p *point) start(ctx context.Context) error {
 	}
 	p.authPID = auth
 	pop, err := p.h.root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		return &popActor{p: p, conns: map[string]*localConn{}, watched: map[string]*watched{}, subs: map[uint64]*localSub{}, patternWait: map[string][]*subscribeCmd{}, pending: map[string]*connectCmd{}}
+		return &popActor{p: p, conns: map[string]*localConn{}, watched: map[string]*watched{}, subs: map[uint64]*localSub{}, patternWait: map[string][]*subscribeCmd{}, pending: map[string]*connectCmd{}, leaving: map[string]*disconnectCmd{}}
 	}), "bourse$pop$"+p.spec.Name)
 	if err != nil {
 		p.h.root.Stop(auth)
@@ -151,7 +151,8 @@ type watched struct {
 type popActor struct {
 	p           *point
 	conns       map[string]*localConn
-	pending     map[string]*connectCmd // connections waiting for the authority's ack
+	pending     map[string]*connectCmd    // connections waiting for the authority's ack
+	leaving     map[string]*disconnectCmd // disconnections waiting for it
 	watched     map[string]*watched
 	subs        map[uint64]*localSub
 	patternWait map[string][]*subscribeCmd // subscribers waiting for the pattern's ack
@@ -177,8 +178,9 @@ func (a *popActor) Receive(ctx actor.Context) {
 			m.res <- result{err: fmt.Errorf("%w: no connection %q", ErrInvalid, m.id)}
 			return
 		}
+		// Answer once the authority has pushed a table without it.
+		a.leaving[m.id] = m
 		a.dropConn(ctx, m.id, "disconnected")
-		m.res <- result{}
 	case *subscribeCmd:
 		a.subscribe(ctx, m)
 	case *boursepb.PatternAck:
@@ -231,9 +233,14 @@ func (a *popActor) connect(ctx actor.Context, m *connectCmd) {
 
 func (a *popActor) handlerAck(ctx actor.Context, m *boursepb.HandlerAck) {
 	id := m.GetHandler().GetId()
+	if d := a.leaving[id]; d != nil {
+		delete(a.leaving, id)
+		d.res <- result{}
+		return
+	}
 	cmd := a.pending[id]
 	if cmd == nil {
-		return // ack of an unregistration
+		return // ack of an unregistration nobody waits for
 	}
 	delete(a.pending, id)
 	if m.GetError() != nil {

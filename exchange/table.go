@@ -106,5 +106,3 @@ func fromPID(p *actor.PID) *boursepb.Pid {
 }
 
 func pidKey(p *actor.PID) string { return p.Address + "/" + p.Id }
-
-func pidKeyWire(p *boursepb.Pid) string { return p.GetAddress() + "/" + p.GetId() }

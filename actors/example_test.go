@@ -1,0 +1,149 @@
+package actors_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/actors"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// A handler written as a function, one request, and the error of an exchange
+// nobody serves.
+func Example() {
+	ctx := context.Background()
+	b, err := actors.New()
+	if err != nil {
+		panic(err)
+	}
+	defer b.Stop(ctx)
+
+	_ = b.Declare(ctx, actors.Spec{Name: "greeter", Kind: actors.ReqResp, Strategy: "round-robin"})
+	_ = b.Declare(ctx, actors.Spec{Name: "nobody", Kind: actors.ReqResp})
+	_, _ = b.Serve(ctx, "greeter", actors.HandlerFunc(func(_ context.Context, req *actors.Request) (proto.Message, error) {
+		return wrapperspb.String("hello, " + req.Payload.(*wrapperspb.StringValue).GetValue()), nil
+	}))
+
+	reply, err := b.Request(ctx, "greeter", wrapperspb.String("world"))
+	fmt.Println(reply.(*wrapperspb.StringValue).GetValue(), err)
+
+	_, err = b.Request(ctx, "nobody", wrapperspb.String("anyone?"))
+	fmt.Println(errors.Is(err, actors.ErrNoHandlers), err)
+	// Output:
+	// hello, world <nil>
+	// true bourse: exchange "nobody": no handlers
+}
+
+// A handler that is an ordinary actor: it answers requests and learns from the
+// exchange whether it leads.
+func ExampleBroker_Connect() {
+	ctx := context.Background()
+	b, _ := actors.New()
+	defer b.Stop(ctx)
+	_ = b.Declare(ctx, actors.Spec{Name: "matching", Kind: actors.ReqResp, Strategy: "consensus"})
+
+	led := make(chan bool, 1)
+	props := actor.PropsFromFunc(func(c actor.Context) {
+		switch m := c.Message().(type) {
+		case *actors.Leader:
+			led <- m.GetLeader().GetPid().GetId() == c.Self().Id
+		case *actors.Request:
+			m.Respond(wrapperspb.String("matched " + m.Payload.(*wrapperspb.StringValue).GetValue()))
+		}
+	})
+	pid := b.System().Root.Spawn(props)
+	if _, err := b.Connect(ctx, "matching", pid, actors.ServiceTag("eu")); err != nil {
+		panic(err)
+	}
+	fmt.Println("leader:", <-led)
+
+	reply, _ := b.Request(ctx, "matching", wrapperspb.String("order-1"), actors.WithServiceTag("eu"))
+	fmt.Println(reply.(*wrapperspb.StringValue).GetValue())
+	// Output:
+	// leader: true
+	// matched order-1
+}
+
+// An actor sends tagged requests without blocking; the replies come back to it
+// as messages carrying the tags.
+func ExampleBroker_RequestAsync() {
+	ctx := context.Background()
+	b, _ := actors.New()
+	defer b.Stop(ctx)
+	_ = b.Declare(ctx, actors.Spec{Name: "quotes", Kind: actors.ReqResp, Strategy: "round-robin"})
+	_, _ = b.Serve(ctx, "quotes", actors.HandlerFunc(func(_ context.Context, req *actors.Request) (proto.Message, error) {
+		return wrapperspb.String("quote for " + req.Payload.(*wrapperspb.StringValue).GetValue()), nil
+	}))
+
+	var mu sync.Mutex
+	var lines []string
+	done := make(chan struct{})
+	b.System().Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		switch m := c.Message().(type) {
+		case *actor.Started:
+			for _, sym := range []string{"AAPL", "MSFT"} {
+				_ = b.RequestAsync(c.Self(), "quotes", wrapperspb.String(sym), actors.WithTag("req-"+sym))
+			}
+		case *actors.Reply:
+			mu.Lock()
+			lines = append(lines, m.Tag+": "+m.Payload.(*wrapperspb.StringValue).GetValue())
+			if len(lines) == 2 {
+				close(done)
+			}
+			mu.Unlock()
+		}
+	}))
+	<-done
+	sort.Strings(lines)
+	for _, l := range lines {
+		fmt.Println(l)
+	}
+	// Output:
+	// req-AAPL: quote for AAPL
+	// req-MSFT: quote for MSFT
+}
+
+// Subscribers with topic patterns; "*" matches one word, "#" any number.
+func ExampleBroker_SubscribeFunc() {
+	ctx := context.Background()
+	b, _ := actors.New()
+	defer b.Stop(ctx)
+	_ = b.Declare(ctx, actors.Spec{Name: "prices", Kind: actors.PubSub})
+
+	got := make(chan string, 10)
+	for _, pattern := range []string{"prices.*.AAPL", "prices.nyse.#"} {
+		pattern := pattern
+		_, _ = b.SubscribeFunc(ctx, "prices", pattern, func(p *actors.Publication) {
+			got <- fmt.Sprintf("%-14s got %s = %v", pattern, p.Key, p.Payload.(*wrapperspb.DoubleValue).GetValue())
+		})
+	}
+	_ = b.Publish(ctx, "prices", "prices.nyse.AAPL", wrapperspb.Double(189.5))
+	_ = b.Publish(ctx, "prices", "prices.lse.AAPL", wrapperspb.Double(189.4))
+	_ = b.Publish(ctx, "prices", "prices.nyse.MSFT", wrapperspb.Double(402.1))
+
+	var lines []string
+	for range 4 {
+		select {
+		case l := <-got:
+			lines = append(lines, l)
+		case <-time.After(5 * time.Second):
+			fmt.Println("timeout")
+			return
+		}
+	}
+	sort.Strings(lines)
+	for _, l := range lines {
+		fmt.Println(l)
+	}
+	// Output:
+	// prices.*.AAPL  got prices.lse.AAPL = 189.4
+	// prices.*.AAPL  got prices.nyse.AAPL = 189.5
+	// prices.nyse.#  got prices.nyse.AAPL = 189.5
+	// prices.nyse.#  got prices.nyse.MSFT = 402.1
+}
