@@ -162,6 +162,29 @@ func TestServeHandlerErrors(t *testing.T) {
 	}
 }
 
+func TestServeSurvivesHandlerPanic(t *testing.T) {
+	b := newBroker(t, actors.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	ctx := ctxT(t)
+	_ = b.Declare(ctx, actors.Spec{Name: "p", Kind: actors.ReqResp, Strategy: "round-robin"})
+	_, err := b.Serve(ctx, "p", actors.HandlerFunc(func(_ context.Context, r *actors.Request) (proto.Message, error) {
+		if r.Payload.(*wrapperspb.StringValue).GetValue() == "boom" {
+			panic("nil map")
+		}
+		return wrapperspb.String("ok"), nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = b.Request(ctx, "p", wrapperspb.String("boom"))
+	if !errors.Is(err, actors.ErrHandler) || time.Since(start) > time.Second {
+		t.Fatalf("panicking handler: err = %v after %v, want ErrHandler at once", err, time.Since(start))
+	}
+	if r, err := b.Request(ctx, "p", wrapperspb.String("next")); err != nil || r.(*wrapperspb.StringValue).GetValue() != "ok" {
+		t.Fatalf("after the panic: %v, %v", r, err)
+	}
+}
+
 func TestUserStrategyByName(t *testing.T) {
 	reg := strategies.Builtin()
 	// A user strategy: always the newest handler.

@@ -3,6 +3,8 @@ package actors
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -72,7 +74,7 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 	s.pid = b.system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		switch m := c.Message().(type) {
 		case *Request:
-			reply, err := h.Handle(b.ctx, m)
+			reply, err := s.handle(h, m)
 			if err != nil {
 				m.Fail(err)
 			} else {
@@ -103,6 +105,20 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 	b.services[s] = struct{}{}
 	b.mu.Unlock()
 	return s, nil
+}
+
+// handle runs h and turns a panic into an error for the caller: the caller
+// learns at once instead of waiting for its deadline, and the service goes on
+// with the next request.
+func (s *Service) handle(h Handler, req *Request) (reply proto.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panicked: %v", r)
+			s.b.hub.Logger().Error("bourse: handler panicked", slog.String("exchange", req.Exchange),
+				slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+		}
+	}()
+	return h.Handle(s.b.ctx, req)
 }
 
 // PID returns the service actor's PID.

@@ -72,6 +72,9 @@ func New(system *actor.ActorSystem, cfg Config) (*Hub, error) {
 // System returns the actor system the hub runs on.
 func (h *Hub) System() *actor.ActorSystem { return h.system }
 
+// Logger returns the hub's logger.
+func (h *Hub) Logger() *slog.Logger { return h.log }
+
 // Node returns the hub's node name.
 func (h *Hub) Node() string { return h.cfg.Node }
 
