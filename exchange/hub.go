@@ -31,6 +31,9 @@ type Hub struct {
 	stopped atomic.Bool
 	done    chan struct{}
 	subSeq  atomic.Uint64
+
+	membersMu sync.Mutex // serialises SetMembers
+	members   []Member
 }
 
 // New starts a hub on system. The hub does not own system: stopping the hub
@@ -192,3 +195,6 @@ func (h *Hub) Stop(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// applyMembers reacts to a new member list (called with membersMu held).
+func (h *Hub) applyMembers([]Member) {}

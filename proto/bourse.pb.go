@@ -1348,6 +1348,87 @@ func (x *Attach) GetPop() *Pid {
 	return nil
 }
 
+// Heartbeat is what a node sends every peer it knows, several times a second.
+// A node is alive while its heartbeats arrive; incarnation changes when the
+// process restarts, so a restarted node is a new member.
+type Heartbeat struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Cluster string                 `protobuf:"bytes,1,opt,name=cluster,proto3" json:"cluster,omitempty"`
+	Node    string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	// address is the sender's protoactor remote address, "host:port".
+	Address     string `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
+	Incarnation uint64 `protobuf:"varint,4,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	// leaving is set in the last heartbeats of a node that stops gracefully.
+	Leaving       bool `protobuf:"varint,5,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Heartbeat) Reset() {
+	*x = Heartbeat{}
+	mi := &file_bourse_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Heartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Heartbeat) ProtoMessage() {}
+
+func (x *Heartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_bourse_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
+func (*Heartbeat) Descriptor() ([]byte, []int) {
+	return file_bourse_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Heartbeat) GetCluster() string {
+	if x != nil {
+		return x.Cluster
+	}
+	return ""
+}
+
+func (x *Heartbeat) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *Heartbeat) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Heartbeat) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
+}
+
+func (x *Heartbeat) GetLeaving() bool {
+	if x != nil {
+		return x.Leaving
+	}
+	return false
+}
+
 var File_bourse_proto protoreflect.FileDescriptor
 
 const file_bourse_proto_rawDesc = "" +
@@ -1448,7 +1529,13 @@ const file_bourse_proto_rawDesc = "" +
 	"\x06Attach\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12 \n" +
-	"\x03pop\x18\x03 \x01(\v2\x0e.bourse.v1.PidR\x03pop*\xe9\x01\n" +
+	"\x03pop\x18\x03 \x01(\v2\x0e.bourse.v1.PidR\x03pop\"\x8f\x01\n" +
+	"\tHeartbeat\x12\x18\n" +
+	"\acluster\x18\x01 \x01(\tR\acluster\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x18\n" +
+	"\aaddress\x18\x03 \x01(\tR\aaddress\x12 \n" +
+	"\vincarnation\x18\x04 \x01(\x04R\vincarnation\x12\x18\n" +
+	"\aleaving\x18\x05 \x01(\bR\aleaving*\xe9\x01\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CODE_NO_HANDLERS\x10\x01\x12\x10\n" +
@@ -1476,7 +1563,7 @@ func file_bourse_proto_rawDescGZIP() []byte {
 }
 
 var file_bourse_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bourse_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_bourse_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_bourse_proto_goTypes = []any{
 	(Code)(0),                 // 0: bourse.v1.Code
 	(*Pid)(nil),               // 1: bourse.v1.Pid
@@ -1497,22 +1584,23 @@ var file_bourse_proto_goTypes = []any{
 	(*PatternAck)(nil),        // 16: bourse.v1.PatternAck
 	(*RoutingTable)(nil),      // 17: bourse.v1.RoutingTable
 	(*Attach)(nil),            // 18: bourse.v1.Attach
-	nil,                       // 19: bourse.v1.HandlerInfo.OptionsEntry
-	(*anypb.Any)(nil),         // 20: google.protobuf.Any
+	(*Heartbeat)(nil),         // 19: bourse.v1.Heartbeat
+	nil,                       // 20: bourse.v1.HandlerInfo.OptionsEntry
+	(*anypb.Any)(nil),         // 21: google.protobuf.Any
 }
 var file_bourse_proto_depIdxs = []int32{
 	1,  // 0: bourse.v1.HandlerInfo.pid:type_name -> bourse.v1.Pid
-	19, // 1: bourse.v1.HandlerInfo.options:type_name -> bourse.v1.HandlerInfo.OptionsEntry
+	20, // 1: bourse.v1.HandlerInfo.options:type_name -> bourse.v1.HandlerInfo.OptionsEntry
 	2,  // 2: bourse.v1.Leader.leader:type_name -> bourse.v1.HandlerInfo
 	2,  // 3: bourse.v1.Leader.handlers:type_name -> bourse.v1.HandlerInfo
 	2,  // 4: bourse.v1.SlaveUp.handler:type_name -> bourse.v1.HandlerInfo
 	2,  // 5: bourse.v1.SlaveDown.handler:type_name -> bourse.v1.HandlerInfo
 	0,  // 6: bourse.v1.Error.code:type_name -> bourse.v1.Code
 	1,  // 7: bourse.v1.Request.reply_to:type_name -> bourse.v1.Pid
-	20, // 8: bourse.v1.Request.payload:type_name -> google.protobuf.Any
-	20, // 9: bourse.v1.Reply.payload:type_name -> google.protobuf.Any
+	21, // 8: bourse.v1.Request.payload:type_name -> google.protobuf.Any
+	21, // 9: bourse.v1.Reply.payload:type_name -> google.protobuf.Any
 	6,  // 10: bourse.v1.Reply.error:type_name -> bourse.v1.Error
-	20, // 11: bourse.v1.Publication.payload:type_name -> google.protobuf.Any
+	21, // 11: bourse.v1.Publication.payload:type_name -> google.protobuf.Any
 	2,  // 12: bourse.v1.RegisterHandler.handler:type_name -> bourse.v1.HandlerInfo
 	2,  // 13: bourse.v1.HandlerAck.handler:type_name -> bourse.v1.HandlerInfo
 	6,  // 14: bourse.v1.HandlerAck.error:type_name -> bourse.v1.Error
@@ -1539,7 +1627,7 @@ func file_bourse_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bourse_proto_rawDesc), len(file_bourse_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   19,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

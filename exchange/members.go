@@ -1,0 +1,33 @@
+package exchange
+
+import (
+	"slices"
+	"strings"
+)
+
+// Member is one live node of a cluster, as the cluster layer reports it.
+type Member struct {
+	// Node is the node's name (Config.Node of its hub).
+	Node string
+	// Address is the node's protoactor remote address, "host:port".
+	Address string
+}
+
+// SetMembers tells the hub which nodes are alive, itself included. The cluster
+// layer calls it at start and on every change; a hub that is never told
+// works alone. It is safe for concurrent use; calls are applied in order.
+func (h *Hub) SetMembers(members []Member) {
+	ms := slices.Clone(members)
+	slices.SortFunc(ms, func(a, b Member) int { return strings.Compare(a.Address, b.Address) })
+	h.membersMu.Lock()
+	defer h.membersMu.Unlock()
+	h.members = ms
+	h.applyMembers(ms)
+}
+
+// Members returns the live nodes the hub was last told of.
+func (h *Hub) Members() []Member {
+	h.membersMu.Lock()
+	defer h.membersMu.Unlock()
+	return slices.Clone(h.members)
+}
