@@ -2,75 +2,285 @@ package exchange
 
 import (
 	"log/slog"
+	"slices"
 	"sort"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	boursepb "github.com/bourse-go/bourse/proto"
 	"google.golang.org/protobuf/proto"
 )
 
+// rebuildWait bounds how long a new authority waits for live nodes to report
+// their state before it starts routing with what it has. Nodes that answer
+// later are merged in as they come.
+const rebuildWait = 500 * time.Millisecond
+
 // authority is an exchange's control plane: the one place that orders its
 // connections by seniority, appoints the leader (the oldest connection: no
-// voting, and the same answer when the state is rebuilt from the points of
-// presence), tells handlers Leader/SlaveUp/SlaveDown, aggregates subscriptions
+// voting), tells handlers Leader/SlaveUp/SlaveDown, aggregates subscriptions
 // per node, and pushes a RoutingTable to every point of presence after each
 // change. It is an ordinary actor, so all of this is serialised.
+//
+// The truth about who is connected lives with each node's point of presence.
+// A new authority (at declaration, or on another node after the old one's
+// node died or placement moved) starts by asking every live node for its
+// state (Sync), merges what they report, seq numbers included, and only then
+// routes: so the leader comes out the same when the old leader still lives.
 type authority struct {
-	name    string
-	log     *slog.Logger
-	members []*boursepb.HandlerInfo // by seq, oldest first
-	pids    map[string]*actor.PID   // connection id -> handler PID
-	nextSeq uint64
-	epoch   uint64
-	pops    map[string]*actor.PID // node -> point of presence
-	nodes   map[string]*nodeSubs  // node -> aggregated patterns
+	name string
+	log  *slog.Logger
+	self string // this node's address
+
+	handlers map[string]*boursepb.HandlerInfo // by connection id
+	pids     map[string]*actor.PID            // connection id -> handler PID
+	members  []*boursepb.HandlerInfo          // by seq, oldest first
+	nextSeq  uint64
+	epoch    uint64
+	nodes    map[string]*nodeState // by address
+
+	// what handlers were last told
+	announced       map[string]*boursepb.HandlerInfo
+	announcedLeader string
+
+	rebuilding bool
+	waiting    map[string]bool // addresses not yet heard from
+	deferred   []deferredReply // acks held until the rebuild is done
 }
 
-type nodeSubs struct {
-	pop      *boursepb.Pid
+type nodeState struct {
+	node     string
+	pop      *actor.PID // nil when the node does not have the exchange
 	patterns map[string]struct{}
 }
 
-func newAuthority(name string, log *slog.Logger) *authority {
-	return &authority{
-		name:    name,
-		log:     log.With(slog.String("exchange", name)),
-		pids:    map[string]*actor.PID{},
-		nextSeq: 1,
-		pops:    map[string]*actor.PID{},
-		nodes:   map[string]*nodeSubs{},
+type deferredReply struct {
+	to  *actor.PID
+	msg proto.Message
+}
+
+// membersChanged tells the authority which node addresses are alive.
+type membersChanged struct {
+	live map[string]bool
+}
+
+func newAuthority(name, self string, live []string, log *slog.Logger) *authority {
+	a := &authority{
+		name:      name,
+		self:      self,
+		log:       log.With(slog.String("exchange", name)),
+		handlers:  map[string]*boursepb.HandlerInfo{},
+		pids:      map[string]*actor.PID{},
+		nextSeq:   1,
+		nodes:     map[string]*nodeState{},
+		announced: map[string]*boursepb.HandlerInfo{},
+		waiting:   map[string]bool{},
 	}
+	a.rebuilding = true
+	for _, addr := range live {
+		a.waiting[addr] = true
+	}
+	return a
 }
 
 func (a *authority) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		for addr := range a.waiting {
+			ctx.Send(actor.NewPID(addr, ingressID), &boursepb.Sync{Exchange: a.name, Authority: fromPID(ctx.Self())})
+		}
+		ctx.SetReceiveTimeout(rebuildWait)
+	case *actor.ReceiveTimeout:
+		ctx.SetReceiveTimeout(0)
+		if a.rebuilding {
+			a.log.Debug("bourse: authority rebuilt without every node", slog.Int("missing", len(a.waiting)))
+			a.finishRebuild(ctx)
+		}
 	case *boursepb.Attach:
-		a.pops[m.GetNode()] = toPID(m.GetPop())
-		ctx.Respond(a.routingTable())
+		a.attach(ctx, m)
 	case *boursepb.RegisterHandler:
 		a.register(ctx, m.GetHandler())
 	case *boursepb.UnregisterHandler:
-		a.unregister(ctx, m.GetId(), m.GetReason())
+		if info := a.handlers[m.GetId()]; info != nil {
+			a.remove(m.GetId())
+			a.commit(ctx, map[string]string{m.GetId(): m.GetReason()})
+			a.reply(ctx, &boursepb.HandlerAck{Exchange: a.name, Handler: info, Epoch: a.epoch})
+		} else {
+			a.reply(ctx, &boursepb.HandlerAck{Exchange: a.name, Handler: &boursepb.HandlerInfo{Id: m.GetId()}, Epoch: a.epoch})
+		}
 	case *boursepb.AddPattern:
-		ns := a.nodes[m.GetNode()]
-		if ns == nil {
-			ns = &nodeSubs{patterns: map[string]struct{}{}}
-			a.nodes[m.GetNode()] = ns
+		ns := a.node(m.GetPop().GetAddress(), m.GetNode())
+		ns.pop = toPID(m.GetPop())
+		if _, ok := ns.patterns[m.GetPattern()]; !ok {
+			ns.patterns[m.GetPattern()] = struct{}{}
+			a.commit(ctx, nil)
 		}
-		ns.pop = m.GetPop()
-		ns.patterns[m.GetPattern()] = struct{}{}
-		a.changed(ctx)
-		if ctx.Sender() != nil {
-			ctx.Respond(&boursepb.PatternAck{Exchange: a.name, Pattern: m.GetPattern(), Epoch: a.epoch})
-		}
+		a.reply(ctx, &boursepb.PatternAck{Exchange: a.name, Pattern: m.GetPattern(), Epoch: a.epoch})
 	case *boursepb.RemovePattern:
-		if ns := a.nodes[m.GetNode()]; ns != nil {
-			delete(ns.patterns, m.GetPattern())
-			if len(ns.patterns) == 0 {
-				delete(a.nodes, m.GetNode())
+		for _, ns := range a.nodes {
+			if ns.node == m.GetNode() {
+				if _, ok := ns.patterns[m.GetPattern()]; ok {
+					delete(ns.patterns, m.GetPattern())
+					a.commit(ctx, nil)
+				}
 			}
-			a.changed(ctx)
 		}
+	case *membersChanged:
+		a.membersChanged(ctx, m.live)
+	}
+}
+
+func (a *authority) node(addr, name string) *nodeState {
+	ns := a.nodes[addr]
+	if ns == nil {
+		ns = &nodeState{node: name, patterns: map[string]struct{}{}}
+		a.nodes[addr] = ns
+	}
+	if name != "" {
+		ns.node = name
+	}
+	return ns
+}
+
+// reply answers the sender now, or after the rebuild when one is under way.
+func (a *authority) reply(ctx actor.Context, msg proto.Message) {
+	if ctx.Sender() == nil {
+		return
+	}
+	if a.rebuilding {
+		a.deferred = append(a.deferred, deferredReply{to: ctx.Sender(), msg: msg})
+		return
+	}
+	ctx.Respond(msg)
+}
+
+// attach takes a node's full state: its connections replace those the
+// authority had for that node, its patterns replace that node's patterns.
+func (a *authority) attach(ctx actor.Context, m *boursepb.Attach) {
+	addr := m.GetPop().GetAddress()
+	delete(a.waiting, addr)
+	ns := a.node(addr, m.GetNode())
+	departed := map[string]string{}
+	if m.GetHasExchange() {
+		ns.pop = toPID(m.GetPop())
+		reported := map[string]bool{}
+		for _, h := range m.GetHandlers() {
+			reported[h.GetId()] = true
+			if _, known := a.handlers[h.GetId()]; !known {
+				a.add(h)
+			}
+		}
+		for id, pid := range a.pids {
+			if pid.Address == addr && !reported[id] {
+				a.remove(id)
+				departed[id] = "gone"
+			}
+		}
+		ns.patterns = map[string]struct{}{}
+		for _, p := range m.GetPatterns() {
+			ns.patterns[p] = struct{}{}
+		}
+		if m.GetEpoch() > a.epoch {
+			a.epoch = m.GetEpoch()
+		}
+	}
+	if a.rebuilding {
+		if len(a.waiting) == 0 {
+			a.finishRebuild(ctx)
+		}
+		return
+	}
+	a.commit(ctx, departed)
+}
+
+func (a *authority) finishRebuild(ctx actor.Context) {
+	a.rebuilding = false
+	ctx.SetReceiveTimeout(0)
+	a.epoch++
+	a.push(ctx)
+	// Everyone learns the leader the merged state gives: the same one as
+	// before when it still lives, since seq numbers came back with the state.
+	a.announced = map[string]*boursepb.HandlerInfo{}
+	for id, h := range a.handlers {
+		a.announced[id] = h
+	}
+	if l := a.leader(); l != nil {
+		a.announcedLeader = l.GetId()
+		a.tellAll(ctx, a.leaderMsg(), "")
+	}
+	for _, d := range a.deferred {
+		ctx.Send(d.to, d.msg)
+	}
+	a.deferred = nil
+	a.log.Debug("bourse: authority ready", slog.Int("handlers", len(a.members)), slog.Uint64("epoch", a.epoch))
+}
+
+func (a *authority) add(info *boursepb.HandlerInfo) {
+	info = proto.Clone(info).(*boursepb.HandlerInfo)
+	if info.GetSeq() == 0 {
+		info.Seq = a.nextSeq
+	}
+	if info.GetSeq() >= a.nextSeq {
+		a.nextSeq = info.GetSeq() + 1
+	}
+	a.handlers[info.GetId()] = info
+	a.pids[info.GetId()] = toPID(info.GetPid())
+	i := sort.Search(len(a.members), func(i int) bool { return a.members[i].GetSeq() > info.GetSeq() })
+	a.members = slices.Insert(a.members, i, info)
+}
+
+func (a *authority) remove(id string) {
+	delete(a.handlers, id)
+	delete(a.pids, id)
+	a.members = slices.DeleteFunc(a.members, func(h *boursepb.HandlerInfo) bool { return h.GetId() == id })
+}
+
+func (a *authority) register(ctx actor.Context, info *boursepb.HandlerInfo) {
+	if known := a.handlers[info.GetId()]; known != nil {
+		// A point of presence re-sends what it is still waiting for after
+		// its authority moved: the registration stands.
+		a.reply(ctx, &boursepb.HandlerAck{Exchange: a.name, Handler: known, Epoch: a.epoch})
+		return
+	}
+	a.add(info)
+	a.commit(ctx, nil)
+	a.reply(ctx, &boursepb.HandlerAck{Exchange: a.name, Handler: a.handlers[info.GetId()], Epoch: a.epoch})
+}
+
+func (a *authority) membersChanged(ctx actor.Context, live map[string]bool) {
+	departed := map[string]string{}
+	for id, pid := range a.pids {
+		if !live[pid.Address] {
+			a.remove(id)
+			departed[id] = "node down"
+		}
+	}
+	changed := len(departed) > 0
+	for addr := range a.nodes {
+		if !live[addr] {
+			delete(a.nodes, addr)
+			changed = true
+		}
+	}
+	for addr := range a.waiting {
+		if !live[addr] {
+			delete(a.waiting, addr)
+		}
+	}
+	for addr := range live {
+		if _, known := a.nodes[addr]; !known && !a.rebuilding {
+			// A node joined: ask for its state, it may host handlers already.
+			ctx.Send(actor.NewPID(addr, ingressID), &boursepb.Sync{Exchange: a.name, Authority: fromPID(ctx.Self())})
+		}
+	}
+	if a.rebuilding {
+		if len(a.waiting) == 0 {
+			a.finishRebuild(ctx)
+		}
+		return
+	}
+	if changed {
+		a.commit(ctx, departed)
 	}
 }
 
@@ -81,76 +291,57 @@ func (a *authority) leader() *boursepb.HandlerInfo {
 	return a.members[0]
 }
 
-func (a *authority) register(ctx actor.Context, info *boursepb.HandlerInfo) {
-	if _, dup := a.pids[info.GetId()]; dup {
-		ctx.Respond(&boursepb.HandlerAck{Exchange: a.name, Handler: info, Epoch: a.epoch,
-			Error: ErrorToWire(a.name, ErrAlreadyConnected)})
+// commit bumps the epoch, pushes the routing table, and tells handlers what
+// changed since they were last told: SlaveDown for departures, SlaveUp and a
+// Leader for arrivals, a Leader to all when the leader changed. departed
+// gives the reason of each departure.
+func (a *authority) commit(ctx actor.Context, departed map[string]string) {
+	a.epoch++
+	a.push(ctx)
+	if a.rebuilding {
 		return
 	}
-	oldLeader := a.leader()
-	info = proto.Clone(info).(*boursepb.HandlerInfo)
-	if info.GetSeq() == 0 {
-		info.Seq = a.nextSeq
+	for id, info := range a.announced {
+		if _, still := a.handlers[id]; still {
+			continue
+		}
+		reason := departed[id]
+		down := &boursepb.SlaveDown{Exchange: a.name, Handler: info, Epoch: a.epoch, Reason: reason}
+		a.tellAll(ctx, down, "")
+		if reason == "disconnected" {
+			// A handler that left alive hears of its own departure, so a
+			// leader that disconnects knows at once it no longer leads.
+			ctx.Send(toPID(info.GetPid()), down)
+		}
+		delete(a.announced, id)
 	}
-	if info.GetSeq() >= a.nextSeq {
-		a.nextSeq = info.GetSeq() + 1
-	}
-	pid := toPID(info.GetPid())
-	a.pids[info.GetId()] = pid
-	i := sort.Search(len(a.members), func(i int) bool { return a.members[i].GetSeq() > info.GetSeq() })
-	a.members = append(a.members, nil)
-	copy(a.members[i+1:], a.members[i:])
-	a.members[i] = info
-	a.changed(ctx)
-
-	// The newcomer learns who leads and who is there; the others learn of it.
 	leader := a.leader()
-	if oldLeader == nil || oldLeader.GetId() != leader.GetId() {
-		a.tellAll(ctx, a.leaderMsg(), "")
-	} else {
-		ctx.Send(pid, a.leaderMsg())
+	leaderID := ""
+	if leader != nil {
+		leaderID = leader.GetId()
+	}
+	leaderChanged := leaderID != a.announcedLeader
+	for _, info := range a.members {
+		if _, told := a.announced[info.GetId()]; told {
+			continue
+		}
+		a.announced[info.GetId()] = info
+		pid := a.pids[info.GetId()]
+		if !leaderChanged {
+			ctx.Send(pid, a.leaderMsg())
+		}
 		a.tellAll(ctx, &boursepb.SlaveUp{Exchange: a.name, Handler: info, Epoch: a.epoch}, pidKey(pid))
 	}
-	a.log.Debug("bourse: handler connected", slog.String("id", info.GetId()), slog.Uint64("seq", info.GetSeq()),
-		slog.String("leader", leader.GetId()), slog.Uint64("epoch", a.epoch))
-	ctx.Respond(&boursepb.HandlerAck{Exchange: a.name, Handler: info, Epoch: a.epoch})
-}
-
-func (a *authority) unregister(ctx actor.Context, id, reason string) {
-	pid, ok := a.pids[id]
-	if !ok {
-		return
-	}
-	wasLeader := len(a.members) > 0 && a.members[0].GetId() == id
-	var gone *boursepb.HandlerInfo
-	for i, m := range a.members {
-		if m.GetId() == id {
-			gone = m
-			a.members = append(a.members[:i], a.members[i+1:]...)
-			break
+	if leaderChanged {
+		a.announcedLeader = leaderID
+		if leader != nil {
+			a.tellAll(ctx, a.leaderMsg(), "")
 		}
-	}
-	delete(a.pids, id)
-	a.changed(ctx)
-	down := &boursepb.SlaveDown{Exchange: a.name, Handler: gone, Epoch: a.epoch, Reason: reason}
-	a.tellAll(ctx, down, "")
-	if reason != "terminated" {
-		// A handler that left alive hears of its own departure, so a leader
-		// that disconnects knows at once that it no longer leads.
-		ctx.Send(pid, down)
-	}
-	if wasLeader && len(a.members) > 0 {
-		a.tellAll(ctx, a.leaderMsg(), "")
-	}
-	a.log.Debug("bourse: handler disconnected", slog.String("id", id), slog.String("reason", reason),
-		slog.Bool("was_leader", wasLeader), slog.Uint64("epoch", a.epoch))
-	if ctx.Sender() != nil {
-		ctx.Respond(&boursepb.HandlerAck{Exchange: a.name, Handler: gone, Epoch: a.epoch})
 	}
 }
 
 func (a *authority) leaderMsg() *boursepb.Leader {
-	return &boursepb.Leader{Exchange: a.name, Leader: a.leader(), Handlers: append([]*boursepb.HandlerInfo(nil), a.members...), Epoch: a.epoch}
+	return &boursepb.Leader{Exchange: a.name, Leader: a.leader(), Handlers: slices.Clone(a.members), Epoch: a.epoch}
 }
 
 // tellAll sends msg once to every distinct handler actor but skip.
@@ -167,26 +358,28 @@ func (a *authority) tellAll(ctx actor.Context, msg any, skip string) {
 	}
 }
 
-// changed bumps the epoch and pushes the new routing table to every point of
-// presence.
-func (a *authority) changed(ctx actor.Context) {
-	a.epoch++
-	rt := a.routingTable()
-	for _, pop := range a.pops {
-		ctx.Send(pop, rt)
+// push sends the routing table to every node's point of presence.
+func (a *authority) push(ctx actor.Context) {
+	rt := a.routingTable(ctx.Self())
+	for _, ns := range a.nodes {
+		if ns.pop != nil {
+			ctx.Send(ns.pop, rt)
+		}
 	}
 }
 
-func (a *authority) routingTable() *boursepb.RoutingTable {
-	rt := &boursepb.RoutingTable{Exchange: a.name, Epoch: a.epoch, Handlers: append([]*boursepb.HandlerInfo(nil), a.members...)}
-	nodes := make([]string, 0, len(a.nodes))
-	for n := range a.nodes {
-		nodes = append(nodes, n)
+func (a *authority) routingTable(self *actor.PID) *boursepb.RoutingTable {
+	rt := &boursepb.RoutingTable{Exchange: a.name, Epoch: a.epoch, Handlers: slices.Clone(a.members), Authority: fromPID(self)}
+	addrs := make([]string, 0, len(a.nodes))
+	for addr, ns := range a.nodes {
+		if len(ns.patterns) > 0 {
+			addrs = append(addrs, addr)
+		}
 	}
-	sort.Strings(nodes)
-	for _, n := range nodes {
-		ns := a.nodes[n]
-		np := &boursepb.NodePatterns{Node: n, Pop: ns.pop}
+	sort.Strings(addrs)
+	for _, addr := range addrs {
+		ns := a.nodes[addr]
+		np := &boursepb.NodePatterns{Node: ns.node, Pop: fromPID(ns.pop)}
 		for p := range ns.patterns {
 			np.Patterns = append(np.Patterns, p)
 		}

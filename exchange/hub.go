@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -23,8 +22,10 @@ type Hub struct {
 	reg    *strategies.Registry
 	log    *slog.Logger
 
-	inbox    *inbox
-	inboxPID *actor.PID
+	inbox      *inbox
+	inboxPID   *actor.PID
+	ingressPID *actor.PID
+	ingresses  sync.Map // address -> *actor.PID of that node's ingress
 
 	mu      sync.Mutex // serialises Declare and Stop
 	points  atomic.Pointer[map[string]*point]
@@ -32,8 +33,10 @@ type Hub struct {
 	done    chan struct{}
 	subSeq  atomic.Uint64
 
-	membersMu sync.Mutex // serialises SetMembers
+	membersMu sync.Mutex // serialises SetMembers and authority starts
 	members   []Member
+	auths     map[string]*actor.PID // exchange -> the authority this node runs
+	authSeq   int
 }
 
 // New starts a hub on system. The hub does not own system: stopping the hub
@@ -53,6 +56,7 @@ func New(system *actor.ActorSystem, cfg Config) (*Hub, error) {
 		log:    cfg.Logger,
 		inbox:  newInbox(),
 		done:   make(chan struct{}),
+		auths:  map[string]*actor.PID{},
 	}
 	if h.reg == nil {
 		h.reg = strategies.Builtin()
@@ -67,6 +71,12 @@ func New(system *actor.ActorSystem, cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("bourse: cannot register reply inbox %q", id)
 	}
 	h.inboxPID = pid
+	ipid, ok := system.ProcessRegistry.Add(&ingress{h: h}, ingressID)
+	if !ok {
+		system.ProcessRegistry.Remove(pid)
+		return nil, fmt.Errorf("%w: actor system already runs a bourse hub", ErrInvalid)
+	}
+	h.ingressPID = ipid
 	empty := map[string]*point{}
 	h.points.Store(&empty)
 	return h, nil
@@ -187,14 +197,77 @@ func (h *Hub) Stop(ctx context.Context) error {
 
 	// Waiting callers wake on h.done and return ErrStopped.
 	h.system.ProcessRegistry.Remove(h.inboxPID)
-	var errs []error
-	for _, p := range points {
-		if err := p.stop(ctx); err != nil {
-			errs = append(errs, err)
-		}
+	h.system.ProcessRegistry.Remove(h.ingressPID)
+	h.membersMu.Lock()
+	auths := h.auths
+	h.auths = map[string]*actor.PID{}
+	h.membersMu.Unlock()
+	var futs []*actor.Future
+	for _, pid := range auths {
+		futs = append(futs, h.root.StopFuture(pid))
 	}
-	return errors.Join(errs...)
+	for _, p := range points {
+		futs = append(futs, h.root.StopFuture(p.popPID))
+	}
+	return waitFutures(ctx, futs)
 }
 
-// applyMembers reacts to a new member list (called with membersMu held).
-func (h *Hub) applyMembers([]Member) {}
+// waitFutures waits for stop futures, or ctx. Each future ends by itself
+// within protoactor's 10 s stop timeout, so the waiting goroutine never
+// outlives that even when ctx ends first.
+func waitFutures(ctx context.Context, futs []*actor.Future) error {
+	done := make(chan struct{})
+	go func() {
+		for _, f := range futs {
+			_ = f.Wait()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("bourse: stop: %w", ctx.Err())
+	}
+}
+
+// ingressOf returns the ingress PID of the node at addr, reusing one PID per
+// node so protoactor's per-PID process cache stays warm.
+func (h *Hub) ingressOf(addr string) *actor.PID {
+	if v, ok := h.ingresses.Load(addr); ok {
+		return v.(*actor.PID)
+	}
+	v, _ := h.ingresses.LoadOrStore(addr, actor.NewPID(addr, ingressID))
+	return v.(*actor.PID)
+}
+
+// applyMembers reacts to a new member list (called with membersMu held):
+// authorities this node no longer owns stop, the ones it keeps learn who
+// lives, every point of presence re-attaches if its authority moved, and
+// requests waiting on nodes that went away fail with ErrNodeDown.
+func (h *Hub) applyMembers(prev, next []Member) {
+	if h.stopped.Load() {
+		return
+	}
+	live := map[string]bool{}
+	for _, a := range h.liveAddresses(next) {
+		live[a] = true
+	}
+	for name, pid := range h.auths {
+		if h.ownerOf(name, next) != h.address() {
+			h.root.Stop(pid)
+			delete(h.auths, name)
+			continue
+		}
+		h.root.Send(pid, &membersChanged{live: live})
+	}
+	for _, p := range *h.points.Load() {
+		h.root.Send(p.popPID, &reattach{})
+	}
+	for _, m := range prev {
+		if !live[m.Address] {
+			h.inbox.failNode(m.Address)
+			h.ingresses.Delete(m.Address)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -15,6 +16,17 @@ import (
 type inbox struct {
 	seq  atomic.Uint64
 	pool sync.Pool
+	// remote holds the calls with a request on another node: their replies
+	// come back through the ingress by correlation id, and a node that dies
+	// fails them at once.
+	remote [inboxShards]remoteShard
+}
+
+const inboxShards = 32
+
+type remoteShard struct {
+	mu    sync.Mutex
+	calls map[uint64]*call
 }
 
 // call is one blocking request waiting for its reply, or for one reply per
@@ -28,16 +40,23 @@ type call struct {
 	corr      uint64
 	ch        chan *Reply
 	pooled    bool
+	exchange  string
+	// nodes counts the requests of this call on each other node (nil when
+	// every handler is local).
+	nodes map[string]int
 }
 
 func newInbox() *inbox {
 	in := &inbox{}
+	for i := range in.remote {
+		in.remote[i].calls = map[uint64]*call{}
+	}
 	in.pool.New = func() any { return &call{ch: make(chan *Reply, 1), pooled: true} }
 	return in
 }
 
-// open returns a call expecting n replies.
-func (in *inbox) open(n int) *call {
+// open returns a call expecting n replies to a request on exchange.
+func (in *inbox) open(n int, exchange string) *call {
 	var c *call
 	if n == 1 {
 		c = in.pool.Get().(*call)
@@ -45,6 +64,7 @@ func (in *inbox) open(n int) *call {
 		c = &call{ch: make(chan *Reply, n)}
 		c.remaining.Store(int64(n))
 	}
+	c.exchange = exchange
 	c.corr = in.seq.Add(1)
 	c.state.Store(c.corr)
 	return c
@@ -53,6 +73,13 @@ func (in *inbox) open(n int) *call {
 // close ends c when its caller stops waiting, having taken received replies
 // from c.ch, and recycles it once no reply can still be written to it.
 func (in *inbox) close(c *call, received int) {
+	if c.nodes != nil {
+		s := &in.remote[c.corr%inboxShards]
+		s.mu.Lock()
+		delete(s.calls, c.corr)
+		c.nodes = nil
+		s.mu.Unlock()
+	}
 	if !c.pooled {
 		c.state.Store(0)
 		return
@@ -79,6 +106,61 @@ func (in *inbox) deliver(r *Reply) {
 	}
 	if c.state.Load() == r.corr && c.remaining.Add(-1) >= 0 {
 		c.ch <- r // never blocks: the channel holds every expected reply
+	}
+}
+
+// expectRemote records that c has a request on node addr.
+func (in *inbox) expectRemote(c *call, addr string) {
+	s := &in.remote[c.corr%inboxShards]
+	s.mu.Lock()
+	if c.nodes == nil {
+		c.nodes = map[string]int{}
+		s.calls[c.corr] = c
+	}
+	c.nodes[addr]++
+	s.mu.Unlock()
+}
+
+// deliverRemote matches a reply from another node to its call.
+func (in *inbox) deliverRemote(r *Reply) {
+	s := &in.remote[r.corr%inboxShards]
+	s.mu.Lock()
+	c := s.calls[r.corr]
+	s.mu.Unlock()
+	if c == nil {
+		return // late: the caller has gone
+	}
+	r.call = c
+	in.deliver(r)
+}
+
+// failNode answers every request waiting on node addr with ErrNodeDown: the
+// node died, its replies will never come.
+func (in *inbox) failNode(addr string) {
+	type hit struct {
+		c        *call
+		corr     uint64
+		n        int
+		exchange string
+	}
+	for i := range in.remote {
+		s := &in.remote[i]
+		var hits []hit
+		s.mu.Lock()
+		for corr, c := range s.calls {
+			if n := c.nodes[addr]; n > 0 {
+				hits = append(hits, hit{c, corr, n, c.exchange})
+				delete(c.nodes, addr)
+			}
+		}
+		s.mu.Unlock()
+		for _, h := range hits {
+			for range h.n {
+				// corr was read under the lock: if the call was closed and
+				// reused since, deliver drops these.
+				in.deliver(&Reply{Exchange: h.exchange, Err: &RequestError{Exchange: h.exchange, Err: fmt.Errorf("%w: %s", ErrNodeDown, addr)}, corr: h.corr, call: h.c})
+			}
+		}
 	}
 }
 

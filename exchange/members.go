@@ -21,8 +21,9 @@ func (h *Hub) SetMembers(members []Member) {
 	slices.SortFunc(ms, func(a, b Member) int { return strings.Compare(a.Address, b.Address) })
 	h.membersMu.Lock()
 	defer h.membersMu.Unlock()
+	prev := h.members
 	h.members = ms
-	h.applyMembers(ms)
+	h.applyMembers(prev, ms)
 }
 
 // Members returns the live nodes the hub was last told of.
@@ -30,4 +31,12 @@ func (h *Hub) Members() []Member {
 	h.membersMu.Lock()
 	defer h.membersMu.Unlock()
 	return slices.Clone(h.members)
+}
+
+// Owner returns the address of the node whose authority runs exchange name
+// under the current membership (rendezvous hashing over the live nodes).
+func (h *Hub) Owner(name string) string {
+	h.membersMu.Lock()
+	defer h.membersMu.Unlock()
+	return h.ownerOf(name, h.members)
 }

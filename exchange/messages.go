@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"errors"
+	"fmt"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -27,12 +28,16 @@ type Request struct {
 	// Payload is the caller's message (or the fun strategy's replacement).
 	Payload proto.Message
 
-	from     string // connection id of the handler it was routed to
-	corr     uint64
-	call     *call // the blocking caller's call, nil for asynchronous requests
-	replyTo  *actor.PID
-	root     *actor.RootContext
-	answered atomic.Bool
+	from    string // connection id of the handler it was routed to
+	corr    uint64
+	call    *call // the blocking caller's call, nil for asynchronous requests
+	replyTo *actor.PID
+	// remote is set when the caller is on another node: replyTo is then its
+	// ingress, and the answer travels as a boursepb.Reply.
+	remote    bool
+	deliverTo *boursepb.Pid
+	root      *actor.RootContext
+	answered  atomic.Bool
 }
 
 // Respond sends payload back to the caller. It reports false when the request
@@ -60,6 +65,19 @@ func (r *Request) answer(payload proto.Message, err error) bool {
 		if !errors.As(err, &he) {
 			err = &HandlerError{Exchange: r.Exchange, Message: err.Error()}
 		}
+	}
+	if r.remote {
+		w := &boursepb.Reply{Exchange: r.Exchange, CorrelationId: r.corr, Tag: r.Tag, From: r.from, DeliverTo: r.deliverTo}
+		if err == nil {
+			any, merr := marshalAny(payload)
+			if merr != nil {
+				err = fmt.Errorf("%w: reply payload: %v", ErrInvalid, merr)
+			}
+			w.Payload = any
+		}
+		w.Error = ErrorToWire(r.Exchange, err)
+		r.root.Send(r.replyTo, w)
+		return true
 	}
 	r.root.Send(r.replyTo, &Reply{Exchange: r.Exchange, Tag: r.Tag, From: r.from, Payload: payload, Err: err, corr: r.corr, call: r.call})
 	return true

@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bourse-go/bourse/internal/topic"
 	boursepb "github.com/bourse-go/bourse/proto"
 	"github.com/bourse-go/bourse/strategies"
+	"google.golang.org/protobuf/proto"
 )
 
 // point is an exchange's point of presence on this node: the routing table the
@@ -26,12 +28,13 @@ type point struct {
 	subMu sync.RWMutex
 	subs  topic.Trie[*subscriber]
 
-	popPID  *actor.PID
-	authPID *actor.PID
-	ready   chan struct{}
+	popPID *actor.PID
+	ready  chan struct{}
 
-	published atomic.Uint64 // publications accepted
-	delivered atomic.Uint64 // local deliveries of them
+	published  atomic.Uint64 // publications accepted from local publishers
+	delivered  atomic.Uint64 // copies handed to local subscribers
+	remoteSent atomic.Uint64 // network messages sent to other nodes' subscribers
+	received   atomic.Uint64 // publications received from other nodes
 }
 
 // subscriber is one local actor subscribed to a pub-sub exchange; one value per
@@ -46,21 +49,15 @@ func newPoint(h *Hub, s Spec, strat strategies.Strategy) *point {
 	return p
 }
 
-// start spawns the exchange's authority and this node's point of presence and
-// waits for the first routing table.
+// start spawns this node's point of presence and waits until it is attached
+// to the exchange's authority (started on demand on the owning node) and
+// holds a routing table.
 func (p *point) start(ctx context.Context) error {
-	auth, err := p.h.root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		return newAuthority(p.spec.Name, p.h.log)
-	}), "bourse$auth$"+p.spec.Name)
-	if err != nil {
-		return fmt.Errorf("bourse: exchange %q: spawn authority: %w", p.spec.Name, err)
-	}
-	p.authPID = auth
 	pop, err := p.h.root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		return &popActor{p: p, conns: map[string]*localConn{}, watched: map[string]*watched{}, subs: map[uint64]*localSub{}, patternWait: map[string][]*subscribeCmd{}, pending: map[string]*connectCmd{}, leaving: map[string]*disconnectCmd{}}
+		return &popActor{p: p, conns: map[string]*localConn{}, watched: map[string]*watched{}, subs: map[uint64]*localSub{},
+			patternWait: map[string][]*subscribeCmd{}, pending: map[string]*connectCmd{}, leaving: map[string]*disconnectCmd{}}
 	}), "bourse$pop$"+p.spec.Name)
 	if err != nil {
-		p.h.root.Stop(auth)
 		return fmt.Errorf("bourse: exchange %q: spawn point of presence: %w", p.spec.Name, err)
 	}
 	p.popPID = pop
@@ -68,34 +65,18 @@ func (p *point) start(ctx context.Context) error {
 	case <-p.ready:
 		return nil
 	case <-ctx.Done():
-		_ = p.stop(context.Background())
-		return fmt.Errorf("bourse: exchange %q: declare: %w", p.spec.Name, ctx.Err())
+		p.h.root.Stop(pop)
+		return fmt.Errorf("bourse: exchange %q: declare: no authority answered: %w", p.spec.Name, ctx.Err())
 	}
 }
 
-func (p *point) stop(ctx context.Context) error {
-	var futs []*actor.Future
-	for _, pid := range []*actor.PID{p.popPID, p.authPID} {
-		if pid != nil {
-			futs = append(futs, p.h.root.StopFuture(pid))
-		}
-	}
-	done := make(chan struct{})
-	go func() {
-		// StopFuture bounds each wait by its own 10 s timeout, so this
-		// goroutine ends even when ctx ends first.
-		for _, f := range futs {
-			_ = f.Wait()
-		}
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("bourse: exchange %q: stop: %w", p.spec.Name, ctx.Err())
-	}
-}
+// reattach tells a point of presence that membership changed: its authority
+// may have moved.
+type reattach struct{}
+
+// attachRetry is how often a point of presence re-sends Attach until its
+// authority answers (the owning node may not have started it yet).
+const attachRetry = 200 * time.Millisecond
 
 // control-plane commands from the Hub's API to the pop actor. Each carries a
 // buffered result channel the API waits on (with its context).
@@ -156,19 +137,30 @@ type popActor struct {
 	watched     map[string]*watched
 	subs        map[uint64]*localSub
 	patternWait map[string][]*subscribeCmd // subscribers waiting for the pattern's ack
-	attached    bool
+	ready       bool                       // p.ready closed
+
+	owner    string     // address of the node owning the exchange, as last computed
+	authPID  *actor.PID // the authority whose table was last accepted
+	attached bool       // a table from the owner's authority has arrived
 }
 
 func (a *popActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		ctx.Request(a.p.authPID, &boursepb.Attach{Exchange: a.p.spec.Name, Node: a.p.h.cfg.Node, Pop: fromPID(ctx.Self())})
-	case *boursepb.RoutingTable:
-		a.p.table.Store(buildTable(m, a.p.strat, a.p.table.Load()))
-		if !a.attached {
-			a.attached = true
-			close(a.p.ready)
+		a.attach(ctx)
+	case *reattach:
+		if owner := a.p.h.ownerOf(a.p.spec.Name, a.p.h.Members()); owner != a.owner {
+			a.attach(ctx)
 		}
+	case *actor.ReceiveTimeout:
+		if !a.attached {
+			a.attach(ctx)
+		}
+	case *boursepb.Sync:
+		// A new authority asks for this node's state.
+		ctx.Send(toPID(m.GetAuthority()), a.state(ctx))
+	case *boursepb.RoutingTable:
+		a.table(ctx, m)
 	case *connectCmd:
 		a.connect(ctx, m)
 	case *boursepb.HandlerAck:
@@ -200,6 +192,68 @@ func (a *popActor) Receive(ctx actor.Context) {
 	}
 }
 
+// attach sends this node's state to the owner's ingress, which hands it to
+// the authority (starting it if needed); it is re-sent until a table from
+// that authority arrives.
+func (a *popActor) attach(ctx actor.Context) {
+	a.owner = a.p.h.ownerOf(a.p.spec.Name, a.p.h.Members())
+	a.attached = false
+	ctx.Request(a.p.h.ingressOf(a.owner), a.state(ctx))
+	ctx.SetReceiveTimeout(attachRetry)
+}
+
+// state is this node's truth about the exchange.
+func (a *popActor) state(ctx actor.Context) *boursepb.Attach {
+	st := &boursepb.Attach{Exchange: a.p.spec.Name, Node: a.p.h.cfg.Node, Pop: fromPID(ctx.Self()), HasExchange: true,
+		Epoch: a.p.table.Load().epoch}
+	for _, c := range a.conns {
+		st.Handlers = append(st.Handlers, c.info)
+	}
+	a.p.subMu.RLock()
+	st.Patterns = a.p.subs.Patterns()
+	a.p.subMu.RUnlock()
+	return st
+}
+
+func (a *popActor) table(ctx actor.Context, m *boursepb.RoutingTable) {
+	auth := toPID(m.GetAuthority())
+	if auth == nil || auth.Address != a.owner {
+		return // from an authority this node no longer attaches to
+	}
+	moved := a.authPID == nil || !a.authPID.Equal(auth)
+	a.authPID = auth
+	a.p.table.Store(buildTable(m, a.p.strat, a.p.table.Load(), a.p.h))
+	if !a.attached {
+		a.attached = true
+		ctx.SetReceiveTimeout(0)
+	}
+	if moved {
+		// What the old authority never answered, the new one gets again; it
+		// treats repeats as no-ops.
+		for _, cmd := range a.pending {
+			ctx.Request(a.authPID, &boursepb.RegisterHandler{Exchange: a.p.spec.Name, Handler: cmd.info})
+		}
+		for id := range a.leaving {
+			ctx.Request(a.authPID, &boursepb.UnregisterHandler{Exchange: a.p.spec.Name, Id: id, Reason: "disconnected"})
+		}
+		for pattern := range a.patternWait {
+			ctx.Request(a.authPID, &boursepb.AddPattern{Exchange: a.p.spec.Name, Node: a.p.h.cfg.Node, Pop: fromPID(ctx.Self()), Pattern: pattern})
+		}
+	}
+	if !a.ready {
+		a.ready = true
+		close(a.p.ready)
+	}
+}
+
+// toAuthority sends a control message to the authority, if one is known yet;
+// otherwise it goes out when the first table arrives (see table).
+func (a *popActor) toAuthority(ctx actor.Context, msg proto.Message) {
+	if a.authPID != nil {
+		ctx.Request(a.authPID, msg)
+	}
+}
+
 func (a *popActor) watch(ctx actor.Context, pid *actor.PID) *watched {
 	k := pidKey(pid)
 	w := a.watched[k]
@@ -228,7 +282,7 @@ func (a *popActor) connect(ctx actor.Context, m *connectCmd) {
 	w.conns[id] = struct{}{}
 	a.conns[id] = &localConn{info: m.info, key: pidKey(m.pid)}
 	a.pending[id] = m
-	ctx.Request(a.p.authPID, &boursepb.RegisterHandler{Exchange: a.p.spec.Name, Handler: m.info})
+	a.toAuthority(ctx, &boursepb.RegisterHandler{Exchange: a.p.spec.Name, Handler: m.info})
 }
 
 func (a *popActor) handlerAck(ctx actor.Context, m *boursepb.HandlerAck) {
@@ -282,7 +336,7 @@ func (a *popActor) dropConn(ctx actor.Context, id, reason string) {
 		delete(a.pending, id)
 		cmd.res <- result{err: fmt.Errorf("%w: handler went away while connecting", ErrInvalid)}
 	}
-	ctx.Request(a.p.authPID, &boursepb.UnregisterHandler{Exchange: a.p.spec.Name, Id: id, Reason: reason})
+	a.toAuthority(ctx, &boursepb.UnregisterHandler{Exchange: a.p.spec.Name, Id: id, Reason: reason})
 }
 
 func (a *popActor) subscribe(ctx actor.Context, m *subscribeCmd) {
@@ -311,7 +365,7 @@ func (a *popActor) subscribe(ctx actor.Context, m *subscribeCmd) {
 	// First local subscriber of this pattern: the node subscribes upstream,
 	// once, and the caller returns when the authority has it.
 	a.patternWait[m.pattern] = []*subscribeCmd{m}
-	ctx.Request(a.p.authPID, &boursepb.AddPattern{Exchange: a.p.spec.Name, Node: a.p.h.cfg.Node, Pop: fromPID(ctx.Self()), Pattern: m.pattern})
+	a.toAuthority(ctx, &boursepb.AddPattern{Exchange: a.p.spec.Name, Node: a.p.h.cfg.Node, Pop: fromPID(ctx.Self()), Pattern: m.pattern})
 }
 
 func (a *popActor) dropSub(ctx actor.Context, id uint64) {
@@ -325,7 +379,7 @@ func (a *popActor) dropSub(ctx actor.Context, id uint64) {
 	}
 	a.unwatchIfIdle(ctx, s.key)
 	if gone {
-		ctx.Send(a.p.authPID, &boursepb.RemovePattern{Exchange: a.p.spec.Name, Node: a.p.h.cfg.Node, Pattern: s.pattern})
+		a.toAuthority(ctx, &boursepb.RemovePattern{Exchange: a.p.spec.Name, Node: a.p.h.cfg.Node, Pattern: s.pattern})
 	}
 }
 

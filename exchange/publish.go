@@ -61,7 +61,9 @@ func (h *Hub) Subscribe(ctx context.Context, name, pattern string, pid *actor.PI
 var matchPool = sync.Pool{New: func() any { s := make([]*subscriber, 0, 64); return &s }}
 
 // Publish publishes payload on the pub-sub exchange name under routing key
-// key. Every subscriber whose pattern matches receives one *Publication.
+// key. Every subscriber whose pattern matches receives one *Publication:
+// local subscribers straight from this goroutine, those of another node
+// through one network message to that node, which copies it to its own.
 // Publications of one goroutine (or actor) reach each subscriber in the order
 // they were published. Publish does not wait for delivery; it returns how
 // many local subscribers it was copied to.
@@ -76,12 +78,33 @@ func (h *Hub) Publish(ctx context.Context, name, key string, payload proto.Messa
 	if err := ctx.Err(); err != nil {
 		return 0, reqErr(name, err)
 	}
+	var wire *boursepb.Publication
+	for _, rs := range p.table.Load().remote {
+		if !rs.trie.HasMatch(key) {
+			continue
+		}
+		if wire == nil {
+			any, err := marshalAny(payload)
+			if err != nil {
+				return 0, &RequestError{Exchange: name, Err: fmt.Errorf("%w: payload: %v", ErrInvalid, err)}
+			}
+			wire = &boursepb.Publication{Exchange: name, Key: key, Payload: any}
+		}
+		h.root.Send(rs.ingress, wire)
+		p.remoteSent.Add(1)
+	}
+	p.published.Add(1)
+	return h.fanOut(p, key, payload), nil
+}
+
+// fanOut copies a publication to the local subscribers whose patterns match.
+func (h *Hub) fanOut(p *point, key string, payload proto.Message) int {
 	buf := matchPool.Get().(*[]*subscriber)
 	p.subMu.RLock()
 	targets := p.subs.Match(key, (*buf)[:0])
 	p.subMu.RUnlock()
 	if len(targets) > 0 {
-		pub := &Publication{Exchange: name, Key: key, Payload: payload}
+		pub := &Publication{Exchange: p.spec.Name, Key: key, Payload: payload}
 		for _, s := range targets {
 			h.root.Send(s.pid, pub)
 		}
@@ -90,17 +113,21 @@ func (h *Hub) Publish(ctx context.Context, name, key string, payload proto.Messa
 	clear(targets)
 	*buf = targets[:0]
 	matchPool.Put(buf)
-	p.published.Add(1)
 	p.delivered.Add(uint64(n))
-	return n, nil
+	return n
 }
 
 // Stats are an exchange's counters on this node.
 type Stats struct {
-	// Published counts publications accepted by this node.
+	// Published counts publications accepted from this node's publishers.
 	Published uint64
-	// Delivered counts copies handed to local subscribers.
+	// Delivered counts copies handed to this node's subscribers.
 	Delivered uint64
+	// RemoteSent counts network messages sent to other nodes' subscribers:
+	// at most one per matching node per publication.
+	RemoteSent uint64
+	// Received counts publications that came from other nodes.
+	Received uint64
 	// Epoch is the routing table's epoch.
 	Epoch uint64
 }
@@ -111,7 +138,8 @@ func (h *Hub) Stats(name string) (Stats, error) {
 	if p == nil {
 		return Stats{}, &RequestError{Exchange: name, Err: ErrUnknownExchange}
 	}
-	return Stats{Published: p.published.Load(), Delivered: p.delivered.Load(), Epoch: p.table.Load().epoch}, nil
+	return Stats{Published: p.published.Load(), Delivered: p.delivered.Load(), RemoteSent: p.remoteSent.Load(),
+		Received: p.received.Load(), Epoch: p.table.Load().epoch}, nil
 }
 
 // Subscriptions returns the subscriptions of pub-sub exchange name aggregated

@@ -47,8 +47,11 @@ func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, o
 		return nil, err
 	}
 	n := rt.count()
-	c := h.inbox.open(n)
-	h.send(&rt, &o, h.inboxPID, c)
+	c := h.inbox.open(n, rt.p.spec.Name)
+	if err := h.send(&rt, &o, h.inboxPID, c); err != nil {
+		h.inbox.close(c, 0)
+		return nil, err
+	}
 	var first error
 	for got := 0; got < n; {
 		select {
@@ -87,8 +90,11 @@ func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message
 		return nil, err
 	}
 	n := rt.count()
-	c := h.inbox.open(n)
-	h.send(&rt, &o, h.inboxPID, c)
+	c := h.inbox.open(n, rt.p.spec.Name)
+	if err := h.send(&rt, &o, h.inboxPID, c); err != nil {
+		h.inbox.close(c, 0)
+		return nil, err
+	}
 	out := make([]*Reply, 0, n)
 	for len(out) < n {
 		select {
@@ -123,8 +129,7 @@ func (h *Hub) RequestAsync(replyTo *actor.PID, name string, payload proto.Messag
 	if err != nil {
 		return err
 	}
-	h.send(&rt, &o, replyTo, nil)
-	return nil
+	return h.send(&rt, &o, replyTo, nil)
 }
 
 // routed is a routing decision: the group of point p and which of its handlers
@@ -187,15 +192,41 @@ func (h *Hub) route(name string, o *callOptions, payload proto.Message) (routed,
 	}
 }
 
-// send delivers a routed request straight to its handler(s).
-func (h *Hub) send(r *routed, o *callOptions, replyTo *actor.PID, c *call) {
+// send delivers a routed request straight to its handler(s): a local handler
+// gets the *Request in its mailbox; a handler on another node gets it through
+// that node's ingress, one network message, and answers straight back to this
+// node's ingress.
+func (h *Hub) send(r *routed, o *callOptions, replyTo *actor.PID, c *call) error {
 	if r.broadcast {
 		for i, pid := range r.g.pids {
-			h.root.Send(pid, h.newRequest(r, i, o, replyTo, c))
+			if err := h.sendOne(r, i, pid, o, replyTo, c); err != nil {
+				return err
+			}
 		}
-		return
+		return nil
 	}
-	h.root.Send(r.g.pids[r.target], h.newRequest(r, r.target, o, replyTo, c))
+	return h.sendOne(r, r.target, r.g.pids[r.target], o, replyTo, c)
+}
+
+func (h *Hub) sendOne(r *routed, i int, pid *actor.PID, o *callOptions, replyTo *actor.PID, c *call) error {
+	req := h.newRequest(r, i, o, replyTo, c)
+	if h.isLocal(pid) {
+		h.root.Send(pid, req)
+		return nil
+	}
+	var deliverTo *actor.PID
+	if c == nil {
+		deliverTo = replyTo // asynchronous: the reply goes on to the caller
+	}
+	w, err := wireRequest(req, pid, h.ingressPID, deliverTo)
+	if err != nil {
+		return &RequestError{Exchange: r.p.spec.Name, Err: err}
+	}
+	if c != nil {
+		h.inbox.expectRemote(c, pid.Address)
+	}
+	h.root.Send(h.ingressOf(pid.Address), w)
+	return nil
 }
 
 func (h *Hub) newRequest(r *routed, i int, o *callOptions, replyTo *actor.PID, c *call) *Request {

@@ -1,7 +1,10 @@
 package exchange
 
 import (
+	"log/slog"
+
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/topic"
 	boursepb "github.com/bourse-go/bourse/proto"
 	"github.com/bourse-go/bourse/strategies"
 )
@@ -14,6 +17,15 @@ type table struct {
 	byTag map[string]*group
 	// subscriptions are the nodes' aggregated patterns (pub-sub).
 	subscriptions []*boursepb.NodePatterns
+	// remote are the other nodes with subscriptions, each with a trie of its
+	// patterns, so a publication goes once to each node that wants it.
+	remote []remoteSubs
+}
+
+type remoteSubs struct {
+	addr    string
+	ingress *actor.PID
+	trie    *topic.Trie[struct{}]
 }
 
 // group is a set of handlers sharing a service tag (or all of them), oldest
@@ -36,8 +48,22 @@ func emptyTable() *table {
 // buildTable turns a pushed RoutingTable into a table. pids reuses the PID
 // values of the previous table so that protoactor's per-PID process cache
 // stays warm across rebuilds.
-func buildTable(rt *boursepb.RoutingTable, strat strategies.Strategy, prev *table) *table {
+func buildTable(rt *boursepb.RoutingTable, strat strategies.Strategy, prev *table, h *Hub) *table {
 	t := &table{epoch: rt.GetEpoch(), subscriptions: rt.GetSubscriptions()}
+	for _, np := range rt.GetSubscriptions() {
+		addr := np.GetPop().GetAddress()
+		if addr == h.address() || addr == "" {
+			continue // local subscribers are matched against the local trie
+		}
+		rs := remoteSubs{addr: addr, ingress: h.ingressOf(addr), trie: &topic.Trie[struct{}]{}}
+		for _, pat := range np.GetPatterns() {
+			if _, err := rs.trie.Add(pat, struct{}{}); err != nil {
+				h.log.Warn("bourse: ignoring an invalid pattern from another node", slog.String("exchange", rt.GetExchange()),
+					slog.String("node", np.GetNode()), slog.Any("error", err))
+			}
+		}
+		t.remote = append(t.remote, rs)
+	}
 	known := map[string]*actor.PID{}
 	if prev != nil {
 		for i, info := range prev.all.infos {

@@ -533,8 +533,14 @@ type Request struct {
 	// deadline_unix_nano is the caller's deadline (0 for none), so a handler can
 	// drop work nobody waits for.
 	DeadlineUnixNano int64 `protobuf:"varint,9,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// target is the handler the request is for; the receiving node's ingress
+	// hands it over.
+	Target *Pid `protobuf:"bytes,10,opt,name=target,proto3" json:"target,omitempty"`
+	// deliver_to is the asynchronous caller the reply goes to (unset for a
+	// blocking call, whose reply is matched by correlation_id).
+	DeliverTo     *Pid `protobuf:"bytes,11,opt,name=deliver_to,json=deliverTo,proto3" json:"deliver_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Request) Reset() {
@@ -630,6 +636,20 @@ func (x *Request) GetDeadlineUnixNano() int64 {
 	return 0
 }
 
+func (x *Request) GetTarget() *Pid {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+func (x *Request) GetDeliverTo() *Pid {
+	if x != nil {
+		return x.DeliverTo
+	}
+	return nil
+}
+
 // Reply carries a handler's answer (payload or error) back to the caller.
 type Reply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -637,9 +657,11 @@ type Reply struct {
 	CorrelationId uint64                 `protobuf:"varint,2,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
 	Tag           string                 `protobuf:"bytes,3,opt,name=tag,proto3" json:"tag,omitempty"`
 	// from is the id of the connection that answered.
-	From          string     `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
-	Payload       *anypb.Any `protobuf:"bytes,5,opt,name=payload,proto3" json:"payload,omitempty"`
-	Error         *Error     `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	From    string     `protobuf:"bytes,4,opt,name=from,proto3" json:"from,omitempty"`
+	Payload *anypb.Any `protobuf:"bytes,5,opt,name=payload,proto3" json:"payload,omitempty"`
+	Error   *Error     `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
+	// deliver_to is copied from the request: the asynchronous caller.
+	DeliverTo     *Pid `protobuf:"bytes,7,opt,name=deliver_to,json=deliverTo,proto3" json:"deliver_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -712,6 +734,13 @@ func (x *Reply) GetPayload() *anypb.Any {
 func (x *Reply) GetError() *Error {
 	if x != nil {
 		return x.Error
+	}
+	return nil
+}
+
+func (x *Reply) GetDeliverTo() *Pid {
+	if x != nil {
+		return x.DeliverTo
 	}
 	return nil
 }
@@ -1224,6 +1253,10 @@ type RoutingTable struct {
 	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	Handlers      []*HandlerInfo         `protobuf:"bytes,3,rep,name=handlers,proto3" json:"handlers,omitempty"`
 	Subscriptions []*NodePatterns        `protobuf:"bytes,4,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
+	// authority is the authority that sent it; a point of presence ignores
+	// tables from an authority other than the one it attaches to, and sends
+	// its registrations to this one.
+	Authority     *Pid `protobuf:"bytes,5,opt,name=authority,proto3" json:"authority,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1286,13 +1319,29 @@ func (x *RoutingTable) GetSubscriptions() []*NodePatterns {
 	return nil
 }
 
+func (x *RoutingTable) GetAuthority() *Pid {
+	if x != nil {
+		return x.Authority
+	}
+	return nil
+}
+
 // Attach announces a node's point of presence to the exchange's authority,
 // which answers with the current RoutingTable and pushes every later one.
 type Attach struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
-	Node          string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
-	Pop           *Pid                   `protobuf:"bytes,3,opt,name=pop,proto3" json:"pop,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Exchange string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Node     string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	Pop      *Pid                   `protobuf:"bytes,3,opt,name=pop,proto3" json:"pop,omitempty"`
+	// The node's state, the truth a rebuilt authority starts from: its
+	// connections (with their seq), its aggregated patterns, and the last epoch
+	// it saw.
+	Handlers []*HandlerInfo `protobuf:"bytes,4,rep,name=handlers,proto3" json:"handlers,omitempty"`
+	Patterns []string       `protobuf:"bytes,5,rep,name=patterns,proto3" json:"patterns,omitempty"`
+	Epoch    uint64         `protobuf:"varint,6,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// has_exchange is false when the node does not have the exchange declared
+	// (its ingress answers a Sync on its behalf).
+	HasExchange   bool `protobuf:"varint,7,opt,name=has_exchange,json=hasExchange,proto3" json:"has_exchange,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1348,6 +1397,88 @@ func (x *Attach) GetPop() *Pid {
 	return nil
 }
 
+func (x *Attach) GetHandlers() []*HandlerInfo {
+	if x != nil {
+		return x.Handlers
+	}
+	return nil
+}
+
+func (x *Attach) GetPatterns() []string {
+	if x != nil {
+		return x.Patterns
+	}
+	return nil
+}
+
+func (x *Attach) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *Attach) GetHasExchange() bool {
+	if x != nil {
+		return x.HasExchange
+	}
+	return false
+}
+
+// Sync asks a node's point of presence to Attach to the authority that sends
+// it (a newly activated authority asks every live node).
+type Sync struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Authority     *Pid                   `protobuf:"bytes,2,opt,name=authority,proto3" json:"authority,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sync) Reset() {
+	*x = Sync{}
+	mi := &file_bourse_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sync) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sync) ProtoMessage() {}
+
+func (x *Sync) ProtoReflect() protoreflect.Message {
+	mi := &file_bourse_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sync.ProtoReflect.Descriptor instead.
+func (*Sync) Descriptor() ([]byte, []int) {
+	return file_bourse_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Sync) GetExchange() string {
+	if x != nil {
+		return x.Exchange
+	}
+	return ""
+}
+
+func (x *Sync) GetAuthority() *Pid {
+	if x != nil {
+		return x.Authority
+	}
+	return nil
+}
+
 // Heartbeat is what a node sends every peer it knows, several times a second.
 // A node is alive while its heartbeats arrive; incarnation changes when the
 // process restarts, so a restarted node is a new member.
@@ -1366,7 +1497,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_bourse_proto_msgTypes[18]
+	mi := &file_bourse_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1509,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[18]
+	mi := &file_bourse_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1522,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{18}
+	return file_bourse_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Heartbeat) GetCluster() string {
@@ -1466,7 +1597,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\x05Error\x12#\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x0f.bourse.v1.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1a\n" +
-	"\bexchange\x18\x03 \x01(\tR\bexchange\"\xb5\x02\n" +
+	"\bexchange\x18\x03 \x01(\tR\bexchange\"\x8c\x03\n" +
 	"\aRequest\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12%\n" +
 	"\x0ecorrelation_id\x18\x02 \x01(\x04R\rcorrelationId\x12\x10\n" +
@@ -1477,14 +1608,20 @@ const file_bourse_proto_rawDesc = "" +
 	"\bconn_tag\x18\x06 \x01(\tR\aconnTag\x12)\n" +
 	"\breply_to\x18\a \x01(\v2\x0e.bourse.v1.PidR\areplyTo\x12.\n" +
 	"\apayload\x18\b \x01(\v2\x14.google.protobuf.AnyR\apayload\x12,\n" +
-	"\x12deadline_unix_nano\x18\t \x01(\x03R\x10deadlineUnixNano\"\xc8\x01\n" +
+	"\x12deadline_unix_nano\x18\t \x01(\x03R\x10deadlineUnixNano\x12&\n" +
+	"\x06target\x18\n" +
+	" \x01(\v2\x0e.bourse.v1.PidR\x06target\x12-\n" +
+	"\n" +
+	"deliver_to\x18\v \x01(\v2\x0e.bourse.v1.PidR\tdeliverTo\"\xf7\x01\n" +
 	"\x05Reply\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12%\n" +
 	"\x0ecorrelation_id\x18\x02 \x01(\x04R\rcorrelationId\x12\x10\n" +
 	"\x03tag\x18\x03 \x01(\tR\x03tag\x12\x12\n" +
 	"\x04from\x18\x04 \x01(\tR\x04from\x12.\n" +
 	"\apayload\x18\x05 \x01(\v2\x14.google.protobuf.AnyR\apayload\x12&\n" +
-	"\x05error\x18\x06 \x01(\v2\x10.bourse.v1.ErrorR\x05error\"k\n" +
+	"\x05error\x18\x06 \x01(\v2\x10.bourse.v1.ErrorR\x05error\x12-\n" +
+	"\n" +
+	"deliver_to\x18\a \x01(\v2\x0e.bourse.v1.PidR\tdeliverTo\"k\n" +
 	"\vPublication\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12.\n" +
@@ -1520,16 +1657,24 @@ const file_bourse_proto_rawDesc = "" +
 	"PatternAck\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x18\n" +
 	"\apattern\x18\x02 \x01(\tR\apattern\x12\x14\n" +
-	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\"\xb3\x01\n" +
+	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\"\xe1\x01\n" +
 	"\fRoutingTable\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x122\n" +
 	"\bhandlers\x18\x03 \x03(\v2\x16.bourse.v1.HandlerInfoR\bhandlers\x12=\n" +
-	"\rsubscriptions\x18\x04 \x03(\v2\x17.bourse.v1.NodePatternsR\rsubscriptions\"Z\n" +
+	"\rsubscriptions\x18\x04 \x03(\v2\x17.bourse.v1.NodePatternsR\rsubscriptions\x12,\n" +
+	"\tauthority\x18\x05 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\xe3\x01\n" +
 	"\x06Attach\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12 \n" +
-	"\x03pop\x18\x03 \x01(\v2\x0e.bourse.v1.PidR\x03pop\"\x8f\x01\n" +
+	"\x03pop\x18\x03 \x01(\v2\x0e.bourse.v1.PidR\x03pop\x122\n" +
+	"\bhandlers\x18\x04 \x03(\v2\x16.bourse.v1.HandlerInfoR\bhandlers\x12\x1a\n" +
+	"\bpatterns\x18\x05 \x03(\tR\bpatterns\x12\x14\n" +
+	"\x05epoch\x18\x06 \x01(\x04R\x05epoch\x12!\n" +
+	"\fhas_exchange\x18\a \x01(\bR\vhasExchange\"P\n" +
+	"\x04Sync\x12\x1a\n" +
+	"\bexchange\x18\x01 \x01(\tR\bexchange\x12,\n" +
+	"\tauthority\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\x8f\x01\n" +
 	"\tHeartbeat\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x18\n" +
@@ -1563,7 +1708,7 @@ func file_bourse_proto_rawDescGZIP() []byte {
 }
 
 var file_bourse_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bourse_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_bourse_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_bourse_proto_goTypes = []any{
 	(Code)(0),                 // 0: bourse.v1.Code
 	(*Pid)(nil),               // 1: bourse.v1.Pid
@@ -1584,36 +1729,43 @@ var file_bourse_proto_goTypes = []any{
 	(*PatternAck)(nil),        // 16: bourse.v1.PatternAck
 	(*RoutingTable)(nil),      // 17: bourse.v1.RoutingTable
 	(*Attach)(nil),            // 18: bourse.v1.Attach
-	(*Heartbeat)(nil),         // 19: bourse.v1.Heartbeat
-	nil,                       // 20: bourse.v1.HandlerInfo.OptionsEntry
-	(*anypb.Any)(nil),         // 21: google.protobuf.Any
+	(*Sync)(nil),              // 19: bourse.v1.Sync
+	(*Heartbeat)(nil),         // 20: bourse.v1.Heartbeat
+	nil,                       // 21: bourse.v1.HandlerInfo.OptionsEntry
+	(*anypb.Any)(nil),         // 22: google.protobuf.Any
 }
 var file_bourse_proto_depIdxs = []int32{
 	1,  // 0: bourse.v1.HandlerInfo.pid:type_name -> bourse.v1.Pid
-	20, // 1: bourse.v1.HandlerInfo.options:type_name -> bourse.v1.HandlerInfo.OptionsEntry
+	21, // 1: bourse.v1.HandlerInfo.options:type_name -> bourse.v1.HandlerInfo.OptionsEntry
 	2,  // 2: bourse.v1.Leader.leader:type_name -> bourse.v1.HandlerInfo
 	2,  // 3: bourse.v1.Leader.handlers:type_name -> bourse.v1.HandlerInfo
 	2,  // 4: bourse.v1.SlaveUp.handler:type_name -> bourse.v1.HandlerInfo
 	2,  // 5: bourse.v1.SlaveDown.handler:type_name -> bourse.v1.HandlerInfo
 	0,  // 6: bourse.v1.Error.code:type_name -> bourse.v1.Code
 	1,  // 7: bourse.v1.Request.reply_to:type_name -> bourse.v1.Pid
-	21, // 8: bourse.v1.Request.payload:type_name -> google.protobuf.Any
-	21, // 9: bourse.v1.Reply.payload:type_name -> google.protobuf.Any
-	6,  // 10: bourse.v1.Reply.error:type_name -> bourse.v1.Error
-	21, // 11: bourse.v1.Publication.payload:type_name -> google.protobuf.Any
-	2,  // 12: bourse.v1.RegisterHandler.handler:type_name -> bourse.v1.HandlerInfo
-	2,  // 13: bourse.v1.HandlerAck.handler:type_name -> bourse.v1.HandlerInfo
-	6,  // 14: bourse.v1.HandlerAck.error:type_name -> bourse.v1.Error
-	1,  // 15: bourse.v1.NodePatterns.pop:type_name -> bourse.v1.Pid
-	1,  // 16: bourse.v1.AddPattern.pop:type_name -> bourse.v1.Pid
-	2,  // 17: bourse.v1.RoutingTable.handlers:type_name -> bourse.v1.HandlerInfo
-	13, // 18: bourse.v1.RoutingTable.subscriptions:type_name -> bourse.v1.NodePatterns
-	1,  // 19: bourse.v1.Attach.pop:type_name -> bourse.v1.Pid
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	22, // 8: bourse.v1.Request.payload:type_name -> google.protobuf.Any
+	1,  // 9: bourse.v1.Request.target:type_name -> bourse.v1.Pid
+	1,  // 10: bourse.v1.Request.deliver_to:type_name -> bourse.v1.Pid
+	22, // 11: bourse.v1.Reply.payload:type_name -> google.protobuf.Any
+	6,  // 12: bourse.v1.Reply.error:type_name -> bourse.v1.Error
+	1,  // 13: bourse.v1.Reply.deliver_to:type_name -> bourse.v1.Pid
+	22, // 14: bourse.v1.Publication.payload:type_name -> google.protobuf.Any
+	2,  // 15: bourse.v1.RegisterHandler.handler:type_name -> bourse.v1.HandlerInfo
+	2,  // 16: bourse.v1.HandlerAck.handler:type_name -> bourse.v1.HandlerInfo
+	6,  // 17: bourse.v1.HandlerAck.error:type_name -> bourse.v1.Error
+	1,  // 18: bourse.v1.NodePatterns.pop:type_name -> bourse.v1.Pid
+	1,  // 19: bourse.v1.AddPattern.pop:type_name -> bourse.v1.Pid
+	2,  // 20: bourse.v1.RoutingTable.handlers:type_name -> bourse.v1.HandlerInfo
+	13, // 21: bourse.v1.RoutingTable.subscriptions:type_name -> bourse.v1.NodePatterns
+	1,  // 22: bourse.v1.RoutingTable.authority:type_name -> bourse.v1.Pid
+	1,  // 23: bourse.v1.Attach.pop:type_name -> bourse.v1.Pid
+	2,  // 24: bourse.v1.Attach.handlers:type_name -> bourse.v1.HandlerInfo
+	1,  // 25: bourse.v1.Sync.authority:type_name -> bourse.v1.Pid
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_bourse_proto_init() }
@@ -1627,7 +1779,7 @@ func file_bourse_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bourse_proto_rawDesc), len(file_bourse_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,281 @@
+//go:build !race
+
+// These tests run several actor systems with protoactor remote in one process.
+// remote.Start writes grpc's global logger on every call
+// (remote/server.go:61, grpclog.SetLoggerV2), which races with the other
+// systems' running servers, so under -race they cannot run in one process:
+// the multi-process tests in package cluster cover the same paths with -race.
+
+package exchange_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/bourse-go/bourse/exchange"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// testNode is one actor system with remote on loopback and a hub: several of
+// them in one test process make a cluster whose messages really cross gRPC.
+type testNode struct {
+	name   string
+	sys    *actor.ActorSystem
+	remote *remote.Remote
+	hub    *exchange.Hub
+}
+
+func startNodes(t *testing.T, n int) []*testNode {
+	t.Helper()
+	var nodes []*testNode
+	for i := range n {
+		sys := newSystem()
+		r := remote.NewRemote(sys, remote.Configure("127.0.0.1", 0))
+		r.Start()
+		cfg := exchange.DefaultConfig()
+		cfg.Node = fmt.Sprintf("n%d", i+1)
+		h, err := exchange.New(sys, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn := &testNode{name: cfg.Node, sys: sys, remote: r, hub: h}
+		nodes = append(nodes, tn)
+		t.Cleanup(func() { tn.stop() })
+	}
+	setMembers(nodes...)
+	return nodes
+}
+
+func (n *testNode) stop() {
+	if n.hub == nil {
+		return
+	}
+	_ = n.hub.Stop(context.Background())
+	n.remote.Shutdown(false)
+	n.sys.Shutdown()
+	n.hub = nil
+}
+
+func setMembers(nodes ...*testNode) {
+	var ms []exchange.Member
+	for _, n := range nodes {
+		ms = append(ms, exchange.Member{Node: n.name, Address: n.sys.Address()})
+	}
+	for _, n := range nodes {
+		n.hub.SetMembers(ms)
+	}
+}
+
+func declareAll(t *testing.T, nodes []*testNode, specs ...exchange.Spec) {
+	t.Helper()
+	for _, n := range nodes {
+		for _, s := range specs {
+			if err := n.hub.Declare(testCtx(t), s); err != nil {
+				t.Fatalf("%s: declare %s: %v", n.name, s.Name, err)
+			}
+		}
+	}
+}
+
+func TestClusterRequestsCrossNodes(t *testing.T) {
+	nodes := startNodes(t, 3)
+	declareAll(t, nodes, reqResp("rr", "round-robin"), reqResp("st", "sticky"), reqResp("cons", "consensus"))
+	for _, n := range nodes[1:] {
+		for _, ex := range []string{"rr", "st", "cons"} {
+			connect(t, n.hub, n.sys, ex, n.name)
+		}
+	}
+	caller := nodes[0].hub
+	eventually(t, "tables reach the caller's node", func() bool {
+		for _, ex := range []string{"rr", "st", "cons"} {
+			if hs, _ := caller.Handlers(ex); len(hs) != 2 {
+				return false
+			}
+		}
+		return true
+	})
+	// round-robin alternates between the two remote handlers
+	seen := map[string]int{}
+	for i := range 10 {
+		got, err := caller.Request(testCtx(t), "rr", str(fmt.Sprint(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[strings.Split(strOf(t, got), ":")[0]]++
+	}
+	if seen["n2"] != 5 || seen["n3"] != 5 {
+		t.Fatalf("round-robin across nodes: %v", seen)
+	}
+	// consensus reaches the leader (n2's handler connected first) from any node
+	for _, n := range nodes {
+		got, err := n.hub.Request(testCtx(t), "cons", str("x"))
+		if err != nil || !strings.HasPrefix(strOf(t, got), "n2:") {
+			t.Fatalf("consensus from %s: %v, %v", n.name, got, err)
+		}
+	}
+	// sticky: a key reaches the same handler from every node
+	for k := range 20 {
+		key := fmt.Sprintf("k%d", k)
+		var first string
+		for _, n := range nodes {
+			got, err := n.hub.Request(testCtx(t), "st", str("x"), exchange.WithKey(key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			who := strings.Split(strOf(t, got), ":")[0]
+			if first == "" {
+				first = who
+			} else if who != first {
+				t.Fatalf("key %s: %s from %s, %s from n1", key, who, n.name, first)
+			}
+		}
+	}
+	// a handler error crosses the wire with its identity
+	r := &recorder{name: "bad", reply: func(req *exchange.Request) { req.Fail(fmt.Errorf("nope: %w", exchange.ErrRejected)) }}
+	declareAll(t, nodes, reqResp("bad", "round-robin"))
+	if _, err := nodes[2].hub.Connect(testCtx(t), "bad", spawnRecorder(t, nodes[2].sys, r)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bad handler visible", func() bool { hs, _ := caller.Handlers("bad"); return len(hs) == 1 })
+	if _, err := caller.Request(testCtx(t), "bad", str("x")); !errors.Is(err, exchange.ErrRejected) {
+		t.Fatalf("remote rejection: %v", err)
+	}
+}
+
+func TestClusterPublicationsOneMessagePerNode(t *testing.T) {
+	nodes := startNodes(t, 3)
+	declareAll(t, nodes, pubSub("prices"))
+	var got [3]atomic.Int64
+	props := func(i int) *actor.Props {
+		return actor.PropsFromFunc(func(c actor.Context) {
+			if _, ok := c.Message().(*exchange.Publication); ok {
+				got[i].Add(1)
+			}
+		})
+	}
+	// 50 subscribers on n2, 30 on n3, none on n1 (the publisher's node).
+	for i, count := range map[int]int{1: 50, 2: 30} {
+		for range count {
+			if _, err := nodes[i].hub.Subscribe(testCtx(t), "prices", "prices.*.AAPL", nodes[i].sys.Root.Spawn(props(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	eventually(t, "subscriptions reach n1", func() bool { s, _ := nodes[0].hub.Subscriptions("prices"); return len(s) == 2 })
+	const pubs = 100
+	for i := range pubs {
+		if _, err := nodes[0].hub.Publish(testCtx(t), "prices", "prices.nyse.AAPL", wrapperspb.Double(float64(i))); err != nil {
+			t.Fatal(err)
+		}
+		// not matching anyone: no network message
+		if _, err := nodes[0].hub.Publish(testCtx(t), "prices", "prices.nyse.MSFT", wrapperspb.Double(float64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "all deliveries", func() bool { return got[1].Load() == 50*pubs && got[2].Load() == 30*pubs })
+	st, _ := nodes[0].hub.Stats("prices")
+	if st.RemoteSent != 2*pubs {
+		t.Fatalf("network messages = %d for %d publications to 2 nodes, want %d", st.RemoteSent, pubs, 2*pubs)
+	}
+	t.Logf("%d publications, %d subscribers on 2 nodes: %d network messages (%.1f per publication)",
+		pubs, 80, st.RemoteSent, float64(st.RemoteSent)/pubs)
+}
+
+func TestClusterAuthorityFailover(t *testing.T) {
+	nodes := startNodes(t, 3)
+	declareAll(t, nodes, reqResp("ha", "consensus"), pubSub("ha-news"))
+	owner := nodes[0].hub.Owner("ha")
+	var victim *testNode
+	var survivors []*testNode
+	for _, n := range nodes {
+		if n.sys.Address() == owner {
+			victim = n
+		} else {
+			survivors = append(survivors, n)
+		}
+	}
+	// The oldest handler (the leader) lives on a survivor; the authority's
+	// node has a handler and a subscriber too.
+	connect(t, survivors[0].hub, survivors[0].sys, "ha", survivors[0].name)
+	connect(t, victim.hub, victim.sys, "ha", victim.name)
+	connect(t, survivors[1].hub, survivors[1].sys, "ha", survivors[1].name)
+	sub, _ := subscribe(t, survivors[1].hub, survivors[1].sys, "ha-news", "#")
+	eventually(t, "3 handlers everywhere", func() bool {
+		for _, n := range nodes {
+			if hs, _ := n.hub.Handlers("ha"); len(hs) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	leader, _, _ := survivors[1].hub.Leader("ha")
+	if leader.GetNode() != survivors[0].name {
+		t.Fatalf("leader on %s, want %s", leader.GetNode(), survivors[0].name)
+	}
+	start := time.Now()
+	victim.stop()
+	setMembers(survivors...)
+	eventually(t, "survivors route again", func() bool {
+		for _, n := range survivors {
+			if n.hub.Owner("ha") == owner {
+				return false
+			}
+			hs, _ := n.hub.Handlers("ha")
+			if len(hs) != 2 {
+				return false
+			}
+			got, err := n.hub.Request(testCtx(t), "ha", str("x"))
+			if err != nil || !strings.HasPrefix(strOf(t, got), survivors[0].name+":") {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("exchange back on the survivors in %v (membership change applied directly)", time.Since(start))
+	for _, n := range survivors {
+		if l, _, _ := n.hub.Leader("ha"); l.GetId() != leader.GetId() {
+			t.Fatalf("%s: leader %s, was %s", n.name, l.GetId(), leader.GetId())
+		}
+	}
+	// The subscription on a survivor was kept by the rebuilt authority.
+	eventually(t, "publication reaches the surviving subscriber", func() bool {
+		_, _ = survivors[0].hub.Publish(testCtx(t), "ha-news", "x", str("after failover"))
+		return len(sub.got()) > 0
+	})
+}
+
+func TestClusterNodeDownFailsInFlight(t *testing.T) {
+	nodes := startNodes(t, 2)
+	declareAll(t, nodes, reqResp("slow", "round-robin"))
+	r := &recorder{name: "hang", reply: func(*exchange.Request) {}} // never answers
+	if _, err := nodes[1].hub.Connect(testCtx(t), "slow", spawnRecorder(t, nodes[1].sys, r)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "handler visible on n1", func() bool { hs, _ := nodes[0].hub.Handlers("slow"); return len(hs) == 1 })
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := nodes[0].hub.Request(ctx, "slow", str("x"))
+		errc <- err
+	}()
+	eventually(t, "request reached the handler", func() bool { return r.count() == 1 })
+	start := time.Now()
+	setMembers(nodes[0]) // n2 is gone
+	select {
+	case err := <-errc:
+		if !errors.Is(err, exchange.ErrNodeDown) {
+			t.Fatalf("err = %v, want ErrNodeDown", err)
+		}
+		t.Logf("in-flight request failed %v after the node left", time.Since(start))
+	case <-time.After(time.Second):
+		t.Fatal("in-flight request still waiting 1 s after its node left")
+	}
+}

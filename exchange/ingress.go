@@ -1,0 +1,229 @@
+package exchange
+
+import (
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+	boursepb "github.com/bourse-go/bourse/proto"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// ingressID is the id of every hub's ingress process: other nodes address
+// this node's ingress as actor.NewPID(address, ingressID).
+const ingressID = "bourse$ingress"
+
+// ingress is the hub's door for messages from other nodes: requests for local
+// handlers, replies for local callers, publications for local subscribers,
+// and control messages that must find (or start) an authority. It is a plain
+// process, not an actor: remote's reader calls it directly, so a request or a
+// publication from another node costs no extra mailbox hop, and one sender's
+// messages keep their order. Nothing that arrives here can crash the node: a
+// malformed message is logged and, for a request, answered with ErrInvalid.
+type ingress struct{ h *Hub }
+
+func (in *ingress) SendUserMessage(_ *actor.PID, message any) {
+	env, _ := message.(*actor.MessageEnvelope)
+	if env != nil {
+		message = env.Message
+	}
+	h := in.h
+	switch m := message.(type) {
+	case *boursepb.Request:
+		h.remoteRequest(m)
+	case *boursepb.Reply:
+		h.remoteReply(m)
+	case *boursepb.Publication:
+		h.remotePublication(m)
+	case *boursepb.Attach:
+		if auth := h.authorityFor(m.GetExchange()); auth != nil {
+			h.root.Send(auth, envelopeOr(env, m))
+		}
+	case *boursepb.Sync:
+		if p := (*h.points.Load())[m.GetExchange()]; p != nil && p.popPID != nil {
+			h.root.Send(p.popPID, m)
+			return
+		}
+		h.root.Send(toPID(m.GetAuthority()), &boursepb.Attach{Exchange: m.GetExchange(), Node: h.cfg.Node,
+			Pop: &boursepb.Pid{Address: h.address()}, HasExchange: false})
+	default:
+		h.log.Warn("bourse: ingress dropped an unexpected message", slog.String("type", fmt.Sprintf("%T", message)))
+	}
+}
+
+func (in *ingress) SendSystemMessage(*actor.PID, any) {}
+func (in *ingress) Stop(*actor.PID)                   {}
+
+func envelopeOr(env *actor.MessageEnvelope, m any) any {
+	if env != nil {
+		return env
+	}
+	return m
+}
+
+// address returns this node's remote address ("nonhost" without remote).
+func (h *Hub) address() string { return h.system.Address() }
+
+func (h *Hub) isLocal(pid *actor.PID) bool {
+	return pid.Address == h.system.Address() || pid.Address == "nonhost"
+}
+
+// ownerOf places exchange name on one live node by rendezvous hashing: every
+// node computes the same owner from the same members, and a change of
+// membership moves only the exchanges of the nodes that came or went.
+func (h *Hub) ownerOf(name string, members []Member) string {
+	if len(members) == 0 {
+		return h.address()
+	}
+	best, bestScore := "", uint64(0)
+	for _, m := range members {
+		f := fnv.New64a()
+		_, _ = f.Write([]byte(name))
+		_, _ = f.Write([]byte{0})
+		_, _ = f.Write([]byte(m.Address))
+		if s := mix64(f.Sum64()); best == "" || s > bestScore {
+			best, bestScore = m.Address, s
+		}
+	}
+	return best
+}
+
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+func (h *Hub) liveAddresses(members []Member) []string {
+	if len(members) == 0 {
+		return []string{h.address()}
+	}
+	out := make([]string, len(members))
+	for i, m := range members {
+		out[i] = m.Address
+	}
+	return out
+}
+
+// authorityFor returns the local authority of exchange name, starting it when
+// this node owns the exchange and has none yet; nil when another node owns it
+// (the point of presence that asked will retry there).
+func (h *Hub) authorityFor(name string) *actor.PID {
+	h.membersMu.Lock()
+	defer h.membersMu.Unlock()
+	if h.stopped.Load() {
+		return nil
+	}
+	if pid := h.auths[name]; pid != nil {
+		return pid
+	}
+	if h.ownerOf(name, h.members) != h.address() {
+		return nil
+	}
+	h.authSeq++
+	live := h.liveAddresses(h.members)
+	pid, err := h.root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		return newAuthority(name, h.address(), live, h.log)
+	}), fmt.Sprintf("bourse$auth$%s$%d", name, h.authSeq))
+	if err != nil {
+		h.log.Error("bourse: cannot start authority", slog.String("exchange", name), slog.Any("error", err))
+		return nil
+	}
+	h.auths[name] = pid
+	return pid
+}
+
+// remoteRequest hands a request from another node to its local handler.
+func (h *Hub) remoteRequest(m *boursepb.Request) {
+	replyTo := toPID(m.GetReplyTo())
+	fail := func(err error) {
+		if replyTo != nil {
+			h.root.Send(replyTo, &boursepb.Reply{Exchange: m.GetExchange(), CorrelationId: m.GetCorrelationId(), Tag: m.GetTag(),
+				Error: ErrorToWire(m.GetExchange(), err), DeliverTo: m.GetDeliverTo()})
+		}
+	}
+	target := toPID(m.GetTarget())
+	if target == nil || !h.isLocal(target) {
+		fail(fmt.Errorf("%w: request without a local target", ErrInvalid))
+		return
+	}
+	payload, err := m.GetPayload().UnmarshalNew()
+	if err != nil {
+		h.log.Warn("bourse: undecodable request payload", slog.String("exchange", m.GetExchange()), slog.Any("error", err))
+		fail(fmt.Errorf("%w: payload: %v", ErrInvalid, err))
+		return
+	}
+	h.root.Send(target, &Request{
+		Exchange:   m.GetExchange(),
+		ConnTag:    m.GetConnTag(),
+		ServiceTag: m.GetServiceTag(),
+		Tag:        m.GetTag(),
+		Key:        m.GetKey(),
+		Payload:    payload,
+		from:       "",
+		corr:       m.GetCorrelationId(),
+		replyTo:    replyTo,
+		remote:     true,
+		deliverTo:  m.GetDeliverTo(),
+		root:       h.root,
+	})
+}
+
+// remoteReply takes a reply from another node to a local caller.
+func (h *Hub) remoteReply(m *boursepb.Reply) {
+	r := &Reply{Exchange: m.GetExchange(), Tag: m.GetTag(), From: m.GetFrom(), corr: m.GetCorrelationId()}
+	if m.GetError() != nil {
+		r.Err = ErrorFromWire(m.GetError())
+	} else if m.GetPayload() != nil {
+		p, err := m.GetPayload().UnmarshalNew()
+		if err != nil {
+			r.Err = &RequestError{Exchange: m.GetExchange(), Err: fmt.Errorf("%w: reply payload: %v", ErrInvalid, err)}
+		} else {
+			r.Payload = p
+		}
+	}
+	if to := toPID(m.GetDeliverTo()); to != nil {
+		h.root.Send(to, r)
+		return
+	}
+	h.inbox.deliverRemote(r)
+}
+
+// remotePublication copies a publication from another node to the local
+// subscribers.
+func (h *Hub) remotePublication(m *boursepb.Publication) {
+	p := (*h.points.Load())[m.GetExchange()]
+	if p == nil || p.spec.Kind != PubSub {
+		return
+	}
+	payload, err := m.GetPayload().UnmarshalNew()
+	if err != nil {
+		h.log.Warn("bourse: undecodable publication", slog.String("exchange", m.GetExchange()), slog.Any("error", err))
+		return
+	}
+	p.received.Add(1)
+	h.fanOut(p, m.GetKey(), payload)
+}
+
+// wireRequest is the remote form of a request for handler target.
+func wireRequest(r *Request, target, replyTo *actor.PID, deliverTo *actor.PID) (*boursepb.Request, error) {
+	payload, err := anypb.New(r.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload: %v", ErrInvalid, err)
+	}
+	return &boursepb.Request{
+		Exchange: r.Exchange, CorrelationId: r.corr, Tag: r.Tag, Key: r.Key, ServiceTag: r.ServiceTag,
+		ConnTag: r.ConnTag, ReplyTo: fromPID(replyTo), Payload: payload, Target: fromPID(target), DeliverTo: fromPID(deliverTo),
+	}, nil
+}
+
+func marshalAny(m proto.Message) (*anypb.Any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	return anypb.New(m)
+}
