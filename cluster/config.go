@@ -1,0 +1,131 @@
+package cluster
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/bourse-go/bourse/exchange"
+)
+
+// Defaults of Config. A zero duration in a Config means its default.
+const (
+	DefaultCluster           = "bourse"
+	DefaultHost              = "127.0.0.1"
+	DefaultHeartbeatInterval = 200 * time.Millisecond
+	DefaultSuspectAfter      = time.Second
+)
+
+// MinHeartbeatInterval is the shortest HeartbeatInterval Validate accepts.
+const MinHeartbeatInterval = 10 * time.Millisecond
+
+// ErrInvalidConfig is wrapped by every error of Config.Validate and Start
+// about the configuration; the message names the field.
+var ErrInvalidConfig = errors.New("bourse: invalid cluster config")
+
+// Config configures a Node. Get one from DefaultConfig and change what you
+// need; Start validates it.
+type Config struct {
+	// Cluster names the cluster: nodes of different clusters ignore each
+	// other's heartbeats, even when discovery lists them.
+	Cluster string
+	// Node names this node, unique in the cluster. It is also the exchange
+	// layer's node name (Exchange.Node is overwritten with it).
+	Node string
+	// Host is the address protoactor remote listens on and that peers use to
+	// reach this node. It must be a specific address: 0.0.0.0 and :: are
+	// refused, because peers could not send to them.
+	Host string
+	// Port is remote's TCP port; 0 picks a free one (see Node.Address).
+	Port int
+	// Discovery tells the node which peers may exist. nil means none: the
+	// node is alone until a peer that knows its address contacts it.
+	Discovery Discovery
+	// HeartbeatInterval is how often the node sends a heartbeat to every
+	// peer it knows. 0 means DefaultHeartbeatInterval (200 ms).
+	HeartbeatInterval time.Duration
+	// SuspectAfter is how long a peer may stay silent before it is declared
+	// dead. It must be more than twice HeartbeatInterval. 0 means
+	// DefaultSuspectAfter (1 s).
+	SuspectAfter time.Duration
+	// Exchange configures the node's exchange layer (the Broker's Hub). Its
+	// Node is set to Config.Node, and a nil Logger to Config.Logger.
+	Exchange exchange.Config
+	// Logger receives the node's logs and protoactor's (with attribute
+	// lib=protoactor). nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a configuration for a node of cluster "bourse" on
+// 127.0.0.1 with a free port, named after the host and the process id
+// ("node-<random>" when the host name is unknown), with no discovery.
+func DefaultConfig() Config {
+	return Config{
+		Cluster:           DefaultCluster,
+		Node:              defaultNodeName(),
+		Host:              DefaultHost,
+		HeartbeatInterval: DefaultHeartbeatInterval,
+		SuspectAfter:      DefaultSuspectAfter,
+		Exchange:          exchange.DefaultConfig(),
+	}
+}
+
+func defaultNodeName() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h + "-" + strconv.Itoa(os.Getpid())
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand documents it)
+	return "node-" + hex.EncodeToString(b[:])
+}
+
+// withDefaults fills the zero durations and the exchange config's node.
+func (c Config) withDefaults() Config {
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.SuspectAfter == 0 {
+		c.SuspectAfter = DefaultSuspectAfter
+	}
+	c.Exchange.Node = c.Node
+	if c.Exchange.Logger == nil {
+		c.Exchange.Logger = c.Logger
+	}
+	return c
+}
+
+// Validate reports the first problem of c, naming the field. Zero durations
+// are checked as their defaults.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	switch {
+	case c.Cluster == "":
+		return invalid("Config.Cluster is empty")
+	case c.Node == "":
+		return invalid("Config.Node is empty")
+	case c.Host == "":
+		return invalid("Config.Host is empty")
+	case c.Port < 0 || c.Port > 65535:
+		return invalid("Config.Port is %d, want 0..65535 (0 picks a free port)", c.Port)
+	case c.HeartbeatInterval < MinHeartbeatInterval:
+		return invalid("Config.HeartbeatInterval is %v, want at least %v", c.HeartbeatInterval, MinHeartbeatInterval)
+	case c.SuspectAfter <= 2*c.HeartbeatInterval:
+		return invalid("Config.SuspectAfter is %v, want more than 2*HeartbeatInterval (%v)", c.SuspectAfter, 2*c.HeartbeatInterval)
+	}
+	if ip := net.ParseIP(c.Host); ip != nil && ip.IsUnspecified() {
+		return invalid("Config.Host is %q, an unspecified address peers cannot send to; give the address of an interface", c.Host)
+	}
+	if err := c.Exchange.Validate(); err != nil {
+		return fmt.Errorf("%w: Config.Exchange: %w", ErrInvalidConfig, err)
+	}
+	return nil
+}

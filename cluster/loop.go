@@ -1,0 +1,123 @@
+package cluster
+
+import (
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// run is the membership goroutine. It alone reads and writes m, calls
+// Hub.SetMembers and publishes to observers, so changes are applied in
+// order and never concurrently.
+func (n *Node) run(m *membership) {
+	defer n.wg.Done()
+	ticker := time.NewTicker(n.cfg.HeartbeatInterval)
+	defer ticker.Stop()
+	for {
+		var e effects
+		select {
+		case <-n.quit:
+			n.lastAlive = m.alive()
+			return
+		case hb := <-n.heartbeats:
+			switch {
+			case hb.GetAddress() == n.self.Address:
+				continue
+			case hb.GetCluster() != n.cfg.Cluster:
+				n.log.Debug("heartbeat from another cluster ignored",
+					slog.String("peer", hb.GetAddress()), slog.String("peer_cluster", hb.GetCluster()))
+				continue
+			}
+			e = m.heartbeat(hb, time.Now())
+		case addr := <-n.terminated:
+			n.log.Debug("remote endpoint terminated", slog.String("peer_address", addr))
+			e = m.endpointTerminated(addr, time.Now())
+		case peers := <-n.discovered:
+			e = m.discovered(peers, time.Now())
+		case r := <-n.probes:
+			if r.req.verify {
+				n.log.Debug("endpoint check", slog.String("peer_address", r.req.addr), slog.Bool("reachable", r.reachable))
+			}
+			e = m.probed(r.req, r.reachable, time.Now())
+		case <-ticker.C:
+			e = m.tick(time.Now())
+		}
+		n.apply(m, e)
+	}
+}
+
+func (n *Node) apply(m *membership, e effects) {
+	if len(e.changes) > 0 {
+		// The view after each change, rebuilt from the end state: replay
+		// the changes backwards from it.
+		views := make([][]Member, len(e.changes))
+		cur := m.view()
+		for i := len(e.changes) - 1; i >= 0; i-- {
+			views[i] = cur
+			cur = undo(cur, e.changes[i])
+		}
+		for i, c := range e.changes {
+			n.publish(c, views[i])
+		}
+	}
+	if len(e.send) > 0 {
+		hb := n.heartbeat(false)
+		for _, a := range e.send {
+			n.system.Root.Send(actor.NewPID(a, MembersActor), hb)
+		}
+	}
+	for _, p := range e.probes {
+		n.wg.Add(1)
+		go n.probe(p)
+	}
+}
+
+// undo returns the view before change c, given the view after it.
+func undo(after []Member, c change) []Member {
+	before := make([]Member, 0, len(after)+1)
+	for _, m := range after {
+		if m != c.member {
+			before = append(before, m)
+		}
+	}
+	if !c.up {
+		before = append(before, c.member)
+		sortMembers(before)
+	}
+	return before
+}
+
+func (n *Node) publish(c change, view []Member) {
+	ev := MembershipEvent{Member: c.member, Members: view}
+	attrs := []any{slog.String("peer", c.member.Node), slog.String("peer_address", c.member.Address),
+		slog.Uint64("incarnation", c.member.Incarnation), slog.Int("members", len(view))}
+	if c.up {
+		ev.Type = MemberUp
+		n.log.Info("member up", attrs...)
+	} else {
+		ev.Type, ev.Reason = MemberDown, c.reason
+		n.log.Info("member down", append(attrs, slog.String("reason", string(c.reason)))...)
+	}
+	n.setView(view)
+	n.broker.Hub().SetMembers(toExchange(view))
+	if dropped := n.observers.publish(ev); dropped > 0 {
+		n.log.Warn("membership event dropped for slow subscribers", slog.Int("subscribers", dropped))
+	}
+}
+
+// probe checks whether p.addr accepts a TCP connection and reports it to the
+// membership goroutine. The dial is bounded by HeartbeatInterval and by Stop.
+func (n *Node) probe(p probeReq) {
+	defer n.wg.Done()
+	d := net.Dialer{Timeout: n.cfg.HeartbeatInterval}
+	conn, err := d.DialContext(n.probeCtx, "tcp", p.addr)
+	if err == nil {
+		_ = conn.Close()
+	}
+	select {
+	case n.probes <- probeResult{req: p, reachable: err == nil}:
+	case <-n.quit:
+	}
+}

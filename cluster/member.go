@@ -1,0 +1,144 @@
+package cluster
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+
+	"github.com/bourse-go/bourse/exchange"
+)
+
+// Member is one live node of the cluster.
+type Member struct {
+	// Node is the node's name (Config.Node).
+	Node string
+	// Address is the node's protoactor remote address, "host:port".
+	Address string
+	// Incarnation tells one run of a node from the next at the same address:
+	// it is chosen at Start (from the clock, so it grows across restarts).
+	Incarnation uint64
+}
+
+// EventType says what happened to a member.
+type EventType int
+
+// The membership events.
+const (
+	// MemberUp: a peer was heard from for the first time (or again after it
+	// was declared dead, or with a new incarnation).
+	MemberUp EventType = iota + 1
+	// MemberDown: a peer left, went silent, lost its endpoint, or restarted.
+	MemberDown
+)
+
+func (t EventType) String() string {
+	switch t {
+	case MemberUp:
+		return "MemberUp"
+	case MemberDown:
+		return "MemberDown"
+	}
+	return "EventType(?)"
+}
+
+// DownReason says why a member went down.
+type DownReason string
+
+// The reasons of MemberDown.
+const (
+	// ReasonLeft: the peer stopped gracefully and said so (Node.Stop).
+	ReasonLeft DownReason = "left"
+	// ReasonSilent: no heartbeat from the peer for Config.SuspectAfter.
+	ReasonSilent DownReason = "silent"
+	// ReasonTerminated: remote lost its connection to the peer and the peer's
+	// port refuses connections (a killed process).
+	ReasonTerminated DownReason = "endpoint-terminated"
+	// ReasonRestarted: a heartbeat came from a new incarnation at the same
+	// address; a MemberUp for the new incarnation follows.
+	ReasonRestarted DownReason = "restarted"
+)
+
+// MembershipEvent is one change of the live set.
+type MembershipEvent struct {
+	Type EventType
+	// Member is the member that came up or went down.
+	Member Member
+	// Reason is set for MemberDown.
+	Reason DownReason
+	// Members is the live set after the change, self included, sorted by
+	// address. It is the observer's own copy.
+	Members []Member
+}
+
+// SubscriptionBuffer is the capacity of the channel Subscribe returns.
+const SubscriptionBuffer = 64
+
+// observers fans membership events out to subscribers without ever blocking
+// the membership goroutine.
+type observers struct {
+	mu     sync.Mutex
+	subs   map[chan MembershipEvent]struct{}
+	closed bool
+}
+
+func (o *observers) subscribe() (<-chan MembershipEvent, func()) {
+	ch := make(chan MembershipEvent, SubscriptionBuffer)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		close(ch)
+		return ch, func() {}
+	}
+	if o.subs == nil {
+		o.subs = map[chan MembershipEvent]struct{}{}
+	}
+	o.subs[ch] = struct{}{}
+	return ch, func() {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if _, ok := o.subs[ch]; ok {
+			delete(o.subs, ch)
+			close(ch)
+		}
+	}
+}
+
+// publish offers ev to every subscriber; a full channel misses it.
+func (o *observers) publish(ev MembershipEvent) (dropped int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for ch := range o.subs {
+		e := ev
+		e.Members = slices.Clone(ev.Members)
+		select {
+		case ch <- e:
+		default:
+			dropped++
+		}
+	}
+	return dropped
+}
+
+// close closes every subscriber's channel; later subscribers get a closed
+// channel.
+func (o *observers) close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed = true
+	for ch := range o.subs {
+		close(ch)
+	}
+	o.subs = nil
+}
+
+func sortMembers(ms []Member) {
+	slices.SortFunc(ms, func(a, b Member) int { return cmp.Compare(a.Address, b.Address) })
+}
+
+func toExchange(ms []Member) []exchange.Member {
+	out := make([]exchange.Member, len(ms))
+	for i, m := range ms {
+		out[i] = exchange.Member{Node: m.Node, Address: m.Address}
+	}
+	return out
+}

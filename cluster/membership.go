@@ -1,0 +1,257 @@
+package cluster
+
+import (
+	"time"
+
+	boursepb "github.com/bourse-go/bourse/proto"
+)
+
+// membership is the failure detector's state: which peers exist, which are
+// alive, when each was last heard from, which to probe. It does no I/O and
+// reads no clock; the node's membership goroutine feeds it events and acts
+// on the effects it returns. It is not safe for concurrent use.
+type membership struct {
+	cluster      string
+	self         Member
+	suspectAfter time.Duration
+	joinProbe    time.Duration // probe period of peers never heard from
+	deadProbe    time.Duration // probe period of peers declared dead
+	forgetAfter  time.Duration // a dead peer discovery does not list is forgotten after this
+
+	peers map[string]*peer
+}
+
+type peer struct {
+	addr       string
+	member     Member // last incarnation heard from
+	alive      bool
+	heard      bool // ever heard from
+	lastHeard  time.Time
+	discovered bool   // listed by the latest discovery update
+	leftInc    uint64 // incarnation that said leaving (its late heartbeats are ignored)
+	probing    bool   // a reachability probe is in flight
+	nextProbe  time.Time
+
+	// After remote reports the endpoint terminated, the peer's port is
+	// checked at every tick until verifyUntil: a refused connection means
+	// the process is gone. A single check does not do: while a killed
+	// process is torn down, the kernel may close its connections before its
+	// listening socket, which still completes handshakes.
+	verifyUntil time.Time
+	verifying   bool // a check is in flight
+}
+
+// change is one transition of the live set.
+type change struct {
+	up     bool
+	member Member
+	reason DownReason
+}
+
+// probeReq asks the node to check whether addr accepts TCP connections.
+// verify: the check follows an endpoint-terminated event for incarnation inc
+// (a refused connection then means the peer is dead); otherwise it is a
+// reachability probe before a heartbeat is sent to a peer that is not alive.
+type probeReq struct {
+	addr   string
+	verify bool
+	inc    uint64
+}
+
+// effects is what the node must do after an event, in this order: apply the
+// changes (one SetMembers per change), send a heartbeat to each of send,
+// start each probe.
+type effects struct {
+	changes []change
+	send    []string
+	probes  []probeReq
+}
+
+func newMembership(cfg Config, self Member) *membership {
+	return &membership{
+		cluster:      cfg.Cluster,
+		self:         self,
+		suspectAfter: cfg.SuspectAfter,
+		joinProbe:    cfg.HeartbeatInterval,
+		deadProbe:    max(time.Second, cfg.HeartbeatInterval),
+		forgetAfter:  10 * max(cfg.SuspectAfter, time.Second),
+		peers:        map[string]*peer{},
+	}
+}
+
+func (m *membership) peer(addr string) *peer {
+	p := m.peers[addr]
+	if p == nil {
+		p = &peer{addr: addr}
+		m.peers[addr] = p
+	}
+	return p
+}
+
+// view returns the live set, self included, sorted by address.
+func (m *membership) view() []Member {
+	ms := []Member{m.self}
+	for _, p := range m.peers {
+		if p.alive {
+			ms = append(ms, p.member)
+		}
+	}
+	sortMembers(ms)
+	return ms
+}
+
+// alive returns the addresses of the live peers.
+func (m *membership) alive() []string {
+	var as []string
+	for a, p := range m.peers {
+		if p.alive {
+			as = append(as, a)
+		}
+	}
+	return as
+}
+
+func (m *membership) down(p *peer, reason DownReason, now time.Time) change {
+	p.alive = false
+	p.nextProbe = now.Add(m.deadProbe)
+	p.verifyUntil = time.Time{}
+	return change{member: p.member, reason: reason}
+}
+
+// heartbeat handles a heartbeat. The caller has checked the cluster name and
+// that it is not from self.
+func (m *membership) heartbeat(hb *boursepb.Heartbeat, now time.Time) effects {
+	var e effects
+	addr, inc := hb.GetAddress(), hb.GetIncarnation()
+	if addr == "" {
+		return e
+	}
+	p := m.peer(addr)
+	if hb.GetLeaving() {
+		if p.alive && inc >= p.member.Incarnation {
+			e.changes = append(e.changes, m.down(p, ReasonLeft, now))
+		}
+		p.leftInc = max(p.leftInc, inc)
+		p.lastHeard = now
+		return e
+	}
+	if inc <= p.leftInc {
+		return e // a late heartbeat of an incarnation that left
+	}
+	nm := Member{Node: hb.GetNode(), Address: addr, Incarnation: inc}
+	if p.alive {
+		switch {
+		case inc == p.member.Incarnation:
+			p.lastHeard = now
+			return e
+		case inc < p.member.Incarnation:
+			return e // from an older run of the process: stale
+		}
+		e.changes = append(e.changes, m.down(p, ReasonRestarted, now))
+	}
+	p.member, p.alive, p.heard, p.lastHeard = nm, true, true, now
+	p.verifyUntil = time.Time{}
+	e.changes = append(e.changes, change{up: true, member: nm})
+	e.send = append(e.send, addr) // answer at once: the peer learns of us a tick sooner
+	return e
+}
+
+// tick declares silent peers dead, lists the heartbeat targets (every live
+// peer) and starts the probes that are due.
+func (m *membership) tick(now time.Time) effects {
+	var e effects
+	for addr, p := range m.peers {
+		switch {
+		case p.alive && now.Sub(p.lastHeard) > m.suspectAfter:
+			e.changes = append(e.changes, m.down(p, ReasonSilent, now))
+		case p.alive:
+			e.send = append(e.send, addr)
+			if !p.verifying && now.Before(p.verifyUntil) {
+				p.verifying = true
+				e.probes = append(e.probes, probeReq{addr: addr, verify: true, inc: p.member.Incarnation})
+			}
+		case p.discovered:
+			if !p.probing && !now.Before(p.nextProbe) {
+				p.probing = true
+				e.probes = append(e.probes, probeReq{addr: addr})
+			}
+		case !p.probing && !p.verifying && now.Sub(p.lastHeard) > m.forgetAfter:
+			delete(m.peers, addr)
+		}
+	}
+	return e
+}
+
+// discovered records discovery's latest list of peers and probes the new
+// ones at once.
+func (m *membership) discovered(peers []Peer, now time.Time) effects {
+	listed := make(map[string]bool, len(peers))
+	for _, pr := range peers {
+		if pr.Address != "" && pr.Address != m.self.Address {
+			listed[pr.Address] = true
+		}
+	}
+	var e effects
+	for addr, p := range m.peers {
+		p.discovered = listed[addr]
+	}
+	for addr := range listed {
+		p := m.peers[addr]
+		if p == nil {
+			p = m.peer(addr)
+			p.lastHeard = now
+		}
+		p.discovered = true
+		if !p.alive && !p.probing && !p.heard {
+			p.probing = true
+			e.probes = append(e.probes, probeReq{addr: addr})
+		}
+	}
+	return e
+}
+
+// endpointTerminated handles remote's EndpointTerminatedEvent: a live peer's
+// port is checked at once and then at every tick for SuspectAfter; the first
+// refused connection declares it dead. The event alone does not prove the
+// peer dead: remote also publishes it late, after a connection attempt begun
+// before the peer restarted failed, and on a network error.
+func (m *membership) endpointTerminated(addr string, now time.Time) effects {
+	var e effects
+	p := m.peers[addr]
+	if p == nil || !p.alive {
+		return e
+	}
+	p.verifyUntil = now.Add(m.suspectAfter)
+	if !p.verifying {
+		p.verifying = true
+		e.probes = append(e.probes, probeReq{addr: addr, verify: true, inc: p.member.Incarnation})
+	}
+	return e
+}
+
+// probed handles the result of a probe: reachable says whether addr
+// accepted a TCP connection.
+func (m *membership) probed(r probeReq, reachable bool, now time.Time) effects {
+	var e effects
+	p := m.peers[r.addr]
+	if p == nil {
+		return e
+	}
+	if r.verify {
+		p.verifying = false
+		if !reachable && p.alive && p.member.Incarnation == r.inc {
+			e.changes = append(e.changes, m.down(p, ReasonTerminated, now))
+		}
+		return e
+	}
+	p.probing = false
+	if p.heard {
+		p.nextProbe = now.Add(m.deadProbe)
+	} else {
+		p.nextProbe = now.Add(m.joinProbe)
+	}
+	if reachable && !p.alive {
+		e.send = append(e.send, r.addr)
+	}
+	return e
+}

@@ -1,0 +1,323 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/asynkron/protoactor-go/remote"
+	"github.com/bourse-go/bourse/actors"
+	boursepb "github.com/bourse-go/bourse/proto"
+)
+
+// MembersActor is the name of every node's membership actor, the receiver of
+// heartbeats: actor.NewPID(address, MembersActor).
+const MembersActor = "bourse$members"
+
+// leaveAckTimeout bounds how long Stop waits for peers to acknowledge its
+// leaving heartbeat: twice the heartbeat interval, within 100-500 ms. A live
+// peer answers within a round trip; a peer that died just before does not.
+func leaveAckTimeout(interval time.Duration) time.Duration {
+	return min(max(2*interval, 100*time.Millisecond), 500*time.Millisecond)
+}
+
+// Node is one member of a cluster: an actor system with protoactor remote, a
+// Broker on it, and the node's view of which peers are alive.
+//
+// Liveness: every HeartbeatInterval the node sends a boursepb.Heartbeat to the
+// membership actor of every live peer. A peer is alive from its first
+// heartbeat with the node's cluster name until one of:
+//   - it sends a heartbeat with leaving=true (Stop does): MemberDown at once,
+//     reason ReasonLeft;
+//   - remote loses the connection to it (EndpointTerminatedEvent) and its port
+//     refuses a TCP connection, as after kill -9: MemberDown within
+//     milliseconds, reason ReasonTerminated;
+//   - it is not heard from for SuspectAfter: ReasonSilent;
+//   - a heartbeat comes from a newer incarnation at its address (a restart):
+//     MemberDown (ReasonRestarted) of the old one, then MemberUp of the new.
+//
+// Peers that discovery lists and that are not alive are probed: a TCP
+// connection to the address first (so that remote never dials an address
+// that is down; its writers block for seconds when they do), then a
+// heartbeat. Peers never heard from are probed every HeartbeatInterval, dead
+// ones every second (or HeartbeatInterval if longer), so a restarted node is
+// found again. A peer that sends heartbeats is accepted even when discovery
+// does not list it, and gets heartbeats back while it lives.
+//
+// One goroutine owns the membership: it applies every change, in order, to
+// the Hub (Hub.SetMembers with the whole live set, self included, never
+// concurrently) and then to the observers.
+//
+// All methods are safe for concurrent use.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	self   Member
+	system *actor.ActorSystem
+	remote *remote.Remote
+	broker *actors.Broker
+	pid    *actor.PID // the membership actor
+
+	endpointSub *eventstream.Subscription
+	discovery   Discovery
+
+	heartbeats chan *boursepb.Heartbeat
+	terminated chan string
+	discovered chan []Peer
+	probes     chan probeResult
+	quit       chan struct{} // closed by Stop: the membership goroutine and probes end
+	wg         sync.WaitGroup
+
+	probeCtx    context.Context // canceled by Stop; aborts probes' dials
+	cancelProbe context.CancelFunc
+
+	view      atomic.Pointer[[]Member]
+	observers observers
+	lastAlive []string // live peers when the membership goroutine ended (for Stop)
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+type probeResult struct {
+	req       probeReq
+	reachable bool
+}
+
+// Start starts a node: an actor system, protoactor remote on cfg.Host and
+// cfg.Port, a Broker, the membership actor and goroutine, and discovery. It
+// returns once discovery has started; peers are found in the background
+// (watch them with Subscribe or Members). ctx bounds the start (it is passed
+// to Discovery.Start) and is not kept.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Exchange.Logger == nil {
+		cfg.Exchange.Logger = cfg.Logger
+	}
+	n := &Node{
+		cfg:        cfg,
+		heartbeats: make(chan *boursepb.Heartbeat, 256),
+		terminated: make(chan string, 64),
+		discovered: make(chan []Peer, 4),
+		probes:     make(chan probeResult, 64),
+		quit:       make(chan struct{}),
+		discovery:  cfg.Discovery,
+	}
+	n.probeCtx, n.cancelProbe = context.WithCancel(context.Background())
+	logger := cfg.Logger
+	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return logger.With(slog.String("lib", "protoactor"))
+	}))
+	r, addr, err := startRemote(n.system, cfg.Host, cfg.Port)
+	if err != nil {
+		n.cancelProbe()
+		n.system.Shutdown()
+		return nil, err
+	}
+	n.remote = r
+	n.self = Member{Node: cfg.Node, Address: addr, Incarnation: uint64(time.Now().UnixNano())}
+	n.log = cfg.Logger.With(slog.String("cluster", cfg.Cluster), slog.String("node", cfg.Node), slog.String("address", addr))
+
+	// From here on, a failure undoes what is done with the same code as Stop.
+	fail := func(err error) (*Node, error) {
+		close(n.quit)
+		n.cancelProbe()
+		n.wg.Wait()
+		var errs []error
+		if n.broker != nil {
+			errs = append(errs, n.broker.Stop(ctx))
+		}
+		n.shutdownSystem(ctx)
+		return nil, errors.Join(append([]error{err}, errs...)...)
+	}
+
+	n.broker, err = actors.New(actors.WithActorSystem(n.system), actors.WithConfig(cfg.Exchange))
+	if err != nil {
+		return fail(fmt.Errorf("bourse: cluster: start broker: %w", err))
+	}
+	n.pid, err = n.system.Root.SpawnNamed(actor.PropsFromFunc(n.receive), MembersActor)
+	if err != nil {
+		return fail(fmt.Errorf("bourse: cluster: spawn %s: %w", MembersActor, err))
+	}
+	n.endpointSub = n.system.EventStream.SubscribeWithPredicate(n.onEndpointEvent, func(ev any) bool {
+		_, ok := ev.(*remote.EndpointTerminatedEvent)
+		return ok
+	})
+
+	m := newMembership(cfg, n.self)
+	n.setView(m.view())
+	n.broker.Hub().SetMembers(toExchange(m.view()))
+	n.wg.Add(1)
+	go n.run(m)
+
+	if n.discovery != nil {
+		reg := Registration{Cluster: cfg.Cluster, Node: cfg.Node, Host: cfg.Host, Port: portOf(addr)}
+		if err := n.discovery.Start(ctx, reg, n.onDiscovery); err != nil {
+			return fail(fmt.Errorf("bourse: cluster: start discovery: %w", err))
+		}
+	}
+	n.log.Info("node started", slog.Uint64("incarnation", n.self.Incarnation))
+	return n, nil
+}
+
+func portOf(addr string) int {
+	_, p, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(p)
+	return port
+}
+
+// Broker returns the node's broker. Its exchanges span the cluster; do not
+// Stop it yourself, Node.Stop does.
+func (n *Node) Broker() *actors.Broker { return n.broker }
+
+// Address returns the node's protoactor remote address, "host:port", with
+// the port remote actually listens on.
+func (n *Node) Address() string { return n.self.Address }
+
+// Name returns the node's name (Config.Node).
+func (n *Node) Name() string { return n.self.Node }
+
+// Self returns the node as a Member, with its incarnation.
+func (n *Node) Self() Member { return n.self }
+
+// Members returns the live set as the node sees it, self included, sorted by
+// address. It does not block.
+func (n *Node) Members() []Member { return slices.Clone(*n.view.Load()) }
+
+func (n *Node) setView(ms []Member) { n.view.Store(&ms) }
+
+// Subscribe returns a channel of membership events and a function that ends
+// the subscription (and closes the channel; calling it again does nothing).
+//
+// Events come in the order the changes happened, each with the whole live set
+// after it. The channel holds SubscriptionBuffer events; when it is full, new
+// events are dropped for that subscriber (and counted in a warning log), so a
+// slow observer never delays membership. Since every event carries the whole
+// view, a subscriber that missed some still converges at the next one, and
+// Members always tells the current view. Stop closes every channel.
+func (n *Node) Subscribe() (<-chan MembershipEvent, func()) { return n.observers.subscribe() }
+
+// receive is the membership actor: it acknowledges leaving heartbeats (Stop
+// waits for the acknowledgement before it shuts remote down) and hands every
+// heartbeat to the membership goroutine.
+func (n *Node) receive(c actor.Context) {
+	hb, ok := c.Message().(*boursepb.Heartbeat)
+	if !ok {
+		return
+	}
+	if hb.GetLeaving() && c.Sender() != nil {
+		c.Respond(n.heartbeat(false))
+	}
+	select {
+	case n.heartbeats <- hb:
+	case <-n.quit:
+	}
+}
+
+// onEndpointEvent runs in remote's goroutines, synchronously with
+// EventStream.Publish.
+func (n *Node) onEndpointEvent(ev any) {
+	if t, ok := ev.(*remote.EndpointTerminatedEvent); ok {
+		select {
+		case n.terminated <- t.Address:
+		case <-n.quit:
+		}
+	}
+}
+
+// onDiscovery is Discovery's update function.
+func (n *Node) onDiscovery(peers []Peer) {
+	select {
+	case n.discovered <- slices.Clone(peers):
+	case <-n.quit:
+	}
+}
+
+func (n *Node) heartbeat(leaving bool) *boursepb.Heartbeat {
+	return &boursepb.Heartbeat{
+		Cluster:     n.cfg.Cluster,
+		Node:        n.self.Node,
+		Address:     n.self.Address,
+		Incarnation: n.self.Incarnation,
+		Leaving:     leaving,
+	}
+}
+
+// Stop leaves the cluster and stops the node: it sends a leaving heartbeat to
+// every live peer and waits for their acknowledgements (at most twice
+// HeartbeatInterval, within 100-500 ms), so they drop it at once; stops discovery, the broker, remote and the actor
+// system; closes the Subscribe channels; and waits for every goroutine the
+// node started. ctx bounds the waits on discovery, the broker and remote;
+// remote is then stopped forcibly. Stop is idempotent: later calls return
+// the first call's result.
+func (n *Node) Stop(ctx context.Context) error {
+	n.stopOnce.Do(func() {
+		start := time.Now()
+		close(n.quit)
+		n.cancelProbe()
+		n.wg.Wait() // the membership goroutine and the probes
+		n.leave(ctx, n.lastAlive)
+		var errs []error
+		if n.discovery != nil {
+			if err := n.discovery.Stop(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("bourse: cluster: stop discovery: %w", err))
+			}
+		}
+		if err := n.broker.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("bourse: cluster: stop broker: %w", err))
+		}
+		n.shutdownSystem(ctx)
+		n.observers.close()
+		n.stopErr = errors.Join(errs...)
+		n.log.Info("node stopped", slog.Duration("took", time.Since(start)))
+	})
+	return n.stopErr
+}
+
+// leave sends a leaving heartbeat to each of addrs and waits for the
+// acknowledgements, for leaveAckTimeout at most.
+func (n *Node) leave(ctx context.Context, addrs []string) {
+	if len(addrs) == 0 {
+		return
+	}
+	timeout := leaveAckTimeout(n.cfg.HeartbeatInterval)
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, max(time.Until(d), time.Millisecond))
+	}
+	hb := n.heartbeat(true)
+	futures := make([]*actor.Future, len(addrs))
+	for i, a := range addrs {
+		futures[i] = n.system.Root.RequestFuture(actor.NewPID(a, MembersActor), hb, timeout)
+	}
+	for i, f := range futures {
+		if err := f.Wait(); err != nil {
+			n.log.Debug("leaving heartbeat not acknowledged", slog.String("peer", addrs[i]), slog.Any("error", err))
+		}
+	}
+}
+
+// shutdownSystem stops what runs on the actor system after the broker: the
+// endpoint-event subscription, the membership actor, remote, and the system.
+func (n *Node) shutdownSystem(ctx context.Context) {
+	n.system.EventStream.Unsubscribe(n.endpointSub)
+	if n.pid != nil {
+		_ = n.system.Root.StopFuture(n.pid).Wait()
+	}
+	stopRemote(ctx, n.remote, n.log)
+	n.system.Shutdown()
+}

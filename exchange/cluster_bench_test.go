@@ -1,0 +1,86 @@
+//go:build !race
+
+package exchange_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/exchange"
+	"github.com/bourse-go/bourse/internal/dispatch"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// BenchmarkRemoteRequestResponse runs three nodes (actor systems with remote
+// on loopback) in one process: the caller on one, the exchange's authority on
+// another, the handler on the third (or the caller's neighbour when the
+// authority lands there). The reference is protoactor's raw remote
+// RequestFuture from the caller's node to an echo actor on the handler's
+// node. The exchange adds no network hop, so the two should be close.
+func BenchmarkRemoteRequestResponse(b *testing.B) {
+	nodes := startNodesB(b, 3)
+	declareAllB(b, nodes, reqResp("bench", "round-robin"))
+	owner := nodes[0].hub.Owner("bench")
+	var caller, handler *testNode
+	for _, n := range nodes {
+		if n.sys.Address() == owner {
+			continue
+		}
+		if caller == nil {
+			caller = n
+		} else {
+			handler = n
+		}
+	}
+	if handler == nil { // the authority is on one node, the other two remain
+		handler = nodes[2]
+	}
+	pool := dispatch.New(2*runtime.GOMAXPROCS(0), 0)
+	b.Cleanup(pool.Close)
+	pong := wrapperspb.String("pong")
+	hpid := handler.sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+		switch m := c.Message().(type) {
+		case *exchange.Request:
+			m.Respond(pong)
+		case *wrapperspb.StringValue:
+			c.Respond(pong)
+		}
+	}, actor.WithDispatcher(pool)))
+	if _, err := handler.hub.Connect(context.Background(), "bench", hpid); err != nil {
+		b.Fatal(err)
+	}
+	for {
+		if hs, _ := caller.hub.Handlers("bench"); len(hs) == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	payload := wrapperspb.String("ping")
+	for _, p := range []int{1, 100} {
+		b.Run(fmt.Sprintf("raw-remote-future/p=%d", p), func(b *testing.B) {
+			runCallers(b, p, func() error {
+				_, err := caller.sys.Root.RequestFuture(hpid, payload, 5*time.Second).Result()
+				return err
+			})
+		})
+		b.Run(fmt.Sprintf("raw-remote-future-200B/p=%d", p), func(b *testing.B) {
+			big := wrapperspb.String(strings.Repeat("x", 200))
+			runCallers(b, p, func() error {
+				_, err := caller.sys.Root.RequestFuture(hpid, big, 5*time.Second).Result()
+				return err
+			})
+		})
+		b.Run(fmt.Sprintf("exchange/p=%d", p), func(b *testing.B) {
+			ctx := context.Background()
+			runCallers(b, p, func() error {
+				_, err := caller.hub.Request(ctx, "bench", payload)
+				return err
+			})
+		})
+	}
+}
