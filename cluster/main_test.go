@@ -21,7 +21,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	clustertest.Main(map[string]clustertest.ChildFunc{"node": runNodeChild})
+	clustertest.Main(map[string]clustertest.ChildFunc{"node": runNodeChild, "exnode": runExchangeChild})
 	goleak.VerifyTestMain(m, leakOptions()...)
 }
 

@@ -1,0 +1,569 @@
+package cluster_test
+
+// Exchanges across processes: one node in the (isolated) test process, the
+// others in child processes that declare the same exchanges, connect
+// handlers and subscribers, and report what those see.
+
+import (
+	"context"
+		"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bourse-go/bourse/actors"
+	"github.com/bourse-go/bourse/cluster"
+	"github.com/bourse-go/bourse/cluster/clustertest"
+	"github.com/bourse-go/bourse/cluster/consul"
+	"github.com/bourse-go/bourse/cluster/static"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// exchanges every test node declares. fo-0...fo-N are consensus exchanges
+// a failover test picks from by where their authority lives.
+func testSpecs() []actors.Spec {
+	specs := []actors.Spec{
+		{Name: "rr", Kind: actors.ReqResp, Strategy: "round-robin"},
+		{Name: "cons", Kind: actors.ReqResp, Strategy: "consensus"},
+		{Name: "crr", Kind: actors.ReqResp, Strategy: "consensus-round-robin"},
+		{Name: "sticky", Kind: actors.ReqResp, Strategy: "sticky"},
+		{Name: "bcast", Kind: actors.ReqResp, Strategy: "default"},
+		{Name: "slow", Kind: actors.ReqResp, Strategy: "round-robin"},
+		{Name: "ps", Kind: actors.PubSub},
+	}
+	for i := range failoverCandidates {
+		specs = append(specs, actors.Spec{Name: fmt.Sprintf("fo-%d", i), Kind: actors.ReqResp, Strategy: "consensus"})
+	}
+	return specs
+}
+
+// failoverCandidates: with 3 nodes, the chance that none of them has its
+// authority on a given node is (2/3)^16 = 0.15%.
+const failoverCandidates = 16
+
+// handlerExchanges are the exchanges test handlers connect to.
+func handlerExchanges() []string {
+	names := []string{"rr", "cons", "crr", "sticky", "bcast"}
+	for i := range failoverCandidates {
+		names = append(names, fmt.Sprintf("fo-%d", i))
+	}
+	return names
+}
+
+// stickyKeys are the keys the sticky test sends from every node.
+func stickyKeys() []string {
+	keys := make([]string, 64)
+	for i := range keys {
+		keys[i] = "key-" + strconv.Itoa(i)
+	}
+	return keys
+}
+
+// exConfig is the configuration of an exchange test node; disco is "static"
+// or "consul".
+func exConfig(name, clusterName, disco string, peers []string) (cluster.Config, error) {
+	cfg := testConfig(name)
+	cfg.Cluster = clusterName
+	switch disco {
+	case "consul":
+		cc := consul.DefaultConfig()
+		cc.Address = os.Getenv("BOURSE_CONSUL_ADDR")
+		cc.TTL = time.Second
+		cc.RefreshInterval = 300 * time.Millisecond
+		cc.WaitTime = time.Second
+		d, err := consul.New(cc)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Discovery = d
+	default:
+		if len(peers) > 0 {
+			cfg.Discovery = static.New(peers...)
+		}
+	}
+	return cfg, nil
+}
+
+// declare declares testSpecs on b.
+func declare(ctx context.Context, b *actors.Broker) error {
+	for _, s := range testSpecs() {
+		if err := b.Declare(ctx, s); err != nil {
+			return fmt.Errorf("declare %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+// handlerID is what a test handler answers: "node/exchange/index".
+func handlerID(node, ex string, i int) string { return node + "/" + ex + "/" + strconv.Itoa(i) }
+
+// leaderLog records, across a node's handlers, when each was leader, as
+// wall-clock intervals (one clock on one host: comparable across processes).
+type leaderLog struct {
+	mu   sync.Mutex
+	ivs  map[string][]string // exchange -> "handler:from-to" (to 0: still leader)
+	open map[string]int64    // exchange/handler -> from
+	seen map[string]string   // exchange/handler -> leader id in its latest Leader message
+}
+
+func newLeaderLog() *leaderLog {
+	return &leaderLog{ivs: map[string][]string{}, open: map[string]int64{}, seen: map[string]string{}}
+}
+
+func (l *leaderLog) event(ex, h string, is bool, m *actors.Leader) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k := ex + "|" + h
+	if m != nil {
+		l.seen[k] = m.GetLeader().GetId()
+	}
+	now := time.Now().UnixNano()
+	from, open := l.open[k]
+	switch {
+	case is && !open:
+		l.open[k] = now
+	case !is && open:
+		delete(l.open, k)
+		l.ivs[ex] = append(l.ivs[ex], fmt.Sprintf("%s:%d-%d", h, from, now))
+	}
+}
+
+// intervals returns the leader intervals of ex, closed and open.
+func (l *leaderLog) intervals(ex string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := slices.Clone(l.ivs[ex])
+	for k, from := range l.open {
+		if e, h, _ := strings.Cut(k, "|"); e == ex {
+			out = append(out, fmt.Sprintf("%s:%d-0", h, from))
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+// seenLeaders returns the distinct leader ids ex's handlers last heard of.
+func (l *leaderLog) seenLeaders(ex string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ids []string
+	for k, id := range l.seen {
+		if e, _, _ := strings.Cut(k, "|"); e == ex && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, ",")
+}
+
+// serveTestHandlers connects n handlers to every handler exchange, and the
+// slow handlers (which answer after 30 s) to "slow". Handlers count what they
+// served in served.
+func serveTestHandlers(ctx context.Context, b *actors.Broker, node string, n, slow int, ll *leaderLog, served *sync.Map) error {
+	for _, ex := range handlerExchanges() {
+		for i := range n {
+			id := handlerID(node, ex, i)
+			var count atomic.Int64
+			served.Store(id, &count)
+			_, err := b.Serve(ctx, ex, actors.HandlerFunc(func(context.Context, *actors.Request) (proto.Message, error) {
+				count.Add(1)
+				return wrapperspb.String(id), nil
+			}), actors.OnLeader(func(is bool, m *actors.Leader) { ll.event(ex, id, is, m) }))
+			if err != nil {
+				return fmt.Errorf("serve %s: %w", id, err)
+			}
+		}
+	}
+	for i := range slow {
+		id := handlerID(node, "slow", i)
+		_, err := b.Serve(ctx, "slow", actors.HandlerFunc(func(ctx context.Context, _ *actors.Request) (proto.Message, error) {
+			select {
+			case <-time.After(30 * time.Second):
+			case <-ctx.Done():
+			}
+			return wrapperspb.String(id), nil
+		}))
+		if err != nil {
+			return fmt.Errorf("serve %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// runExchangeChild is the "exnode" child: a node configured from the
+// environment (NODE_NAME, NODE_CLUSTER, NODE_PEERS, NODE_DISCOVERY) that
+// declares testSpecs, connects EX_HANDLERS handlers to each handler exchange
+// and EX_SLOW to "slow", subscribes EX_SUBS subscribers to "ps" with pattern
+// "t.#", and reports:
+//
+//	address       its address
+//	ready         "1" once all of the above is done
+//	received      publications its subscribers received, in total
+//	leaders:<ex>  its handlers' leader intervals (leaderLog.intervals)
+//	seen:<ex>     the leader ids its handlers last heard of
+//	sticky        "key=handler,..." for stickyKeys requested from this node
+//	served        "handler=count,..." requests served per handler
+func runExchangeChild(ctx context.Context, c *clustertest.Child) error {
+	name := os.Getenv("NODE_NAME")
+	var peers []string
+	if p := os.Getenv("NODE_PEERS"); p != "" {
+		peers = strings.Split(p, ",")
+	}
+	cfg, err := exConfig(name, os.Getenv("NODE_CLUSTER"), os.Getenv("NODE_DISCOVERY"), peers)
+	if err != nil {
+		return err
+	}
+	if os.Getenv("BOURSE_TEST_LOG") == "" {
+		cfg.Logger = quietLogger()
+	}
+	n, err := cluster.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer n.Stop(context.Background())
+	c.Set("address", n.Address())
+	b := n.Broker()
+	if err := declare(ctx, b); err != nil {
+		return err
+	}
+	ll := newLeaderLog()
+	var served sync.Map
+	handlers, _ := strconv.Atoi(os.Getenv("EX_HANDLERS"))
+	slow, _ := strconv.Atoi(os.Getenv("EX_SLOW"))
+	if err := serveTestHandlers(ctx, b, name, handlers, slow, ll, &served); err != nil {
+		return err
+	}
+	var received atomic.Int64
+	subs, _ := strconv.Atoi(os.Getenv("EX_SUBS"))
+	for range subs {
+		if _, err := b.SubscribeFunc(ctx, "ps", "t.#", func(*actors.Publication) { received.Add(1) }); err != nil {
+			return err
+		}
+	}
+	c.Set("ready", "1")
+
+	// The sticky probe waits until the parent says how many handlers the
+	// cluster has: EX_STICKY_HANDLERS.
+	if want, _ := strconv.Atoi(os.Getenv("EX_STICKY_HANDLERS")); want > 0 {
+		go func() {
+			for ctx.Err() == nil {
+				hs, _ := b.Hub().Handlers("sticky")
+				if len(hs) == want {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			var pairs []string
+			for _, k := range stickyKeys() {
+				r, err := b.Request(ctx, "sticky", wrapperspb.String(k), actors.WithKey(k))
+				if err != nil {
+					pairs = append(pairs, k+"=error:"+err.Error())
+					continue
+				}
+				pairs = append(pairs, k+"="+r.(*wrapperspb.StringValue).GetValue())
+			}
+			c.Set("sticky", strings.Join(pairs, ","))
+		}()
+	}
+
+	report := func() {
+		c.Set("received", strconv.FormatInt(received.Load(), 10))
+		for _, ex := range handlerExchanges() {
+			c.Set("leaders:"+ex, ll.intervals(ex))
+			c.Set("seen:"+ex, ll.seenLeaders(ex))
+		}
+		var counts []string
+		served.Range(func(k, v any) bool {
+			counts = append(counts, fmt.Sprintf("%s=%d", k, v.(*atomic.Int64).Load()))
+			return true
+		})
+		sort.Strings(counts)
+		c.Set("served", strings.Join(counts, ","))
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			report()
+		case <-ctx.Done():
+			return n.Stop(context.Background())
+		}
+	}
+}
+
+// exChild is an exchange test node in a child process.
+type exChild struct {
+	*clustertest.Process
+	name, addr string
+}
+
+func startExChild(t testing.TB, name, clusterName, disco string, env ...string) *exChild {
+	t.Helper()
+	env = append([]string{"NODE_NAME=" + name, "NODE_CLUSTER=" + clusterName, "NODE_DISCOVERY=" + disco}, env...)
+	if disco == "consul" {
+		env = append(env, "BOURSE_CONSUL_ADDR="+os.Getenv("BOURSE_CONSUL_ADDR"))
+	}
+	p := clustertest.Start(t, "exnode", env...)
+	ctx := testCtx(t)
+	addr, err := p.Value(ctx, "address")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Value(ctx, "ready"); err != nil {
+		t.Fatalf("%s not ready: %v", name, err)
+	}
+	return &exChild{Process: p, name: name, addr: addr}
+}
+
+// await waits until key's value satisfies ok, and returns it.
+func (c *exChild) await(t testing.TB, d time.Duration, key string, ok func(string) bool) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	v, err := c.Await(ctx, key, ok)
+	if err != nil {
+		last, _ := c.Await(context.Background(), key, func(string) bool { return true })
+		t.Fatalf("%s: %s: %v (last value %q)", c.name, key, err, last)
+	}
+	return v
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func requireConsul(t *testing.T) {
+	t.Helper()
+	if os.Getenv("BOURSE_CONSUL_ADDR") == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI must provide a Consul agent: BOURSE_CONSUL_ADDR (.ci/consul.sh start)")
+		}
+		t.Skip("BOURSE_CONSUL_ADDR is unset; run .ci/consul.sh start and set it to the address it prints")
+	}
+}
+
+// uniqueCluster names a cluster no earlier test run shares (Consul keeps
+// the registrations of killed nodes for a while).
+func uniqueCluster(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), time.Now().UnixNano()%1e9)
+}
+
+// exCluster is a parent node plus child nodes.
+type exCluster struct {
+	a        *cluster.Node
+	children []*exChild
+	ll       *leaderLog
+	served   sync.Map
+}
+
+// startExCluster starts children b and c (each with handlers handlers per
+// exchange and subs subscribers) and then node a in this process (with
+// handlers of its own when aHandlers > 0), and waits until every node sees
+// the others and a's tables list every handler.
+func startExCluster(t *testing.T, disco string, handlers, subs, aHandlers int) *exCluster {
+	t.Helper()
+	clusterName := uniqueCluster("ex")
+	ctx := testCtx(t)
+	env := []string{"EX_HANDLERS=" + strconv.Itoa(handlers), "EX_SUBS=" + strconv.Itoa(subs),
+		"EX_STICKY_HANDLERS=" + strconv.Itoa(2*handlers+aHandlers)}
+	c := startExChild(t, "c", clusterName, disco, env...)
+	b := startExChild(t, "b", clusterName, disco, append(env, "NODE_PEERS="+c.addr)...)
+	cfg, err := exConfig("a", clusterName, disco, []string{b.addr, c.addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startNode(t, cfg)
+	waitFor(t, 5*time.Second, "a sees a,b,c", func() bool { return names(a.Members()) == "a,b,c" })
+	if err := declare(ctx, a.Broker()); err != nil {
+		t.Fatal(err)
+	}
+	x := &exCluster{a: a, children: []*exChild{b, c}, ll: newLeaderLog()}
+	if aHandlers > 0 {
+		if err := serveTestHandlers(ctx, a.Broker(), "a", aHandlers, 0, x.ll, &x.served); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := 2*handlers + aHandlers
+	for _, ex := range handlerExchanges() {
+		waitFor(t, 5*time.Second, "a's table of "+ex+" lists every handler", func() bool {
+			hs, _ := a.Broker().Hub().Handlers(ex)
+			return len(hs) == want
+		})
+	}
+	return x
+}
+
+func request(ctx context.Context, b *actors.Broker, ex string, opts ...actors.CallOption) (string, error) {
+	r, err := b.Request(ctx, ex, wrapperspb.String("x"), opts...)
+	if err != nil {
+		return "", err
+	}
+	return r.(*wrapperspb.StringValue).GetValue(), nil
+}
+
+// TestClusterExchangesStatic and TestClusterExchangesConsul run the
+// strategies, the leader and pub-sub across 3 processes.
+func TestClusterExchangesStatic(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	testExchanges(t, "static")
+}
+
+func TestClusterExchangesConsul(t *testing.T) {
+	requireConsul(t)
+	if !clustertest.Isolate(t) {
+		return
+	}
+	testExchanges(t, "consul")
+}
+
+func testExchanges(t *testing.T, disco string) {
+	const perNode, subs = 2, 50
+	x := startExCluster(t, disco, perNode, subs, 0)
+	a := x.a.Broker()
+	ctx := testCtx(t)
+	all := 2 * perNode
+
+	t.Run("round-robin", func(t *testing.T) {
+		got := map[string]int{}
+		for range 100 * all {
+			id, err := request(ctx, a, "rr")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[id]++
+		}
+		if len(got) != all {
+			t.Fatalf("replies from %d handlers, want %d: %v", len(got), all, got)
+		}
+		for id, n := range got {
+			if n != 100 {
+				t.Errorf("%s served %d of %d, want 100 each: %v", id, n, 100*all, got)
+			}
+		}
+	})
+
+	t.Run("consensus", func(t *testing.T) {
+		leader, _, err := x.a.Broker().Hub().Leader("cons")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := ""
+		for range 50 {
+			id, err := request(ctx, a, "cons")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first == "" {
+				first = id
+			}
+			if id != first || !strings.HasPrefix(id, leader.GetNode()+"/") {
+				t.Fatalf("reply from %s (first from %s); leader %s is on %s", id, first, leader.GetId(), leader.GetNode())
+			}
+		}
+		// Exactly one handler in the cluster holds itself leader.
+		for _, ex := range []string{"cons", "crr"} {
+			waitFor(t, 3*time.Second, "one leader of "+ex, func() bool {
+				open := 0
+				for _, c := range x.children {
+					v, _ := c.Value(ctx, "leaders:"+ex)
+					open += strings.Count(v+",", "-0,")
+				}
+				return open == 1
+			})
+		}
+		// Every handler on every node was told the same leader.
+		for _, ex := range []string{"cons", "crr"} {
+			l, _, err := x.a.Broker().Hub().Leader(ex)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range x.children {
+				c.await(t, 3*time.Second, "seen:"+ex, func(v string) bool { return v == l.GetId() })
+			}
+		}
+	})
+
+	t.Run("consensus-round-robin", func(t *testing.T) {
+		got := map[string]int{}
+		for range 10 * all {
+			id, err := request(ctx, a, "crr")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[id]++
+		}
+		if len(got) != all {
+			t.Fatalf("replies from %d handlers, want all %d: %v", len(got), all, got)
+		}
+	})
+
+	t.Run("default-broadcast", func(t *testing.T) {
+		rs, err := a.RequestAll(ctx, "bcast", wrapperspb.String("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) != all {
+			t.Fatalf("%d replies, want one per handler (%d)", len(rs), all)
+		}
+	})
+
+	t.Run("sticky", func(t *testing.T) {
+		var mine []string
+		for _, k := range stickyKeys() {
+			id, err := request(ctx, a, "sticky", actors.WithKey(k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mine = append(mine, k+"="+id)
+		}
+		want := strings.Join(mine, ",")
+		used := map[string]bool{}
+		for _, p := range mine {
+			used[strings.SplitN(p, "=", 2)[1]] = true
+		}
+		t.Logf("%d keys on %d of %d handlers", len(mine), len(used), all)
+		for _, c := range x.children {
+			got := c.await(t, 5*time.Second, "sticky", func(string) bool { return true })
+			if got != want {
+				t.Errorf("%s sends keys to other handlers than a:\n%s:  %s\na: %s", c.name, c.name, got, want)
+			}
+		}
+	})
+
+	t.Run("pub-sub", func(t *testing.T) {
+		before, _ := x.a.Broker().Hub().Stats("ps")
+		const pubs = 100
+		for i := range pubs {
+			if err := a.Publish(ctx, "ps", "t."+strconv.Itoa(i), wrapperspb.Int64(int64(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, c := range x.children {
+			c.await(t, 5*time.Second, "received", func(v string) bool { return v == strconv.Itoa(pubs*subs) })
+		}
+		after, _ := x.a.Broker().Hub().Stats("ps")
+		perPub := float64(after.RemoteSent-before.RemoteSent) / pubs
+		t.Logf("%d publications to %d subscribers on 2 other nodes: %.2f network messages per publication", pubs, 2*subs, perPub)
+		if perPub != 2 {
+			t.Errorf("%.2f network messages per publication, want 2 (one per node with subscribers)", perPub)
+		}
+		// A publication matching nobody sends nothing.
+		if err := a.Publish(ctx, "ps", "other.key", wrapperspb.Int64(0)); err != nil {
+			t.Fatal(err)
+		}
+		if s, _ := x.a.Broker().Hub().Stats("ps"); s.RemoteSent != after.RemoteSent {
+			t.Errorf("unmatched publication sent %d network messages", s.RemoteSent-after.RemoteSent)
+		}
+	})
+}
