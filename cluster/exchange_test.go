@@ -6,7 +6,7 @@ package cluster_test
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"log/slog"
 	"os"
 	"slices"
