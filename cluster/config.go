@@ -20,6 +20,7 @@ const (
 	DefaultHost              = "127.0.0.1"
 	DefaultHeartbeatInterval = 200 * time.Millisecond
 	DefaultSuspectAfter      = time.Second
+	DefaultJoinTimeout       = 2 * time.Second
 )
 
 // MinHeartbeatInterval is the shortest HeartbeatInterval Validate accepts.
@@ -54,6 +55,9 @@ type Config struct {
 	// dead. It must be more than twice HeartbeatInterval. 0 means
 	// DefaultSuspectAfter (1 s).
 	SuspectAfter time.Duration
+	// JoinTimeout bounds how long Start waits for the peers discovery lists
+	// to answer before it returns. 0 means DefaultJoinTimeout (2 s).
+	JoinTimeout time.Duration
 	// Exchange configures the node's exchange layer (the Broker's Hub). Its
 	// Node is set to Config.Node, and a nil Logger to Config.Logger.
 	Exchange exchange.Config
@@ -72,6 +76,7 @@ func DefaultConfig() Config {
 		Host:              DefaultHost,
 		HeartbeatInterval: DefaultHeartbeatInterval,
 		SuspectAfter:      DefaultSuspectAfter,
+		JoinTimeout:       DefaultJoinTimeout,
 		Exchange:          exchange.DefaultConfig(),
 	}
 }
@@ -92,6 +97,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SuspectAfter == 0 {
 		c.SuspectAfter = DefaultSuspectAfter
+	}
+	if c.JoinTimeout == 0 {
+		c.JoinTimeout = DefaultJoinTimeout
 	}
 	c.Exchange.Node = c.Node
 	if c.Exchange.Logger == nil {
@@ -118,6 +126,8 @@ func (c Config) Validate() error {
 		return invalid("Config.Port is %d, want 0..65535 (0 picks a free port)", c.Port)
 	case c.HeartbeatInterval < MinHeartbeatInterval:
 		return invalid("Config.HeartbeatInterval is %v, want at least %v", c.HeartbeatInterval, MinHeartbeatInterval)
+	case c.JoinTimeout < 0:
+		return invalid("Config.JoinTimeout is %v, want 0 (the default, %v) or more", c.JoinTimeout, DefaultJoinTimeout)
 	case c.SuspectAfter <= 2*c.HeartbeatInterval:
 		return invalid("Config.SuspectAfter is %v, want more than 2*HeartbeatInterval (%v)", c.SuspectAfter, 2*c.HeartbeatInterval)
 	}

@@ -15,6 +15,7 @@ func (n *Node) run(m *membership) {
 	defer n.wg.Done()
 	ticker := time.NewTicker(n.cfg.HeartbeatInterval)
 	defer ticker.Stop()
+	joined := n.discovery == nil
 	for {
 		var e effects
 		select {
@@ -45,6 +46,10 @@ func (n *Node) run(m *membership) {
 			e = m.tick(time.Now())
 		}
 		n.apply(m, e)
+		if !joined && m.settled() {
+			joined = true
+			close(n.joined)
+		}
 	}
 }
 

@@ -19,18 +19,23 @@ type membership struct {
 	forgetAfter  time.Duration // a dead peer discovery does not list is forgotten after this
 
 	peers map[string]*peer
+
+	// gotDiscovery: discovery delivered its first list (see settled).
+	gotDiscovery bool
 }
 
 type peer struct {
-	addr       string
-	member     Member // last incarnation heard from
-	alive      bool
-	heard      bool // ever heard from
-	lastHeard  time.Time
-	discovered bool   // listed by the latest discovery update
-	leftInc    uint64 // incarnation that said leaving (its late heartbeats are ignored)
-	probing    bool   // a reachability probe is in flight
-	nextProbe  time.Time
+	addr        string
+	member      Member // last incarnation heard from
+	alive       bool
+	heard       bool // ever heard from
+	lastHeard   time.Time
+	discovered  bool   // listed by the latest discovery update
+	gossiped    bool   // named alive in a live peer's heartbeat
+	leftInc     uint64 // incarnation that said leaving (its late heartbeats are ignored)
+	probing     bool   // a reachability probe is in flight
+	unreachable bool   // the latest reachability probe failed
+	nextProbe   time.Time
 
 	// After remote reports the endpoint terminated, the peer's port is
 	// checked at every tick until verifyUntil: a refused connection means
@@ -138,6 +143,7 @@ func (m *membership) heartbeat(hb *boursepb.Heartbeat, now time.Time) effects {
 	if inc <= p.leftInc {
 		return e // a late heartbeat of an incarnation that left
 	}
+	e.probes = append(e.probes, m.gossip(hb.GetPeers(), now)...)
 	nm := Member{Node: hb.GetNode(), Address: addr, Incarnation: inc}
 	if p.alive {
 		switch {
@@ -156,6 +162,28 @@ func (m *membership) heartbeat(hb *boursepb.Heartbeat, now time.Time) effects {
 	return e
 }
 
+// gossip records the peers a live peer's heartbeat names and probes those
+// never heard from: how a node that knows one member comes to know all.
+func (m *membership) gossip(addrs []string, now time.Time) []probeReq {
+	var probes []probeReq
+	for _, a := range addrs {
+		if a == "" || a == m.self.Address {
+			continue
+		}
+		p := m.peers[a]
+		if p == nil {
+			p = m.peer(a)
+			p.lastHeard = now
+		}
+		p.gossiped = true
+		if !p.alive && !p.heard && !p.probing {
+			p.probing = true
+			probes = append(probes, probeReq{addr: a})
+		}
+	}
+	return probes
+}
+
 // tick declares silent peers dead, lists the heartbeat targets (every live
 // peer) and starts the probes that are due.
 func (m *membership) tick(now time.Time) effects {
@@ -170,7 +198,7 @@ func (m *membership) tick(now time.Time) effects {
 				p.verifying = true
 				e.probes = append(e.probes, probeReq{addr: addr, verify: true, inc: p.member.Incarnation})
 			}
-		case p.discovered:
+		case p.discovered || (p.gossiped && !p.heard):
 			if !p.probing && !now.Before(p.nextProbe) {
 				p.probing = true
 				e.probes = append(e.probes, probeReq{addr: addr})
@@ -191,6 +219,7 @@ func (m *membership) discovered(peers []Peer, now time.Time) effects {
 			listed[pr.Address] = true
 		}
 	}
+	m.gotDiscovery = true
 	var e effects
 	for addr, p := range m.peers {
 		p.discovered = listed[addr]
@@ -245,6 +274,7 @@ func (m *membership) probed(r probeReq, reachable bool, now time.Time) effects {
 		return e
 	}
 	p.probing = false
+	p.unreachable = !reachable
 	if p.heard {
 		p.nextProbe = now.Add(m.deadProbe)
 	} else {
@@ -254,4 +284,21 @@ func (m *membership) probed(r probeReq, reachable bool, now time.Time) effects {
 		e.send = append(e.send, r.addr)
 	}
 	return e
+}
+
+// settled reports whether the node has joined the cluster discovery
+// describes: discovery delivered its list and every peer listed, or named by
+// a live peer, was heard from or found unreachable. Until then the node may not know nodes that
+// are alive, and what it decides alone (where an exchange's authority lives)
+// would be decided again, differently, a moment later.
+func (m *membership) settled() bool {
+	if !m.gotDiscovery {
+		return false
+	}
+	for _, p := range m.peers {
+		if (p.discovered || p.gossiped) && !p.heard && !p.unreachable {
+			return false
+		}
+	}
+	return true
 }

@@ -75,6 +75,7 @@ type Node struct {
 	discovered chan []Peer
 	probes     chan probeResult
 	quit       chan struct{} // closed by Stop: the membership goroutine and probes end
+	joined     chan struct{} // closed when membership is settled (see Start)
 	wg         sync.WaitGroup
 
 	probeCtx    context.Context // canceled by Stop; aborts probes' dials
@@ -95,9 +96,12 @@ type probeResult struct {
 
 // Start starts a node: an actor system, protoactor remote on cfg.Host and
 // cfg.Port, a Broker, the membership actor and goroutine, and discovery. It
-// returns once discovery has started; peers are found in the background
-// (watch them with Subscribe or Members). ctx bounds the start (it is passed
-// to Discovery.Start) and is not kept.
+// returns once the node has joined: discovery has delivered its first list of
+// peers and each of them was heard from or found unreachable, or
+// Config.JoinTimeout passed (the node then goes on with the peers it heard
+// from; the others are found in the background; watch them with Subscribe or
+// Members). ctx bounds the start (it is passed to Discovery.Start) and is not
+// kept.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -116,6 +120,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		discovered: make(chan []Peer, 4),
 		probes:     make(chan probeResult, 64),
 		quit:       make(chan struct{}),
+		joined:     make(chan struct{}),
 		discovery:  cfg.Discovery,
 	}
 	n.probeCtx, n.cancelProbe = context.WithCancel(context.Background())
@@ -159,6 +164,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return ok
 	})
 
+	// Until the node has joined, its hub knows only part of the cluster:
+	// starting an authority then would build it from partial state.
+	n.broker.Hub().SetJoining(true)
 	m := newMembership(cfg, n.self)
 	n.setView(m.view())
 	n.broker.Hub().SetMembers(toExchange(m.view()))
@@ -170,7 +178,22 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		if err := n.discovery.Start(ctx, reg, n.onDiscovery); err != nil {
 			return fail(fmt.Errorf("bourse: cluster: start discovery: %w", err))
 		}
+		// Join before returning, as Akka's nodes join their seeds: a node
+		// that declared exchanges before it heard from its live peers would
+		// appoint authorities and leaders of its own, a split brain that
+		// lasts until the first heartbeats.
+		timer := time.NewTimer(cfg.JoinTimeout)
+		defer timer.Stop()
+		select {
+		case <-n.joined:
+		case <-timer.C:
+			n.log.Warn("joining: peers listed by discovery did not answer in time; going on with those that did",
+				slog.Duration("join_timeout", cfg.JoinTimeout), slog.Int("members", len(n.Members())))
+		case <-ctx.Done():
+			return fail(fmt.Errorf("bourse: cluster: joining: %w", ctx.Err()))
+		}
 	}
+	n.broker.Hub().SetJoining(false)
 	n.log.Info("node started", slog.Uint64("incarnation", n.self.Incarnation))
 	return n, nil
 }
@@ -249,7 +272,16 @@ func (n *Node) onDiscovery(peers []Peer) {
 }
 
 func (n *Node) heartbeat(leaving bool) *boursepb.Heartbeat {
+	var peers []string
+	if !leaving {
+		for _, m := range *n.view.Load() {
+			if m.Address != n.self.Address {
+				peers = append(peers, m.Address)
+			}
+		}
+	}
 	return &boursepb.Heartbeat{
+		Peers:       peers,
 		Cluster:     n.cfg.Cluster,
 		Node:        n.self.Node,
 		Address:     n.self.Address,

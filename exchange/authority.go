@@ -46,6 +46,8 @@ type authority struct {
 	rebuilding bool
 	waiting    map[string]bool // addresses not yet heard from
 	deferred   []deferredReply // acks held until the rebuild is done
+	deadline   selfTimer       // ends the rebuild after rebuildWait
+	root       *actor.RootContext
 }
 
 type nodeState struct {
@@ -89,10 +91,12 @@ func (a *authority) Receive(ctx actor.Context) {
 		for addr := range a.waiting {
 			ctx.Send(actor.NewPID(addr, ingressID), &boursepb.Sync{Exchange: a.name, Authority: fromPID(ctx.Self())})
 		}
-		ctx.SetReceiveTimeout(rebuildWait)
-	case *actor.ReceiveTimeout:
-		ctx.SetReceiveTimeout(0)
-		if a.rebuilding {
+		a.root = ctx.ActorSystem().Root
+		a.deadline.Start(a.root, ctx.Self(), rebuildWait)
+	case *actor.Stopping:
+		a.deadline.Stop()
+	case *timerTick:
+		if a.deadline.Fired(m) && a.rebuilding {
 			a.log.Debug("bourse: authority rebuilt without every node", slog.Int("missing", len(a.waiting)))
 			a.finishRebuild(ctx)
 		}
@@ -195,7 +199,7 @@ func (a *authority) attach(ctx actor.Context, m *boursepb.Attach) {
 
 func (a *authority) finishRebuild(ctx actor.Context) {
 	a.rebuilding = false
-	ctx.SetReceiveTimeout(0)
+	a.deadline.Stop()
 	a.epoch++
 	a.push(ctx)
 	// Everyone learns the leader the merged state gives: the same one as
@@ -218,15 +222,28 @@ func (a *authority) finishRebuild(ctx actor.Context) {
 func (a *authority) add(info *boursepb.HandlerInfo) {
 	info = proto.Clone(info).(*boursepb.HandlerInfo)
 	if info.GetSeq() == 0 {
-		info.Seq = a.nextSeq
+		// Seniority is the connection's wall-clock time, made strictly
+		// increasing here: when two authorities existed for a while (a node
+		// that started before it could reach its peers) and their states
+		// merge, the connection that is really the oldest still leads.
+		info.Seq = max(uint64(time.Now().UnixNano()), a.nextSeq)
 	}
 	if info.GetSeq() >= a.nextSeq {
 		a.nextSeq = info.GetSeq() + 1
 	}
 	a.handlers[info.GetId()] = info
 	a.pids[info.GetId()] = toPID(info.GetPid())
-	i := sort.Search(len(a.members), func(i int) bool { return a.members[i].GetSeq() > info.GetSeq() })
+	i := sort.Search(len(a.members), func(i int) bool { return olderThan(info, a.members[i]) })
 	a.members = slices.Insert(a.members, i, info)
+}
+
+// olderThan orders connections by seniority: seq, then id, so that equal
+// seqs from merged states still give every authority the same order.
+func olderThan(x, y *boursepb.HandlerInfo) bool {
+	if x.GetSeq() != y.GetSeq() {
+		return x.GetSeq() < y.GetSeq()
+	}
+	return x.GetId() < y.GetId()
 }
 
 func (a *authority) remove(id string) {

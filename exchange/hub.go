@@ -37,6 +37,7 @@ type Hub struct {
 	members   []Member
 	auths     map[string]*actor.PID // exchange -> the authority this node runs
 	authSeq   int
+	joining   bool // see SetJoining
 }
 
 // New starts a hub on system. The hub does not own system: stopping the hub

@@ -111,7 +111,8 @@ func (h *Hub) liveAddresses(members []Member) []string {
 
 // authorityFor returns the local authority of exchange name, starting it when
 // this node owns the exchange and has none yet; nil when another node owns it
-// (the point of presence that asked will retry there).
+// or the node is still joining (see SetJoining; the point of presence that
+// asked will retry).
 func (h *Hub) authorityFor(name string) *actor.PID {
 	h.membersMu.Lock()
 	defer h.membersMu.Unlock()
@@ -120,6 +121,9 @@ func (h *Hub) authorityFor(name string) *actor.PID {
 	}
 	if pid := h.auths[name]; pid != nil {
 		return pid
+	}
+	if h.joining {
+		return nil
 	}
 	if h.ownerOf(name, h.members) != h.address() {
 		return nil

@@ -26,6 +26,19 @@ func (h *Hub) SetMembers(members []Member) {
 	h.applyMembers(prev, ms)
 }
 
+// SetJoining holds back the start of authorities on this node while the
+// cluster layer is still joining, that is, while the hub may not yet know every
+// live node. An authority started then would rebuild its state from only the
+// nodes it knows and push a routing table missing the others' handlers;
+// held back, the points of presence that ask for it keep their current table
+// and ask again (every attachRetry) until the node has joined. Authorities
+// already running are not affected. A hub is not joining unless told.
+func (h *Hub) SetJoining(joining bool) {
+	h.membersMu.Lock()
+	defer h.membersMu.Unlock()
+	h.joining = joining
+}
+
 // Members returns the live nodes the hub was last told of.
 func (h *Hub) Members() []Member {
 	h.membersMu.Lock()

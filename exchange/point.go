@@ -142,6 +142,7 @@ type popActor struct {
 	owner    string     // address of the node owning the exchange, as last computed
 	authPID  *actor.PID // the authority whose table was last accepted
 	attached bool       // a table from the owner's authority has arrived
+	retry    selfTimer  // re-sends the attach until attached
 }
 
 func (a *popActor) Receive(ctx actor.Context) {
@@ -152,10 +153,12 @@ func (a *popActor) Receive(ctx actor.Context) {
 		if owner := a.p.h.ownerOf(a.p.spec.Name, a.p.h.Members()); owner != a.owner {
 			a.attach(ctx)
 		}
-	case *actor.ReceiveTimeout:
-		if !a.attached {
+	case *timerTick:
+		if a.retry.Fired(m) && !a.attached {
 			a.attach(ctx)
 		}
+	case *actor.Stopping:
+		a.retry.Stop()
 	case *boursepb.Sync:
 		// A new authority asks for this node's state.
 		ctx.Send(toPID(m.GetAuthority()), a.state(ctx))
@@ -199,7 +202,7 @@ func (a *popActor) attach(ctx actor.Context) {
 	a.owner = a.p.h.ownerOf(a.p.spec.Name, a.p.h.Members())
 	a.attached = false
 	ctx.Request(a.p.h.ingressOf(a.owner), a.state(ctx))
-	ctx.SetReceiveTimeout(attachRetry)
+	a.retry.Start(a.p.h.root, ctx.Self(), attachRetry)
 }
 
 // state is this node's truth about the exchange.
@@ -225,7 +228,7 @@ func (a *popActor) table(ctx actor.Context, m *boursepb.RoutingTable) {
 	a.p.table.Store(buildTable(m, a.p.strat, a.p.table.Load(), a.p.h))
 	if !a.attached {
 		a.attached = true
-		ctx.SetReceiveTimeout(0)
+		a.retry.Stop()
 	}
 	if moved {
 		// What the old authority never answered, the new one gets again; it

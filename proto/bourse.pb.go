@@ -1490,7 +1490,10 @@ type Heartbeat struct {
 	Address     string `protobuf:"bytes,3,opt,name=address,proto3" json:"address,omitempty"`
 	Incarnation uint64 `protobuf:"varint,4,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	// leaving is set in the last heartbeats of a node that stops gracefully.
-	Leaving       bool `protobuf:"varint,5,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	Leaving bool `protobuf:"varint,5,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	// peers lists the addresses of the peers the sender holds alive: gossip,
+	// so that a node that knows one member comes to know them all.
+	Peers         []string `protobuf:"bytes,6,rep,name=peers,proto3" json:"peers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1558,6 +1561,13 @@ func (x *Heartbeat) GetLeaving() bool {
 		return x.Leaving
 	}
 	return false
+}
+
+func (x *Heartbeat) GetPeers() []string {
+	if x != nil {
+		return x.Peers
+	}
+	return nil
 }
 
 var File_bourse_proto protoreflect.FileDescriptor
@@ -1674,13 +1684,14 @@ const file_bourse_proto_rawDesc = "" +
 	"\fhas_exchange\x18\a \x01(\bR\vhasExchange\"P\n" +
 	"\x04Sync\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12,\n" +
-	"\tauthority\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\x8f\x01\n" +
+	"\tauthority\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\xa5\x01\n" +
 	"\tHeartbeat\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12 \n" +
 	"\vincarnation\x18\x04 \x01(\x04R\vincarnation\x12\x18\n" +
-	"\aleaving\x18\x05 \x01(\bR\aleaving*\xe9\x01\n" +
+	"\aleaving\x18\x05 \x01(\bR\aleaving\x12\x14\n" +
+	"\x05peers\x18\x06 \x03(\tR\x05peers*\xe9\x01\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CODE_NO_HANDLERS\x10\x01\x12\x10\n" +

@@ -1,0 +1,64 @@
+package exchange
+
+import (
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+)
+
+// selfTimer sends a message to an actor after a delay. Actors here use it
+// instead of protoactor's SetReceiveTimeout, whose timer goroutine writes the
+// actor context while the mailbox goroutine reads it (a data race in
+// actor_context.go: receiveTimeoutHandler calls CancelReceiveTimeout, which
+// the race detector reports against resetReceiveTimeoutTimer).
+//
+// Only the actor that owns it calls its methods; tick messages carry a
+// generation so that a tick sent just before a Stop or a new Start is
+// recognised as stale (Fired returns false for it).
+type selfTimer struct {
+	mu    sync.Mutex
+	t     *time.Timer
+	gen   uint64
+	armed bool
+}
+
+// timerTick is what a selfTimer sends.
+type timerTick struct{ gen uint64 }
+
+// Start (re)arms the timer: after d, root sends a timerTick to self.
+func (s *selfTimer) Start(root *actor.RootContext, self *actor.PID, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.t != nil {
+		s.t.Stop()
+	}
+	s.gen++
+	s.armed = true
+	gen := s.gen
+	s.t = time.AfterFunc(d, func() { root.Send(self, &timerTick{gen: gen}) })
+}
+
+// Stop disarms the timer; a tick already on its way is then stale.
+func (s *selfTimer) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.t != nil {
+		s.t.Stop()
+		s.t = nil
+	}
+	s.gen++
+	s.armed = false
+}
+
+// Fired reports whether tick is the current arming's, and disarms it.
+func (s *selfTimer) Fired(tick *timerTick) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.armed || tick.gen != s.gen {
+		return false
+	}
+	s.armed = false
+	s.t = nil
+	return true
+}
