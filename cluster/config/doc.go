@@ -1,0 +1,31 @@
+// Package config loads a bourse node and its exchanges from one YAML file.
+//
+// Load (or Parse, for bytes) reads the file with viper, lets environment
+// variables override it, checks every key, and returns a File: a plain
+// cluster.Config with its Discovery built, and the exchange.Specs to declare.
+// Start starts the node and declares them. The core packages never see viper:
+// they take the structs a File holds.
+//
+//	node: {name: md-1, host: 127.0.0.1, port: 7101}
+//	cluster:
+//	  name: trading
+//	  discovery: {provider: static, peers: ["127.0.0.1:7102"]}
+//	exchanges:
+//	  - {name: orders, kind: req-resp, strategy: sticky}
+//	  - {name: prices, kind: pub-sub}
+//
+// Precedence, lowest first: the defaults of cluster.DefaultConfig, the file,
+// the environment (BOURSE_NODE_PORT and the others that
+// docs/configuration.md lists), then the functions given with WithOverride.
+//
+// Every problem with a file is an *Error wrapping ErrInvalid that names the
+// file, the line when the YAML gives one, the key path and the problem, and
+// lists the valid choices when there are some:
+//
+//	bourse: node.yaml:9: exchanges[1].strategy: unknown strategy "round_robin" (known: consensus, ..., sticky-fun); did you mean "round-robin"?
+//
+// Unknown keys are errors, never silently ignored. Keys are
+// case-insensitive (viper lowercases them), strategy parameters included.
+//
+// The full reference of keys is docs/configuration.md.
+package config

@@ -1,0 +1,116 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// ErrInvalid is wrapped by every error of Load and Parse: the file is
+// missing, unreadable, malformed, or says something bourse cannot do.
+var ErrInvalid = errors.New("bourse: invalid configuration")
+
+// Error is a problem with one key of a configuration file (or with the whole
+// file, when Key is empty). It wraps ErrInvalid and, when there is one, the
+// underlying error (a *fs.PathError for a missing file, a strategy factory's
+// error for bad parameters).
+type Error struct {
+	// File is the path given to Load, or the name given to Parse.
+	File string
+	// Line is the line of the key in the file (of the YAML parser's
+	// complaint for malformed YAML), 1-based; 0 when the value came from the
+	// environment or the file is unreadable. For a key the file lacks, it is
+	// the line of the nearest enclosing key.
+	Line int
+	// Key is the key path, e.g. "node.port" or "exchanges[2].strategy".
+	Key string
+	// Problem says what is wrong, with the valid choices when there are
+	// some.
+	Problem string
+	// Err is the underlying error, or nil.
+	Err error
+}
+
+// Error returns "bourse: FILE[:LINE]: KEY: PROBLEM".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("bourse: ")
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteString(":")
+		b.WriteString(strconv.Itoa(e.Line))
+	}
+	if e.Key != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Key)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Problem)
+	return b.String()
+}
+
+// Unwrap returns ErrInvalid and Err, so errors.Is matches both.
+func (e *Error) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrInvalid}
+	}
+	return []error{ErrInvalid, e.Err}
+}
+
+// choices renders the valid values of a key for an error message:
+// ` (known: a, b, c)`, followed by `; did you mean "b"?` when one of them is
+// close to got.
+func choices(got string, known []string) string {
+	known = slices.Sorted(slices.Values(known))
+	s := " (known: none)"
+	if len(known) > 0 {
+		s = " (known: " + strings.Join(known, ", ") + ")"
+	}
+	if m := closest(got, known); m != "" {
+		s += fmt.Sprintf("; did you mean %q?", m)
+	}
+	return s
+}
+
+// closest returns the entry of known nearest to s when it is near enough to
+// be a typo: at most 2 edits away, and fewer edits than half of s. It
+// returns "" otherwise.
+func closest(s string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(s), k); d < bestD && 2*d < len(s) {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance between a and b
+// (Levenshtein's, with a swap of neighbours as one edit: "hots" is one edit
+// from "host"), in bytes: keys and names are ASCII.
+func editDistance(a, b string) int {
+	// d[i][j] is the distance between a[:i] and b[:j].
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}

@@ -1,0 +1,326 @@
+package config_test
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bourse-go/bourse/cluster/config"
+	"github.com/bourse-go/bourse/cluster/consul"
+	"github.com/bourse-go/bourse/cluster/static"
+	"github.com/bourse-go/bourse/strategies"
+)
+
+// base is a valid file the error cases change one thing of.
+const base = `
+node: {name: md-1, host: 127.0.0.1, port: 0}
+cluster:
+  name: trading
+  heartbeat_interval: 200ms
+  suspect_after: 1s
+exchanges:
+  - {name: orders, kind: req-resp, strategy: sticky}
+  - {name: prices, kind: pub-sub}
+  - {name: matching, kind: req-resp, strategy: consensus}
+`
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		env  map[string]string
+		key  string
+		line int
+		want []string // substrings of the message
+	}{
+		{
+			name: "unknown strategy",
+			yaml: strings.Replace(base, "strategy: consensus", "strategy: round_robin", 1),
+			key:  "exchanges[2].strategy", line: 10,
+			want: []string{`unknown strategy "round_robin"`, "known: consensus, consensus-round-robin, default, fun, round-robin, sticky, sticky-fun", `did you mean "round-robin"?`},
+		},
+		{
+			name: "unknown kind",
+			yaml: strings.Replace(base, "kind: pub-sub", "kind: fanout", 1),
+			key:  "exchanges[1].kind", line: 9,
+			want: []string{`unknown kind "fanout" (known: pub-sub, req-resp)`},
+		},
+		{
+			name: "missing kind",
+			yaml: strings.Replace(base, "kind: pub-sub", "", 1),
+			key:  "exchanges[1].kind", line: 9,
+			want: []string{"missing (known: pub-sub, req-resp)"},
+		},
+		{
+			name: "duplicate exchange name",
+			yaml: strings.Replace(base, "name: matching", "name: orders", 1),
+			key:  "exchanges[2].name", line: 10,
+			want: []string{`duplicate exchange name "orders" (exchanges[0] has it)`},
+		},
+		{
+			name: "missing exchange name",
+			yaml: strings.Replace(base, "name: prices, ", "", 1),
+			key:  "exchanges[1].name", line: 9,
+			want: []string{"missing: every exchange needs a name"},
+		},
+		{
+			name: "wrong type",
+			yaml: strings.Replace(base, "port: 0", `port: "abc"`, 1),
+			key:  "node.port", line: 2,
+			want: []string{`want an integer in 0..65535, got the string "abc"`},
+		},
+		{
+			name: "wrong type from the environment",
+			yaml: base,
+			env:  map[string]string{"BOURSE_NODE_PORT": "seven"},
+			key:  "node.port", line: 0,
+			want: []string{`from BOURSE_NODE_PORT: want an integer in 0..65535, got the string "seven"`},
+		},
+		{
+			name: "port out of range",
+			yaml: strings.Replace(base, "port: 0", "port: 70000", 1),
+			key:  "node.port", line: 2,
+			want: []string{"70000 is out of range 0..65535"},
+		},
+		{
+			name: "missing consul address",
+			yaml: withDiscovery(`{provider: consul, consul: {ttl: 3s}}`),
+			key:  "cluster.discovery.consul.address", line: 7,
+			want: []string{"missing: provider consul needs the agent's host:port"},
+		},
+		{
+			name: "bad consul address",
+			yaml: withDiscovery(`{provider: consul, consul: {address: "http://127.0.0.1:8500"}}`),
+			key:  "cluster.discovery.consul.address", line: 7,
+			want: []string{`has a scheme, want host:port`},
+		},
+		{
+			name: "consul refresh not below ttl",
+			yaml: withDiscovery(`{provider: consul, consul: {address: 127.0.0.1:8500, ttl: 3s, refresh_interval: 5s}}`),
+			key:  "cluster.discovery.consul.refresh_interval", line: 7,
+			want: []string{"must be shorter than TTL"},
+		},
+		{
+			name: "unknown discovery provider",
+			yaml: withDiscovery(`{provider: etcd}`),
+			key:  "cluster.discovery.provider", line: 7,
+			want: []string{`unknown provider "etcd" (known: consul, none, static)`},
+		},
+		{
+			name: "peers without provider",
+			yaml: withDiscovery(`{peers: [127.0.0.1:7101]}`),
+			key:  "cluster.discovery.provider", line: 7,
+			want: []string{"missing, and cluster.discovery.peers is set (say provider: static)"},
+		},
+		{
+			name: "bad peer",
+			yaml: withDiscovery(`{provider: static, peers: [127.0.0.1:7101, "127.0.0.1"]}`),
+			key:  "cluster.discovery.peers[1]", line: 7,
+			want: []string{`"127.0.0.1" is not host:port with a port in 1..65535`},
+		},
+		{
+			name: "misspelt key in an exchange",
+			yaml: strings.Replace(base, "kind: req-resp, strategy: sticky", "kind: req-resp, stratgy: sticky", 1),
+			key:  "exchanges[0].stratgy", line: 8,
+			want: []string{"unknown key (known: kind, name, params, strategy)", `did you mean "strategy"?`},
+		},
+		{
+			name: "misspelt key in node",
+			yaml: strings.Replace(base, "host: 127.0.0.1", "hots: 127.0.0.1", 1),
+			key:  "node.hots", line: 2,
+			want: []string{"unknown key (known: host, name, port)", `did you mean "host"?`},
+		},
+		{
+			name: "unknown top-level key",
+			yaml: base + "metrics: {port: 9090}\n",
+			key:  "metrics", line: 11,
+			want: []string{"unknown key (known: broker, cluster, exchanges, log, node)"},
+		},
+		{
+			name: "misspelt consul key",
+			yaml: withDiscovery(`{provider: consul, consul: {adress: 127.0.0.1:8500}}`),
+			key:  "cluster.discovery.consul.adress", line: 7,
+			want: []string{`did you mean "address"?`},
+		},
+		{
+			name: "section that is not a mapping",
+			yaml: "node: md-1\n",
+			key:  "node", line: 1,
+			want: []string{`want a mapping with keys host, name, port, got the string "md-1"`},
+		},
+		{
+			name: "exchanges that are not a list",
+			yaml: "exchanges: {name: orders, kind: req-resp}\n",
+			key:  "exchanges", line: 1,
+			want: []string{"want a list, got a mapping"},
+		},
+		{
+			name: "malformed YAML",
+			yaml: "node:\n  name: md-1\n host: 127.0.0.1\n",
+			key:  "", line: 2, // where yaml.v3 says: the mapping the bad line breaks
+			want: []string{"malformed YAML: did not find expected key"},
+		},
+		{
+			name: "duplicate YAML key",
+			yaml: "node:\n  name: md-1\n  name: md-2\n",
+			key:  "", line: 3,
+			want: []string{`malformed YAML: mapping key "name" already defined at line 2`},
+		},
+		{
+			name: "document that is a list",
+			yaml: "- node\n- cluster\n",
+			key:  "", line: 1,
+			want: []string{"malformed YAML: the document must be a mapping of keys"},
+		},
+		{
+			name: "bad duration",
+			yaml: strings.Replace(base, "heartbeat_interval: 200ms", "heartbeat_interval: 2 seconds", 1),
+			key:  "cluster.heartbeat_interval", line: 5,
+			want: []string{`want a duration such as "200ms" or "3s", got the string "2 seconds"`},
+		},
+		{
+			name: "duration without a unit",
+			yaml: strings.Replace(base, "suspect_after: 1s", "suspect_after: 1", 1),
+			key:  "cluster.suspect_after", line: 6,
+			want: []string{`want a duration with a unit, such as "200ms" or "3s", got the number 1`},
+		},
+		{
+			name: "heartbeat too fast",
+			yaml: strings.Replace(base, "heartbeat_interval: 200ms", "heartbeat_interval: 1ms", 1),
+			key:  "cluster.heartbeat_interval", line: 5,
+			want: []string{"is 1ms, want at least 10ms"},
+		},
+		{
+			name: "suspect too soon",
+			yaml: strings.Replace(base, "suspect_after: 1s", "suspect_after: 300ms", 1),
+			key:  "cluster.suspect_after", line: 6,
+			want: []string{"is 300ms, want more than twice cluster.heartbeat_interval (200ms)"},
+		},
+		{
+			name: "bad strategy parameter",
+			yaml: strings.Replace(base, "strategy: sticky}", "strategy: sticky, params: {load_factor: 0.5}}", 1),
+			key:  "exchanges[0].params", line: 8,
+			want: []string{"sticky: load_factor"},
+		},
+		{
+			name: "unknown strategy parameter",
+			yaml: strings.Replace(base, "strategy: sticky}", "strategy: sticky, params: {load_facter: 1.5}}", 1),
+			key:  "exchanges[0].params", line: 8,
+			want: []string{`unknown parameter "load_facter" (known: load_factor, partitions, vnodes)`},
+		},
+		{
+			name: "sticky-fun from YAML",
+			yaml: strings.Replace(base, "strategy: sticky}", "strategy: sticky-fun}", 1),
+			key:  "exchanges[0].strategy", line: 8,
+			want: []string{`"sticky-fun" needs a Go function, which YAML cannot give: register strategies.StickyFun(hash) under a name of your own`},
+		},
+		{
+			name: "pub-sub with a strategy",
+			yaml: strings.Replace(base, "kind: pub-sub", "kind: pub-sub, strategy: sticky", 1),
+			key:  "exchanges[1].strategy", line: 9,
+			want: []string{"pub-sub exchanges take no strategy"},
+		},
+		{
+			name: "unknown log level",
+			yaml: base + "log: {level: verbose}\n",
+			key:  "log.level", line: 11,
+			want: []string{`unknown value "verbose" (known: debug, error, info, warn)`},
+		},
+		{
+			name: "unspecified host",
+			yaml: strings.Replace(base, "host: 127.0.0.1", "host: 0.0.0.0", 1),
+			key:  "node.host", line: 2,
+			want: []string{`"0.0.0.0" is an unspecified address`},
+		},
+		{
+			name: "max redirects out of range",
+			yaml: base + "broker: {max_redirects: 100}\n",
+			key:  "broker.max_redirects", line: 11,
+			want: []string{"100 is out of range 0..64"},
+		},
+		{
+			name: "empty node name",
+			yaml: strings.Replace(base, "name: md-1", `name: ""`, 1),
+			key:  "node.name", line: 2,
+			want: []string{"is empty"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			f, err := config.Parse([]byte(tt.yaml), "node.yaml", config.WithLogOutput(io.Discard))
+			if err == nil {
+				t.Fatalf("Parse succeeded (%+v), want an error", f.Cluster)
+			}
+			checkError(t, err, "node.yaml", tt.key, tt.line, tt.want...)
+		})
+	}
+}
+
+// withDiscovery returns base with a discovery section, on line 7.
+func withDiscovery(d string) string {
+	return strings.Replace(base, "  suspect_after: 1s\n", "  suspect_after: 1s\n  discovery: "+d+"\n", 1)
+}
+
+// checkError checks that err is an *Error wrapping ErrInvalid with the given
+// file, key and line, whose message holds every one of want.
+func checkError(t *testing.T, err error, file, key string, line int, want ...string) {
+	t.Helper()
+	t.Logf("error: %v", err)
+	if !errors.Is(err, config.ErrInvalid) {
+		t.Errorf("error does not wrap ErrInvalid")
+	}
+	var e *config.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error is a %T, not a *config.Error", err)
+	}
+	if e.File != file || e.Key != key || e.Line != line {
+		t.Errorf("File, Line, Key = %q, %d, %q; want %q, %d, %q", e.File, e.Line, e.Key, file, line, key)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("message lacks %q", w)
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nope.yaml")
+	_, err := config.Load(path)
+	checkError(t, err, path, "", 0, "cannot read: no such file or directory")
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("error does not wrap fs.ErrNotExist")
+	}
+}
+
+func TestUnknownStrategyParamsWrapCause(t *testing.T) {
+	yaml := strings.Replace(base, "strategy: sticky}", "strategy: sticky, params: {vnodes: many}}", 1)
+	_, err := config.Parse([]byte(yaml), "node.yaml", config.WithLogOutput(io.Discard))
+	if !errors.Is(err, strategies.ErrInvalidParams) {
+		t.Errorf("error %v does not wrap strategies.ErrInvalidParams", err)
+	}
+}
+
+func TestOverrideIsValidated(t *testing.T) {
+	_, err := config.Parse([]byte(base), "node.yaml", config.WithLogOutput(io.Discard),
+		config.WithOverride(func(f *config.File) { f.Cluster.Port = -1 }))
+	checkError(t, err, "node.yaml", "", 0, "after WithOverride: ", "Config.Port is -1")
+}
+
+// Errors found by the core's validation wrap the core's error too.
+func TestErrorsWrapTheCoresError(t *testing.T) {
+	_, err := config.Parse([]byte(withDiscovery(`{provider: consul, consul: {address: "127.0.0.1"}}`)), "node.yaml", config.WithLogOutput(io.Discard))
+	var ce *consul.ConfigError
+	if !errors.As(err, &ce) || ce.Field != "Address" {
+		t.Errorf("error %v does not wrap a consul.ConfigError for Address", err)
+	}
+	_, err = config.Parse([]byte(withDiscovery(`{provider: static, peers: ["127.0.0.1:0"]}`)), "node.yaml", config.WithLogOutput(io.Discard))
+	if !errors.Is(err, static.ErrInvalidPeer) {
+		t.Errorf("error %v does not wrap static.ErrInvalidPeer", err)
+	}
+}

@@ -1,0 +1,52 @@
+package config_test
+
+import (
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/bourse-go/bourse/cluster/config"
+)
+
+// FuzzParse feeds Parse arbitrary bytes: it must not panic, and must return
+// either a File the core accepts or an *Error wrapping ErrInvalid.
+func FuzzParse(f *testing.F) {
+	for _, seed := range []string{
+		base,
+		withDiscovery(`{provider: static, peers: ["127.0.0.1:7101", "127.0.0.1:7102"]}`),
+		withDiscovery(`{provider: consul, consul: {address: 127.0.0.1:8500, ttl: 3s, token: t}}`),
+		"node: {port: 70000}\n",
+		"exchanges: [{name: a, kind: req-resp, strategy: sticky, params: {load_factor: 2, vnodes: 8}}]\n",
+		"exchanges: [{name: a, kind: pub-sub}, {name: a, kind: pub-sub}]\n",
+		"log: {level: debug, format: json}\nbroker: {max_redirects: 3}\n",
+		"a: &x [*x]\n",
+		"node:\n  name: x\n host: y\n",
+		"- 1\n- 2\n",
+		"",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := config.Parse(data, "fuzz.yaml", config.WithLogOutput(io.Discard))
+		if err != nil {
+			var e *config.Error
+			if !errors.Is(err, config.ErrInvalid) || !errors.As(err, &e) || e.File != "fuzz.yaml" || e.Problem == "" {
+				t.Fatalf("error %q (%T) is not an *Error wrapping ErrInvalid", err, err)
+			}
+			return
+		}
+		if err := file.Cluster.Validate(); err != nil {
+			t.Fatalf("Parse returned an invalid cluster config: %v", err)
+		}
+		seen := map[string]bool{}
+		for _, s := range file.Exchanges {
+			if err := s.Validate(); err != nil {
+				t.Fatalf("Parse returned an invalid spec: %v", err)
+			}
+			if seen[s.Name] {
+				t.Fatalf("Parse returned exchange %q twice", s.Name)
+			}
+			seen[s.Name] = true
+		}
+	})
+}

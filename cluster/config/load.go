@@ -1,0 +1,416 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/viper"
+
+	"github.com/bourse-go/bourse/cluster"
+	"github.com/bourse-go/bourse/cluster/consul"
+	"github.com/bourse-go/bourse/cluster/static"
+	"github.com/bourse-go/bourse/exchange"
+	"github.com/bourse-go/bourse/strategies"
+)
+
+// Discovery providers, as cluster.discovery.provider spells them.
+const (
+	ProviderNone   = "none"
+	ProviderStatic = "static"
+	ProviderConsul = "consul"
+)
+
+// Log settings, as log.level and log.format spell them.
+var (
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"text", "json"}
+)
+
+// File is a loaded configuration: what a node needs to start, as the plain
+// structs the core takes.
+//
+// A File starts one node: its Discovery serves one node once (see
+// cluster.Discovery). Load the file again for another node.
+type File struct {
+	// Name is the path given to Load, or the name given to Parse.
+	Name string
+	// Cluster is the node's configuration, validated, with Discovery built
+	// (nil for provider none), Logger built from the log section, and
+	// Exchange.Strategies set to the registry the exchanges were checked
+	// against.
+	Cluster cluster.Config
+	// Exchanges are the exchanges to declare, in the file's order, with
+	// distinct names. A req-resp exchange that names no strategy has
+	// exchange.DefaultStrategy.
+	Exchanges []exchange.Spec
+	// Discovery is what the file says about discovery, for display and for
+	// overrides that build their own; Cluster.Discovery is built from it.
+	Discovery DiscoverySettings
+	// Log is the log section: the level and format of Cluster.Logger.
+	Log LogSettings
+}
+
+// DiscoverySettings is the cluster.discovery section.
+type DiscoverySettings struct {
+	// Provider is ProviderNone, ProviderStatic or ProviderConsul.
+	Provider string
+	// Peers are the static provider's peer addresses.
+	Peers []string
+	// Consul is the consul provider's configuration (Logger set to the
+	// node's).
+	Consul consul.Config
+}
+
+// LogSettings is the log section.
+type LogSettings struct {
+	// Level is the lowest level logged.
+	Level slog.Level
+	// Format is "text" or "json".
+	Format string
+}
+
+// Option changes how Load and Parse build a File.
+type Option func(*options)
+
+type options struct {
+	registry  *strategies.Registry
+	logOut    io.Writer
+	overrides []func(*File)
+}
+
+// WithStrategies checks the exchanges' strategies against r and gives r to
+// the node's exchange layer (Cluster.Exchange.Strategies). Strategies made
+// of code (strategies.StickyFun, strategies.Fun, your own) are registered in
+// r under a name, and the file names them. Without this option the registry
+// is strategies.Builtin().
+func WithStrategies(r *strategies.Registry) Option {
+	return func(o *options) { o.registry = r }
+}
+
+// WithLogOutput sends the node's logs to w instead of os.Stderr, in the
+// file's log format and level. Writes to w may come from many goroutines,
+// each log record in one Write call (as log/slog's handlers do).
+func WithLogOutput(w io.Writer) Option {
+	return func(o *options) {
+		if w != nil {
+			o.logOut = w
+		}
+	}
+}
+
+// WithOverride calls fn on the loaded File, after the defaults, the file and
+// the environment: code has the last word. Overrides run in the order given;
+// the File is validated again after them. Cluster.Discovery is already built
+// when fn runs: to change discovery, build a new one and set it.
+func WithOverride(fn func(*File)) Option {
+	return func(o *options) { o.overrides = append(o.overrides, fn) }
+}
+
+// Load reads the YAML file at path and returns the File it describes, with
+// the environment applied (see the package documentation). Every error is
+// an *Error wrapping ErrInvalid; a missing file's also wraps fs.ErrNotExist.
+//
+// Load and Parse keep no state between calls (each uses a viper instance of
+// its own) and may be called from many goroutines at once.
+func Load(path string, opts ...Option) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{File: path, Problem: "cannot read: " + unwrapPath(err), Err: err}
+	}
+	return Parse(data, path, opts...)
+}
+
+// unwrapPath drops the path from an *fs.PathError's message: the Error
+// names the file already.
+func unwrapPath(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// Parse is Load for a document in memory; name stands for the file in error
+// messages.
+func Parse(data []byte, name string, opts ...Option) (*File, error) {
+	o := options{registry: strategies.Builtin(), logOut: os.Stderr}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.registry == nil {
+		o.registry = strategies.Builtin()
+	}
+	v := viper.New() // one per call: viper's global instance is shared state
+	v.SetConfigType("yaml")
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
+		return nil, yamlError(name, err)
+	}
+	p := &parser{name: name, v: v, lines: &lineIndex{data: data}}
+	// The shape check sees the file alone: it runs before the environment is
+	// bound, so every key it meets came from the file.
+	if e := checkShape("", v.AllSettings(), schema); e != nil {
+		p.fail(e, false)
+		return nil, p.err
+	}
+	for _, e := range envVars {
+		_ = v.BindEnv(e.key, e.env) // fails only without a key
+	}
+	f := p.build(o)
+	if p.err != nil {
+		return nil, p.err
+	}
+	for _, fn := range o.overrides {
+		fn(f)
+	}
+	if len(o.overrides) > 0 {
+		if err := f.validate(); err != nil {
+			return nil, &Error{File: name, Problem: "after WithOverride: " + err.Error(), Err: err}
+		}
+	}
+	return f, nil
+}
+
+// validate checks what overrides may have broken.
+func (f *File) validate() error {
+	if err := f.Cluster.Validate(); err != nil {
+		return err
+	}
+	for _, s := range f.Exchanges {
+		if err := s.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// yamlError turns a parse error of viper into an *Error, taking the line
+// out of the YAML parser's message.
+func yamlError(name string, err error) *Error {
+	cause := err
+	var pe viper.ConfigParseError
+	if errors.As(err, &pe) {
+		cause = pe.Unwrap()
+	}
+	e := &Error{File: name, Err: cause}
+	msg := strings.TrimSpace(cause.Error())
+	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:")
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if m := yamlLine.FindStringSubmatch(l); m != nil {
+			if e.Line == 0 {
+				e.Line, _ = strconv.Atoi(m[1])
+			}
+			l = m[2]
+		}
+		if l = strings.TrimPrefix(l, "yaml: "); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	msg = strings.Join(parts, "; ")
+	if strings.Contains(msg, "into map[string]interface {}") {
+		// The document is a list or a scalar: say so in the file's terms.
+		msg = "the document must be a mapping of keys (node, cluster, broker, exchanges, log)"
+	}
+	e.Problem = "malformed YAML: " + msg
+	return e
+}
+
+// build makes the File from the settings; p.err tells whether it is valid.
+func (p *parser) build(o options) *File {
+	f := &File{Name: p.name}
+	cfg := cluster.DefaultConfig()
+
+	if s, ok := p.nonEmpty("node.name"); ok {
+		cfg.Node = s
+	}
+	if s, ok := p.nonEmpty("node.host"); ok {
+		cfg.Host = s
+	}
+	if n, ok := p.integer("node.port", 0, 65535); ok {
+		cfg.Port = n
+	}
+	if s, ok := p.nonEmpty("cluster.name"); ok {
+		cfg.Cluster = s
+	}
+	if d, ok := p.duration("cluster.heartbeat_interval"); ok && d != 0 {
+		cfg.HeartbeatInterval = d
+	}
+	if d, ok := p.duration("cluster.suspect_after"); ok && d != 0 {
+		cfg.SuspectAfter = d
+	}
+	if n, ok := p.integer("broker.max_redirects", 0, 64); ok {
+		cfg.Exchange.MaxRedirects = n
+	}
+	p.checkTimings(cfg)
+	p.checkHost(cfg.Host)
+
+	f.Log = p.logSettings()
+	cfg.Logger = newLogger(o.logOut, f.Log)
+	cfg.Exchange.Strategies = o.registry
+
+	f.Discovery, cfg.Discovery = p.discovery(cfg.Logger)
+	f.Exchanges = p.exchanges(o.registry)
+
+	if p.err == nil {
+		// Every rule of Validate is checked above with the key's name; this
+		// catches a rule added to the core and not here yet.
+		if err := cfg.Validate(); err != nil {
+			p.fail(&Error{Problem: err.Error(), Err: err}, false)
+		}
+	}
+	f.Cluster = cfg
+	return f
+}
+
+// checkTimings applies cluster.Config.Validate's rules on durations, naming
+// the keys.
+func (p *parser) checkTimings(cfg cluster.Config) {
+	if cfg.HeartbeatInterval < cluster.MinHeartbeatInterval {
+		_, env := p.get("cluster.heartbeat_interval")
+		p.bad("cluster.heartbeat_interval", env, "is %v, want at least %v", cfg.HeartbeatInterval, cluster.MinHeartbeatInterval)
+	}
+	if cfg.SuspectAfter <= 2*cfg.HeartbeatInterval {
+		_, env := p.get("cluster.suspect_after")
+		p.bad("cluster.suspect_after", env, "is %v, want more than twice cluster.heartbeat_interval (%v)", cfg.SuspectAfter, cfg.HeartbeatInterval)
+	}
+}
+
+// checkHost refuses the unspecified addresses, as cluster.Config.Validate
+// does: peers could not send to them.
+func (p *parser) checkHost(host string) {
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		_, env := p.get("node.host")
+		p.bad("node.host", env, "%q is an unspecified address that peers cannot send to; give the address of an interface", host)
+	}
+}
+
+func (p *parser) logSettings() LogSettings {
+	ls := LogSettings{Format: p.oneOf("log.format", "text", logFormats...)}
+	switch p.oneOf("log.level", "info", logLevels...) {
+	case "debug":
+		ls.Level = slog.LevelDebug
+	case "warn":
+		ls.Level = slog.LevelWarn
+	case "error":
+		ls.Level = slog.LevelError
+	default:
+		ls.Level = slog.LevelInfo
+	}
+	return ls
+}
+
+func newLogger(w io.Writer, ls LogSettings) *slog.Logger {
+	ho := &slog.HandlerOptions{Level: ls.Level}
+	if ls.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho))
+	}
+	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+// discovery reads the discovery section and builds the provider it names.
+// The settings of the providers not chosen are not read, so one file can
+// hold both and BOURSE_DISCOVERY_PROVIDER pick; but a file that gives peers
+// or a consul section and no provider is refused, since it surely meant one.
+func (p *parser) discovery(logger *slog.Logger) (DiscoverySettings, cluster.Discovery) {
+	ds := DiscoverySettings{Provider: ProviderNone}
+	provider, set := p.str("cluster.discovery.provider")
+	if !set {
+		switch {
+		case p.v.Get("cluster.discovery.peers") != nil:
+			p.bad("cluster.discovery.provider", "", "missing, and cluster.discovery.peers is set (say provider: static)")
+		case p.v.Get("cluster.discovery.consul") != nil:
+			p.bad("cluster.discovery.provider", "", "missing, and cluster.discovery.consul is set (say provider: consul)")
+		}
+		return ds, nil
+	}
+	ds.Provider = provider
+	switch provider {
+	case ProviderNone:
+		return ds, nil
+	case ProviderStatic:
+		return ds, p.staticDiscovery(&ds)
+	case ProviderConsul:
+		return ds, p.consulDiscovery(&ds, logger)
+	}
+	_, env := p.get("cluster.discovery.provider")
+	p.bad("cluster.discovery.provider", env, "unknown provider %q%s", provider, choices(provider, []string{ProviderNone, ProviderStatic, ProviderConsul}))
+	return ds, nil
+}
+
+func (p *parser) staticDiscovery(ds *DiscoverySettings) cluster.Discovery {
+	ds.Peers, _ = p.strs("cluster.discovery.peers")
+	_, env := p.get("cluster.discovery.peers")
+	for i, peer := range ds.Peers {
+		// One at a time, to name the bad entry by its index.
+		if _, err := static.Parse([]string{peer}); err != nil {
+			p.badCause(fmt.Sprintf("cluster.discovery.peers[%d]", i), env, err, "%q is not host:port with a port in 1..65535", peer)
+			return nil
+		}
+	}
+	if p.err != nil {
+		return nil
+	}
+	d, err := static.Parse(ds.Peers)
+	if err != nil { // each peer passed above; this catches a rule added to static
+		p.badCause("cluster.discovery.peers", env, err, "%v", err)
+		return nil
+	}
+	return d
+}
+
+func (p *parser) consulDiscovery(ds *DiscoverySettings, logger *slog.Logger) cluster.Discovery {
+	c := &ds.Consul
+	c.Address, _ = p.str("cluster.discovery.consul.address")
+	c.Token, _ = p.str("cluster.discovery.consul.token")
+	c.TTL, _ = p.duration("cluster.discovery.consul.ttl")
+	c.RefreshInterval, _ = p.duration("cluster.discovery.consul.refresh_interval")
+	c.DeregisterAfter, _ = p.duration("cluster.discovery.consul.deregister_after")
+	c.WaitTime, _ = p.duration("cluster.discovery.consul.wait_time")
+	c.Logger = logger
+	if p.err != nil {
+		return nil
+	}
+	if c.Address == "" {
+		p.bad("cluster.discovery.consul.address", "", "missing: provider consul needs the agent's host:port (or set BOURSE_CONSUL_ADDRESS)")
+		return nil
+	}
+	d, err := consul.New(*c)
+	if err != nil {
+		key, problem := "cluster.discovery.consul", err.Error()
+		var ce *consul.ConfigError
+		if errors.As(err, &ce) {
+			key, problem = consulKey(ce.Field), ce.Problem
+		}
+		_, env := p.get(key)
+		p.badCause(key, env, err, "%s", problem)
+		return nil
+	}
+	return d
+}
+
+// consulKey maps a consul.Config field to its key.
+func consulKey(field string) string {
+	k := map[string]string{
+		"Address":         "address",
+		"Token":           "token",
+		"TTL":             "ttl",
+		"RefreshInterval": "refresh_interval",
+		"DeregisterAfter": "deregister_after",
+		"WaitTime":        "wait_time",
+	}[field]
+	if k == "" {
+		return "cluster.discovery.consul"
+	}
+	return "cluster.discovery.consul." + k
+}

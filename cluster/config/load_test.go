@@ -1,0 +1,217 @@
+package config_test
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bourse-go/bourse/cluster"
+	"github.com/bourse-go/bourse/cluster/config"
+	"github.com/bourse-go/bourse/cluster/consul"
+	"github.com/bourse-go/bourse/cluster/static"
+	"github.com/bourse-go/bourse/exchange"
+	"github.com/bourse-go/bourse/strategies"
+)
+
+func parse(t *testing.T, yaml string, opts ...config.Option) *config.File {
+	t.Helper()
+	f, err := config.Parse([]byte(yaml), "test.yaml", append([]config.Option{config.WithLogOutput(io.Discard)}, opts...)...)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return f
+}
+
+func TestParseEverything(t *testing.T) {
+	f := parse(t, `
+node: {name: md-1, host: 10.0.0.7, port: 7101}
+cluster:
+  name: trading
+  heartbeat_interval: 100ms
+  suspect_after: 2s
+  discovery:
+    provider: static
+    peers: ["10.0.0.8:7101", "10.0.0.9:7101"]
+broker: {max_redirects: 4}
+exchanges:
+  - name: orders
+    kind: req-resp
+    strategy: sticky
+    params: {load_factor: 1.5, partitions: 512}
+  - {name: prices, kind: pub-sub}
+  - {name: audit, kind: req-resp}
+log: {level: debug, format: json}
+`)
+	c := f.Cluster
+	if c.Node != "md-1" || c.Host != "10.0.0.7" || c.Port != 7101 || c.Cluster != "trading" {
+		t.Errorf("node = %s@%s:%d in %s", c.Node, c.Host, c.Port, c.Cluster)
+	}
+	if c.HeartbeatInterval != 100*time.Millisecond || c.SuspectAfter != 2*time.Second {
+		t.Errorf("timings = %v, %v", c.HeartbeatInterval, c.SuspectAfter)
+	}
+	if c.Exchange.MaxRedirects != 4 || c.Exchange.Strategies == nil {
+		t.Errorf("exchange config = %+v", c.Exchange)
+	}
+	d, ok := c.Discovery.(*static.Discovery)
+	if !ok {
+		t.Fatalf("Discovery is %T, want *static.Discovery", c.Discovery)
+	}
+	if got := d.Peers(); !slices.Equal(got, []string{"10.0.0.8:7101", "10.0.0.9:7101"}) {
+		t.Errorf("peers = %v", got)
+	}
+	want := []exchange.Spec{
+		{Name: "orders", Kind: exchange.ReqResp, Strategy: "sticky", Params: strategies.Params{"load_factor": 1.5, "partitions": 512}},
+		{Name: "prices", Kind: exchange.PubSub},
+		{Name: "audit", Kind: exchange.ReqResp, Strategy: exchange.DefaultStrategy},
+	}
+	if got, w := specsString(f.Exchanges), specsString(want); got != w {
+		t.Errorf("exchanges:\n got %s\nwant %s", got, w)
+	}
+	if f.Log.Level != slog.LevelDebug || f.Log.Format != "json" || !c.Logger.Enabled(t.Context(), slog.LevelDebug) {
+		t.Errorf("log = %+v", f.Log)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+// specsString renders specs for comparison; fmt prints maps sorted by key.
+func specsString(specs []exchange.Spec) string {
+	var b strings.Builder
+	for _, s := range specs {
+		fmt.Fprintf(&b, "%s/%v/%s %v; ", s.Name, s.Kind, s.Strategy, s.Params)
+	}
+	return b.String()
+}
+
+func TestParseDefaults(t *testing.T) {
+	f := parse(t, "")
+	def := cluster.DefaultConfig()
+	c := f.Cluster
+	if c.Cluster != def.Cluster || c.Host != def.Host || c.Port != 0 || c.Node == "" {
+		t.Errorf("defaults: %s@%s:%d in %s", c.Node, c.Host, c.Port, c.Cluster)
+	}
+	if c.HeartbeatInterval != cluster.DefaultHeartbeatInterval || c.SuspectAfter != cluster.DefaultSuspectAfter {
+		t.Errorf("timings = %v, %v", c.HeartbeatInterval, c.SuspectAfter)
+	}
+	if c.Discovery != nil || f.Discovery.Provider != config.ProviderNone {
+		t.Errorf("discovery = %T %q, want none", c.Discovery, f.Discovery.Provider)
+	}
+	if c.Exchange.MaxRedirects != exchange.DefaultConfig().MaxRedirects || len(f.Exchanges) != 0 {
+		t.Errorf("exchange layer = %+v, exchanges %v", c.Exchange, f.Exchanges)
+	}
+	if f.Log.Level != slog.LevelInfo || f.Log.Format != "text" {
+		t.Errorf("log = %+v", f.Log)
+	}
+}
+
+func TestParseConsul(t *testing.T) {
+	f := parse(t, `
+cluster:
+  discovery:
+    provider: consul
+    peers: [ignored:1] # another provider's settings are not read
+    consul: {address: 127.0.0.1:8500, token: secret, ttl: 6s, refresh_interval: 1s, deregister_after: 2m, wait_time: 5s}
+`)
+	if _, ok := f.Cluster.Discovery.(*consul.Discovery); !ok {
+		t.Fatalf("Discovery is %T, want *consul.Discovery", f.Cluster.Discovery)
+	}
+	c := f.Discovery.Consul
+	if c.Address != "127.0.0.1:8500" || c.Token != "secret" || c.TTL != 6*time.Second ||
+		c.RefreshInterval != time.Second || c.DeregisterAfter != 2*time.Minute || c.WaitTime != 5*time.Second ||
+		c.Logger != f.Cluster.Logger {
+		t.Errorf("consul config = %+v", c)
+	}
+}
+
+// Precedence: defaults < file < environment < WithOverride.
+func TestPrecedence(t *testing.T) {
+	yaml := `
+node: {name: from-file, host: 127.0.0.1, port: 7101}
+cluster: {name: file-cluster, discovery: {provider: static, peers: ["127.0.0.1:7102"]}}
+log: {level: warn}
+`
+	t.Setenv("BOURSE_NODE_PORT", "7201")
+	t.Setenv("BOURSE_NODE_HOST", "127.0.0.2")
+	t.Setenv("BOURSE_CLUSTER_SUSPECT_AFTER", "3s")
+	t.Setenv("BOURSE_DISCOVERY_PEERS", "127.0.0.1:7202, 127.0.0.1:7203")
+	t.Setenv("BOURSE_LOG_LEVEL", "error")
+	t.Setenv("BOURSE_NODE_NAME", "") // empty variables are ignored
+	f := parse(t, yaml, config.WithOverride(func(f *config.File) { f.Cluster.Port = 7301 }))
+	c := f.Cluster
+	checks := []struct {
+		what      string
+		got, want any
+	}{
+		{"node.name (file)", c.Node, "from-file"},
+		{"node.host (env over file)", c.Host, "127.0.0.2"},
+		{"node.port (override over env)", c.Port, 7301},
+		{"cluster.name (file)", c.Cluster, "file-cluster"},
+		{"cluster.suspect_after (env over default)", c.SuspectAfter, 3 * time.Second},
+		{"cluster.heartbeat_interval (default)", c.HeartbeatInterval, cluster.DefaultHeartbeatInterval},
+		{"cluster.discovery.peers (env)", strings.Join(f.Discovery.Peers, ","), "127.0.0.1:7202,127.0.0.1:7203"},
+		{"log.level (env)", f.Log.Level, slog.LevelError},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
+		}
+	}
+}
+
+// The environment can switch providers; the file's settings of the other
+// one are then not read.
+func TestEnvSwitchesProvider(t *testing.T) {
+	t.Setenv("BOURSE_DISCOVERY_PROVIDER", "consul")
+	t.Setenv("BOURSE_CONSUL_ADDRESS", "127.0.0.1:18500")
+	t.Setenv("BOURSE_CONSUL_TTL", "9s")
+	f := parse(t, `cluster: {discovery: {provider: static, peers: ["127.0.0.1:7102"]}}`)
+	if _, ok := f.Cluster.Discovery.(*consul.Discovery); !ok {
+		t.Fatalf("Discovery is %T, want *consul.Discovery", f.Cluster.Discovery)
+	}
+	if c := f.Discovery.Consul; c.Address != "127.0.0.1:18500" || c.TTL != 9*time.Second {
+		t.Errorf("consul config = %+v", c)
+	}
+}
+
+func TestKeysAreCaseInsensitive(t *testing.T) {
+	f := parse(t, "Node: {Name: md-1, PORT: 7101}\nExchanges:\n  - {Name: orders, Kind: req-resp}\n")
+	if f.Cluster.Node != "md-1" || f.Cluster.Port != 7101 || len(f.Exchanges) != 1 {
+		t.Errorf("got node %s:%d, exchanges %v", f.Cluster.Node, f.Cluster.Port, f.Exchanges)
+	}
+}
+
+// A strategy made of code is registered under a name and named in the file.
+func TestWithStrategies(t *testing.T) {
+	reg := strategies.Builtin()
+	byUser := func(r strategies.Request) uint64 { return uint64(len(r.Key)) }
+	if err := reg.Register("by-user", strategies.StickyFun(byUser)); err != nil {
+		t.Fatal(err)
+	}
+	yaml := "exchanges: [{name: sessions, kind: req-resp, strategy: by-user, params: {vnodes: 64}}]"
+	f := parse(t, yaml, config.WithStrategies(reg))
+	if f.Cluster.Exchange.Strategies != reg {
+		t.Errorf("the node's registry is not the one given")
+	}
+	if s := f.Exchanges[0]; s.Strategy != "by-user" || s.Params["vnodes"] != 64 {
+		t.Errorf("spec = %+v", s)
+	}
+	// Without the registry, the name is unknown.
+	_, err := config.Parse([]byte(yaml), "test.yaml", config.WithLogOutput(io.Discard))
+	checkError(t, err, "test.yaml", "exchanges[0].strategy", 1, `unknown strategy "by-user" (known: consensus,`)
+}
+
+// The sample file of examples/node must stay loadable.
+func TestSampleFile(t *testing.T) {
+	f, err := config.Load("../../examples/node/node.yaml", config.WithLogOutput(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Cluster.Node != "md-1" || f.Discovery.Provider != config.ProviderStatic || len(f.Exchanges) != 3 {
+		t.Errorf("sample: node %s, discovery %s, exchanges %v", f.Cluster.Node, f.Discovery.Provider, specsString(f.Exchanges))
+	}
+}

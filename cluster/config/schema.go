@@ -1,0 +1,226 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// shape is what a key's value must look like in the file. Types of single
+// values (integer, duration...) are checked when the value is read, after the
+// environment is applied; shapes are checked on the file alone, first, so
+// that an unknown key is reported before anything else.
+type shape int
+
+const (
+	leaf        shape = iota // one value: string, number, duration...
+	leafList                 // a list of single values
+	freeMapping              // a mapping of any keys (strategy parameters)
+	section                  // a mapping of the keys in fields
+	sectionList              // a list of sections
+)
+
+type schemaNode struct {
+	shape  shape
+	fields map[string]*schemaNode // section and sectionList
+}
+
+var (
+	leafNode = &schemaNode{shape: leaf}
+	listNode = &schemaNode{shape: leafList}
+	freeNode = &schemaNode{shape: freeMapping}
+)
+
+func sectionOf(fields map[string]*schemaNode) *schemaNode {
+	return &schemaNode{shape: section, fields: fields}
+}
+
+// schema is every key a file may hold. docs/configuration.md describes each
+// (TestDocsCoverEveryKey checks).
+var schema = sectionOf(map[string]*schemaNode{
+	"node": sectionOf(map[string]*schemaNode{
+		"name": leafNode,
+		"host": leafNode,
+		"port": leafNode,
+	}),
+	"cluster": sectionOf(map[string]*schemaNode{
+		"name":               leafNode,
+		"heartbeat_interval": leafNode,
+		"suspect_after":      leafNode,
+		"discovery": sectionOf(map[string]*schemaNode{
+			"provider": leafNode,
+			"peers":    listNode,
+			"consul": sectionOf(map[string]*schemaNode{
+				"address":          leafNode,
+				"token":            leafNode,
+				"ttl":              leafNode,
+				"refresh_interval": leafNode,
+				"deregister_after": leafNode,
+				"wait_time":        leafNode,
+			}),
+		}),
+	}),
+	"broker": sectionOf(map[string]*schemaNode{
+		"max_redirects": leafNode,
+	}),
+	"exchanges": {shape: sectionList, fields: map[string]*schemaNode{
+		"name":     leafNode,
+		"kind":     leafNode,
+		"strategy": leafNode,
+		"params":   freeNode,
+	}},
+	"log": sectionOf(map[string]*schemaNode{
+		"level":  leafNode,
+		"format": leafNode,
+	}),
+})
+
+// envVars maps the keys the environment can set to their variables. Lists of
+// exchanges cannot come from the environment: a file says what a service
+// offers, the environment where it runs.
+var envVars = []struct{ key, env string }{
+	{"node.name", "BOURSE_NODE_NAME"},
+	{"node.host", "BOURSE_NODE_HOST"},
+	{"node.port", "BOURSE_NODE_PORT"},
+	{"cluster.name", "BOURSE_CLUSTER_NAME"},
+	{"cluster.heartbeat_interval", "BOURSE_CLUSTER_HEARTBEAT_INTERVAL"},
+	{"cluster.suspect_after", "BOURSE_CLUSTER_SUSPECT_AFTER"},
+	{"cluster.discovery.provider", "BOURSE_DISCOVERY_PROVIDER"},
+	{"cluster.discovery.peers", "BOURSE_DISCOVERY_PEERS"},
+	{"cluster.discovery.consul.address", "BOURSE_CONSUL_ADDRESS"},
+	{"cluster.discovery.consul.token", "BOURSE_CONSUL_TOKEN"},
+	{"cluster.discovery.consul.ttl", "BOURSE_CONSUL_TTL"},
+	{"cluster.discovery.consul.refresh_interval", "BOURSE_CONSUL_REFRESH_INTERVAL"},
+	{"cluster.discovery.consul.deregister_after", "BOURSE_CONSUL_DEREGISTER_AFTER"},
+	{"cluster.discovery.consul.wait_time", "BOURSE_CONSUL_WAIT_TIME"},
+	{"broker.max_redirects", "BOURSE_BROKER_MAX_REDIRECTS"},
+	{"log.level", "BOURSE_LOG_LEVEL"},
+	{"log.format", "BOURSE_LOG_FORMAT"},
+}
+
+// envVar returns the environment variable of key, or "".
+func envVar(key string) string {
+	for _, e := range envVars {
+		if e.key == key {
+			return e.env
+		}
+	}
+	return ""
+}
+
+// checkShape walks the file's settings v against s and reports the first
+// unknown key or misshapen value, in the order of sorted keys so that the
+// same file always gives the same error.
+func checkShape(path string, v any, s *schemaNode) *Error {
+	if v == nil {
+		return nil // an empty key: "node:" alone, or "peers: ~"
+	}
+	switch s.shape {
+	case leaf:
+		if isCollection(v) {
+			return problem(path, "want a single value, got %s", describe(v))
+		}
+	case leafList:
+		l, ok := v.([]any)
+		if !ok {
+			return problem(path, "want a list, got %s", describe(v))
+		}
+		for i, e := range l {
+			if isCollection(e) {
+				return problem(fmt.Sprintf("%s[%d]", path, i), "want a single value, got %s", describe(e))
+			}
+		}
+	case freeMapping:
+		if _, ok := asMap(v); !ok {
+			return problem(path, "want a mapping, got %s", describe(v))
+		}
+	case section:
+		m, ok := asMap(v)
+		if !ok {
+			return problem(path, "want a mapping with keys %s, got %s", strings.Join(sortedKeys(s.fields), ", "), describe(v))
+		}
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			child, known := s.fields[k]
+			if !known {
+				return problem(join(path, k), "unknown key%s", choices(k, sortedKeys(s.fields)))
+			}
+			if e := checkShape(join(path, k), m[k], child); e != nil {
+				return e
+			}
+		}
+	case sectionList:
+		l, ok := v.([]any)
+		if !ok {
+			return problem(path, "want a list, got %s", describe(v))
+		}
+		for i, e := range l {
+			if e == nil {
+				return problem(fmt.Sprintf("%s[%d]", path, i), "empty entry")
+			}
+			if err := checkShape(fmt.Sprintf("%s[%d]", path, i), e, sectionOf(s.fields)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// asMap returns v as a mapping. YAML decodes mappings whose keys are not all
+// strings as map[any]any; their keys are printed.
+func asMap(v any) (map[string]any, bool) {
+	switch m := v.(type) {
+	case map[string]any:
+		return m, true
+	case map[any]any:
+		out := make(map[string]any, len(m))
+		for k, e := range m {
+			out[fmt.Sprint(k)] = e
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+func isCollection(v any) bool {
+	if _, ok := asMap(v); ok {
+		return true
+	}
+	_, ok := v.([]any)
+	return ok
+}
+
+// describe names a value in an error message: "a mapping", "the string
+// \"abc\"", "the number 5".
+func describe(v any) string {
+	if _, ok := asMap(v); ok {
+		return "a mapping"
+	}
+	switch x := v.(type) {
+	case nil:
+		return "nothing"
+	case []any:
+		return "a list"
+	case string:
+		return fmt.Sprintf("the string %q", x)
+	case bool:
+		return fmt.Sprintf("the boolean %v", x)
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+		return fmt.Sprintf("the number %v", x)
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// problem makes an *Error for key; the parser fills in the file and line.
+func problem(key, format string, args ...any) *Error {
+	return &Error{Key: key, Problem: fmt.Sprintf(format, args...)}
+}
