@@ -249,6 +249,9 @@ func (p *parser) build(o options) *File {
 	if d, ok := p.duration("cluster.suspect_after"); ok && d != 0 {
 		cfg.SuspectAfter = d
 	}
+	if d, ok := p.duration("cluster.join_timeout"); ok && d != 0 {
+		cfg.JoinTimeout = d
+	}
 	if n, ok := p.integer("broker.max_redirects", 0, 64); ok {
 		cfg.Exchange.MaxRedirects = n
 	}

@@ -48,6 +48,7 @@ var schema = sectionOf(map[string]*schemaNode{
 		"name":               leafNode,
 		"heartbeat_interval": leafNode,
 		"suspect_after":      leafNode,
+		"join_timeout":       leafNode,
 		"discovery": sectionOf(map[string]*schemaNode{
 			"provider": leafNode,
 			"peers":    listNode,
@@ -86,6 +87,7 @@ var envVars = []struct{ key, env string }{
 	{"cluster.name", "BOURSE_CLUSTER_NAME"},
 	{"cluster.heartbeat_interval", "BOURSE_CLUSTER_HEARTBEAT_INTERVAL"},
 	{"cluster.suspect_after", "BOURSE_CLUSTER_SUSPECT_AFTER"},
+	{"cluster.join_timeout", "BOURSE_CLUSTER_JOIN_TIMEOUT"},
 	{"cluster.discovery.provider", "BOURSE_DISCOVERY_PROVIDER"},
 	{"cluster.discovery.peers", "BOURSE_DISCOVERY_PEERS"},
 	{"cluster.discovery.consul.address", "BOURSE_CONSUL_ADDRESS"},
