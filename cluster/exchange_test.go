@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bourse-go/bourse/actors"
 	"github.com/bourse-go/bourse/cluster"
 	"github.com/bourse-go/bourse/cluster/clustertest"
@@ -39,6 +41,7 @@ func testSpecs() []actors.Spec {
 		{Name: "bcast", Kind: actors.ReqResp, Strategy: "default"},
 		{Name: "slow", Kind: actors.ReqResp, Strategy: "round-robin"},
 		{Name: "ps", Kind: actors.PubSub},
+		{Name: "watch", Kind: actors.ReqResp, Strategy: "round-robin"},
 	}
 	for i := range failoverCandidates {
 		specs = append(specs, actors.Spec{Name: fmt.Sprintf("fo-%d", i), Kind: actors.ReqResp, Strategy: "consensus"})
@@ -212,6 +215,8 @@ func serveTestHandlers(ctx context.Context, b *actors.Broker, node string, n, sl
 //	seen:<ex>     the leader ids its handlers last heard of
 //	sticky        "key=handler,..." for stickyKeys requested from this node
 //	served        "handler=count,..." requests served per handler
+//	slaveup       nodes of the handlers its "watch" handler got SlaveUp for
+//	slavedown     nodes of the handlers its "watch" handler got SlaveDown for
 func runExchangeChild(ctx context.Context, c *clustertest.Child) error {
 	name := os.Getenv("NODE_NAME")
 	var peers []string
@@ -240,6 +245,25 @@ func runExchangeChild(ctx context.Context, c *clustertest.Child) error {
 	handlers, _ := strconv.Atoi(os.Getenv("EX_HANDLERS"))
 	slow, _ := strconv.Atoi(os.Getenv("EX_SLOW"))
 	if err := serveTestHandlers(ctx, b, name, handlers, slow, ll, &served); err != nil {
+		return err
+	}
+	// A plain actor connected to "watch" records the SlaveUp and SlaveDown
+	// messages it gets, by the other handler's node.
+	var slaveMu sync.Mutex
+	slaves := map[string]map[string]bool{"up": {}, "down": {}}
+	watcher := b.System().Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		slaveMu.Lock()
+		defer slaveMu.Unlock()
+		switch m := ctx.Message().(type) {
+		case *actors.Request:
+			m.Respond(wrapperspb.String(name + "/watch"))
+		case *actors.SlaveUp:
+			slaves["up"][m.GetHandler().GetNode()] = true
+		case *actors.SlaveDown:
+			slaves["down"][m.GetHandler().GetNode()] = true
+		}
+	}))
+	if _, err := b.Connect(ctx, "watch", watcher); err != nil {
 		return err
 	}
 	var received atomic.Int64
@@ -288,6 +312,12 @@ func runExchangeChild(ctx context.Context, c *clustertest.Child) error {
 		})
 		sort.Strings(counts)
 		c.Set("served", strings.Join(counts, ","))
+		slaveMu.Lock()
+		for kind, nodes := range slaves {
+			ns := slices.Sorted(maps.Keys(nodes))
+			c.Set("slave"+kind, strings.Join(ns, ","))
+		}
+		slaveMu.Unlock()
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -751,6 +781,7 @@ func TestClusterAuthorityFailover(t *testing.T) {
 	if back > 2*time.Second {
 		t.Errorf("exchange back after %v, want within 2s", back)
 	}
+	c.await(t, 2*time.Second, "slavedown", func(v string) bool { return slices.Contains(strings.Split(v, ","), "b") })
 	hs, _ := hub.Handlers(ex)
 	for _, h := range hs {
 		if h.GetNode() == "b" {
@@ -831,6 +862,9 @@ func TestClusterJoin(t *testing.T) {
 			hs, _ := hub.Handlers(ex)
 			return len(hs) == 6
 		})
+	}
+	for _, c := range x.children {
+		c.await(t, 2*time.Second, "slaveup", func(v string) bool { return slices.Contains(strings.Split(v, ","), "d") })
 	}
 	moved := 0
 	for name, o := range owners {
