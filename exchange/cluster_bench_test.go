@@ -6,13 +6,14 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bourse-go/bourse/exchange"
 	"github.com/bourse-go/bourse/internal/dispatch"
+	boursepb "github.com/bourse-go/bourse/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -22,6 +23,12 @@ import (
 // authority lands there). The reference is protoactor's raw remote
 // RequestFuture from the caller's node to an echo actor on the handler's
 // node. The exchange adds no network hop, so the two should be close.
+// raw-wire is the reference again with the exchange's own wire messages
+// (boursepb.Request and Reply, payload in an Any) instead of a bare
+// StringValue: it shows what the bigger messages alone cost.
+// wireReply is what the echo actor answers a raw-wire request with.
+var wireReply *boursepb.Reply
+
 func BenchmarkRemoteRequestResponse(b *testing.B) {
 	nodes := startNodesB(b, 3)
 	declareAllB(b, nodes, reqResp("bench", "round-robin"))
@@ -43,12 +50,16 @@ func BenchmarkRemoteRequestResponse(b *testing.B) {
 	pool := dispatch.New(2*runtime.GOMAXPROCS(0), 0)
 	b.Cleanup(pool.Close)
 	pong := wrapperspb.String("pong")
+	anyr, _ := anypb.New(pong)
+	wireReply = &boursepb.Reply{Exchange: "bench", CorrelationId: 123456, Payload: anyr}
 	hpid := handler.sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		switch m := c.Message().(type) {
 		case *exchange.Request:
 			m.Respond(pong)
 		case *wrapperspb.StringValue:
 			c.Respond(pong)
+		case *boursepb.Request:
+			c.Respond(wireReply)
 		}
 	}, actor.WithDispatcher(pool)))
 	if _, err := handler.hub.Connect(context.Background(), "bench", hpid); err != nil {
@@ -61,6 +72,9 @@ func BenchmarkRemoteRequestResponse(b *testing.B) {
 		time.Sleep(time.Millisecond)
 	}
 	payload := wrapperspb.String("ping")
+	anyp, _ := anypb.New(payload)
+	wireReq := &boursepb.Request{Exchange: "bench", CorrelationId: 123456, ReplyTo: &boursepb.Pid{Address: caller.sys.Address(), Id: "bourse$ingress"},
+		Target: &boursepb.Pid{Address: handler.sys.Address(), Id: hpid.Id}, Payload: anyp}
 	for _, p := range []int{1, 100} {
 		b.Run(fmt.Sprintf("raw-remote-future/p=%d", p), func(b *testing.B) {
 			runCallers(b, p, func() error {
@@ -68,10 +82,9 @@ func BenchmarkRemoteRequestResponse(b *testing.B) {
 				return err
 			})
 		})
-		b.Run(fmt.Sprintf("raw-remote-future-200B/p=%d", p), func(b *testing.B) {
-			big := wrapperspb.String(strings.Repeat("x", 200))
+		b.Run(fmt.Sprintf("raw-wire/p=%d", p), func(b *testing.B) {
 			runCallers(b, p, func() error {
-				_, err := caller.sys.Root.RequestFuture(hpid, big, 5*time.Second).Result()
+				_, err := caller.sys.Root.RequestFuture(hpid, wireReq, 5*time.Second).Result()
 				return err
 			})
 		})
