@@ -850,6 +850,14 @@ func TestClusterJoin(t *testing.T) {
 	for _, s := range testSpecs() {
 		owners[s.Name] = hub.Owner(s.Name)
 	}
+	leaders := map[string]string{}
+	for _, ex := range handlerExchanges() {
+		l, _, err := hub.Leader(ex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaders[ex] = l.GetId()
+	}
 
 	exs := []string{"rr", "cons", "crr", "sticky"}
 	tr := startTraffic(a.Broker(), exs, true)
@@ -865,6 +873,29 @@ func TestClusterJoin(t *testing.T) {
 	}
 	for _, c := range x.children {
 		c.await(t, 2*time.Second, "slaveup", func(v string) bool { return slices.Contains(strings.Split(v, ","), "d") })
+	}
+	// Authorities moved, leaders did not: every exchange has the leader it
+	// had, and no handler ever stopped or started leading.
+	for _, ex := range handlerExchanges() {
+		if l, _, err := hub.Leader(ex); err != nil || l.GetId() != leaders[ex] {
+			t.Errorf("%s: leader %s after the join (%v), was %s", ex, l.GetId(), err, leaders[ex])
+		}
+		open := 0
+		for _, c := range append(slices.Clone(x.children), d) {
+			v, _ := c.Value(ctx, "leaders:"+ex)
+			for _, iv := range strings.Split(v, ",") {
+				switch {
+				case iv == "":
+				case strings.HasSuffix(iv, "-0"):
+					open++
+				default:
+					t.Errorf("%s: %s's handler %s stopped leading during the join", ex, c.name, iv)
+				}
+			}
+		}
+		if open != 1 {
+			t.Errorf("%s: %d handlers lead, want 1", ex, open)
+		}
 	}
 	moved := 0
 	for name, o := range owners {
