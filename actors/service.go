@@ -71,6 +71,7 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 		opt(&o)
 	}
 	s := &Service{b: b}
+	stopping := false // owned by the actor
 	s.pid = b.system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		switch m := c.Message().(type) {
 		case *Request:
@@ -80,7 +81,19 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 			} else {
 				m.Respond(reply)
 			}
+		case *stepDown:
+			// Stop steps down before it disconnects: the next leader is
+			// appointed only after the authority hears of the disconnection,
+			// so there is never a moment with two leaders.
+			stopping = true
+			if s.leader.Swap(false) && o.onLeader != nil {
+				o.onLeader(false, nil)
+			}
+			close(m.done)
 		case *Leader:
+			if stopping {
+				return
+			}
 			is := m.GetLeader().GetPid().GetId() == c.Self().Id && m.GetLeader().GetPid().GetAddress() == c.Self().Address
 			s.leader.Store(is)
 			if o.onLeader != nil {
@@ -130,13 +143,21 @@ func (s *Service) Connection() *Connection { return s.conn }
 // IsLeader reports whether the exchange last named this service its leader.
 func (s *Service) IsLeader() bool { return s.leader.Load() }
 
-// Stop disconnects the service, so no new request reaches it, then stops its
-// actor after the requests already queued. Stop is idempotent.
+// Stop steps the service down if it leads (OnLeader(false) runs first, so
+// the exchange never has two leaders), disconnects it, so no new request
+// reaches it, then stops its actor after the requests already queued. Stop
+// is idempotent.
 func (s *Service) Stop(ctx context.Context) error {
 	s.once.Do(func() {
 		s.b.mu.Lock()
 		delete(s.b.services, s)
 		s.b.mu.Unlock()
+		down := &stepDown{done: make(chan struct{})}
+		s.b.system.Root.Send(s.pid, down)
+		select {
+		case <-down.done:
+		case <-ctx.Done():
+		}
 		err := s.conn.Close(ctx)
 		fut := s.b.system.Root.PoisonFuture(s.pid)
 		if werr := fut.Wait(); werr != nil && err == nil {
@@ -146,3 +167,6 @@ func (s *Service) Stop(ctx context.Context) error {
 	})
 	return s.err
 }
+
+// stepDown tells a service's actor that Stop has begun.
+type stepDown struct{ done chan struct{} }

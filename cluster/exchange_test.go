@@ -956,3 +956,33 @@ func TestClusterJoin(t *testing.T) {
 		t.Errorf("subscriptions aggregated for %d nodes, want 3 (b, c, d): %v", len(nps), nps)
 	}
 }
+
+// TestClusterStopTogether stops two nodes gracefully at the same moment, as
+// when a deployment stops them together: each disconnects its handlers, which
+// needs the exchanges' authorities, some of them on the other node, stopping
+// too. Membership must keep running while a node's broker stops, so that the
+// authorities move to the survivor; Stop then ends promptly instead of
+// waiting for an acknowledgement that never comes.
+func TestClusterStopTogether(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	x := startExCluster(t, "static", 2, 0, 0)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	errs := make(chan error, len(x.children))
+	for _, c := range x.children {
+		go func() { errs <- c.Stop(ctx) }()
+	}
+	for range x.children {
+		if err := <-errs; err != nil {
+			t.Errorf("graceful stop: %v", err)
+		}
+	}
+	took := time.Since(start)
+	t.Logf("b and c stopped together in %v", took)
+	if took > 3*time.Second {
+		t.Errorf("stopping took %v, want within 3s", took)
+	}
+}

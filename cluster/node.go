@@ -290,7 +290,8 @@ func (n *Node) heartbeat(leaving bool) *boursepb.Heartbeat {
 	}
 }
 
-// Stop leaves the cluster and stops the node: it sends a leaving heartbeat to
+// Stop leaves the cluster and stops the node: it stops the broker (its
+// handlers disconnect, its subscriptions end), then sends a leaving heartbeat to
 // every live peer and waits for their acknowledgements (at most twice
 // HeartbeatInterval, within 100-500 ms), so they drop it at once; stops discovery, the broker, remote and the actor
 // system; closes the Subscribe channels; and waits for every goroutine the
@@ -300,18 +301,22 @@ func (n *Node) heartbeat(leaving bool) *boursepb.Heartbeat {
 func (n *Node) Stop(ctx context.Context) error {
 	n.stopOnce.Do(func() {
 		start := time.Now()
+		var errs []error
+		// The broker first, while membership still runs: disconnecting its
+		// handlers needs the exchanges' authorities, and when an authority's
+		// node is gone too, only membership moves the authority to a live
+		// node that can answer.
+		if err := n.broker.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("bourse: cluster: stop broker: %w", err))
+		}
 		close(n.quit)
 		n.cancelProbe()
 		n.wg.Wait() // the membership goroutine and the probes
 		n.leave(ctx, n.lastAlive)
-		var errs []error
 		if n.discovery != nil {
 			if err := n.discovery.Stop(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("bourse: cluster: stop discovery: %w", err))
 			}
-		}
-		if err := n.broker.Stop(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("bourse: cluster: stop broker: %w", err))
 		}
 		n.shutdownSystem(ctx)
 		n.observers.close()
