@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bourse-go/bourse/cluster/clustertest"
+	"github.com/bourse-go/bourse/internal/leakcheck"
+	"go.uber.org/goleak"
+)
+
+// The tests run every scenario with tiny counts: they prove the command
+// works, not how fast it is. A test that starts a cluster node in this
+// process runs isolated (clustertest.Isolate): two nodes in one process trip
+// the race detector on grpc's global logger.
+
+func TestMain(m *testing.M) {
+	if isChild() {
+		os.Exit(childMain())
+	}
+	goleak.VerifyTestMain(m, append(leakcheck.Options(), clustertest.LeakOptions()...)...)
+}
+
+// tiny are the flags of a test run.
+var tiny = []string{"-cycles", "200,300", "-par", "2,4", "-progress", "off", "-timeout", "30s"}
+
+// rowRE matches a request-response line: seed 002's format, then the
+// latency percentiles and the CPU.
+var rowRE = regexp.MustCompile(`^(Sequential \d+|Parallel \d+ \d+) cycles in ~\d+ seconds \(\d+ cycles/s\)  p50 \S+ p99 \S+ p99\.9 \S+  cpu `)
+
+// runBench runs the command with args and returns its stdout and what it
+// wrote with -json.
+func runBench(t *testing.T, args ...string) (string, Results) {
+	t.Helper()
+	js := filepath.Join(t.TempDir(), "out.json")
+	var stdout, stderr bytes.Buffer
+	code := benchMain(append(append(append([]string{}, tiny...), "-json", js), args...), &stdout, &stderr)
+	t.Logf("stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	if code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), res
+}
+
+// checkRows checks that path has one row per sequential and parallel count
+// of tiny, without errors, and that each is printed.
+func checkRows(t *testing.T, out string, res Results, path string, nodes int) {
+	t.Helper()
+	var got []string
+	for _, r := range res.Rows {
+		if r.Path != path || r.Nodes != nodes {
+			continue
+		}
+		got = append(got, r.Label())
+		if r.Errors != 0 || r.PerSec <= 0 || r.Latency.P50 <= 0 || r.Latency.P999 < r.Latency.P50 {
+			t.Errorf("%s %s: %+v", path, r.Label(), r)
+		}
+		if !strings.Contains(out, rowLine(r)) {
+			t.Errorf("%s %s: line %q not printed", path, r.Label(), rowLine(r))
+		}
+	}
+	if want := "seq 200,seq 300,par 2,par 4"; strings.Join(got, ",") != want {
+		t.Errorf("%s on %d node(s): rows %q, want %q", path, nodes, strings.Join(got, ","), want)
+	}
+	n := 0
+	for _, line := range strings.Split(out, "\n") {
+		if rowRE.MatchString(line) {
+			n++
+		}
+	}
+	if n == 0 {
+		t.Errorf("no line in seed 002's format in:\n%s", out)
+	}
+}
+
+func TestOneNode(t *testing.T) {
+	chart := filepath.Join(t.TempDir(), "chart.png")
+	out, res := runBench(t, "-scenario", "reqresp,baseline", "-chart", chart)
+	checkRows(t, out, res, "bourse", 1)
+	checkRows(t, out, res, "raw-local", 1)
+	if len(res.Ratios) != 4 || res.Ratios[0].Reference != "raw-local" || res.Ratios[0].Ratio <= 0 {
+		t.Errorf("ratios: %+v", res.Ratios)
+	}
+	if res.Machine.CPUs < 1 || res.Machine.GoVersion == "" || res.Machine.GOMAXPROCS < 1 {
+		t.Errorf("machine: %+v", res.Machine)
+	}
+	png, err := os.ReadFile(chart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Errorf("chart is not a PNG")
+	}
+}
+
+func TestStrategies(t *testing.T) {
+	for _, s := range strategyNames {
+		t.Run(s, func(t *testing.T) {
+			out, res := runBench(t, "-strategy", s, "-handlers", "2")
+			checkRows(t, out, res, "bourse", 1)
+		})
+	}
+}
+
+func TestThreeNodes(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	out, res := runBench(t, "-nodes", "3", "-scenario", "reqresp,baseline")
+	checkRows(t, out, res, "bourse", 3)
+	checkRows(t, out, res, "raw-remote", 3)
+	checkRows(t, out, res, "raw-local", 1)
+	for _, r := range res.Rows {
+		if r.Nodes == 3 && r.AllCPUSeconds <= r.CPUSeconds {
+			t.Errorf("%s %s: CPU of all processes %.3fs, of this one %.3fs: children not counted", r.Path, r.Label(), r.AllCPUSeconds, r.CPUSeconds)
+		}
+	}
+}
+
+func TestFanout(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	out, res := runBench(t, "-scenario", "fanout", "-subscribers", "50", "-fanout-nodes", "3", "-pubs", "5")
+	f := res.Fanout
+	if f == nil {
+		t.Fatal("no fan-out result")
+	}
+	if f.WantPerPub != 2 || f.NetworkMessagesPerPub != 2 || f.NetworkMessages != 2*11 {
+		t.Errorf("network messages: %d, %.2f per publication, want 2 per publication", f.NetworkMessages, f.NetworkMessagesPerPub)
+	}
+	if f.DeliveriesPerSec <= 0 || f.Latency.P50 <= 0 || fmt.Sprint(f.SubscribersPerNode) != "[17 17 16]" {
+		t.Errorf("fan-out: %+v", *f)
+	}
+	if !strings.Contains(out, "Fanout 50 subscribers on 3 nodes: 5 publications in ~") {
+		t.Errorf("no fan-out line in:\n%s", out)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-scenario", "x"}, `-scenario: unknown scenario "x"`},
+		{[]string{"-nodes", "2"}, "-nodes: 2, want 1 or 3"},
+		{[]string{"-strategy", "fun"}, `-strategy: unknown strategy "fun"`},
+		{[]string{"-cycles", "10,-1"}, `-cycles: "-1" is not a positive integer`},
+		{[]string{"-cycles", ""}, "-cycles: empty list"},
+		{[]string{"-par", "a"}, `-par: "a" is not a positive integer`},
+		{[]string{"-payload", "-1"}, "-payload: -1 bytes"},
+		{[]string{"-chart", "x.svg"}, "-chart"},
+		{[]string{"-fanout-nodes", "0"}, "-fanout-nodes: 0"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"-nosuchflag"}, "flag provided but not defined: -nosuchflag"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := benchMain(tc.args, &stdout, &stderr); code != 2 {
+			t.Errorf("%q: exit status %d, want 2", tc.args, code)
+		}
+		if !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%q: stderr %q does not say %q", tc.args, stderr.String(), tc.want)
+		}
+	}
+}
+
+func TestSeedLine(t *testing.T) {
+	for _, tc := range []struct {
+		r    Row
+		want string
+	}{
+		{Row{Cycles: 100000, Seconds: 3.71, PerSec: 26957}, "Sequential 100000 cycles in ~4 seconds (26957 cycles/s)"},
+		{Row{Cycles: 10000, Seconds: 0.37, PerSec: 26987.4}, "Sequential 10000 cycles in ~0 seconds (26987 cycles/s)"},
+		{Row{Cycles: 100000, Callers: 10, Parallel: true, Seconds: 1.91, PerSec: 52283}, "Parallel 10 100000 cycles in ~2 seconds (52283 cycles/s)"},
+	} {
+		if got := seedLine(tc.r); got != tc.want {
+			t.Errorf("seedLine = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+func TestCanceled(t *testing.T) {
+	// A canceled run ends at once and reports the cancellation, not a hang.
+	cfg, err := parseFlags(append([]string{"-cycles", "100000000", "-par", ""}, tiny[4:]...), os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = run(ctx, cfg, nil, &bytes.Buffer{}, &bytes.Buffer{})
+	if err == nil {
+		t.Fatal("no error from a canceled run")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("canceled run took %v", d)
+	}
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Scenarios -scenario accepts.
+const (
+	scenarioReqResp  = "reqresp"
+	scenarioFanout   = "fanout"
+	scenarioBaseline = "baseline"
+	scenarioAll      = "all"
+)
+
+// strategyNames are the strategies -strategy accepts: the built-in ones that
+// need no user function (sticky-fun and fun take one in code).
+var strategyNames = []string{"round-robin", "default", "consensus", "consensus-round-robin", "sticky"}
+
+// errFlagsPrinted is returned for a flag the flag package rejected and
+// reported already.
+var errFlagsPrinted = errors.New("bad flags")
+
+// config is what the flags say.
+type config struct {
+	scenario    string
+	nodes       int
+	strategy    string
+	handlers    int
+	cycles      []int // cycles of the sequential rows; parallel rows run the largest
+	par         []int // callers of the parallel rows
+	payload     int   // bytes
+	timeout     time.Duration
+	subscribers int
+	fanoutNodes int
+	pubs        int
+	jsonFile    string
+	chartFile   string
+	cpuProfile  string
+	compare     bool
+	progress    string // auto, on, off
+}
+
+// parseFlags parses args (without the program name). Errors name the flag.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.scenario, "scenario", scenarioReqResp, "what to run, comma-separated: reqresp, fanout, baseline or all")
+	fs.IntVar(&c.nodes, "nodes", 1, "nodes of the request-response and baseline rows: 1 (in process) or 3 (caller, authority and handler each on its own process)")
+	fs.StringVar(&c.strategy, "strategy", "round-robin", "strategy of the request-response exchange: "+strings.Join(strategyNames, ", "))
+	fs.IntVar(&c.handlers, "handlers", 1, "handlers connected to the request-response exchange")
+	cycles := fs.String("cycles", "10000,20000,100000", "comma-separated cycles of the sequential rows; the parallel rows run the largest")
+	par := fs.String("par", "2,4,10,100", `comma-separated callers of the parallel rows ("" for none)`)
+	fs.IntVar(&c.payload, "payload", 4, "request payload in bytes (the reply echoes it)")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "deadline of one request")
+	fs.IntVar(&c.subscribers, "subscribers", 50000, "fan-out: subscribers, spread evenly over the nodes")
+	fs.IntVar(&c.fanoutNodes, "fanout-nodes", 5, "fan-out: nodes (the publisher's and fanout-nodes-1 child processes)")
+	fs.IntVar(&c.pubs, "pubs", 20, "fan-out: publications of the latency phase (one at a time) and of the throughput phase (back to back)")
+	fs.StringVar(&c.jsonFile, "json", "", "write every figure and the machine's description to this file")
+	fs.StringVar(&c.chartFile, "chart", "", "draw cycles/s and latency percentiles per row to this PNG file")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write this process's CPU profile to this file")
+	fs.BoolVar(&c.compare, "compare", false, "also run the NATS rows (go run . in bench/peers) and print the ratios")
+	fs.StringVar(&c.progress, "progress", "auto", "progress display on stderr: auto (when stderr is a terminal), on or off")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c, err
+		}
+		return c, errFlagsPrinted // the flag package has printed it, with the usage
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
+	}
+	var err error
+	if c.cycles, err = parseInts("cycles", *cycles, false); err != nil {
+		return c, err
+	}
+	if c.par, err = parseInts("par", *par, true); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+// parseInts parses a comma-separated list of positive integers.
+func parseInts(flagName, s string, emptyOK bool) ([]int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		if emptyOK {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("-%s: empty list", flagName)
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-%s: %q is not a positive integer", flagName, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func (c config) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	for _, s := range c.scenarios() {
+		switch s {
+		case scenarioReqResp, scenarioFanout, scenarioBaseline, scenarioAll:
+		default:
+			bad("-scenario: unknown scenario %q (known: reqresp, fanout, baseline, all)", s)
+		}
+	}
+	if c.nodes != 1 && c.nodes != 3 {
+		bad("-nodes: %d, want 1 or 3", c.nodes)
+	}
+	if !slices.Contains(strategyNames, c.strategy) {
+		bad("-strategy: unknown strategy %q (known: %s)", c.strategy, strings.Join(strategyNames, ", "))
+	}
+	if c.handlers < 1 || c.handlers > 1000 {
+		bad("-handlers: %d, want 1..1000", c.handlers)
+	}
+	for _, p := range c.par {
+		if p > 10000 {
+			bad("-par: %d callers, want at most 10000", p)
+		}
+	}
+	if c.payload < 0 || c.payload > 4<<20 {
+		bad("-payload: %d bytes, want 0..4194304", c.payload)
+	}
+	if c.timeout <= 0 {
+		bad("-timeout: %v, want more than 0", c.timeout)
+	}
+	if c.fanoutNodes < 1 || c.fanoutNodes > 16 {
+		bad("-fanout-nodes: %d, want 1..16", c.fanoutNodes)
+	}
+	if c.subscribers < 1 || c.subscribers > 1_000_000 {
+		bad("-subscribers: %d, want 1..1000000", c.subscribers)
+	}
+	if c.pubs < 1 || c.pubs > 100_000 {
+		bad("-pubs: %d, want 1..100000", c.pubs)
+	}
+	switch c.progress {
+	case "auto", "on", "off":
+	default:
+		bad("-progress: %q, want auto, on or off", c.progress)
+	}
+	if c.chartFile != "" && !strings.HasSuffix(strings.ToLower(c.chartFile), ".png") {
+		bad("-chart: %q, want a file name ending in .png", c.chartFile)
+	}
+	return errors.Join(errs...)
+}
+
+// scenarios returns the -scenario list.
+func (c config) scenarios() []string {
+	var out []string
+	for _, s := range strings.Split(c.scenario, ",") {
+		out = append(out, strings.TrimSpace(s))
+	}
+	return out
+}
+
+// runs reports whether scenario s is part of the run.
+func (c config) runs(s string) bool {
+	ss := c.scenarios()
+	return slices.Contains(ss, s) || slices.Contains(ss, scenarioAll)
+}
+
+// parCycles is the number of cycles of the parallel rows.
+func (c config) parCycles() int { return slices.Max(c.cycles) }

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bourse-go/bourse/internal/leakcheck"
+	"go.uber.org/goleak"
+)
+
+// The test process is the parent (it starts no node, so the race detector
+// sees no grpc global state); its children are this test binary again, in
+// the node role.
+func TestMain(m *testing.M) {
+	if os.Getenv(roleEnv) == roleNode {
+		os.Exit(nodeMain(os.Args[1:]))
+	}
+	goleak.VerifyTestMain(m, leakcheck.Options()...)
+}
+
+// TestRun runs the whole scenario, shortened, and checks the report.
+func TestRun(t *testing.T) {
+	// A child built with -race otherwise sleeps 1 s before it exits.
+	t.Setenv("GORACE", "atexit_sleep_ms=0")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, logs bytes.Buffer
+	err := run(ctx, []string{"-duration=4s", "-sessions=240", "-orders=25", "-rate=100"}, &out, &logs)
+	t.Logf("output:\n%s", out.String())
+	if err != nil {
+		t.Fatalf("run: %v\nlogs:\n%s", err, logs.String())
+	}
+	for _, want := range []string{
+		`(?m)^cluster: n1@127\.0\.0\.1:\d+, n2@127\.0\.0\.1:\d+, n3@127\.0\.0\.1:\d+; 240 client sessions per node; leader of "matching": n1; feed on n3$`,
+		`(?m)^killed n1 \(SIGKILL\) at \+2\.\ds$`,
+		`(?m)^prices: \d+ updates on 24 keys, \d+ deliveries to 720 sessions on 3 nodes; lost on surviving nodes: 0; out of order: 0$`,
+		`(?m)^prices: network messages per price update: 2\.00 while 2 other nodes had subscribers \(\d+ updates\), 1\.00 while 1 other node had subscribers \(\d+ updates\)$`,
+		`(?m)^orders: sent \d+, matched [1-9]\d*, rejected [1-9]\d* \(over the 50000 limit: errors\.Is\(err, actors\.ErrRejected\)\), invalid \d+, retries during the failover \d+, unanswered 0$`,
+		`(?m)^sticky: with 6 books, (\d+) of \d+ symbols each reached one book, from \d(-\d)? nodes; with 4 books, \d+ of \d+ symbols each reached one book, from \d(-\d)? nodes$`,
+		`(?m)^sticky: after the kill \d+ symbols? moved to another book: \d+ off n1's books, \d+ between surviving books$`,
+		`(?m)^matching: n1 matched [1-9]\d* orders until it was killed; n[23] took over \d+(\.\d+)?m?s after the kill \(first order matched after \d+(\.\d+)?m?s\) and matched [1-9]\d*; leader changes: 1$`,
+		`(?m)^invariants: ok$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out.String()) {
+			t.Errorf("output lacks a line matching %s", want)
+		}
+	}
+}
+
+// Bad flags fail before any node starts.
+func TestRunBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-duration=1h"},
+		{"-duration=1s"},
+		{"-sessions=3"},
+		{"-orders=0"},
+		{"-rate=-5"},
+		{"-bogus"},
+		{"extra"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, &out, &errOut)
+		if err == nil {
+			t.Errorf("run(%q) succeeded", args)
+			continue
+		}
+		if out.Len() > 0 || strings.Contains(errOut.String(), "cluster") {
+			t.Errorf("run(%q) started something: %s", args, out.String())
+		}
+	}
+}

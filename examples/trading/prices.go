@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bourse-go/bourse/actors"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// priceKey is the routing key of a price: prices.<venue>.<symbol>.
+func priceKey(venue, symbol string) string { return "prices." + venue + "." + symbol }
+
+// feedTick is how often the feed publishes a batch of prices.
+const feedTick = 10 * time.Millisecond
+
+// feed is the market-data feed: it publishes prices on every key in turn,
+// each key's prices numbered 1, 2, ... so that sessions can tell a lost or
+// reordered price.
+type feed struct {
+	b       *actors.Broker
+	node    string
+	perTick int
+	rng     *rand.Rand // used by run's goroutine only
+
+	mu        sync.Mutex
+	published map[string]int64
+	byRemote  map[int]*netCount
+}
+
+func newFeed(b *actors.Broker, node string, perSecond int, seed uint64) *feed {
+	perTick := max(1, perSecond*int(feedTick)/int(time.Second))
+	return &feed{b: b, node: node, perTick: perTick, rng: rand.New(rand.NewPCG(seed, 11)),
+		published: map[string]int64{}, byRemote: map[int]*netCount{}}
+}
+
+// run publishes until stop is closed. It returns the first error of
+// Publish.
+func (f *feed) run(ctx context.Context, stop <-chan struct{}) error {
+	var keys []string
+	px := map[string]float64{}
+	for i, s := range symbols {
+		for _, v := range venues {
+			k := priceKey(v, s)
+			keys = append(keys, k)
+			px[k] = midPrice(i)
+		}
+	}
+	tick := time.NewTicker(feedTick)
+	defer tick.Stop()
+	next := 0
+	for {
+		select {
+		case <-stop:
+			return nil
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		for range f.perTick {
+			k := keys[next%len(keys)]
+			next++
+			px[k] *= 1 + (f.rng.Float64()-0.5)*0.002
+			if err := f.publish(ctx, k, px[k]); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// publish publishes one price and counts the network messages it cost
+// against the number of other nodes the routing table listed with
+// subscribers. The table is read before and after: a publication during a
+// table change is counted as published but not measured.
+func (f *feed) publish(ctx context.Context, key string, price float64) error {
+	hub := f.b.Hub()
+	before, err := hub.Stats(exPrices)
+	if err != nil {
+		return err
+	}
+	nodes, err := hub.Subscriptions(exPrices)
+	if err != nil {
+		return err
+	}
+	remote := 0
+	for _, np := range nodes {
+		if np.GetNode() != f.node {
+			remote++
+		}
+	}
+	f.mu.Lock()
+	seq := f.published[key] + 1
+	f.mu.Unlock()
+	msg := &structpb.Struct{Fields: map[string]*structpb.Value{
+		"seq": structpb.NewNumberValue(float64(seq)),
+		"px":  structpb.NewNumberValue(price),
+	}}
+	if err := f.b.Publish(ctx, exPrices, key, msg); err != nil {
+		return fmt.Errorf("publish %s: %w", key, err)
+	}
+	after, err := hub.Stats(exPrices)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.published[key] = seq
+	if before.Epoch == after.Epoch {
+		c := f.byRemote[remote]
+		if c == nil {
+			c = &netCount{}
+			f.byRemote[remote] = c
+		}
+		c.Prices++
+		c.Messages += int64(after.RemoteSent - before.RemoteSent)
+	}
+	return nil
+}
+
+func (f *feed) stats() *feedStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := &feedStats{Published: make(map[string]int64, len(f.published)), ByRemote: make(map[int]*netCount, len(f.byRemote))}
+	for k, n := range f.published {
+		s.Published[k] = n
+	}
+	for r, c := range f.byRemote {
+		cc := *c
+		s.ByRemote[r] = &cc
+	}
+	return s
+}
+
+// sessions are one node's simulated client sessions (think websocket
+// connections): each subscribes to one symbol on every venue,
+// "prices.*.<symbol>", through the node's point of presence of "prices".
+type sessions struct {
+	list      []*session
+	perSymbol map[string]int
+	delivered atomic.Int64
+	disorder  atomic.Int64
+}
+
+// session remembers the last price number it got from each venue. Its
+// subscriber actor writes; the verifier reads.
+type session struct {
+	symbol string
+	last   []atomic.Int64 // by venue index
+}
+
+var venueIndex = func() map[string]int {
+	m := map[string]int{}
+	for i, v := range venues {
+		m[v] = i
+	}
+	return m
+}()
+
+// subscribeSessions subscribes n sessions, spread evenly over the symbols.
+func subscribeSessions(ctx context.Context, b *actors.Broker, n int) (*sessions, error) {
+	ss := &sessions{perSymbol: map[string]int{}}
+	for i := range n {
+		s := &session{symbol: symbols[i%len(symbols)], last: make([]atomic.Int64, len(venues))}
+		if _, err := b.SubscribeFunc(ctx, exPrices, "prices.*."+s.symbol, func(p *actors.Publication) { ss.receive(s, p) }); err != nil {
+			return nil, fmt.Errorf("session %d: %w", i, err)
+		}
+		ss.list = append(ss.list, s)
+		ss.perSymbol[s.symbol]++
+	}
+	return ss, nil
+}
+
+// receive runs in s's subscriber actor, one publication at a time.
+func (ss *sessions) receive(s *session, p *actors.Publication) {
+	ss.delivered.Add(1)
+	parts := strings.Split(p.Key, ".")
+	m, ok := p.Payload.(*structpb.Struct)
+	if len(parts) != 3 || !ok {
+		ss.disorder.Add(1)
+		return
+	}
+	v, ok := venueIndex[parts[1]]
+	if !ok {
+		ss.disorder.Add(1)
+		return
+	}
+	seq := int64(m.GetFields()["seq"].GetNumberValue())
+	if seq != s.last[v].Load()+1 {
+		ss.disorder.Add(1)
+	}
+	s.last[v].Store(seq)
+}
+
+// lost counts the prices of published (key -> count) that sessions have not
+// received yet.
+func (ss *sessions) lost(published map[string]int64) int64 {
+	var lost int64
+	for _, s := range ss.list {
+		for v, venue := range venues {
+			if d := published[priceKey(venue, s.symbol)] - s.last[v].Load(); d > 0 {
+				lost += d
+			}
+		}
+	}
+	return lost
+}
