@@ -54,6 +54,7 @@ var (
 	WithKey        = exchange.WithKey
 	WithServiceTag = exchange.WithServiceTag
 	WithTag        = exchange.WithTag
+	WithTimeout    = exchange.WithTimeout
 )
 
 // Sentinel errors (see package exchange for their meaning).

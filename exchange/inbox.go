@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
@@ -44,6 +45,7 @@ type call struct {
 	// nodes counts the requests of this call on each other node (nil when
 	// every handler is local).
 	nodes map[string]int
+	timer *time.Timer // WithTimeout's, kept with the pooled call
 }
 
 func newInbox() *inbox {
@@ -72,7 +74,24 @@ func (in *inbox) open(n int, exchange string) *call {
 
 // close ends c when its caller stops waiting, having taken received replies
 // from c.ch, and recycles it once no reply can still be written to it.
+// arm starts the call's timeout and returns its channel; nil (a channel
+// that never fires) when d is 0.
+func (c *call) arm(d time.Duration) <-chan time.Time {
+	if d <= 0 {
+		return nil
+	}
+	if c.timer == nil {
+		c.timer = time.NewTimer(d)
+	} else {
+		c.timer.Reset(d) // Go 1.23+: no stale tick survives a Stop or Reset
+	}
+	return c.timer.C
+}
+
 func (in *inbox) close(c *call, received int) {
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 	if c.nodes != nil {
 		s := &in.remote[c.corr%inboxShards]
 		s.mu.Lock()

@@ -246,35 +246,60 @@ func TestDefaultStrategyBroadcasts(t *testing.T) {
 }
 
 func TestTimeoutAndLateReply(t *testing.T) {
-	h, sys := newHub(t, reqResp("slow", "round-robin"))
-	release := make(chan struct{})
-	r := &recorder{name: "slow"}
-	r.reply = func(req *exchange.Request) {
-		if strOf(t, req.Payload) == "late" {
-			go func() { <-release; req.Respond(str("late reply")) }()
-			return
-		}
-		req.Respond(str("fast:" + strOf(t, req.Payload)))
-	}
-	if _, err := h.Connect(testCtx(t), "slow", spawnRecorder(t, sys, r)); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	_, err := h.Request(ctx, "slow", str("late"))
-	if !errors.Is(err, exchange.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want ErrTimeout and DeadlineExceeded", err)
-	}
-	close(release)
-	// The late reply must not reach any later caller.
-	for i := range 200 {
-		got, err := h.Request(testCtx(t), "slow", str(fmt.Sprint(i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := fmt.Sprintf("fast:%d", i); strOf(t, got) != want {
-			t.Fatalf("got %q, want %q", strOf(t, got), want)
-		}
+	for _, tc := range []struct {
+		name string
+		call func(h *exchange.Hub) error
+	}{
+		{"context deadline", func(h *exchange.Hub) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			defer cancel()
+			_, err := h.Request(ctx, "slow", str("late"))
+			return err
+		}},
+		{"WithTimeout", func(h *exchange.Hub) error {
+			_, err := h.Request(context.Background(), "slow", str("late"), exchange.WithTimeout(20*time.Millisecond))
+			return err
+		}},
+		{"RequestAll WithTimeout", func(h *exchange.Hub) error {
+			_, err := h.RequestAll(context.Background(), "slow", str("late"), exchange.WithTimeout(20*time.Millisecond))
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, sys := newHub(t, reqResp("slow", "round-robin"))
+			release := make(chan struct{})
+			r := &recorder{name: "slow"}
+			r.reply = func(req *exchange.Request) {
+				if strOf(t, req.Payload) == "late" {
+					go func() { <-release; req.Respond(str("late reply")) }()
+					return
+				}
+				req.Respond(str("fast:" + strOf(t, req.Payload)))
+			}
+			if _, err := h.Connect(testCtx(t), "slow", spawnRecorder(t, sys, r)); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			err := tc.call(h)
+			if !errors.Is(err, exchange.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("err = %v, want ErrTimeout and DeadlineExceeded", err)
+			}
+			if took := time.Since(start); took < 20*time.Millisecond {
+				t.Fatalf("timed out after %v, before the 20ms deadline", took)
+			}
+			close(release)
+			// The late reply must not reach any later caller, and a pooled
+			// call's timer must not fire into a later call.
+			for i := range 200 {
+				got, err := h.Request(testCtx(t), "slow", str(fmt.Sprint(i)), exchange.WithTimeout(time.Second))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := fmt.Sprintf("fast:%d", i); strOf(t, got) != want {
+					t.Fatalf("got %q, want %q", strOf(t, got), want)
+				}
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bourse-go/bourse/strategies"
@@ -17,6 +18,7 @@ type callOptions struct {
 	key        string
 	serviceTag string
 	tag        string
+	timeout    time.Duration
 }
 
 // WithKey sets the request's routing key, which sticky strategies hash.
@@ -24,6 +26,14 @@ func WithKey(key string) CallOption { return func(o *callOptions) { o.key = key 
 
 // WithServiceTag routes the request only among handlers connected with tag.
 func WithServiceTag(tag string) CallOption { return func(o *callOptions) { o.serviceTag = tag } }
+
+// WithTimeout bounds a blocking call (Request, RequestAll) by d, on top of
+// its context; when d passes first, the call fails with ErrTimeout (which
+// also matches context.DeadlineExceeded). It costs less than a
+// context.WithTimeout per call: the timer lives with the pooled call and is
+// reset, not allocated, and nothing registers with a parent context.
+// Asynchronous requests ignore it.
+func WithTimeout(d time.Duration) CallOption { return func(o *callOptions) { o.timeout = d } }
 
 // WithTag sets the request tag that comes back with the reply (Reply.Tag).
 func WithTag(tag string) CallOption { return func(o *callOptions) { o.tag = tag } }
@@ -52,9 +62,13 @@ func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, o
 		h.inbox.close(c, 0)
 		return nil, err
 	}
+	expired := c.arm(o.timeout)
 	var first error
 	for got := 0; got < n; {
 		select {
+		case <-expired:
+			h.inbox.close(c, got)
+			return nil, &TimeoutError{Exchange: name, Cause: context.DeadlineExceeded}
 		case r := <-c.ch:
 			got++
 			if r.Err == nil {
@@ -96,8 +110,12 @@ func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message
 		return nil, err
 	}
 	out := make([]*Reply, 0, n)
+	expired := c.arm(o.timeout)
 	for len(out) < n {
 		select {
+		case <-expired:
+			h.inbox.close(c, len(out))
+			return out, &TimeoutError{Exchange: name, Cause: context.DeadlineExceeded}
 		case r := <-c.ch:
 			out = append(out, r)
 		case <-ctx.Done():
