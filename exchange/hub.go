@@ -25,7 +25,8 @@ type Hub struct {
 	inbox      *inbox
 	inboxPID   *actor.PID
 	ingressPID *actor.PID
-	ingresses  sync.Map // address -> *actor.PID of that node's ingress
+	wireSelf   atomic.Pointer[boursepb.Pid] // see wireIngress
+	ingresses  sync.Map                     // address -> *actor.PID of that node's ingress
 
 	mu      sync.Mutex // serialises Declare and Stop
 	points  atomic.Pointer[map[string]*point]

@@ -25,6 +25,12 @@ type inbox struct {
 
 const inboxShards = 32
 
+// nodeCount is how many requests of a call went to one node.
+type nodeCount struct {
+	addr string
+	n    int
+}
+
 type remoteShard struct {
 	mu    sync.Mutex
 	calls map[uint64]*call
@@ -42,10 +48,12 @@ type call struct {
 	ch        chan *Reply
 	pooled    bool
 	exchange  string
-	// nodes counts the requests of this call on each other node (nil when
-	// every handler is local).
-	nodes map[string]int
-	timer *time.Timer // WithTimeout's, kept with the pooled call
+	// nodes counts the requests of this call on each other node (empty when
+	// every handler is local); a slice kept with the pooled call, since a
+	// call rarely spans more than one or two nodes.
+	nodes      []nodeCount
+	registered bool        // in its shard's calls (it has remote requests)
+	timer      *time.Timer // WithTimeout's, kept with the pooled call
 }
 
 func newInbox() *inbox {
@@ -92,11 +100,12 @@ func (in *inbox) close(c *call, received int) {
 	if c.timer != nil {
 		c.timer.Stop()
 	}
-	if c.nodes != nil {
+	if c.registered {
 		s := &in.remote[c.corr%inboxShards]
 		s.mu.Lock()
 		delete(s.calls, c.corr)
-		c.nodes = nil
+		c.registered = false
+		c.nodes = c.nodes[:0]
 		s.mu.Unlock()
 	}
 	if !c.pooled {
@@ -132,12 +141,18 @@ func (in *inbox) deliver(r *Reply) {
 func (in *inbox) expectRemote(c *call, addr string) {
 	s := &in.remote[c.corr%inboxShards]
 	s.mu.Lock()
-	if c.nodes == nil {
-		c.nodes = map[string]int{}
+	defer s.mu.Unlock()
+	if !c.registered {
+		c.registered = true
 		s.calls[c.corr] = c
 	}
-	c.nodes[addr]++
-	s.mu.Unlock()
+	for i := range c.nodes {
+		if c.nodes[i].addr == addr {
+			c.nodes[i].n++
+			return
+		}
+	}
+	c.nodes = append(c.nodes, nodeCount{addr: addr, n: 1})
 }
 
 // deliverRemote matches a reply from another node to its call.
@@ -167,9 +182,11 @@ func (in *inbox) failNode(addr string) {
 		var hits []hit
 		s.mu.Lock()
 		for corr, c := range s.calls {
-			if n := c.nodes[addr]; n > 0 {
-				hits = append(hits, hit{c, corr, n, c.exchange})
-				delete(c.nodes, addr)
+			for i := range c.nodes {
+				if nc := &c.nodes[i]; nc.addr == addr && nc.n > 0 {
+					hits = append(hits, hit{c, corr, nc.n, c.exchange})
+					nc.n = 0
+				}
 			}
 		}
 		s.mu.Unlock()

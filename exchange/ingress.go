@@ -143,7 +143,7 @@ func (h *Hub) authorityFor(name string) *actor.PID {
 
 // remoteRequest hands a request from another node to its local handler.
 func (h *Hub) remoteRequest(m *boursepb.Request) {
-	replyTo := toPID(m.GetReplyTo())
+	replyTo := h.pidOf(m.GetReplyTo())
 	fail := func(err error) {
 		if replyTo != nil {
 			h.root.Send(replyTo, &boursepb.Reply{Exchange: m.GetExchange(), CorrelationId: m.GetCorrelationId(), Tag: m.GetTag(),
@@ -214,14 +214,14 @@ func (h *Hub) remotePublication(m *boursepb.Publication) {
 }
 
 // wireRequest is the remote form of a request for handler target.
-func wireRequest(r *Request, target, replyTo *actor.PID, deliverTo *actor.PID) (*boursepb.Request, error) {
+func wireRequest(r *Request, target *actor.PID, replyTo *boursepb.Pid, deliverTo *actor.PID) (*boursepb.Request, error) {
 	payload, err := anypb.New(r.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", ErrInvalid, err)
 	}
 	return &boursepb.Request{
 		Exchange: r.Exchange, CorrelationId: r.corr, Tag: r.Tag, Key: r.Key, ServiceTag: r.ServiceTag,
-		ConnTag: r.ConnTag, ReplyTo: fromPID(replyTo), Payload: payload, Target: fromPID(target), DeliverTo: fromPID(deliverTo),
+		ConnTag: r.ConnTag, ReplyTo: replyTo, Payload: payload, Target: fromPID(target), DeliverTo: fromPID(deliverTo),
 	}, nil
 }
 
@@ -230,4 +230,25 @@ func marshalAny(m proto.Message) (*anypb.Any, error) {
 		return nil, nil
 	}
 	return anypb.New(m)
+}
+
+// wireIngress returns this node's ingress as a wire Pid, shared by every
+// outgoing request (read-only once made; remade if the address changed, as
+// when remote starts after the hub).
+func (h *Hub) wireIngress() *boursepb.Pid {
+	p := h.wireSelf.Load()
+	if p == nil || p.GetAddress() != h.address() {
+		p = &boursepb.Pid{Address: h.address(), Id: ingressID}
+		h.wireSelf.Store(p)
+	}
+	return p
+}
+
+// pidOf turns a wire Pid into a PID; another node's ingress comes from the
+// cache, so that its process is resolved once, not for every reply.
+func (h *Hub) pidOf(p *boursepb.Pid) *actor.PID {
+	if p.GetId() == ingressID && p.GetAddress() != "" {
+		return h.ingressOf(p.GetAddress())
+	}
+	return toPID(p)
 }

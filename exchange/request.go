@@ -236,7 +236,7 @@ func (h *Hub) sendOne(r *routed, i int, pid *actor.PID, o *callOptions, replyTo 
 	if c == nil {
 		deliverTo = replyTo // asynchronous: the reply goes on to the caller
 	}
-	w, err := wireRequest(req, pid, h.ingressPID, deliverTo)
+	w, err := wireRequest(req, pid, h.wireIngress(), deliverTo)
 	if err != nil {
 		return &RequestError{Exchange: r.p.spec.Name, Err: err}
 	}
