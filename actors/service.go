@@ -35,6 +35,7 @@ type ServeOption func(*serveOptions)
 type serveOptions struct {
 	connect  []ConnectOption
 	onLeader func(isLeader bool, l *Leader)
+	onSlave  func(up bool, h *HandlerInfo)
 }
 
 // WithConnectOptions passes connection options (ServiceTag, ConnTag, Options).
@@ -47,6 +48,13 @@ func WithConnectOptions(opts ...ConnectOption) ServeOption {
 // must run once in the exchange (a leader-only background task).
 func OnLeader(fn func(isLeader bool, l *Leader)) ServeOption {
 	return func(o *serveOptions) { o.onLeader = fn }
+}
+
+// OnSlave calls fn, from the service's actor, on every SlaveUp (up true) and
+// SlaveDown (up false) of the exchange: another handler connected, or
+// disconnected, died or went away with its node.
+func OnSlave(fn func(up bool, h *HandlerInfo)) ServeOption {
+	return func(o *serveOptions) { o.onSlave = fn }
 }
 
 // Service is a handler started by Serve: an actor of its own, connected to one
@@ -99,7 +107,14 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 			if o.onLeader != nil {
 				o.onLeader(is, m)
 			}
+		case *SlaveUp:
+			if o.onSlave != nil {
+				o.onSlave(true, m.GetHandler())
+			}
 		case *SlaveDown:
+			if o.onSlave != nil {
+				o.onSlave(false, m.GetHandler())
+			}
 			// A service that left alive is no longer leader.
 			if m.GetHandler().GetPid().GetId() == c.Self().Id {
 				if s.leader.Swap(false) && o.onLeader != nil {

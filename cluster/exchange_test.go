@@ -113,13 +113,14 @@ func handlerID(node, ex string, i int) string { return node + "/" + ex + "/" + s
 // wall-clock intervals (one clock on one host: comparable across processes).
 type leaderLog struct {
 	mu   sync.Mutex
-	ivs  map[string][]string // exchange -> "handler:from-to" (to 0: still leader)
-	open map[string]int64    // exchange/handler -> from
-	seen map[string]string   // exchange/handler -> leader id in its latest Leader message
+	ivs  map[string][]string        // exchange -> "handler:from-to" (to 0: still leader)
+	open map[string]int64           // exchange/handler -> from
+	seen map[string]string          // exchange/handler -> leader id in its latest Leader message
+	down map[string]map[string]bool // exchange -> nodes of handlers heard SlaveDown of
 }
 
 func newLeaderLog() *leaderLog {
-	return &leaderLog{ivs: map[string][]string{}, open: map[string]int64{}, seen: map[string]string{}}
+	return &leaderLog{ivs: map[string][]string{}, open: map[string]int64{}, seen: map[string]string{}, down: map[string]map[string]bool{}}
 }
 
 func (l *leaderLog) event(ex, h string, is bool, m *actors.Leader) {
@@ -138,6 +139,23 @@ func (l *leaderLog) event(ex, h string, is bool, m *actors.Leader) {
 		delete(l.open, k)
 		l.ivs[ex] = append(l.ivs[ex], fmt.Sprintf("%s:%d-%d", h, from, now))
 	}
+}
+
+// slaveDown records that a handler of ex heard SlaveDown of a handler on node.
+func (l *leaderLog) slaveDown(ex, node string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down[ex] == nil {
+		l.down[ex] = map[string]bool{}
+	}
+	l.down[ex][node] = true
+}
+
+// downNodes returns the nodes ex's handlers heard SlaveDown for, sorted.
+func (l *leaderLog) downNodes(ex string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(slices.Sorted(maps.Keys(l.down[ex])), ",")
 }
 
 // intervals returns the leader intervals of ex, closed and open.
@@ -180,7 +198,12 @@ func serveTestHandlers(ctx context.Context, b *actors.Broker, node string, n, sl
 			_, err := b.Serve(ctx, ex, actors.HandlerFunc(func(context.Context, *actors.Request) (proto.Message, error) {
 				count.Add(1)
 				return wrapperspb.String(id), nil
-			}), actors.OnLeader(func(is bool, m *actors.Leader) { ll.event(ex, id, is, m) }))
+			}), actors.OnLeader(func(is bool, m *actors.Leader) { ll.event(ex, id, is, m) }),
+				actors.OnSlave(func(up bool, h *actors.HandlerInfo) {
+					if !up {
+						ll.slaveDown(ex, h.GetNode())
+					}
+				}))
 			if err != nil {
 				return fmt.Errorf("serve %s: %w", id, err)
 			}
@@ -217,6 +240,7 @@ func serveTestHandlers(ctx context.Context, b *actors.Broker, node string, n, sl
 //	served        "handler=count,..." requests served per handler
 //	slaveup       nodes of the handlers its "watch" handler got SlaveUp for
 //	slavedown     nodes of the handlers its "watch" handler got SlaveDown for
+//	down:<ex>     nodes of the handlers its handlers of ex got SlaveDown for
 func runExchangeChild(ctx context.Context, c *clustertest.Child) error {
 	name := os.Getenv("NODE_NAME")
 	var peers []string
@@ -304,6 +328,7 @@ func runExchangeChild(ctx context.Context, c *clustertest.Child) error {
 		for _, ex := range handlerExchanges() {
 			c.Set("leaders:"+ex, ll.intervals(ex))
 			c.Set("seen:"+ex, ll.seenLeaders(ex))
+			c.Set("down:"+ex, ll.downNodes(ex))
 		}
 		var counts []string
 		served.Range(func(k, v any) bool {
@@ -789,6 +814,10 @@ func TestClusterAuthorityFailover(t *testing.T) {
 	if back > 2*time.Second {
 		t.Errorf("exchange back after %v, want within 2s", back)
 	}
+	// c's handlers of ex, whose authority died with b, hear SlaveDown of b's
+	// handlers from the rebuilt authority; so does the watcher, whichever
+	// node held its authority.
+	c.await(t, 2*time.Second, "down:"+ex, func(v string) bool { return slices.Contains(strings.Split(v, ","), "b") })
 	c.await(t, 2*time.Second, "slavedown", func(v string) bool { return slices.Contains(strings.Split(v, ","), "b") })
 	hs, _ := hub.Handlers(ex)
 	for _, h := range hs {

@@ -44,9 +44,10 @@ type authority struct {
 	announcedLeader string
 
 	rebuilding bool
-	waiting    map[string]bool // addresses not yet heard from
-	deferred   []deferredReply // acks held until the rebuild is done
-	deadline   selfTimer       // ends the rebuild after rebuildWait
+	waiting    map[string]bool                  // addresses not yet heard from
+	known      map[string]*boursepb.HandlerInfo // connections the nodes' tables listed (rebuild)
+	deferred   []deferredReply                  // acks held until the rebuild is done
+	deadline   selfTimer                        // ends the rebuild after rebuildWait
 	root       *actor.RootContext
 }
 
@@ -163,6 +164,14 @@ func (a *authority) reply(ctx actor.Context, msg proto.Message) {
 func (a *authority) attach(ctx actor.Context, m *boursepb.Attach) {
 	addr := m.GetPop().GetAddress()
 	delete(a.waiting, addr)
+	if a.rebuilding {
+		for _, h := range m.GetKnown() {
+			if a.known == nil {
+				a.known = map[string]*boursepb.HandlerInfo{}
+			}
+			a.known[h.GetId()] = h
+		}
+	}
 	ns := a.node(addr, m.GetNode())
 	departed := map[string]string{}
 	if m.GetHasExchange() {
@@ -208,6 +217,19 @@ func (a *authority) finishRebuild(ctx actor.Context) {
 	for id, h := range a.handlers {
 		a.announced[id] = h
 	}
+	// Connections the old tables listed that no node reports went away with
+	// the old authority (their node died with it, or they left meanwhile):
+	// the survivors hear SlaveDown, as they would have from the old one.
+	for id, info := range a.known {
+		if _, still := a.handlers[id]; !still {
+			reason := "node down"
+			if _, attached := a.nodes[info.GetPid().GetAddress()]; attached {
+				reason = "disconnected"
+			}
+			a.tellAll(ctx, &boursepb.SlaveDown{Exchange: a.name, Handler: info, Epoch: a.epoch, Reason: reason}, "")
+		}
+	}
+	a.known = nil
 	if l := a.leader(); l != nil {
 		a.announcedLeader = l.GetId()
 		a.tellAll(ctx, a.leaderMsg(), "")

@@ -212,6 +212,9 @@ func (a *popActor) state(ctx actor.Context) *boursepb.Attach {
 	for _, c := range a.conns {
 		st.Handlers = append(st.Handlers, c.info)
 	}
+	if all := a.p.table.Load().all; all != nil {
+		st.Known = all.infos
+	}
 	a.p.subMu.RLock()
 	st.Patterns = a.p.subs.Patterns()
 	a.p.subMu.RUnlock()

@@ -1341,7 +1341,11 @@ type Attach struct {
 	Epoch    uint64         `protobuf:"varint,6,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	// has_exchange is false when the node does not have the exchange declared
 	// (its ingress answers a Sync on its behalf).
-	HasExchange   bool `protobuf:"varint,7,opt,name=has_exchange,json=hasExchange,proto3" json:"has_exchange,omitempty"`
+	HasExchange bool `protobuf:"varint,7,opt,name=has_exchange,json=hasExchange,proto3" json:"has_exchange,omitempty"`
+	// known lists the exchange's connections, all nodes', as the node's last
+	// routing table had them: a rebuilt authority tells the handlers SlaveDown
+	// for those that went away with the old authority's node.
+	Known         []*HandlerInfo `protobuf:"bytes,8,rep,name=known,proto3" json:"known,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1423,6 +1427,13 @@ func (x *Attach) GetHasExchange() bool {
 		return x.HasExchange
 	}
 	return false
+}
+
+func (x *Attach) GetKnown() []*HandlerInfo {
+	if x != nil {
+		return x.Known
+	}
+	return nil
 }
 
 // Sync asks a node's point of presence to Attach to the authority that sends
@@ -1673,7 +1684,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x122\n" +
 	"\bhandlers\x18\x03 \x03(\v2\x16.bourse.v1.HandlerInfoR\bhandlers\x12=\n" +
 	"\rsubscriptions\x18\x04 \x03(\v2\x17.bourse.v1.NodePatternsR\rsubscriptions\x12,\n" +
-	"\tauthority\x18\x05 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\xe3\x01\n" +
+	"\tauthority\x18\x05 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\x91\x02\n" +
 	"\x06Attach\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12 \n" +
@@ -1681,7 +1692,8 @@ const file_bourse_proto_rawDesc = "" +
 	"\bhandlers\x18\x04 \x03(\v2\x16.bourse.v1.HandlerInfoR\bhandlers\x12\x1a\n" +
 	"\bpatterns\x18\x05 \x03(\tR\bpatterns\x12\x14\n" +
 	"\x05epoch\x18\x06 \x01(\x04R\x05epoch\x12!\n" +
-	"\fhas_exchange\x18\a \x01(\bR\vhasExchange\"P\n" +
+	"\fhas_exchange\x18\a \x01(\bR\vhasExchange\x12,\n" +
+	"\x05known\x18\b \x03(\v2\x16.bourse.v1.HandlerInfoR\x05known\"P\n" +
 	"\x04Sync\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12,\n" +
 	"\tauthority\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\xa5\x01\n" +
@@ -1771,12 +1783,13 @@ var file_bourse_proto_depIdxs = []int32{
 	1,  // 22: bourse.v1.RoutingTable.authority:type_name -> bourse.v1.Pid
 	1,  // 23: bourse.v1.Attach.pop:type_name -> bourse.v1.Pid
 	2,  // 24: bourse.v1.Attach.handlers:type_name -> bourse.v1.HandlerInfo
-	1,  // 25: bourse.v1.Sync.authority:type_name -> bourse.v1.Pid
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	2,  // 25: bourse.v1.Attach.known:type_name -> bourse.v1.HandlerInfo
+	1,  // 26: bourse.v1.Sync.authority:type_name -> bourse.v1.Pid
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_bourse_proto_init() }
