@@ -229,6 +229,13 @@ func (a *authority) finishRebuild(ctx actor.Context) {
 			a.tellAll(ctx, &boursepb.SlaveDown{Exchange: a.name, Handler: info, Epoch: a.epoch, Reason: reason}, "")
 		}
 	}
+	// And connections no table listed yet (registered with the old authority
+	// just before it went, or never acknowledged) are news to the others.
+	for id, info := range a.handlers {
+		if _, listed := a.known[id]; !listed {
+			a.tellAll(ctx, &boursepb.SlaveUp{Exchange: a.name, Handler: info, Epoch: a.epoch}, pidKey(a.pids[id]))
+		}
+	}
 	a.known = nil
 	if l := a.leader(); l != nil {
 		a.announcedLeader = l.GetId()
