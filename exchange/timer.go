@@ -1,7 +1,6 @@
 package exchange
 
 import (
-	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -13,11 +12,12 @@ import (
 // actor_context.go: receiveTimeoutHandler calls CancelReceiveTimeout, which
 // the race detector reports against resetReceiveTimeoutTimer).
 //
-// Only the actor that owns it calls its methods; tick messages carry a
+// Only the actor that owns it calls its methods (so it needs no lock: the
+// timer's goroutine only sends a tick with the generation it captured); tick
+// messages carry a
 // generation so that a tick sent just before a Stop or a new Start is
 // recognised as stale (Fired returns false for it).
 type selfTimer struct {
-	mu    sync.Mutex
 	t     *time.Timer
 	gen   uint64
 	armed bool
@@ -28,8 +28,6 @@ type timerTick struct{ gen uint64 }
 
 // Start (re)arms the timer: after d, root sends a timerTick to self.
 func (s *selfTimer) Start(root *actor.RootContext, self *actor.PID, d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.t != nil {
 		s.t.Stop()
 	}
@@ -41,8 +39,6 @@ func (s *selfTimer) Start(root *actor.RootContext, self *actor.PID, d time.Durat
 
 // Stop disarms the timer; a tick already on its way is then stale.
 func (s *selfTimer) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.t != nil {
 		s.t.Stop()
 		s.t = nil
@@ -53,8 +49,6 @@ func (s *selfTimer) Stop() {
 
 // Fired reports whether tick is the current arming's, and disarms it.
 func (s *selfTimer) Fired(tick *timerTick) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !s.armed || tick.gen != s.gen {
 		return false
 	}
