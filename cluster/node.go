@@ -312,7 +312,20 @@ func (n *Node) Stop(ctx context.Context) error {
 		close(n.quit)
 		n.cancelProbe()
 		n.wg.Wait() // the membership goroutine and the probes
-		n.leave(ctx, n.lastAlive)
+		if n.leave(ctx, n.lastAlive) {
+			// Let what peers sent before they dropped this node arrive while
+			// remote still runs. A message that reaches an actor stopped
+			// above becomes a dead letter, and protoactor answers one that
+			// has a sender over remote; if that answer is sent while remote
+			// shuts down, it races inside protoactor (remoteDeliver reads
+			// endpointManager.stopped while stop writes it).
+			t := time.NewTimer(drainAfterLeave)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
 		if n.discovery != nil {
 			if err := n.discovery.Stop(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("bourse: cluster: stop discovery: %w", err))
@@ -326,11 +339,16 @@ func (n *Node) Stop(ctx context.Context) error {
 	return n.stopErr
 }
 
+// drainAfterLeave is how long Stop keeps remote running after its peers
+// acknowledged that it leaves (see Stop).
+const drainAfterLeave = 50 * time.Millisecond
+
 // leave sends a leaving heartbeat to each of addrs and waits for the
-// acknowledgements, for leaveAckTimeout at most.
-func (n *Node) leave(ctx context.Context, addrs []string) {
+// acknowledgements, for leaveAckTimeout at most. It reports whether there
+// was any peer to tell.
+func (n *Node) leave(ctx context.Context, addrs []string) bool {
 	if len(addrs) == 0 {
-		return
+		return false
 	}
 	timeout := leaveAckTimeout(n.cfg.HeartbeatInterval)
 	if d, ok := ctx.Deadline(); ok {
@@ -346,6 +364,7 @@ func (n *Node) leave(ctx context.Context, addrs []string) {
 			n.log.Debug("leaving heartbeat not acknowledged", slog.String("peer", addrs[i]), slog.Any("error", err))
 		}
 	}
+	return true
 }
 
 // shutdownSystem stops what runs on the actor system after the broker: the
