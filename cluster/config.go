@@ -23,6 +23,9 @@ const (
 	DefaultJoinTimeout       = 2 * time.Second
 )
 
+// DataPortOff as Config.DataPort turns the node's data link off.
+const DataPortOff = -1
+
 // MinHeartbeatInterval is the shortest HeartbeatInterval Validate accepts.
 const MinHeartbeatInterval = 10 * time.Millisecond
 
@@ -45,6 +48,13 @@ type Config struct {
 	Host string
 	// Port is remote's TCP port; 0 picks a free one (see Node.Address).
 	Port int
+	// DataPort is the TCP port of the node's data link, on Host: requests,
+	// replies and publications to and from other nodes travel on it, one
+	// framed connection per pair of nodes, while protoactor remote carries
+	// the control plane (see exchange.Config.DataAddr). 0 picks a free port,
+	// which the heartbeats tell the peers; DataPortOff (-1) turns the link
+	// off and sends everything through remote.
+	DataPort int
 	// Discovery tells the node which peers may exist. nil means none: the
 	// node is alone until a peer that knows its address contacts it.
 	Discovery Discovery
@@ -102,6 +112,9 @@ func (c Config) withDefaults() Config {
 		c.JoinTimeout = DefaultJoinTimeout
 	}
 	c.Exchange.Node = c.Node
+	if c.DataPort != DataPortOff {
+		c.Exchange.DataAddr = net.JoinHostPort(c.Host, strconv.Itoa(c.DataPort))
+	}
 	if c.Exchange.Logger == nil {
 		c.Exchange.Logger = c.Logger
 	}
@@ -124,6 +137,10 @@ func (c Config) Validate() error {
 		return invalid("Config.Host is empty")
 	case c.Port < 0 || c.Port > 65535:
 		return invalid("Config.Port is %d, want 0..65535 (0 picks a free port)", c.Port)
+	case c.DataPort < DataPortOff || c.DataPort > 65535:
+		return invalid("Config.DataPort is %d, want 0..65535 (0 picks a free port) or -1 (no data link)", c.DataPort)
+	case c.DataPort != DataPortOff && c.DataPort != 0 && c.DataPort == c.Port:
+		return invalid("Config.DataPort is %d, the same as Config.Port", c.DataPort)
 	case c.HeartbeatInterval < MinHeartbeatInterval:
 		return invalid("Config.HeartbeatInterval is %v, want at least %v", c.HeartbeatInterval, MinHeartbeatInterval)
 	case c.JoinTimeout < 0:

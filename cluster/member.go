@@ -14,6 +14,9 @@ type Member struct {
 	Node string
 	// Address is the node's protoactor remote address, "host:port".
 	Address string
+	// Data is the address of the node's data link, "" when it has none
+	// (Config.DataPort).
+	Data string
 	// Incarnation tells one run of a node from the next at the same address:
 	// it is chosen at Start (from the clock, so it grows across restarts).
 	Incarnation uint64
@@ -138,7 +141,7 @@ func sortMembers(ms []Member) {
 func toExchange(ms []Member) []exchange.Member {
 	out := make([]exchange.Member, len(ms))
 	for i, m := range ms {
-		out[i] = exchange.Member{Node: m.Node, Address: m.Address}
+		out[i] = exchange.Member{Node: m.Node, Address: m.Address, Data: m.Data}
 	}
 	return out
 }

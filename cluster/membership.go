@@ -144,7 +144,7 @@ func (m *membership) heartbeat(hb *boursepb.Heartbeat, now time.Time) effects {
 		return e // a late heartbeat of an incarnation that left
 	}
 	e.probes = append(e.probes, m.gossip(hb.GetPeers(), now)...)
-	nm := Member{Node: hb.GetNode(), Address: addr, Incarnation: inc}
+	nm := Member{Node: hb.GetNode(), Address: addr, Data: hb.GetDataAddress(), Incarnation: inc}
 	if p.alive {
 		switch {
 		case inc == p.member.Incarnation:

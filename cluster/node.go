@@ -155,6 +155,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return fail(fmt.Errorf("bourse: cluster: start broker: %w", err))
 	}
+	n.self.Data = n.broker.Hub().DataAddress()
 	n.pid, err = n.system.Root.SpawnNamed(actor.PropsFromFunc(n.receive), MembersActor)
 	if err != nil {
 		return fail(fmt.Errorf("bourse: cluster: spawn %s: %w", MembersActor, err))
@@ -285,6 +286,7 @@ func (n *Node) heartbeat(leaving bool) *boursepb.Heartbeat {
 		Cluster:     n.cfg.Cluster,
 		Node:        n.self.Node,
 		Address:     n.self.Address,
+		DataAddress: n.self.Data,
 		Incarnation: n.self.Incarnation,
 		Leaving:     leaving,
 	}

@@ -30,7 +30,13 @@ import (
 var wireReply *boursepb.Reply
 
 func BenchmarkRemoteRequestResponse(b *testing.B) {
-	nodes := startNodesB(b, 3)
+	for _, tr := range transports {
+		b.Run(string(tr), func(b *testing.B) { benchRemoteRequestResponse(b, tr) })
+	}
+}
+
+func benchRemoteRequestResponse(b *testing.B, tr transport) {
+	nodes := startNodesB(b, 3, tr)
 	declareAllB(b, nodes, reqResp("bench", "round-robin"))
 	owner := nodes[0].hub.Owner("bench")
 	var caller, handler *testNode

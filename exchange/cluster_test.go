@@ -34,9 +34,23 @@ type testNode struct {
 	hub    *exchange.Hub
 }
 
-func startNodes(t *testing.T, n int) []*testNode { return startNodesB(t, n) }
+// transport is how the in-process nodes' hubs reach each other: "link" (the
+// data link, as cluster nodes do by default) or "remote" (protoactor remote
+// only, as with cluster.DataPortOff).
+type transport string
 
-func startNodesB(t testing.TB, n int) []*testNode {
+var transports = []transport{"link", "remote"}
+
+// forTransports runs test once per transport, as subtests.
+func forTransports(t *testing.T, test func(*testing.T, transport)) {
+	for _, tr := range transports {
+		t.Run(string(tr), func(t *testing.T) { test(t, tr) })
+	}
+}
+
+func startNodes(t *testing.T, n int, tr transport) []*testNode { return startNodesB(t, n, tr) }
+
+func startNodesB(t testing.TB, n int, tr transport) []*testNode {
 	t.Helper()
 	var nodes []*testNode
 	for i := range n {
@@ -45,6 +59,9 @@ func startNodesB(t testing.TB, n int) []*testNode {
 		r.Start()
 		cfg := exchange.DefaultConfig()
 		cfg.Node = fmt.Sprintf("n%d", i+1)
+		if tr == "link" {
+			cfg.DataAddr = "127.0.0.1:0"
+		}
 		h, err := exchange.New(sys, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +87,7 @@ func (n *testNode) stop() {
 func setMembers(nodes ...*testNode) {
 	var ms []exchange.Member
 	for _, n := range nodes {
-		ms = append(ms, exchange.Member{Node: n.name, Address: n.sys.Address()})
+		ms = append(ms, exchange.Member{Node: n.name, Address: n.sys.Address(), Data: n.hub.DataAddress()})
 	}
 	for _, n := range nodes {
 		n.hub.SetMembers(ms)
@@ -92,8 +109,10 @@ func declareAllB(t testing.TB, nodes []*testNode, specs ...exchange.Spec) {
 	}
 }
 
-func TestClusterRequestsCrossNodes(t *testing.T) {
-	nodes := startNodes(t, 3)
+func TestClusterRequestsCrossNodes(t *testing.T) { forTransports(t, testClusterRequestsCrossNodes) }
+
+func testClusterRequestsCrossNodes(t *testing.T, tr transport) {
+	nodes := startNodes(t, 3, tr)
 	declareAll(t, nodes, reqResp("rr", "round-robin"), reqResp("st", "sticky"), reqResp("cons", "consensus"))
 	for _, n := range nodes[1:] {
 		for _, ex := range []string{"rr", "st", "cons"} {
@@ -158,7 +177,11 @@ func TestClusterRequestsCrossNodes(t *testing.T) {
 }
 
 func TestClusterPublicationsOneMessagePerNode(t *testing.T) {
-	nodes := startNodes(t, 3)
+	forTransports(t, testClusterPublicationsOneMessagePerNode)
+}
+
+func testClusterPublicationsOneMessagePerNode(t *testing.T, tr transport) {
+	nodes := startNodes(t, 3, tr)
 	declareAll(t, nodes, pubSub("prices"))
 	var got [3]atomic.Int64
 	props := func(i int) *actor.Props {
@@ -196,8 +219,10 @@ func TestClusterPublicationsOneMessagePerNode(t *testing.T) {
 		pubs, 80, st.RemoteSent, float64(st.RemoteSent)/pubs)
 }
 
-func TestClusterAuthorityFailover(t *testing.T) {
-	nodes := startNodes(t, 3)
+func TestClusterAuthorityFailover(t *testing.T) { forTransports(t, testClusterAuthorityFailover) }
+
+func testClusterAuthorityFailover(t *testing.T, tr transport) {
+	nodes := startNodes(t, 3, tr)
 	declareAll(t, nodes, reqResp("ha", "consensus"), pubSub("ha-news"))
 	owner := nodes[0].hub.Owner("ha")
 	var victim *testNode
@@ -260,7 +285,11 @@ func TestClusterAuthorityFailover(t *testing.T) {
 }
 
 func TestClusterNodeDownFailsInFlight(t *testing.T) {
-	nodes := startNodes(t, 2)
+	forTransports(t, testClusterNodeDownFailsInFlight)
+}
+
+func testClusterNodeDownFailsInFlight(t *testing.T, tr transport) {
+	nodes := startNodes(t, 2, tr)
 	declareAll(t, nodes, reqResp("slow", "round-robin"))
 	r := &recorder{name: "hang", reply: func(*exchange.Request) {}} // never answers
 	if _, err := nodes[1].hub.Connect(testCtx(t), "slow", spawnRecorder(t, nodes[1].sys, r)); err != nil {

@@ -2,12 +2,14 @@ package exchange
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/link"
 	boursepb "github.com/bourse-go/bourse/proto"
 	"github.com/bourse-go/bourse/strategies"
 )
@@ -27,6 +29,8 @@ type Hub struct {
 	ingressPID *actor.PID
 	wireSelf   atomic.Pointer[boursepb.Pid] // see wireIngress
 	ingresses  sync.Map                     // address -> *actor.PID of that node's ingress
+	link       *link.Link                   // the data link; nil without Config.DataAddr
+	peers      atomic.Pointer[peerMap]      // live nodes' data-link addresses
 
 	mu      sync.Mutex // serialises Declare and Stop
 	points  atomic.Pointer[map[string]*point]
@@ -81,6 +85,14 @@ func New(system *actor.ActorSystem, cfg Config) (*Hub, error) {
 	h.ingressPID = ipid
 	empty := map[string]*point{}
 	h.points.Store(&empty)
+	h.peers.Store(&peerMap{})
+	if cfg.DataAddr != "" {
+		if err := h.startLink(); err != nil {
+			system.ProcessRegistry.Remove(pid)
+			system.ProcessRegistry.Remove(ipid)
+			return nil, err
+		}
+	}
 	return h, nil
 }
 
@@ -211,7 +223,9 @@ func (h *Hub) Stop(ctx context.Context) error {
 	for _, p := range points {
 		futs = append(futs, h.root.StopFuture(p.popPID))
 	}
-	return waitFutures(ctx, futs)
+	err := waitFutures(ctx, futs)
+	// Last, so that the answers the stopping handlers gave still go out.
+	return errors.Join(err, h.stopLink(ctx))
 }
 
 // waitFutures waits for stop futures, or ctx. Each future ends by itself

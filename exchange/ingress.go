@@ -146,7 +146,7 @@ func (h *Hub) remoteRequest(m *boursepb.Request) {
 	replyTo := h.pidOf(m.GetReplyTo())
 	fail := func(err error) {
 		if replyTo != nil {
-			h.root.Send(replyTo, &boursepb.Reply{Exchange: m.GetExchange(), CorrelationId: m.GetCorrelationId(), Tag: m.GetTag(),
+			_ = h.sendWire(replyTo.Address, frameReply, &boursepb.Reply{Exchange: m.GetExchange(), CorrelationId: m.GetCorrelationId(), Tag: m.GetTag(),
 				Error: ErrorToWire(m.GetExchange(), err), DeliverTo: m.GetDeliverTo()})
 		}
 	}
@@ -172,6 +172,7 @@ func (h *Hub) remoteRequest(m *boursepb.Request) {
 		corr:       m.GetCorrelationId(),
 		replyTo:    replyTo,
 		remote:     true,
+		hub:        h,
 		deliverTo:  m.GetDeliverTo(),
 		root:       h.root,
 	})

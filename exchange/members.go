@@ -11,6 +11,10 @@ type Member struct {
 	Node string
 	// Address is the node's protoactor remote address, "host:port".
 	Address string
+	// Data is the address of the node's data link (Hub.DataAddress), "" when
+	// it has none. Requests, replies and publications between two nodes go
+	// over the data link when both have one, and through remote otherwise.
+	Data string
 }
 
 // SetMembers tells the hub which nodes are alive, itself included. The cluster
@@ -23,6 +27,7 @@ func (h *Hub) SetMembers(members []Member) {
 	defer h.membersMu.Unlock()
 	prev := h.members
 	h.members = ms
+	h.setPeers(ms)
 	h.applyMembers(prev, ms)
 }
 

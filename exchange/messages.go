@@ -36,6 +36,7 @@ type Request struct {
 	// ingress, and the answer travels as a boursepb.Reply.
 	remote    bool
 	deliverTo *boursepb.Pid
+	hub       *Hub // set when remote
 	root      *actor.RootContext
 	answered  atomic.Bool
 }
@@ -76,7 +77,9 @@ func (r *Request) answer(payload proto.Message, err error) bool {
 			w.Payload = any
 		}
 		w.Error = ErrorToWire(r.Exchange, err)
-		r.root.Send(r.replyTo, w)
+		// A reply that cannot be sent is lost with its link, whose failure
+		// fails the caller's call on its own node.
+		_ = r.hub.sendWire(r.replyTo.Address, frameReply, w)
 		return true
 	}
 	r.root.Send(r.replyTo, &Reply{Exchange: r.Exchange, Tag: r.Tag, From: r.from, Payload: payload, Err: err, corr: r.corr, call: r.call})

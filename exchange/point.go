@@ -31,10 +31,11 @@ type point struct {
 	popPID *actor.PID
 	ready  chan struct{}
 
-	published  atomic.Uint64 // publications accepted from local publishers
-	delivered  atomic.Uint64 // copies handed to local subscribers
-	remoteSent atomic.Uint64 // network messages sent to other nodes' subscribers
-	received   atomic.Uint64 // publications received from other nodes
+	published     atomic.Uint64 // publications accepted from local publishers
+	delivered     atomic.Uint64 // copies handed to local subscribers
+	remoteSent    atomic.Uint64 // network messages sent to other nodes' subscribers
+	remoteDropped atomic.Uint64 // publications to other nodes that could not be sent
+	received      atomic.Uint64 // publications received from other nodes
 }
 
 // subscriber is one local actor subscribed to a pub-sub exchange; one value per

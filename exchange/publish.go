@@ -90,7 +90,12 @@ func (h *Hub) Publish(ctx context.Context, name, key string, payload proto.Messa
 			}
 			wire = &boursepb.Publication{Exchange: name, Key: key, Payload: any}
 		}
-		h.root.Send(rs.ingress, wire)
+		if err := h.sendWire(rs.addr, framePublication, wire); err != nil {
+			// The node is down or stopping: the membership drops it from
+			// the table; a publication is not retried (at most once).
+			p.remoteDropped.Add(1)
+			continue
+		}
 		p.remoteSent.Add(1)
 	}
 	p.published.Add(1)
@@ -126,6 +131,9 @@ type Stats struct {
 	// RemoteSent counts network messages sent to other nodes' subscribers:
 	// at most one per matching node per publication.
 	RemoteSent uint64
+	// RemoteDropped counts publications to other nodes that could not be
+	// sent (the node was down, or its data link failed).
+	RemoteDropped uint64
 	// Received counts publications that came from other nodes.
 	Received uint64
 	// Epoch is the routing table's epoch.
@@ -139,7 +147,7 @@ func (h *Hub) Stats(name string) (Stats, error) {
 		return Stats{}, &RequestError{Exchange: name, Err: ErrUnknownExchange}
 	}
 	return Stats{Published: p.published.Load(), Delivered: p.delivered.Load(), RemoteSent: p.remoteSent.Load(),
-		Received: p.received.Load(), Epoch: p.table.Load().epoch}, nil
+		RemoteDropped: p.remoteDropped.Load(), Received: p.received.Load(), Epoch: p.table.Load().epoch}, nil
 }
 
 // Subscriptions returns the subscriptions of pub-sub exchange name aggregated

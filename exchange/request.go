@@ -243,7 +243,9 @@ func (h *Hub) sendOne(r *routed, i int, pid *actor.PID, o *callOptions, replyTo 
 	if c != nil {
 		h.inbox.expectRemote(c, pid.Address)
 	}
-	h.root.Send(h.ingressOf(pid.Address), w)
+	if err := h.sendWire(pid.Address, frameRequest, w); err != nil {
+		return &RequestError{Exchange: r.p.spec.Name, Err: err}
+	}
 	return nil
 }
 

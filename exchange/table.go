@@ -23,9 +23,8 @@ type table struct {
 }
 
 type remoteSubs struct {
-	addr    string
-	ingress *actor.PID
-	trie    *topic.Trie[struct{}]
+	addr string
+	trie *topic.Trie[struct{}]
 }
 
 // group is a set of handlers sharing a service tag (or all of them), oldest
@@ -55,7 +54,7 @@ func buildTable(rt *boursepb.RoutingTable, strat strategies.Strategy, prev *tabl
 		if addr == h.address() || addr == "" {
 			continue // local subscribers are matched against the local trie
 		}
-		rs := remoteSubs{addr: addr, ingress: h.ingressOf(addr), trie: &topic.Trie[struct{}]{}}
+		rs := remoteSubs{addr: addr, trie: &topic.Trie[struct{}]{}}
 		for _, pat := range np.GetPatterns() {
 			if _, err := rs.trie.Add(pat, struct{}{}); err != nil {
 				h.log.Warn("bourse: ignoring an invalid pattern from another node", slog.String("exchange", rt.GetExchange()),

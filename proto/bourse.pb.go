@@ -1504,7 +1504,10 @@ type Heartbeat struct {
 	Leaving bool `protobuf:"varint,5,opt,name=leaving,proto3" json:"leaving,omitempty"`
 	// peers lists the addresses of the peers the sender holds alive: gossip,
 	// so that a node that knows one member comes to know them all.
-	Peers         []string `protobuf:"bytes,6,rep,name=peers,proto3" json:"peers,omitempty"`
+	Peers []string `protobuf:"bytes,6,rep,name=peers,proto3" json:"peers,omitempty"`
+	// data_address is the sender's data-link address, "host:port" ("" when it
+	// has none): requests, replies and publications to it go there.
+	DataAddress   string `protobuf:"bytes,7,opt,name=data_address,json=dataAddress,proto3" json:"data_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1579,6 +1582,13 @@ func (x *Heartbeat) GetPeers() []string {
 		return x.Peers
 	}
 	return nil
+}
+
+func (x *Heartbeat) GetDataAddress() string {
+	if x != nil {
+		return x.DataAddress
+	}
+	return ""
 }
 
 var File_bourse_proto protoreflect.FileDescriptor
@@ -1696,14 +1706,15 @@ const file_bourse_proto_rawDesc = "" +
 	"\x05known\x18\b \x03(\v2\x16.bourse.v1.HandlerInfoR\x05known\"P\n" +
 	"\x04Sync\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12,\n" +
-	"\tauthority\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\xa5\x01\n" +
+	"\tauthority\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\xc8\x01\n" +
 	"\tHeartbeat\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x18\n" +
 	"\aaddress\x18\x03 \x01(\tR\aaddress\x12 \n" +
 	"\vincarnation\x18\x04 \x01(\x04R\vincarnation\x12\x18\n" +
 	"\aleaving\x18\x05 \x01(\bR\aleaving\x12\x14\n" +
-	"\x05peers\x18\x06 \x03(\tR\x05peers*\xe9\x01\n" +
+	"\x05peers\x18\x06 \x03(\tR\x05peers\x12!\n" +
+	"\fdata_address\x18\a \x01(\tR\vdataAddress*\xe9\x01\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CODE_NO_HANDLERS\x10\x01\x12\x10\n" +

@@ -1,0 +1,150 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/bourse-go/bourse/internal/link"
+	boursepb "github.com/bourse-go/bourse/proto"
+	"google.golang.org/protobuf/proto"
+)
+
+// Frame kinds of the data link (see Config.DataAddr).
+const (
+	frameRequest byte = 1 + iota
+	frameReply
+	framePublication
+)
+
+// peerMap maps the protoactor addresses of the live nodes to their data-link
+// addresses and back; a node without a link is absent.
+type peerMap struct {
+	data   map[string]string // remote address -> data-link address
+	remote map[string]string // data-link address -> remote address
+}
+
+// startLink starts the hub's data link on cfg.DataAddr.
+func (h *Hub) startLink() error {
+	host, port, err := net.SplitHostPort(h.cfg.DataAddr)
+	if err != nil {
+		return fmt.Errorf("%w: Config.DataAddr %q: %v", ErrInvalid, h.cfg.DataAddr, err)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return fmt.Errorf("%w: Config.DataAddr %q: port: %v", ErrInvalid, h.cfg.DataAddr, err)
+	}
+	l, err := link.Listen(host, p, link.Config{Handler: h.onFrame, OnDown: h.onLinkDown, Logger: h.log})
+	if err != nil {
+		return err
+	}
+	h.link = l
+	return nil
+}
+
+// DataAddress returns the address the hub's data link listens on ("" without
+// one). The cluster layer tells the other nodes (Member.Data).
+func (h *Hub) DataAddress() string {
+	if h.link == nil {
+		return ""
+	}
+	return h.link.Addr()
+}
+
+// setPeers records the data-link addresses of members (with membersMu held).
+func (h *Hub) setPeers(members []Member) {
+	pm := &peerMap{data: map[string]string{}, remote: map[string]string{}}
+	for _, m := range members {
+		if m.Data != "" && m.Address != h.address() {
+			pm.data[m.Address] = m.Data
+			pm.remote[m.Data] = m.Address
+		}
+	}
+	h.peers.Store(pm)
+}
+
+// sendWire sends a data-plane message (a *boursepb.Request, Reply or
+// Publication) to the ingress of the node at addr: over the data link when
+// both nodes have one, otherwise through protoactor remote. The choice is
+// fixed per live peer, so one sender's messages to one node keep their order.
+func (h *Hub) sendWire(addr string, kind byte, m proto.Message) error {
+	if h.link != nil {
+		if data := h.peers.Load().data[addr]; data != "" {
+			if err := h.link.Send(data, kind, m); err != nil {
+				return linkError(addr, err)
+			}
+			return nil
+		}
+	}
+	h.root.Send(h.ingressOf(addr), m)
+	return nil
+}
+
+// linkError turns a failure of the link into the exchange's errors.
+func linkError(addr string, err error) error {
+	switch {
+	case errors.Is(err, link.ErrClosed):
+		return ErrStopped
+	case errors.Is(err, link.ErrFrameTooLarge):
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	default: // ErrPeerDown, ErrOverflow: the node does not take messages
+		return fmt.Errorf("%w: %s: %v", ErrNodeDown, addr, err)
+	}
+}
+
+// onFrame decodes one frame from another node's link and hands it on as the
+// ingress does for messages that come through remote. A frame that does not
+// decode is dropped and logged: its sender is on another node, which a
+// malformed message must not be able to crash.
+func (h *Hub) onFrame(kind byte, body []byte) {
+	var m proto.Message
+	switch kind {
+	case frameRequest:
+		m = &boursepb.Request{}
+	case frameReply:
+		m = &boursepb.Reply{}
+	case framePublication:
+		m = &boursepb.Publication{}
+	default:
+		h.log.Warn("bourse: data link: dropped a frame of unknown kind", slog.Int("kind", int(kind)), slog.Int("bytes", len(body)))
+		return
+	}
+	if err := proto.Unmarshal(body, m); err != nil {
+		h.log.Warn("bourse: data link: dropped an undecodable frame", slog.String("type", fmt.Sprintf("%T", m)), slog.Any("error", err))
+		return
+	}
+	switch m := m.(type) {
+	case *boursepb.Request:
+		h.remoteRequest(m)
+	case *boursepb.Reply:
+		h.remoteReply(m)
+	case *boursepb.Publication:
+		h.remotePublication(m)
+	}
+}
+
+// onLinkDown fails the calls waiting on a node whose link connection broke:
+// frames to or from it may have been lost, so their replies may never come.
+func (h *Hub) onLinkDown(peer string, err error) {
+	addr := h.peers.Load().remote[peer]
+	if addr == "" {
+		return // not (or no longer) a member: its calls failed when it left
+	}
+	level := slog.LevelWarn
+	if errors.Is(err, link.ErrPeerLeft) {
+		level = slog.LevelDebug // a node that stops closes its link before it says it leaves
+	}
+	h.log.Log(context.Background(), level, "bourse: data link to a node ended; failing the calls waiting on it", slog.String("peer", addr), slog.Any("error", err))
+	h.inbox.failNode(addr)
+}
+
+// stopLink closes the data link, flushing what is queued.
+func (h *Hub) stopLink(ctx context.Context) error {
+	if h.link == nil {
+		return nil
+	}
+	return h.link.Close(ctx)
+}
