@@ -31,6 +31,8 @@ type Hub struct {
 	ingresses  sync.Map                     // address -> *actor.PID of that node's ingress
 	link       *link.Link                   // the data link; nil without Config.DataAddr
 	peers      atomic.Pointer[peerMap]      // live nodes' data-link addresses
+	strs       stringTable                  // the link codec's interned strings
+	targets    cowMap[*actor.PID]           // local actors by id (see localPID)
 
 	mu      sync.Mutex // serialises Declare and Stop
 	points  atomic.Pointer[map[string]*point]

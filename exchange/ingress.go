@@ -141,77 +141,130 @@ func (h *Hub) authorityFor(name string) *actor.PID {
 	return pid
 }
 
-// remoteRequest hands a request from another node to its local handler.
+// remoteRequest hands a request that came through remote to its handler.
 func (h *Hub) remoteRequest(m *boursepb.Request) {
-	replyTo := h.pidOf(m.GetReplyTo())
+	in := inRequest{exchange: m.GetExchange(), tag: m.GetTag(), key: m.GetKey(), serviceTag: m.GetServiceTag(),
+		connTag: m.GetConnTag(), corr: m.GetCorrelationId(), replyAddr: m.GetReplyTo().GetAddress(), replyID: m.GetReplyTo().GetId(),
+		targetAddr: m.GetTarget().GetAddress(), targetID: m.GetTarget().GetId(), deliverTo: m.GetDeliverTo()}
+	if a := m.GetPayload(); a != nil {
+		in.url, in.value, in.hasPayload = []byte(a.GetTypeUrl()), a.GetValue(), true
+	}
+	h.deliverRequest(&in)
+}
+
+// deliverRequest hands a request from another node to its local handler, or
+// answers it with ErrInvalid.
+func (h *Hub) deliverRequest(in *inRequest) {
+	var replyTo *actor.PID
+	switch {
+	case in.replyID == ingressID && in.replyAddr != "":
+		replyTo = h.ingressOf(in.replyAddr)
+	case in.replyAddr != "":
+		replyTo = actor.NewPID(in.replyAddr, in.replyID)
+	}
 	fail := func(err error) {
 		if replyTo != nil {
-			_ = h.sendWire(replyTo.Address, frameReply, &boursepb.Reply{Exchange: m.GetExchange(), CorrelationId: m.GetCorrelationId(), Tag: m.GetTag(),
-				Error: ErrorToWire(m.GetExchange(), err), DeliverTo: m.GetDeliverTo()})
+			_ = h.sendWire(replyTo.Address, frameReply, &outReply{exchange: in.exchange, corr: in.corr, tag: in.tag,
+				err: ErrorToWire(in.exchange, err), deliverTo: in.deliverTo})
 		}
 	}
-	target := toPID(m.GetTarget())
-	if target == nil || !h.isLocal(target) {
+	if in.targetID == "" || (in.targetAddr != h.address() && in.targetAddr != "nonhost") {
 		fail(fmt.Errorf("%w: request without a local target", ErrInvalid))
 		return
 	}
-	payload, err := m.GetPayload().UnmarshalNew()
+	if !in.hasPayload {
+		fail(fmt.Errorf("%w: request without a payload", ErrInvalid))
+		return
+	}
+	payload, err := newPayload(in.url, in.value)
 	if err != nil {
-		h.log.Warn("bourse: undecodable request payload", slog.String("exchange", m.GetExchange()), slog.Any("error", err))
+		h.log.Warn("bourse: undecodable request payload", slog.String("exchange", in.exchange), slog.Any("error", err))
 		fail(fmt.Errorf("%w: payload: %v", ErrInvalid, err))
 		return
 	}
-	h.root.Send(target, &Request{
-		Exchange:   m.GetExchange(),
-		ConnTag:    m.GetConnTag(),
-		ServiceTag: m.GetServiceTag(),
-		Tag:        m.GetTag(),
-		Key:        m.GetKey(),
+	h.root.Send(h.localPID(in.targetID), &Request{
+		Exchange:   in.exchange,
+		ConnTag:    in.connTag,
+		ServiceTag: in.serviceTag,
+		Tag:        in.tag,
+		Key:        in.key,
 		Payload:    payload,
-		from:       "",
-		corr:       m.GetCorrelationId(),
+		corr:       in.corr,
 		replyTo:    replyTo,
 		remote:     true,
 		hub:        h,
-		deliverTo:  m.GetDeliverTo(),
+		deliverTo:  in.deliverTo,
 		root:       h.root,
 	})
 }
 
-// remoteReply takes a reply from another node to a local caller.
+// localPID returns the PID of local actor id, one per id, so that
+// protoactor's per-PID process cache stays warm across requests.
+func (h *Hub) localPID(id string) *actor.PID {
+	if p, ok := h.targets.load()[id]; ok && p.Address == h.address() {
+		return p
+	}
+	p := actor.NewPID(h.address(), id)
+	h.targets.put(id, p)
+	return p
+}
+
+// remoteReply takes a reply that came through remote to a local caller.
 func (h *Hub) remoteReply(m *boursepb.Reply) {
-	r := &Reply{Exchange: m.GetExchange(), Tag: m.GetTag(), From: m.GetFrom(), corr: m.GetCorrelationId()}
-	if m.GetError() != nil {
-		r.Err = ErrorFromWire(m.GetError())
-	} else if m.GetPayload() != nil {
-		p, err := m.GetPayload().UnmarshalNew()
+	in := inReply{exchange: m.GetExchange(), tag: m.GetTag(), from: m.GetFrom(), corr: m.GetCorrelationId(), err: m.GetError()}
+	if a := m.GetPayload(); a != nil {
+		in.url, in.value, in.hasPayload = []byte(a.GetTypeUrl()), a.GetValue(), true
+	}
+	if d := m.GetDeliverTo(); d != nil {
+		in.deliverTo = toPID(d)
+	}
+	h.deliverReply(&in)
+}
+
+// deliverReply takes a reply from another node to a local caller.
+func (h *Hub) deliverReply(in *inReply) {
+	r := &Reply{Exchange: in.exchange, Tag: in.tag, From: in.from, corr: in.corr}
+	if in.err != nil {
+		r.Err = ErrorFromWire(in.err)
+	} else if in.hasPayload {
+		p, err := newPayload(in.url, in.value)
 		if err != nil {
-			r.Err = &RequestError{Exchange: m.GetExchange(), Err: fmt.Errorf("%w: reply payload: %v", ErrInvalid, err)}
+			r.Err = &RequestError{Exchange: in.exchange, Err: fmt.Errorf("%w: reply payload: %v", ErrInvalid, err)}
 		} else {
 			r.Payload = p
 		}
 	}
-	if to := toPID(m.GetDeliverTo()); to != nil {
-		h.root.Send(to, r)
+	if in.deliverTo != nil {
+		h.root.Send(in.deliverTo, r)
 		return
 	}
 	h.inbox.deliverRemote(r)
 }
 
-// remotePublication copies a publication from another node to the local
-// subscribers.
+// remotePublication copies a publication that came through remote to the
+// local subscribers.
 func (h *Hub) remotePublication(m *boursepb.Publication) {
-	p := (*h.points.Load())[m.GetExchange()]
+	in := inPublication{exchange: m.GetExchange(), key: m.GetKey()}
+	if a := m.GetPayload(); a != nil {
+		in.url, in.value = []byte(a.GetTypeUrl()), a.GetValue()
+	}
+	h.deliverPublication(&in)
+}
+
+// deliverPublication copies a publication from another node to the local
+// subscribers.
+func (h *Hub) deliverPublication(in *inPublication) {
+	p := (*h.points.Load())[in.exchange]
 	if p == nil || p.spec.Kind != PubSub {
 		return
 	}
-	payload, err := m.GetPayload().UnmarshalNew()
+	payload, err := newPayload(in.url, in.value)
 	if err != nil {
-		h.log.Warn("bourse: undecodable publication", slog.String("exchange", m.GetExchange()), slog.Any("error", err))
+		h.log.Warn("bourse: undecodable publication", slog.String("exchange", in.exchange), slog.Any("error", err))
 		return
 	}
 	p.received.Add(1)
-	h.fanOut(p, m.GetKey(), payload)
+	h.fanOut(p, in.key, payload)
 }
 
 // wireRequest is the remote form of a request for handler target.
@@ -243,13 +296,4 @@ func (h *Hub) wireIngress() *boursepb.Pid {
 		h.wireSelf.Store(p)
 	}
 	return p
-}
-
-// pidOf turns a wire Pid into a PID; another node's ingress comes from the
-// cache, so that its process is resolved once, not for every reply.
-func (h *Hub) pidOf(p *boursepb.Pid) *actor.PID {
-	if p.GetId() == ingressID && p.GetAddress() != "" {
-		return h.ingressOf(p.GetAddress())
-	}
-	return toPID(p)
 }

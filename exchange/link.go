@@ -9,8 +9,6 @@ import (
 	"strconv"
 
 	"github.com/bourse-go/bourse/internal/link"
-	boursepb "github.com/bourse-go/bourse/proto"
-	"google.golang.org/protobuf/proto"
 )
 
 // Frame kinds of the data link (see Config.DataAddr).
@@ -70,7 +68,7 @@ func (h *Hub) setPeers(members []Member) {
 // Publication) to the ingress of the node at addr: over the data link when
 // both nodes have one, otherwise through protoactor remote. The choice is
 // fixed per live peer, so one sender's messages to one node keep their order.
-func (h *Hub) sendWire(addr string, kind byte, m proto.Message) error {
+func (h *Hub) sendWire(addr string, kind byte, m outbound) error {
 	if h.link != nil {
 		if data := h.peers.Load().data[addr]; data != "" {
 			if err := h.link.Send(data, kind, m); err != nil {
@@ -79,13 +77,19 @@ func (h *Hub) sendWire(addr string, kind byte, m proto.Message) error {
 			return nil
 		}
 	}
-	h.root.Send(h.ingressOf(addr), m)
+	msg, err := m.message()
+	if err != nil {
+		return err
+	}
+	h.root.Send(h.ingressOf(addr), msg)
 	return nil
 }
 
 // linkError turns a failure of the link into the exchange's errors.
 func linkError(addr string, err error) error {
 	switch {
+	case errors.Is(err, ErrInvalid): // the message did not encode
+		return err
 	case errors.Is(err, link.ErrClosed):
 		return ErrStopped
 	case errors.Is(err, link.ErrFrameTooLarge):
@@ -96,33 +100,32 @@ func linkError(addr string, err error) error {
 }
 
 // onFrame decodes one frame from another node's link and hands it on as the
-// ingress does for messages that come through remote. A frame that does not
-// decode is dropped and logged: its sender is on another node, which a
-// malformed message must not be able to crash.
+// ingress does the messages that come through remote. A frame that does not
+// decode is dropped and logged: it comes from another process, which must
+// not be able to crash this one.
 func (h *Hub) onFrame(kind byte, body []byte) {
-	var m proto.Message
+	var err error
 	switch kind {
 	case frameRequest:
-		m = &boursepb.Request{}
+		var in inRequest
+		if in, err = h.decodeRequest(body); err == nil {
+			h.deliverRequest(&in)
+		}
 	case frameReply:
-		m = &boursepb.Reply{}
+		var in inReply
+		if in, err = h.decodeReply(body); err == nil {
+			h.deliverReply(&in)
+		}
 	case framePublication:
-		m = &boursepb.Publication{}
+		var in inPublication
+		if in, err = h.decodePublication(body); err == nil {
+			h.deliverPublication(&in)
+		}
 	default:
-		h.log.Warn("bourse: data link: dropped a frame of unknown kind", slog.Int("kind", int(kind)), slog.Int("bytes", len(body)))
-		return
+		err = fmt.Errorf("%w: unknown frame kind %d", errMalformed, kind)
 	}
-	if err := proto.Unmarshal(body, m); err != nil {
-		h.log.Warn("bourse: data link: dropped an undecodable frame", slog.String("type", fmt.Sprintf("%T", m)), slog.Any("error", err))
-		return
-	}
-	switch m := m.(type) {
-	case *boursepb.Request:
-		h.remoteRequest(m)
-	case *boursepb.Reply:
-		h.remoteReply(m)
-	case *boursepb.Publication:
-		h.remotePublication(m)
+	if err != nil {
+		h.log.Warn("bourse: data link: dropped a frame", slog.Int("kind", int(kind)), slog.Int("bytes", len(body)), slog.Any("error", err))
 	}
 }
 

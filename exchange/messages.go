@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"errors"
-	"fmt"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -68,18 +67,19 @@ func (r *Request) answer(payload proto.Message, err error) bool {
 		}
 	}
 	if r.remote {
-		w := &boursepb.Reply{Exchange: r.Exchange, CorrelationId: r.corr, Tag: r.Tag, From: r.from, DeliverTo: r.deliverTo}
+		w := &outReply{exchange: r.Exchange, corr: r.corr, tag: r.Tag, from: r.from, deliverTo: r.deliverTo}
 		if err == nil {
-			any, merr := marshalAny(payload)
-			if merr != nil {
-				err = fmt.Errorf("%w: reply payload: %v", ErrInvalid, merr)
-			}
-			w.Payload = any
+			w.payload = payload
+		} else {
+			w.err = ErrorToWire(r.Exchange, err)
 		}
-		w.Error = ErrorToWire(r.Exchange, err)
 		// A reply that cannot be sent is lost with its link, whose failure
-		// fails the caller's call on its own node.
-		_ = r.hub.sendWire(r.replyTo.Address, frameReply, w)
+		// fails the caller's call on its own node; one whose payload does
+		// not encode is answered with ErrInvalid instead.
+		if serr := r.hub.sendWire(r.replyTo.Address, frameReply, w); errors.Is(serr, ErrInvalid) && w.err == nil {
+			w.payload, w.err = nil, ErrorToWire(r.Exchange, serr)
+			_ = r.hub.sendWire(r.replyTo.Address, frameReply, w)
+		}
 		return true
 	}
 	r.root.Send(r.replyTo, &Reply{Exchange: r.Exchange, Tag: r.Tag, From: r.from, Payload: payload, Err: err, corr: r.corr, call: r.call})

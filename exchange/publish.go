@@ -78,19 +78,18 @@ func (h *Hub) Publish(ctx context.Context, name, key string, payload proto.Messa
 	if err := ctx.Err(); err != nil {
 		return 0, reqErr(name, err)
 	}
-	var wire *boursepb.Publication
+	var out *outPublication
 	for _, rs := range p.table.Load().remote {
 		if !rs.trie.HasMatch(key) {
 			continue
 		}
-		if wire == nil {
-			any, err := marshalAny(payload)
-			if err != nil {
-				return 0, &RequestError{Exchange: name, Err: fmt.Errorf("%w: payload: %v", ErrInvalid, err)}
+		if out == nil {
+			out = &outPublication{exchange: name, key: key, payload: payload}
+			if err := out.encodePayload(); err != nil {
+				return 0, &RequestError{Exchange: name, Err: err}
 			}
-			wire = &boursepb.Publication{Exchange: name, Key: key, Payload: any}
 		}
-		if err := h.sendWire(rs.addr, framePublication, wire); err != nil {
+		if err := h.sendWire(rs.addr, framePublication, out); err != nil {
 			// The node is down or stopping: the membership drops it from
 			// the table; a publication is not retried (at most once).
 			p.remoteDropped.Add(1)

@@ -236,14 +236,11 @@ func (h *Hub) sendOne(r *routed, i int, pid *actor.PID, o *callOptions, replyTo 
 	if c == nil {
 		deliverTo = replyTo // asynchronous: the reply goes on to the caller
 	}
-	w, err := wireRequest(req, pid, h.wireIngress(), deliverTo)
-	if err != nil {
-		return &RequestError{Exchange: r.p.spec.Name, Err: err}
-	}
 	if c != nil {
 		h.inbox.expectRemote(c, pid.Address)
 	}
-	if err := h.sendWire(pid.Address, frameRequest, w); err != nil {
+	out := &outRequest{r: req, target: pid, replyTo: h.wireIngress(), deliverTo: deliverTo}
+	if err := h.sendWire(pid.Address, frameRequest, out); err != nil {
 		return &RequestError{Exchange: r.p.spec.Name, Err: err}
 	}
 	return nil

@@ -86,6 +86,58 @@ func TestParseErrors(t *testing.T) {
 			want: []string{"70000 is out of range 0..65535"},
 		},
 		{
+			name: "data port of the wrong type",
+			yaml: strings.Replace(base, "port: 0", `port: 0, data_port: "abc"`, 1),
+			key:  "node.data_port", line: 2,
+			want: []string{`want an integer in -1..65535, got the string "abc"`},
+		},
+		{
+			name: "data port of the wrong type from the environment",
+			yaml: base,
+			env:  map[string]string{"BOURSE_NODE_DATA_PORT": "off"},
+			key:  "node.data_port", line: 0,
+			want: []string{`from BOURSE_NODE_DATA_PORT: want an integer in -1..65535, got the string "off"`},
+		},
+		{
+			name: "data port below -1",
+			yaml: strings.Replace(base, "port: 0", "port: 0, data_port: -2", 1),
+			key:  "node.data_port", line: 2,
+			want: []string{"-2 is out of range -1..65535"},
+		},
+		{
+			name: "data port out of range",
+			yaml: strings.Replace(base, "port: 0", "port: 0, data_port: 70000", 1),
+			key:  "node.data_port", line: 2,
+			want: []string{"70000 is out of range -1..65535"},
+		},
+		{
+			name: "data port out of range from the environment",
+			yaml: base,
+			env:  map[string]string{"BOURSE_NODE_DATA_PORT": "70000"},
+			key:  "node.data_port", line: 0,
+			want: []string{"from BOURSE_NODE_DATA_PORT: 70000 is out of range -1..65535"},
+		},
+		{
+			name: "data port the same as port",
+			yaml: strings.Replace(base, "port: 0", "port: 7101,\n       data_port: 7101", 1),
+			key:  "node.data_port", line: 3,
+			want: []string{"is 7101, the same as node.port: the data link needs a port of its own"},
+		},
+		{
+			name: "data port from the environment the same as port",
+			yaml: strings.Replace(base, "port: 0", "port: 7101", 1),
+			env:  map[string]string{"BOURSE_NODE_DATA_PORT": "7101"},
+			key:  "node.data_port", line: 0,
+			want: []string{"from BOURSE_NODE_DATA_PORT: is 7101, the same as node.port:"},
+		},
+		{
+			name: "port from the environment the same as data port",
+			yaml: strings.Replace(base, "port: 0", "port: 0, data_port: 7201", 1),
+			env:  map[string]string{"BOURSE_NODE_PORT": "7201"},
+			key:  "node.data_port", line: 2,
+			want: []string{"is 7201, the same as node.port (from BOURSE_NODE_PORT):"},
+		},
+		{
 			name: "missing consul address",
 			yaml: withDiscovery(`{provider: consul, consul: {ttl: 3s}}`),
 			key:  "cluster.discovery.consul.address", line: 7,
@@ -131,7 +183,13 @@ func TestParseErrors(t *testing.T) {
 			name: "misspelt key in node",
 			yaml: strings.Replace(base, "host: 127.0.0.1", "hots: 127.0.0.1", 1),
 			key:  "node.hots", line: 2,
-			want: []string{"unknown key (known: host, name, port)", `did you mean "host"?`},
+			want: []string{"unknown key (known: data_port, host, name, port)", `did you mean "host"?`},
+		},
+		{
+			name: "misspelt data port key",
+			yaml: strings.Replace(base, "port: 0", "port: 0, data-port: 7201", 1),
+			key:  "node.data-port", line: 2,
+			want: []string{"unknown key (known: data_port, host, name, port)", `did you mean "data_port"?`},
 		},
 		{
 			name: "unknown top-level key",
@@ -149,7 +207,7 @@ func TestParseErrors(t *testing.T) {
 			name: "section that is not a mapping",
 			yaml: "node: md-1\n",
 			key:  "node", line: 1,
-			want: []string{`want a mapping with keys host, name, port, got the string "md-1"`},
+			want: []string{`want a mapping with keys data_port, host, name, port, got the string "md-1"`},
 		},
 		{
 			name: "exchanges that are not a list",
@@ -310,6 +368,15 @@ func TestOverrideIsValidated(t *testing.T) {
 	_, err := config.Parse([]byte(base), "node.yaml", config.WithLogOutput(io.Discard),
 		config.WithOverride(func(f *config.File) { f.Cluster.Port = -1 }))
 	checkError(t, err, "node.yaml", "", 0, "after WithOverride: ", "Config.Port is -1")
+}
+
+func TestDataPortOverrideIsValidated(t *testing.T) {
+	_, err := config.Parse([]byte(base), "node.yaml", config.WithLogOutput(io.Discard),
+		config.WithOverride(func(f *config.File) { f.Cluster.DataPort = -2 }))
+	checkError(t, err, "node.yaml", "", 0, "after WithOverride: ", "Config.DataPort is -2")
+	_, err = config.Parse([]byte(base), "node.yaml", config.WithLogOutput(io.Discard),
+		config.WithOverride(func(f *config.File) { f.Cluster.Port, f.Cluster.DataPort = 7101, 7101 }))
+	checkError(t, err, "node.yaml", "", 0, "after WithOverride: ", "Config.DataPort is 7101, the same as Config.Port")
 }
 
 // Errors found by the core's validation wrap the core's error too.

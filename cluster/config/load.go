@@ -240,6 +240,9 @@ func (p *parser) build(o options) *File {
 	if n, ok := p.integer("node.port", 0, 65535); ok {
 		cfg.Port = n
 	}
+	if n, ok := p.integer("node.data_port", cluster.DataPortOff, 65535); ok {
+		cfg.DataPort = n
+	}
 	if s, ok := p.nonEmpty("cluster.name"); ok {
 		cfg.Cluster = s
 	}
@@ -257,6 +260,7 @@ func (p *parser) build(o options) *File {
 	}
 	p.checkTimings(cfg)
 	p.checkHost(cfg.Host)
+	p.checkDataPort(cfg)
 
 	f.Log = p.logSettings()
 	cfg.Logger = newLogger(o.logOut, f.Log)
@@ -296,6 +300,20 @@ func (p *parser) checkHost(host string) {
 		_, env := p.get("node.host")
 		p.bad("node.host", env, "%q is an unspecified address that peers cannot send to; give the address of an interface", host)
 	}
+}
+
+// checkDataPort refuses a data port equal to the node's port, as
+// cluster.Config.Validate does: the data link and remote cannot share one.
+func (p *parser) checkDataPort(cfg cluster.Config) {
+	if cfg.DataPort == cluster.DataPortOff || cfg.DataPort == 0 || cfg.DataPort != cfg.Port {
+		return
+	}
+	_, env := p.get("node.data_port")
+	port := "node.port"
+	if _, portEnv := p.get("node.port"); portEnv != "" {
+		port += " (from " + portEnv + ")"
+	}
+	p.bad("node.data_port", env, "is %d, the same as %s: the data link needs a port of its own (0 picks a free one, -1 turns the link off)", cfg.DataPort, port)
 }
 
 func (p *parser) logSettings() LogSettings {

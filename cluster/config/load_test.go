@@ -95,6 +95,9 @@ func TestParseDefaults(t *testing.T) {
 	if c.Cluster != def.Cluster || c.Host != def.Host || c.Port != 0 || c.Node == "" {
 		t.Errorf("defaults: %s@%s:%d in %s", c.Node, c.Host, c.Port, c.Cluster)
 	}
+	if c.DataPort != 0 {
+		t.Errorf("default data port = %d, want 0 (a free port)", c.DataPort)
+	}
 	if c.HeartbeatInterval != cluster.DefaultHeartbeatInterval || c.SuspectAfter != cluster.DefaultSuspectAfter {
 		t.Errorf("timings = %v, %v", c.HeartbeatInterval, c.SuspectAfter)
 	}
@@ -160,6 +163,52 @@ log: {level: warn}
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
 		}
+	}
+}
+
+func TestParseDataPort(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		env  map[string]string
+		want int
+	}{
+		{name: "unset", yaml: "node: {port: 7101}", want: 0},
+		{name: "0 picks a free port", yaml: "node: {port: 7101, data_port: 0}", want: 0},
+		{name: "a port", yaml: "node: {port: 7101, data_port: 7001}", want: 7001},
+		{name: "a port as a string", yaml: `node: {port: 7101, data_port: "7001"}`, want: 7001},
+		{name: "-1 turns the link off", yaml: "node: {port: 7101, data_port: -1}", want: cluster.DataPortOff},
+		{name: "both 0", yaml: "node: {port: 0, data_port: 0}", want: 0},
+		{name: "case-insensitive key", yaml: "node: {Data_Port: 7001}", want: 7001},
+		{name: "env over default", yaml: "node: {port: 7101}", env: map[string]string{"BOURSE_NODE_DATA_PORT": "7201"}, want: 7201},
+		{name: "env over file", yaml: "node: {port: 7101, data_port: 7001}", env: map[string]string{"BOURSE_NODE_DATA_PORT": " 7201 "}, want: 7201},
+		{name: "env turns the link off", yaml: "node: {port: 7101, data_port: 7001}", env: map[string]string{"BOURSE_NODE_DATA_PORT": "-1"}, want: cluster.DataPortOff},
+		{name: "empty env is ignored", yaml: "node: {port: 7101, data_port: 7001}", env: map[string]string{"BOURSE_NODE_DATA_PORT": ""}, want: 7001},
+		{name: "env port moves off the data port", yaml: "node: {port: 7001, data_port: 7001}", env: map[string]string{"BOURSE_NODE_PORT": "7101"}, want: 7001},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			f := parse(t, tt.yaml)
+			if f.Cluster.DataPort != tt.want {
+				t.Errorf("DataPort = %d, want %d", f.Cluster.DataPort, tt.want)
+			}
+			if err := f.Cluster.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+}
+
+// Code has the last word on the data port too.
+func TestDataPortOverride(t *testing.T) {
+	t.Setenv("BOURSE_NODE_DATA_PORT", "7201")
+	f := parse(t, "node: {port: 7101, data_port: 7001}",
+		config.WithOverride(func(f *config.File) { f.Cluster.DataPort = cluster.DataPortOff }))
+	if f.Cluster.DataPort != cluster.DataPortOff {
+		t.Errorf("DataPort = %d, want %d (the override's)", f.Cluster.DataPort, cluster.DataPortOff)
 	}
 }
 

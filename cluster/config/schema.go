@@ -40,9 +40,10 @@ func sectionOf(fields map[string]*schemaNode) *schemaNode {
 // (TestDocsCoverEveryKey checks).
 var schema = sectionOf(map[string]*schemaNode{
 	"node": sectionOf(map[string]*schemaNode{
-		"name": leafNode,
-		"host": leafNode,
-		"port": leafNode,
+		"name":      leafNode,
+		"host":      leafNode,
+		"port":      leafNode,
+		"data_port": leafNode,
 	}),
 	"cluster": sectionOf(map[string]*schemaNode{
 		"name":               leafNode,
@@ -84,6 +85,7 @@ var envVars = []struct{ key, env string }{
 	{"node.name", "BOURSE_NODE_NAME"},
 	{"node.host", "BOURSE_NODE_HOST"},
 	{"node.port", "BOURSE_NODE_PORT"},
+	{"node.data_port", "BOURSE_NODE_DATA_PORT"},
 	{"cluster.name", "BOURSE_CLUSTER_NAME"},
 	{"cluster.heartbeat_interval", "BOURSE_CLUSTER_HEARTBEAT_INTERVAL"},
 	{"cluster.suspect_after", "BOURSE_CLUSTER_SUSPECT_AFTER"},

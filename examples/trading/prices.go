@@ -117,7 +117,10 @@ func (f *feed) publish(ctx context.Context, key string, price float64) error {
 			f.byRemote[remote] = c
 		}
 		c.Prices++
-		c.Messages += int64(after.RemoteSent - before.RemoteSent)
+		// A publication for a node whose link already failed (killed, not
+		// yet out of the table) is dropped, not sent: it still counts as
+		// the one message that node's subscribers cost.
+		c.Messages += int64(after.RemoteSent-before.RemoteSent) + int64(after.RemoteDropped-before.RemoteDropped)
 	}
 	return nil
 }

@@ -61,6 +61,20 @@ var (
 	ErrProtocol = errors.New("bourse: link: protocol error")
 )
 
+// Message is what Send sends: something that appends its encoding to a
+// frame. AppendTo is called once, synchronously, by Send.
+type Message interface {
+	AppendTo(b []byte) ([]byte, error)
+}
+
+// Proto sends a protobuf message as a frame's body.
+type Proto struct{ proto.Message }
+
+// AppendTo implements Message.
+func (p Proto) AppendTo(b []byte) ([]byte, error) {
+	return proto.MarshalOptions{}.MarshalAppend(b, p.Message)
+}
+
 // KindGoodbye is the link's own frame kind; callers use kinds 1..255.
 const KindGoodbye byte = 0
 
@@ -180,7 +194,7 @@ func (l *Link) Addr() string { return l.addr }
 // sends it, together with every other frame queued meanwhile. Frames sent to
 // one peer arrive in the order of Send. It fails at once when the link is
 // closed, the peer failed within RetryAfter, or too much waits for it.
-func (l *Link) Send(peer string, kind byte, m proto.Message) error {
+func (l *Link) Send(peer string, kind byte, m Message) error {
 	if l.closed.Load() {
 		return ErrClosed
 	}

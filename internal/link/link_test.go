@@ -75,7 +75,7 @@ func listen(t *testing.T, s *sink, mod func(*link.Config)) *link.Link {
 	return l
 }
 
-func str(s string) proto.Message { return wrapperspb.String(s) }
+func str(s string) link.Message { return link.Proto{Message: wrapperspb.String(s)} }
 
 func TestFramesArriveInOrderPerSender(t *testing.T) {
 	rs := newSink()

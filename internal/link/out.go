@@ -9,8 +9,6 @@ import (
 	"runtime"
 	"sync"
 	"time"
-
-	"google.golang.org/protobuf/proto"
 )
 
 // errRedial tells Send to replace a failed connection whose RetryAfter passed.
@@ -45,8 +43,6 @@ type outConn struct {
 	done chan struct{} // closed when the writer has ended
 }
 
-var marshal = proto.MarshalOptions{}
-
 func (l *Link) newOut(peer string) *outConn {
 	c := &outConn{l: l, peer: peer, done: make(chan struct{})}
 	c.cond.L = &c.mu
@@ -70,7 +66,7 @@ func (l *Link) startOut(c *outConn) {
 	go c.run()
 }
 
-func (c *outConn) send(kind byte, m proto.Message) error {
+func (c *outConn) send(kind byte, m Message) error {
 	c.mu.Lock()
 	if c.err != nil {
 		retry := time.Since(c.failedAt) >= c.l.cfg.RetryAfter
@@ -87,7 +83,7 @@ func (c *outConn) send(kind byte, m proto.Message) error {
 	}
 	start := len(c.buf)
 	b := append(c.buf, 0, 0, 0, 0, kind)
-	b, err := marshal.MarshalAppend(b, m)
+	b, err := m.AppendTo(b)
 	if err != nil {
 		c.buf = b[:start]
 		c.mu.Unlock()
