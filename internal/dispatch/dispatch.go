@@ -5,20 +5,42 @@
 // A new goroutine starts with a small stack, and a handler's path (receive,
 // answer, allocate, send) grows it every time: measured at 29% of CPU in
 // runtime.copystack on the request-response benchmark. Workers that live on
-// keep their grown stacks.
+// keep their grown stacks. And when one publication reaches ten thousand
+// subscriber actors, ten thousand mailboxes are scheduled at once: a queue
+// that the workers drain costs a fraction of ten thousand goroutines
+// (measured: goroutine creation and scheduling were half the CPU of a node
+// in the fan-out benchmark when the pool overflowed to new goroutines).
 package dispatch
 
 import (
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 )
 
-// Pool is an actor.Dispatcher backed by a fixed set of worker goroutines.
-// Schedule never blocks: when every worker is busy the mailbox runs on a new
-// goroutine, as with the default dispatcher. Close stops the workers.
+// stallAfter is how long queued work may wait while no worker takes any
+// before the pool starts another goroutine for it (see Pool).
+const stallAfter = time.Millisecond
+
+// Pool is an actor.Dispatcher backed by a set of worker goroutines and a
+// queue. Schedule never blocks. Mailbox runs wait in the queue while every
+// worker is busy; when none of the workers takes any work for stallAfter
+// (they are all blocked, say in handlers that wait for a reply from an actor
+// whose mailbox is queued behind them), the pool starts a goroutine that
+// drains the queue, as many as it takes, so that no actor waits on a
+// blocked one for ever. Close stops the workers.
 type Pool struct {
-	work       chan func()
+	mu     sync.Mutex
+	cond   sync.Cond
+	queue  []func() // a ring: head, n
+	head   int
+	n      int
+	idle   int    // workers waiting for work
+	taken  uint64 // work taken from the queue, ever: the stall detector's progress mark
+	closed bool
+	kick   chan struct{} // wakes the stall detector when work starts waiting
+
 	stop       chan struct{}
 	wg         sync.WaitGroup
 	once       sync.Once
@@ -36,42 +58,158 @@ func New(workers, throughput int) *Pool {
 	if throughput < 1 {
 		throughput = 300
 	}
-	p := &Pool{work: make(chan func()), stop: make(chan struct{}), throughput: throughput}
-	p.wg.Add(workers)
+	p := &Pool{queue: make([]func(), 64), kick: make(chan struct{}, 1), stop: make(chan struct{}), throughput: throughput}
+	p.cond.L = &p.mu
+	p.wg.Add(workers + 1)
 	for range workers {
 		go p.worker()
 	}
+	go p.detectStalls()
 	return p
+}
+
+// push queues fn; the caller holds mu.
+func (p *Pool) push(fn func()) {
+	if p.n == len(p.queue) {
+		grown := make([]func(), 2*len(p.queue))
+		for i := range p.n {
+			grown[i] = p.queue[(p.head+i)%len(p.queue)]
+		}
+		p.queue, p.head = grown, 0
+	}
+	p.queue[(p.head+p.n)%len(p.queue)] = fn
+	p.n++
+}
+
+// pop takes the oldest queued work, nil when there is none; the caller holds
+// mu.
+func (p *Pool) pop() func() {
+	if p.n == 0 {
+		return nil
+	}
+	fn := p.queue[p.head]
+	p.queue[p.head] = nil
+	p.head = (p.head + 1) % len(p.queue)
+	p.n--
+	p.taken++
+	if p.n == 0 && len(p.queue) > 4096 {
+		p.queue, p.head = make([]func(), 64), 0 // a burst's ring is not kept
+	}
+	return fn
 }
 
 func (p *Pool) worker() {
 	defer p.wg.Done()
+	p.mu.Lock()
 	for {
-		select {
-		case fn := <-p.work:
-			fn()
-		case <-p.stop:
+		for p.n == 0 && !p.closed {
+			p.idle++ // Schedule takes it off when it signals
+			p.cond.Wait()
+		}
+		fn := p.pop()
+		if fn == nil { // closed and drained
+			p.mu.Unlock()
 			return
+		}
+		p.mu.Unlock()
+		fn()
+		p.mu.Lock()
+	}
+}
+
+// Schedule queues fn for a worker. It is safe for concurrent use, also after
+// Close, when fn runs on a goroutine of its own.
+func (p *Pool) Schedule(fn func()) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		go fn()
+		return
+	}
+	p.push(fn)
+	// idle counts the workers waiting and not yet signalled: a signalled
+	// worker is taken off at once, so that the next Schedule does not count
+	// it as free before it has woken.
+	wake := p.idle > 0
+	if wake {
+		p.idle--
+	}
+	p.mu.Unlock()
+	if wake {
+		p.cond.Signal()
+	} else {
+		select {
+		case p.kick <- struct{}{}:
+		default:
 		}
 	}
 }
 
-// Schedule runs fn on an idle worker, or on a new goroutine when none is idle.
-// It is safe for concurrent use, also after Close.
-func (p *Pool) Schedule(fn func()) {
-	select {
-	case p.work <- fn:
-	default:
-		go fn()
+// detectStalls starts a draining goroutine whenever queued work waits for
+// stallAfter while no worker took any.
+func (p *Pool) detectStalls() {
+	defer p.wg.Done()
+	t := time.NewTimer(stallAfter)
+	t.Stop()
+	for {
+		select {
+		case <-p.kick:
+		case <-p.stop:
+			return
+		}
+		p.mu.Lock()
+		mark := p.taken
+		p.mu.Unlock()
+		for {
+			t.Reset(stallAfter)
+			select {
+			case <-t.C:
+			case <-p.stop:
+				t.Stop()
+				return
+			}
+			p.mu.Lock()
+			if p.n == 0 {
+				p.mu.Unlock()
+				break
+			}
+			stalled := p.taken == mark
+			mark = p.taken
+			if stalled {
+				p.wg.Add(1)
+				go p.drain()
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+// drain runs queued work until the queue is empty, then ends.
+func (p *Pool) drain() {
+	defer p.wg.Done()
+	for {
+		p.mu.Lock()
+		fn := p.pop()
+		p.mu.Unlock()
+		if fn == nil {
+			return
+		}
+		fn()
 	}
 }
 
 // Throughput implements actor.Dispatcher.
 func (p *Pool) Throughput() int { return p.throughput }
 
-// Close stops the workers once they finish the mailbox runs they are in, and
+// Close lets the workers finish the work queued so far and stops them, and
 // waits for them. Close is idempotent.
 func (p *Pool) Close() {
-	p.once.Do(func() { close(p.stop) })
+	p.once.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		p.mu.Unlock()
+		p.cond.Broadcast()
+		close(p.stop)
+	})
 	p.wg.Wait()
 }

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -19,8 +20,7 @@ func TestPoolRunsEverythingAndStops(t *testing.T) {
 	const n = 10000
 	wg.Add(n)
 	for range n {
-		// More work than workers: Schedule must overflow to new goroutines
-		// rather than block.
+		// More work than workers: Schedule queues it, never blocks.
 		p.Schedule(func() { ran.Add(1); wg.Done() })
 	}
 	wg.Wait()
@@ -33,6 +33,51 @@ func TestPoolRunsEverythingAndStops(t *testing.T) {
 	done := make(chan struct{})
 	p.Schedule(func() { close(done) })
 	<-done
+}
+
+// TestBlockedWorkersDoNotStarveTheQueue blocks every worker on work that
+// only queued work can release: the pool must start more goroutines.
+func TestBlockedWorkersDoNotStarveTheQueue(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	const workers = 2
+	p := New(workers, 0)
+	defer p.Close()
+	release := make(chan struct{})
+	for range workers + 3 { // more blocked than workers: helpers block too
+		p.Schedule(func() { <-release })
+	}
+	done := make(chan struct{})
+	p.Schedule(func() { close(release); close(done) })
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("queued work never ran while every worker was blocked")
+	}
+}
+
+// TestConcurrentSchedulers schedules from many goroutines at once while
+// workers run, then closes: everything scheduled before Close runs.
+// (Order between mailbox runs is not the pool's to keep: a mailbox is never
+// scheduled twice at once.)
+func TestConcurrentSchedulers(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	p := New(1, 0)
+	var ran atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 2000 {
+				p.Schedule(func() { ran.Add(1) })
+			}
+		}()
+	}
+	wg.Wait()
+	p.Close() // runs what is queued first
+	if ran.Load() != 8*2000 {
+		t.Fatalf("ran %d of %d", ran.Load(), 8*2000)
+	}
 }
 
 func TestDefaults(t *testing.T) {
