@@ -52,7 +52,8 @@ func (h *Hub) DataAddress() string {
 	return h.link.Addr()
 }
 
-// setPeers records the data-link addresses of members (with membersMu held).
+// setPeers records the data-link addresses of members (with membersMu held)
+// and closes the link's connections to the nodes that are gone.
 func (h *Hub) setPeers(members []Member) {
 	pm := &peerMap{data: map[string]string{}, remote: map[string]string{}}
 	for _, m := range members {
@@ -61,7 +62,15 @@ func (h *Hub) setPeers(members []Member) {
 			pm.remote[m.Data] = m.Address
 		}
 	}
-	h.peers.Store(pm)
+	old := h.peers.Swap(pm)
+	if h.link == nil || old == nil {
+		return
+	}
+	for data := range old.remote {
+		if _, ok := pm.remote[data]; !ok {
+			h.link.Forget(data)
+		}
+	}
 }
 
 // sendWire sends a data-plane message (a *boursepb.Request, Reply or

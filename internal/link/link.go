@@ -216,6 +216,15 @@ func (l *Link) Send(peer string, kind byte, m Message) error {
 	}
 }
 
+// Forget closes the connection to peer, flushing what is queued for it, and
+// forgets it: for a peer that left or restarted at another address. A later
+// Send to peer dials again.
+func (l *Link) Forget(peer string) {
+	if v, ok := l.out.LoadAndDelete(peer); ok {
+		v.(*outConn).close()
+	}
+}
+
 // Close stops accepting, flushes what is queued for every peer and says
 // goodbye, then closes every connection; when ctx ends first, the
 // connections are closed at once. It waits for the link's goroutines and is

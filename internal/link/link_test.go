@@ -287,3 +287,25 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	}
 	rs.wait(t, 1)
 }
+
+func TestForgetRedialsAndLosesNothingQueued(t *testing.T) {
+	rs := newSink()
+	recv := listen(t, rs, nil)
+	send := listen(t, newSink(), nil)
+	for i := range 100 {
+		if err := send.Send(recv.Addr(), 1, str(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send.Forget(recv.Addr())
+	send.Forget("127.0.0.1:1") // never dialled: nothing to do
+	if err := send.Send(recv.Addr(), 1, str("after")); err != nil {
+		t.Fatalf("Send after Forget: %v", err)
+	}
+	rs.wait(t, 101)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if len(rs.downs) != 0 {
+		t.Fatalf("Forget was reported as a failure: %v", rs.downs)
+	}
+}
