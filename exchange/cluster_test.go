@@ -140,6 +140,23 @@ func testClusterRequestsCrossNodes(t *testing.T, tr transport) {
 	if seen["n2"] != 5 || seen["n3"] != 5 {
 		t.Fatalf("round-robin across nodes: %v", seen)
 	}
+	// a reply says which connection answered, from another node too
+	ids := map[string]bool{}
+	hs, _ := caller.Handlers("rr")
+	for _, h := range hs {
+		ids[h.GetId()] = true
+	}
+	froms := map[string]bool{}
+	for range 2 {
+		replies, err := caller.RequestAll(testCtx(t), "rr", str("who"))
+		if err != nil || len(replies) != 1 || !ids[replies[0].From] {
+			t.Fatalf("reply from %v (%v), want one of %v", replies, err, ids)
+		}
+		froms[replies[0].From] = true
+	}
+	if len(froms) != 2 {
+		t.Fatalf("two round-robin replies came from %v", froms)
+	}
 	// consensus reaches the leader (n2's handler connected first) from any node
 	for _, n := range nodes {
 		got, err := n.hub.Request(testCtx(t), "cons", str("x"))

@@ -145,7 +145,7 @@ func (h *Hub) authorityFor(name string) *actor.PID {
 func (h *Hub) remoteRequest(m *boursepb.Request) {
 	in := inRequest{exchange: m.GetExchange(), tag: m.GetTag(), key: m.GetKey(), serviceTag: m.GetServiceTag(),
 		connTag: m.GetConnTag(), corr: m.GetCorrelationId(), replyAddr: m.GetReplyTo().GetAddress(), replyID: m.GetReplyTo().GetId(),
-		targetAddr: m.GetTarget().GetAddress(), targetID: m.GetTarget().GetId(), deliverTo: m.GetDeliverTo()}
+		targetAddr: m.GetTarget().GetAddress(), targetID: m.GetTarget().GetId(), deliverTo: m.GetDeliverTo(), handler: m.GetHandler()}
 	if a := m.GetPayload(); a != nil {
 		in.url, in.value, in.hasPayload = []byte(a.GetTypeUrl()), a.GetValue(), true
 	}
@@ -165,7 +165,7 @@ func (h *Hub) deliverRequest(in *inRequest) {
 	fail := func(err error) {
 		if replyTo != nil {
 			_ = h.sendWire(replyTo.Address, frameReply, &outReply{exchange: in.exchange, corr: in.corr, tag: in.tag,
-				err: ErrorToWire(in.exchange, err), deliverTo: in.deliverTo})
+				from: in.handler, err: ErrorToWire(in.exchange, err), deliverTo: in.deliverTo})
 		}
 	}
 	if in.targetID == "" || (in.targetAddr != h.address() && in.targetAddr != "nonhost") {
@@ -189,6 +189,7 @@ func (h *Hub) deliverRequest(in *inRequest) {
 		Tag:        in.tag,
 		Key:        in.key,
 		Payload:    payload,
+		from:       in.handler,
 		corr:       in.corr,
 		replyTo:    replyTo,
 		remote:     true,
@@ -276,6 +277,7 @@ func wireRequest(r *Request, target *actor.PID, replyTo *boursepb.Pid, deliverTo
 	return &boursepb.Request{
 		Exchange: r.Exchange, CorrelationId: r.corr, Tag: r.Tag, Key: r.Key, ServiceTag: r.ServiceTag,
 		ConnTag: r.ConnTag, ReplyTo: replyTo, Payload: payload, Target: fromPID(target), DeliverTo: fromPID(deliverTo),
+		Handler: r.from,
 	}, nil
 }
 

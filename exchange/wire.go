@@ -209,7 +209,7 @@ func (o *outRequest) AppendTo(b []byte) ([]byte, error) {
 	if o.deliverTo != nil {
 		b = appendPid(b, 11, o.deliverTo.Address, o.deliverTo.Id)
 	}
-	return b, nil
+	return appendString(b, 12, r.from), nil
 }
 
 func (o *outRequest) message() (proto.Message, error) {
@@ -384,6 +384,7 @@ type inRequest struct {
 	corr                                    uint64
 	replyAddr, replyID                      string
 	targetAddr, targetID                    string
+	handler                                 string
 	url, value                              []byte
 	hasPayload                              bool
 	deliverTo                               *boursepb.Pid
@@ -423,6 +424,8 @@ func (h *Hub) decodeRequest(b []byte) (inRequest, error) {
 			var a, id []byte
 			a, id, err = pidFields(f.b)
 			in.deliverTo = &boursepb.Pid{Address: string(a), Id: string(id)}
+		case f.num == 12:
+			in.handler = s.intern(f.b)
 		}
 		return err
 	})

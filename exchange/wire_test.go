@@ -47,7 +47,7 @@ func TestWireRequestIsProtoRequest(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				r := &Request{Exchange: "orders", Tag: "t-1", Key: "EURUSD", ServiceTag: "eu", ConnTag: "c",
-					Payload: p.m, corr: 1<<40 + 7}
+					Payload: p.m, corr: 1<<40 + 7, from: "h-7"}
 				out := &outRequest{r: r, target: target, replyTo: &boursepb.Pid{Address: "10.0.0.1:7000", Id: ingressID}}
 				if async {
 					out.deliverTo = actor.NewPID("10.0.0.1:7000", "caller$3")
@@ -81,7 +81,7 @@ func TestWireRequestIsProtoRequest(t *testing.T) {
 					in.connTag != w.ConnTag || in.corr != w.CorrelationId || in.replyAddr != w.ReplyTo.Address ||
 					in.replyID != w.ReplyTo.Id || in.targetAddr != w.Target.Address || in.targetID != w.Target.Id ||
 					!in.hasPayload || string(in.url) != w.Payload.TypeUrl || !bytes.Equal(in.value, w.Payload.Value) ||
-					!proto.Equal(in.deliverTo, w.DeliverTo) {
+					!proto.Equal(in.deliverTo, w.DeliverTo) || in.handler != w.Handler || in.handler != "h-7" {
 					t.Fatalf("decoded %+v from %v", in, w)
 				}
 				m, err := newPayload(in.url, in.value)

@@ -538,7 +538,10 @@ type Request struct {
 	Target *Pid `protobuf:"bytes,10,opt,name=target,proto3" json:"target,omitempty"`
 	// deliver_to is the asynchronous caller the reply goes to (unset for a
 	// blocking call, whose reply is matched by correlation_id).
-	DeliverTo     *Pid `protobuf:"bytes,11,opt,name=deliver_to,json=deliverTo,proto3" json:"deliver_to,omitempty"`
+	DeliverTo *Pid `protobuf:"bytes,11,opt,name=deliver_to,json=deliverTo,proto3" json:"deliver_to,omitempty"`
+	// handler is the id of the connection the request was routed to; it comes
+	// back as Reply.from.
+	Handler       string `protobuf:"bytes,12,opt,name=handler,proto3" json:"handler,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -648,6 +651,13 @@ func (x *Request) GetDeliverTo() *Pid {
 		return x.DeliverTo
 	}
 	return nil
+}
+
+func (x *Request) GetHandler() string {
+	if x != nil {
+		return x.Handler
+	}
+	return ""
 }
 
 // Reply carries a handler's answer (payload or error) back to the caller.
@@ -1628,7 +1638,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\x05Error\x12#\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x0f.bourse.v1.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1a\n" +
-	"\bexchange\x18\x03 \x01(\tR\bexchange\"\x8c\x03\n" +
+	"\bexchange\x18\x03 \x01(\tR\bexchange\"\xa6\x03\n" +
 	"\aRequest\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12%\n" +
 	"\x0ecorrelation_id\x18\x02 \x01(\x04R\rcorrelationId\x12\x10\n" +
@@ -1643,7 +1653,8 @@ const file_bourse_proto_rawDesc = "" +
 	"\x06target\x18\n" +
 	" \x01(\v2\x0e.bourse.v1.PidR\x06target\x12-\n" +
 	"\n" +
-	"deliver_to\x18\v \x01(\v2\x0e.bourse.v1.PidR\tdeliverTo\"\xf7\x01\n" +
+	"deliver_to\x18\v \x01(\v2\x0e.bourse.v1.PidR\tdeliverTo\x12\x18\n" +
+	"\ahandler\x18\f \x01(\tR\ahandler\"\xf7\x01\n" +
 	"\x05Reply\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12%\n" +
 	"\x0ecorrelation_id\x18\x02 \x01(\x04R\rcorrelationId\x12\x10\n" +
