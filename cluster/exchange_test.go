@@ -608,6 +608,7 @@ func testExchanges(t *testing.T, disco string) {
 
 	t.Run("pub-sub", func(t *testing.T) {
 		before, _ := x.a.Broker().Hub().Stats("ps")
+		linkBefore, _ := x.a.Broker().Hub().LinkStats()
 		const pubs = 100
 		for i := range pubs {
 			if err := a.Publish(ctx, "ps", "t."+strconv.Itoa(i), wrapperspb.Int64(int64(i))); err != nil {
@@ -622,6 +623,11 @@ func testExchanges(t *testing.T, disco string) {
 		t.Logf("%d publications to %d subscribers on 2 other nodes: %.2f network messages per publication", pubs, 2*subs, perPub)
 		if perPub != 2 {
 			t.Errorf("%.2f network messages per publication, want 2 (one per node with subscribers)", perPub)
+		}
+		// They went on the data link, one frame each.
+		if ls, ok := x.a.Broker().Hub().LinkStats(); !ok || ls.FramesSent-linkBefore.FramesSent != after.RemoteSent-before.RemoteSent {
+			t.Errorf("data link frames sent during the publications: %d (has a link: %v), want %d",
+				ls.FramesSent-linkBefore.FramesSent, ok, after.RemoteSent-before.RemoteSent)
 		}
 		// A publication matching nobody sends nothing.
 		if err := a.Publish(ctx, "ps", "other.key", wrapperspb.Int64(0)); err != nil {

@@ -191,6 +191,14 @@ func testClusterRequestsCrossNodes(t *testing.T, tr transport) {
 	if _, err := caller.Request(testCtx(t), "bad", str("x")); !errors.Is(err, exchange.ErrRejected) {
 		t.Fatalf("remote rejection: %v", err)
 	}
+	// The requests took the transport under test, and no other.
+	ls, ok := caller.LinkStats()
+	switch {
+	case tr == "link" && (!ok || ls.FramesSent == 0 || ls.FramesReceived != ls.FramesSent || ls.Writes == 0 || ls.PeerFailures != 0):
+		t.Fatalf("data link of the caller: %+v (has one: %v), want as many frames received as sent, no failure", ls, ok)
+	case tr == "remote" && ok:
+		t.Fatalf("a hub without DataAddr has a data link: %+v", ls)
+	}
 }
 
 func TestClusterPublicationsOneMessagePerNode(t *testing.T) {

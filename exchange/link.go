@@ -160,3 +160,26 @@ func (h *Hub) stopLink(ctx context.Context) error {
 	}
 	return h.link.Close(ctx)
 }
+
+// LinkStats are the counters of a hub's data link (see Config.DataAddr).
+type LinkStats struct {
+	// FramesSent and BytesSent count what the hub sent to other nodes on
+	// the link; Writes counts the system calls that carried them
+	// (FramesSent/Writes frames per write, on average).
+	FramesSent, BytesSent, Writes uint64
+	// FramesReceived and BytesReceived count what other nodes sent it.
+	FramesReceived, BytesReceived uint64
+	// PeerFailures counts connections to or from other nodes that broke.
+	PeerFailures uint64
+}
+
+// LinkStats returns the counters of the hub's data link; ok is false when
+// the hub has none (everything to other nodes goes through remote).
+func (h *Hub) LinkStats() (s LinkStats, ok bool) {
+	if h.link == nil {
+		return LinkStats{}, false
+	}
+	ls := h.link.Stats()
+	return LinkStats{FramesSent: ls.FramesSent, BytesSent: ls.BytesSent, Writes: ls.Writes,
+		FramesReceived: ls.FramesReceived, BytesReceived: ls.BytesReceived, PeerFailures: ls.PeerFailures}, true
+}

@@ -165,6 +165,32 @@ type Link struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	framesSent, bytesSent, writes atomic.Uint64
+	framesReceived, bytesReceived atomic.Uint64
+	peerFailures                  atomic.Uint64
+}
+
+// Stats are a link's counters since Listen.
+type Stats struct {
+	// FramesSent and BytesSent count what was written to peers (frame
+	// headers included); Writes counts the system calls that wrote them, so
+	// FramesSent/Writes is how many frames a write carried on average.
+	FramesSent, BytesSent, Writes uint64
+	// FramesReceived and BytesReceived count what peers sent (frame headers
+	// included).
+	FramesReceived, BytesReceived uint64
+	// PeerFailures counts the reports to Config.OnDown.
+	PeerFailures uint64
+}
+
+// Stats returns the link's counters.
+func (l *Link) Stats() Stats {
+	return Stats{
+		FramesSent: l.framesSent.Load(), BytesSent: l.bytesSent.Load(), Writes: l.writes.Load(),
+		FramesReceived: l.framesReceived.Load(), BytesReceived: l.bytesReceived.Load(),
+		PeerFailures: l.peerFailures.Load(),
+	}
 }
 
 // Listen starts a link listening on host:port (port 0 picks a free one).
@@ -318,12 +344,17 @@ func (l *Link) serve(nc net.Conn) {
 		return
 	}
 	_ = nc.SetReadDeadline(time.Time{})
-	err = r.frames(l.cfg.Handler)
+	err = r.frames(func(kind byte, body []byte) {
+		l.framesReceived.Add(1)
+		l.bytesReceived.Add(uint64(len(body) + 5))
+		l.cfg.Handler(kind, body)
+	})
 	if l.closed.Load() || err == nil {
 		return // goodbye, or our own close
 	}
 	if errors.Is(err, ErrProtocol) || errors.Is(err, ErrFrameTooLarge) {
 		l.log.Warn("bourse: link: closed a connection that broke the protocol", slog.String("peer", peer), slog.Any("error", err))
 	}
+	l.peerFailures.Add(1)
 	l.cfg.OnDown(peer, &PeerError{Peer: peer, Err: fmt.Errorf("%w: connection from it: %v", ErrPeerDown, err)})
 }

@@ -33,6 +33,7 @@ type outConn struct {
 	mu       sync.Mutex
 	cond     sync.Cond
 	buf      []byte
+	frames   uint64 // frames in buf
 	spare    []byte
 	waiting  bool  // the writer waits on cond
 	closing  bool  // flush, say goodbye, end
@@ -102,6 +103,7 @@ func (c *outConn) send(kind byte, m Message) error {
 	}
 	binary.BigEndian.PutUint32(b[start:], uint32(n))
 	c.buf = b
+	c.frames++
 	wake := c.waiting
 	c.waiting = false
 	c.mu.Unlock()
@@ -142,6 +144,7 @@ func (c *outConn) fail(err error) {
 		c.failedAt = time.Now()
 	}
 	c.buf = c.buf[:0]
+	c.frames = 0
 	perr := c.err
 	closing := c.closing
 	c.mu.Unlock()
@@ -149,6 +152,7 @@ func (c *outConn) fail(err error) {
 		if !errors.Is(err, ErrPeerLeft) {
 			c.l.log.Warn("bourse: link: connection to a peer failed", slog.String("peer", c.peer), slog.Any("error", err))
 		}
+		c.l.peerFailures.Add(1)
 		c.l.cfg.OnDown(c.peer, perr)
 	}
 }
@@ -222,12 +226,12 @@ func (c *outConn) run() {
 			c.mu.Unlock()
 			return
 		}
-		batch := c.buf
+		batch, frames := c.buf, c.frames
 		closing := c.closing
 		if cap(c.spare) > shrinkAbove {
 			c.spare = nil
 		}
-		c.buf = c.spare[:0]
+		c.buf, c.frames = c.spare[:0], 0
 		c.mu.Unlock()
 		if closing {
 			batch = append(batch, 0, 0, 0, 1, KindGoodbye)
@@ -237,6 +241,9 @@ func (c *outConn) run() {
 				c.fail(err)
 				return
 			}
+			c.l.framesSent.Add(frames)
+			c.l.bytesSent.Add(uint64(len(batch)))
+			c.l.writes.Add(1)
 		}
 		if closing {
 			c.mu.Lock()
