@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/bourse-go/bourse/internal/childproc"
 	"go.uber.org/goleak"
 )
 
@@ -49,7 +50,7 @@ func Isolate(t *testing.T) bool {
 		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
 	}
 	cmd := exec.Command(exe, "-test.run="+strings.Join(parts, "/"), "-test.v=true", "-test.count=1")
-	cmd.Env = append(childEnviron(), isolatedEnv+"="+t.Name())
+	cmd.Env = append(childproc.Environ(), isolatedEnv+"="+t.Name())
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatalf("clustertest: %v", err)

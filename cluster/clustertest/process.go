@@ -1,19 +1,18 @@
 package clustertest
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bourse-go/bourse/internal/childproc"
 )
 
 // ErrExited means the child exited before it reported the value waited for.
@@ -21,17 +20,12 @@ var ErrExited = errors.New("clustertest: child exited")
 
 // Process is a running child.
 type Process struct {
-	name  string
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
+	name string
+	p    *childproc.Process
 
 	mu      sync.Mutex
 	values  map[string]string
 	changed chan struct{} // closed and replaced at every Set
-
-	done    chan struct{} // closed when the child has exited and its output is read
-	waitErr error
-	stopMu  sync.Mutex
 
 	allowRace bool // AllowRaceEnv was given: race reports are logged, not failures
 }
@@ -50,42 +44,23 @@ const AllowRaceEnv = "BOURSE_CLUSTERTEST_ALLOW_RACE"
 // and waits for it, so the test never leaves it behind.
 func Start(t testing.TB, child string, env ...string) *Process {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatalf("clustertest: %v", err)
-	}
-	// -test.run=^$: if TestMain does not call Main, the child runs no test.
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(append(childEnviron(), env...), childEnv+"="+child)
-	p := &Process{name: child, cmd: cmd, values: map[string]string{}, changed: make(chan struct{}), done: make(chan struct{})}
+	p := &Process{name: child, values: map[string]string{}, changed: make(chan struct{})}
+	env = append(slices.Clip(env), childEnv+"="+child)
 	if slices.Contains(env, AllowRaceEnv+"=1") {
 		p.allowRace = true
-		cmd.Env = append(cmd.Env, "GORACE=atexit_sleep_ms=0 exitcode=0")
+		env = append(env, "GORACE=atexit_sleep_ms=0 exitcode=0")
 	}
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatalf("clustertest: %v", err)
-	}
-	stdout, err := cmd.StdoutPipe()
+	var err error
+	p.p, err = childproc.Start(childproc.Options{
+		// -test.run=^$: if TestMain does not call Main, the child runs no test.
+		Args:   []string{"-test.run=^$"},
+		Env:    env,
+		Stdout: func(cp *childproc.Process, line string) { p.read(t, cp, line, true) },
+		Stderr: func(cp *childproc.Process, line string) { p.read(t, cp, line, false) },
+	})
 	if err != nil {
-		t.Fatalf("clustertest: %v", err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatalf("clustertest: %v", err)
-	}
-	if err := cmd.Start(); err != nil {
 		t.Fatalf("clustertest: start child %q: %v", child, err)
 	}
-	prefix := fmt.Sprintf("[%s %d] ", child, cmd.Process.Pid)
-	var readers sync.WaitGroup
-	readers.Add(2)
-	go func() { defer readers.Done(); p.read(t, prefix, stdout, true) }()
-	go func() { defer readers.Done(); p.read(t, prefix, stderr, false) }()
-	go func() {
-		readers.Wait() // exec: all reads must be done before Wait
-		p.waitErr = cmd.Wait()
-		close(p.done)
-	}()
 	t.Cleanup(func() {
 		if err := p.Kill(); err != nil {
 			t.Errorf("clustertest: %v", err)
@@ -94,27 +69,22 @@ func Start(t testing.TB, child string, env ...string) *Process {
 	return p
 }
 
-// read consumes one output stream of the child until it closes.
-func (p *Process) read(t testing.TB, prefix string, r io.Reader, values bool) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, setPrefix); values && ok {
-			var kv struct{ K, V string }
-			if err := json.Unmarshal([]byte(rest), &kv); err == nil {
-				p.set(kv.K, kv.V)
-				continue
-			}
+// read takes one line of the child's output.
+func (p *Process) read(t testing.TB, cp *childproc.Process, line string, values bool) {
+	prefix := fmt.Sprintf("[%s %d] ", p.name, cp.Pid())
+	if rest, ok := strings.CutPrefix(line, setPrefix); values && ok {
+		var kv struct{ K, V string }
+		if err := json.Unmarshal([]byte(rest), &kv); err == nil {
+			p.set(kv.K, kv.V)
+			return
 		}
-		if strings.Contains(line, "WARNING: DATA RACE") && !p.allowRace {
-			// A child built with -race exits with status 66 at the end
-			// only; fail the test as soon as it reports.
-			t.Errorf("%sdata race in child process (its report follows in the log)", prefix)
-		}
-		t.Log(prefix + line)
 	}
-	_, _ = io.Copy(io.Discard, r) // after a too-long line: drain, or the child blocks
+	if childproc.IsRaceReport(line) && !p.allowRace {
+		// A child built with -race exits with status 66 at the end
+		// only; fail the test as soon as it reports.
+		t.Errorf("%sdata race in child process (its report follows in the log)", prefix)
+	}
+	t.Log(prefix + line)
 }
 
 func (p *Process) set(k, v string) {
@@ -126,21 +96,14 @@ func (p *Process) set(k, v string) {
 }
 
 // Pid returns the child's process id.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
+func (p *Process) Pid() int { return p.p.Pid() }
 
 // Done is closed when the child has exited.
-func (p *Process) Done() <-chan struct{} { return p.done }
+func (p *Process) Done() <-chan struct{} { return p.p.Done() }
 
 // Err returns how the child exited (nil for status 0; see exec.Cmd.Wait),
 // once Done is closed; nil before.
-func (p *Process) Err() error {
-	select {
-	case <-p.done:
-		return p.waitErr
-	default:
-		return nil
-	}
-}
+func (p *Process) Err() error { return p.p.Err() }
 
 // Value waits until the child has reported key and returns the value, or
 // fails when ctx ends or the child exits first (ErrExited).
@@ -162,8 +125,8 @@ func (p *Process) Await(ctx context.Context, key string, ok func(string) bool) (
 		}
 		select {
 		case <-changed:
-		case <-p.done:
-			return "", fmt.Errorf("%w: %q waiting for %q (last value %q): %v", ErrExited, p.name, key, v, p.waitErr)
+		case <-p.p.Done():
+			return "", fmt.Errorf("%w: %q waiting for %q (last value %q): %v", ErrExited, p.name, key, v, p.p.Err())
 		case <-ctx.Done():
 			return "", fmt.Errorf("clustertest: child %q: waiting for %q (last value %q): %w", p.name, key, v, ctx.Err())
 		}
@@ -175,22 +138,17 @@ func (p *Process) Await(ctx context.Context, key string, ok func(string) bool) (
 // it. It returns the child's exit error (nil for status 0). Stop and Kill may
 // be called many times and together.
 func (p *Process) Stop(ctx context.Context) error {
-	p.stopMu.Lock()
-	_ = p.stdin.Close()
-	p.stopMu.Unlock()
-	select {
-	case <-p.done:
-		return p.waitErr
-	case <-ctx.Done():
-		_ = p.Kill()
+	err := p.p.Stop(ctx)
+	if errors.Is(err, childproc.ErrNotStopped) {
 		return fmt.Errorf("clustertest: child %q did not stop: %w", p.name, ctx.Err())
 	}
+	return err
 }
 
 // Signal sends sig to the child: syscall.SIGSTOP freezes it (its sockets
 // stay open, it sends nothing: a hung process), syscall.SIGCONT resumes it.
 func (p *Process) Signal(sig os.Signal) error {
-	if err := p.cmd.Process.Signal(sig); err != nil {
+	if err := p.p.Signal(sig); err != nil {
 		return fmt.Errorf("clustertest: signal child %q: %v", p.name, err)
 	}
 	return nil
@@ -200,29 +158,14 @@ func (p *Process) Signal(sig os.Signal) error {
 // waits until it has exited. It returns nil when the child is gone, whether
 // it was killed or had exited already.
 func (p *Process) Kill() error {
-	select {
-	case <-p.done:
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	switch err := p.p.Kill(ctx); {
+	case err == nil:
 		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("clustertest: child %q still running 10 s after SIGKILL", p.name)
 	default:
-	}
-	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("clustertest: kill child %q: %v", p.name, err)
 	}
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("clustertest: child %q still running 10 s after SIGKILL", p.name)
-	}
-}
-
-// childEnviron is the environment of a child: the current one, and, unless
-// GORACE is set, GORACE=atexit_sleep_ms=0: a process built with -race sleeps
-// 1 s before it exits by default, which would slow every Stop and Kill.
-func childEnviron() []string {
-	env := os.Environ()
-	if _, ok := os.LookupEnv("GORACE"); !ok {
-		env = append(env, "GORACE=atexit_sleep_ms=0")
-	}
-	return env
 }

@@ -144,11 +144,11 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) (err error) 
 
 	// Orders and prices flow; halfway, the leader's node is killed.
 	for _, c := range nodes {
-		if err := c.send(cmdStart); err != nil {
+		if err := c.send(ctx, cmdStart); err != nil {
 			return err
 		}
 	}
-	if err := feeder.send(cmdFeed); err != nil {
+	if err := feeder.send(ctx, cmdFeed); err != nil {
 		return err
 	}
 	start := time.Now()
@@ -156,7 +156,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) (err error) 
 		return err
 	}
 	killedAt := time.Now()
-	if err := victim.kill(); err != nil {
+	if err := victim.kill(ctx); err != nil {
 		return err
 	}
 	victim.markKilled()
@@ -184,7 +184,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) (err error) 
 
 	// Stop the traffic, then check that every session got every price.
 	for _, c := range survivors {
-		if err := c.send(cmdStop); err != nil {
+		if err := c.send(ctx, cmdStop); err != nil {
 			return err
 		}
 	}
@@ -199,7 +199,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) (err error) 
 	}
 	counts, _ := json.Marshal(fs.Published) // a map of strings to numbers always marshals
 	for _, c := range survivors {
-		if err := c.send(cmdVerify + " " + string(counts)); err != nil {
+		if err := c.send(ctx, cmdVerify+" "+string(counts)); err != nil {
 			return err
 		}
 	}
