@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -74,6 +76,40 @@ type Config struct {
 	// Logger receives the node's logs and protoactor's (with attribute
 	// lib=protoactor). nil means slog.Default().
 	Logger *slog.Logger
+	// TLS, when not nil, secures everything between nodes: remote's gRPC
+	// connections and the data link, each as server and client with this
+	// configuration. For mutual TLS give it the node's certificate, the
+	// cluster's CA in RootCAs and ClientCAs, and ClientAuth:
+	// tls.RequireAndVerifyClientCert (TLSFromFiles makes one). Peer
+	// addresses are Host:port, so certificates must name the hosts (or IP
+	// addresses) nodes listen on. Every node of a cluster uses TLS or none:
+	// a node without it does not hear from one with it. nil means plaintext.
+	TLS *tls.Config
+}
+
+// TLSFromFiles returns a mutual-TLS configuration for Config.TLS from PEM
+// files: the node's certificate (with its chain) and key, and the CA that
+// signs every node's certificate, trusted both ways.
+func TLSFromFiles(certFile, keyFile, caFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: TLS certificate and key: %v", ErrInvalidConfig, err)
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: TLS CA: %v", ErrInvalidConfig, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%w: TLS CA: no PEM certificate in %s", ErrInvalidConfig, caFile)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      pool,
+		ClientCAs:    pool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		MinVersion:   tls.VersionTLS12,
+	}, nil
 }
 
 // DefaultConfig returns a configuration for a node of cluster "bourse" on
@@ -114,6 +150,7 @@ func (c Config) withDefaults() Config {
 	c.Exchange.Node = c.Node
 	if c.DataPort != DataPortOff {
 		c.Exchange.DataAddr = net.JoinHostPort(c.Host, strconv.Itoa(c.DataPort))
+		c.Exchange.DataTLS = c.TLS
 	}
 	if c.Exchange.Logger == nil {
 		c.Exchange.Logger = c.Logger

@@ -26,6 +26,7 @@ import (
 	"github.com/bourse-go/bourse/cluster/clustertest"
 	"github.com/bourse-go/bourse/cluster/consul"
 	"github.com/bourse-go/bourse/cluster/static"
+	"github.com/bourse-go/bourse/internal/tlstest"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -76,6 +77,16 @@ func stickyKeys() []string {
 func exConfig(name, clusterName, disco string, peers []string) (cluster.Config, error) {
 	cfg := testConfig(name)
 	cfg.Cluster = clusterName
+	if files := os.Getenv(tlsEnv); files != "" {
+		f := strings.Split(files, ",")
+		if len(f) != 3 {
+			return cfg, fmt.Errorf("%s=%q: want cert,key,ca", tlsEnv, files)
+		}
+		var err error
+		if cfg.TLS, err = cluster.TLSFromFiles(f[0], f[1], f[2]); err != nil {
+			return cfg, err
+		}
+	}
 	switch disco {
 	case "consul":
 		cc := consul.DefaultConfig()
@@ -484,6 +495,39 @@ func TestClusterExchangesStatic(t *testing.T) {
 	testExchanges(t, "static")
 }
 
+// tlsEnv names the environment variable that gives the test nodes their TLS
+// files, "cert,key,ca" (see TestClusterExchangesTLS).
+const tlsEnv = "BOURSE_TEST_TLS"
+
+// TestClusterExchangesTLS runs the whole cross-node suite with mutual TLS on
+// remote and on the data link, all three nodes with certificates of one CA;
+// a fourth node without TLS is not heard from.
+func TestClusterExchangesTLS(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	_, files := tlstest.WriteFiles(t)
+	t.Setenv(tlsEnv, files.Cert+","+files.Key+","+files.CA)
+	x := testExchanges(t, "static")
+
+	// A plaintext node listing a TLS node hears nothing back, and the TLS
+	// nodes never count it in.
+	cfg, err := exConfig("plain", x.name, "static", []string{x.a.Address()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.TLS = nil
+	cfg.JoinTimeout = 300 * time.Millisecond
+	p := startNode(t, cfg)
+	time.Sleep(500 * time.Millisecond)
+	if got := names(p.Members()); got != "plain" {
+		t.Errorf("a plaintext node sees %s", got)
+	}
+	if got := names(x.a.Members()); got != "a,b,c" {
+		t.Errorf("a TLS node sees %s, want a,b,c", got)
+	}
+}
+
 func TestClusterExchangesConsul(t *testing.T) {
 	requireConsul(t)
 	if !clustertest.Isolate(t) {
@@ -492,7 +536,7 @@ func TestClusterExchangesConsul(t *testing.T) {
 	testExchanges(t, "consul")
 }
 
-func testExchanges(t *testing.T, disco string) {
+func testExchanges(t *testing.T, disco string) *exCluster {
 	const perNode, subs = 2, 50
 	x := startExCluster(t, disco, perNode, subs, 0)
 	a := x.a.Broker()
@@ -637,6 +681,7 @@ func testExchanges(t *testing.T, disco string) {
 			t.Errorf("unmatched publication sent %d network messages", s.RemoteSent-after.RemoteSent)
 		}
 	})
+	return x
 }
 
 // traffic keeps callers busy on a broker until stopped, and counts.

@@ -128,7 +128,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With(slog.String("lib", "protoactor"))
 	}))
-	r, addr, err := startRemote(n.system, cfg.Host, cfg.Port)
+	r, addr, err := startRemote(n.system, cfg.Host, cfg.Port, cfg.TLS)
 	if err != nil {
 		n.cancelProbe()
 		n.system.Shutdown()

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -19,11 +21,20 @@ import (
 // more than the messages themselves. 1 MiB per stream, 4 MiB per connection.
 const grpcWindow = 1 << 20
 
-func remoteOptions() []remote.ConfigOption {
+// remoteOptions configures remote's gRPC: plaintext, or TLS with tlsCfg as
+// both server and client (gRPC sets the client's ServerName from the
+// address it dials).
+func remoteOptions(tlsCfg *tls.Config) []remote.ConfigOption {
+	client := insecure.NewCredentials()
+	server := []grpc.ServerOption{grpc.InitialWindowSize(grpcWindow), grpc.InitialConnWindowSize(4 * grpcWindow)}
+	if tlsCfg != nil {
+		client = credentials.NewTLS(tlsCfg.Clone())
+		server = append(server, grpc.Creds(credentials.NewTLS(tlsCfg.Clone())))
+	}
 	return []remote.ConfigOption{
-		remote.WithDialOptions(grpc.WithTransportCredentials(insecure.NewCredentials()),
+		remote.WithDialOptions(grpc.WithTransportCredentials(client),
 			grpc.WithInitialWindowSize(grpcWindow), grpc.WithInitialConnWindowSize(4*grpcWindow)),
-		remote.WithServerOptions(grpc.InitialWindowSize(grpcWindow), grpc.InitialConnWindowSize(4*grpcWindow)),
+		remote.WithServerOptions(server...),
 	}
 }
 
@@ -43,8 +54,8 @@ const gracefulRemoteStop = time.Second
 // startRemote starts protoactor remote on host:port and returns the address
 // it listens on (the real port when port is 0). remote.Start panics when it
 // cannot listen (remote/server.go:62-65); the panic comes back as an error.
-func startRemote(sys *actor.ActorSystem, host string, port int) (r *remote.Remote, addr string, err error) {
-	cfg := remote.Configure(host, port, remoteOptions()...)
+func startRemote(sys *actor.ActorSystem, host string, port int, tlsCfg *tls.Config) (r *remote.Remote, addr string, err error) {
+	cfg := remote.Configure(host, port, remoteOptions(tlsCfg)...)
 	cfg.MaxRetryCount = remoteMaxRetries
 	r = remote.NewRemote(sys, cfg)
 	defer func() {

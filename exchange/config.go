@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 
@@ -28,6 +29,9 @@ type Config struct {
 	// CPU cost per message; without it they go through remote. The cluster
 	// layer sets it.
 	DataAddr string
+	// DataTLS, when not nil, secures the data link's connections (as server
+	// and client; see cluster.Config.TLS). nil means plaintext.
+	DataTLS *tls.Config
 }
 
 // DefaultConfig returns the configuration New uses when given none.

@@ -35,7 +35,7 @@ func (h *Hub) startLink() error {
 	if err != nil {
 		return fmt.Errorf("%w: Config.DataAddr %q: port: %v", ErrInvalid, h.cfg.DataAddr, err)
 	}
-	l, err := link.Listen(host, p, link.Config{Handler: h.onFrame, OnDown: h.onLinkDown, Logger: h.log})
+	l, err := link.Listen(host, p, link.Config{Handler: h.onFrame, OnDown: h.onLinkDown, Logger: h.log, TLS: h.cfg.DataTLS})
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ package link
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,6 +109,13 @@ type Config struct {
 	WriteTimeout time.Duration
 	// Logger receives the link's logs. nil means slog.Default().
 	Logger *slog.Logger
+	// TLS, when not nil, secures every connection: the link accepts with it
+	// as a server and dials with it as a client (with ServerName set to the
+	// peer's host when it is empty). For mutual TLS give it the node's
+	// certificate, the peers' CA in RootCAs and ClientCAs, and
+	// ClientAuth: tls.RequireAndVerifyClientCert. Every node must use TLS
+	// or none: a handshake that fails closes that connection only.
+	TLS *tls.Config
 }
 
 func (c Config) withDefaults() Config {
@@ -229,7 +237,13 @@ func (l *Link) Send(peer string, kind byte, m Message) error {
 		if !ok {
 			v, ok = l.out.LoadOrStore(peer, l.newOut(peer))
 			if !ok {
-				l.startOut(v.(*outConn))
+				// A new connection: queue the frame before its writer
+				// starts, so that the first Send to a peer always queues
+				// (a dial that fails is reported through OnDown).
+				c := v.(*outConn)
+				err := c.send(kind, m)
+				l.startOut(c)
+				return err
 			}
 		}
 		c := v.(*outConn)
@@ -334,8 +348,26 @@ func (l *Link) serve(nc net.Conn) {
 		l.mu.Unlock()
 		_ = nc.Close()
 	}()
-	r := newReader(nc, l.cfg.MaxFrame)
 	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if l.cfg.TLS != nil {
+		tc := tls.Server(nc, l.cfg.TLS)
+		if err := tc.Handshake(); err != nil {
+			if !l.closed.Load() {
+				l.log.Warn("bourse: link: TLS handshake failed", slog.String("remote", nc.RemoteAddr().String()), slog.Any("error", err))
+			}
+			return
+		}
+		l.mu.Lock()
+		delete(l.in, nc)
+		if l.closed.Load() { // Close ran meanwhile and closed nc
+			l.mu.Unlock()
+			return
+		}
+		nc = tc
+		l.in[nc] = struct{}{}
+		l.mu.Unlock()
+	}
+	r := newReader(nc, l.cfg.MaxFrame)
 	peer, err := r.hello()
 	if err != nil {
 		if !l.closed.Load() {

@@ -3,6 +3,7 @@ package link_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/bourse-go/bourse/internal/leakcheck"
 	"github.com/bourse-go/bourse/internal/link"
+	"github.com/bourse-go/bourse/internal/tlstest"
 	"go.uber.org/goleak"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -307,5 +309,74 @@ func TestForgetRedialsAndLosesNothingQueued(t *testing.T) {
 	defer rs.mu.Unlock()
 	if len(rs.downs) != 0 {
 		t.Fatalf("Forget was reported as a failure: %v", rs.downs)
+	}
+}
+
+func TestTLS(t *testing.T) {
+	cfg := tlstest.Config(t)
+	rs := newSink()
+	recv := listen(t, rs, func(c *link.Config) { c.TLS = cfg })
+	send := listen(t, newSink(), func(c *link.Config) { c.TLS = cfg })
+	for i := range 500 {
+		if err := send.Send(recv.Addr(), 1, str(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs.wait(t, 500)
+	if err := send.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for i, f := range rs.frames {
+		if f != strconv.Itoa(i) {
+			t.Fatalf("frame %d is %s", i, f)
+		}
+	}
+	if len(rs.downs) != 0 {
+		t.Fatalf("a TLS goodbye was reported as a failure: %v", rs.downs)
+	}
+}
+
+// TestTLSMismatchDeliversNothing: a node with TLS and one without, or with
+// a CA the other does not trust, cannot talk; the sender is told, the
+// receiver hands nothing over.
+func TestTLSMismatchDeliversNothing(t *testing.T) {
+	cases := []struct {
+		name            string
+		sendTLS, rcvTLS *tls.Config
+	}{
+		{"plain to TLS", nil, tlstest.Config(t)},
+		{"TLS to plain", tlstest.Config(t), nil},
+		{"untrusted CA", tlstest.Config(t), tlstest.Config(t)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := newSink()
+			recv := listen(t, rs, func(c *link.Config) { c.TLS = tc.rcvTLS })
+			ss := newSink()
+			send := listen(t, ss, func(c *link.Config) { c.TLS = tc.sendTLS })
+			_ = send.Send(recv.Addr(), 1, str("secret"))
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				ss.mu.Lock()
+				n := len(ss.downs)
+				ss.mu.Unlock()
+				if n > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the sender was not told")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(20 * time.Millisecond)
+			rs.mu.Lock()
+			defer rs.mu.Unlock()
+			if len(rs.frames) != 0 {
+				t.Fatalf("frames crossed a TLS mismatch: %v", rs.frames)
+			}
+		})
 	}
 }

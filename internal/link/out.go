@@ -1,6 +1,8 @@
 package link
 
 import (
+	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -162,10 +164,9 @@ func (c *outConn) fail(err error) {
 func (c *outConn) run() {
 	defer c.l.wg.Done()
 	defer close(c.done)
-	d := net.Dialer{Timeout: c.l.cfg.DialTimeout}
-	nc, err := d.Dial("tcp", c.peer)
+	nc, err := c.dial()
 	if err != nil {
-		c.fail(fmt.Errorf("dial: %w", err))
+		c.fail(err)
 		return
 	}
 	c.mu.Lock()
@@ -255,6 +256,32 @@ func (c *outConn) run() {
 		c.spare = batch[:0]
 		c.mu.Unlock()
 	}
+}
+
+// dial connects to the peer, with TLS when the link has it, within
+// DialTimeout.
+func (c *outConn) dial() (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.l.cfg.DialTimeout)
+	defer cancel()
+	d := net.Dialer{}
+	nc, err := d.DialContext(ctx, "tcp", c.peer)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	if c.l.cfg.TLS == nil {
+		return nc, nil
+	}
+	cfg := c.l.cfg.TLS
+	if cfg.ServerName == "" {
+		cfg = cfg.Clone()
+		cfg.ServerName, _, _ = net.SplitHostPort(c.peer)
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = nc.Close()
+		return nil, fmt.Errorf("TLS handshake: %w", err)
+	}
+	return tc, nil
 }
 
 func (c *outConn) write(nc net.Conn, b []byte) error {
