@@ -164,12 +164,13 @@ type Link struct {
 	addr string
 	log  *slog.Logger
 
-	out    sync.Map // peer address -> *outConn
-	mu     sync.Mutex
-	in     map[net.Conn]struct{}
-	closed atomic.Bool
-	quit   chan struct{}
-	wg     sync.WaitGroup
+	out     sync.Map // peer address -> *outConn
+	leaving sync.Map // *outConn -> struct{}: forgotten, still flushing
+	mu      sync.Mutex
+	in      map[net.Conn]struct{}
+	closed  atomic.Bool
+	quit    chan struct{}
+	wg      sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
@@ -260,9 +261,24 @@ func (l *Link) Send(peer string, kind byte, m Message) error {
 // forgets it: for a peer that left or restarted at another address. A later
 // Send to peer dials again.
 func (l *Link) Forget(peer string) {
-	if v, ok := l.out.LoadAndDelete(peer); ok {
-		v.(*outConn).close()
+	v, ok := l.out.LoadAndDelete(peer)
+	if !ok {
+		return
 	}
+	c := v.(*outConn)
+	c.close()
+	// Until its writer has flushed, Close must still find it (to abort it
+	// when its context ends): a peer that stopped reading holds the writer
+	// for up to WriteTimeout.
+	l.leaving.Range(func(k, _ any) bool { // those done flushing go
+		select {
+		case <-k.(*outConn).done:
+			l.leaving.Delete(k)
+		default:
+		}
+		return true
+	})
+	l.leaving.Store(c, struct{}{})
 }
 
 // Close stops accepting, flushes what is queued for every peer and says
@@ -281,6 +297,10 @@ func (l *Link) Close(ctx context.Context) error {
 			c := v.(*outConn)
 			outs = append(outs, c)
 			c.close()
+			return true
+		})
+		l.leaving.Range(func(k, _ any) bool {
+			outs = append(outs, k.(*outConn))
 			return true
 		})
 		flushed := make(chan struct{})

@@ -380,3 +380,43 @@ func TestTLSMismatchDeliversNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseAbortsAForgottenPeerThatDoesNotRead: a forgotten connection still
+// flushing to a peer that stopped reading does not hold Close past its
+// context.
+func TestCloseAbortsAForgottenPeerThatDoesNotRead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if nc, err := ln.Accept(); err == nil {
+			accepted <- nc // held open, never read
+		}
+	}()
+	l, err := link.Listen("127.0.0.1", 0, link.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := str(string(bytes.Repeat([]byte("x"), 1<<20)))
+	for range 40 { // more than loopback's socket buffers hold
+		if err := l.Send(ln.Addr().String(), 1, big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc := <-accepted
+	defer nc.Close()
+	time.Sleep(50 * time.Millisecond) // the writer is blocked in write now
+	l.Forget(ln.Addr().String())
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := l.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close: %v, want a deadline error", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("Close took %v with a 200ms context", took)
+	}
+}
