@@ -6,12 +6,20 @@ import (
 	"testing"
 
 	"github.com/bourse-go/bourse/cluster/config"
+	"github.com/bourse-go/bourse/internal/tlstest"
 )
 
 // FuzzParse feeds Parse arbitrary bytes: it must not panic, and must return
 // either a File the core accepts or an *Error wrapping ErrInvalid.
 func FuzzParse(f *testing.F) {
+	_, tlsFiles := tlstest.WriteFiles(f)
 	for _, seed := range []string{
+		withTLS("cert_file: "+quote(tlsFiles.Cert), "key_file: "+quote(tlsFiles.Key), "ca_file: "+quote(tlsFiles.CA)),
+		withTLS("cert_file: "+quote(tlsFiles.Cert), "ca_file: "+quote(tlsFiles.CA)),
+		withTLS("cert_file: "+quote(tlsFiles.Key), "key_file: "+quote(tlsFiles.Cert), "ca_file: "+quote(tlsFiles.Key)),
+		"cluster: {tls: {cert_file: nope.pem, key_file: nope-key.pem, ca_file: ca.pem}}\n",
+		"cluster: {tls: {cert-file: a, key_file: \"\", ca_file: [c]}}\n",
+		"cluster: {tls: {}}\n",
 		base,
 		withDiscovery(`{provider: static, peers: ["127.0.0.1:7101", "127.0.0.1:7102"]}`),
 		withDiscovery(`{provider: consul, consul: {address: 127.0.0.1:8500, ttl: 3s, token: t}}`),

@@ -43,7 +43,8 @@ type File struct {
 	// Name is the path given to Load, or the name given to Parse.
 	Name string
 	// Cluster is the node's configuration, validated, with Discovery built
-	// (nil for provider none), Logger built from the log section, and
+	// (nil for provider none), TLS built from the cluster.tls section (nil
+	// without one), Logger built from the log section, and
 	// Exchange.Strategies set to the registry the exchanges were checked
 	// against.
 	Cluster cluster.Config
@@ -261,6 +262,7 @@ func (p *parser) build(o options) *File {
 	p.checkTimings(cfg)
 	p.checkHost(cfg.Host)
 	p.checkDataPort(cfg)
+	cfg.TLS = p.tlsConfig()
 
 	f.Log = p.logSettings()
 	cfg.Logger = newLogger(o.logOut, f.Log)

@@ -50,6 +50,11 @@ var schema = sectionOf(map[string]*schemaNode{
 		"heartbeat_interval": leafNode,
 		"suspect_after":      leafNode,
 		"join_timeout":       leafNode,
+		"tls": sectionOf(map[string]*schemaNode{
+			"cert_file": leafNode,
+			"key_file":  leafNode,
+			"ca_file":   leafNode,
+		}),
 		"discovery": sectionOf(map[string]*schemaNode{
 			"provider": leafNode,
 			"peers":    listNode,
@@ -90,6 +95,9 @@ var envVars = []struct{ key, env string }{
 	{"cluster.heartbeat_interval", "BOURSE_CLUSTER_HEARTBEAT_INTERVAL"},
 	{"cluster.suspect_after", "BOURSE_CLUSTER_SUSPECT_AFTER"},
 	{"cluster.join_timeout", "BOURSE_CLUSTER_JOIN_TIMEOUT"},
+	{"cluster.tls.cert_file", "BOURSE_CLUSTER_TLS_CERT_FILE"},
+	{"cluster.tls.key_file", "BOURSE_CLUSTER_TLS_KEY_FILE"},
+	{"cluster.tls.ca_file", "BOURSE_CLUSTER_TLS_CA_FILE"},
 	{"cluster.discovery.provider", "BOURSE_DISCOVERY_PROVIDER"},
 	{"cluster.discovery.peers", "BOURSE_DISCOVERY_PEERS"},
 	{"cluster.discovery.consul.address", "BOURSE_CONSUL_ADDRESS"},
