@@ -5,12 +5,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bourse-go/bourse/exchange"
@@ -87,21 +90,89 @@ type Config struct {
 	TLS *tls.Config
 }
 
+// TLSFile names one of TLSFromFiles' files.
+type TLSFile int
+
+// The files of TLSFromFiles, in the order it takes them.
+const (
+	TLSCert TLSFile = iota
+	TLSKey
+	TLSCA
+)
+
+func (f TLSFile) String() string {
+	switch f {
+	case TLSCert:
+		return "certificate"
+	case TLSKey:
+		return "key"
+	case TLSCA:
+		return "CA"
+	}
+	return "TLSFile(?)"
+}
+
+// TLSFileError is the error of TLSFromFiles: which file it could not use and
+// why. It wraps ErrInvalidConfig, and the read error when the file could not
+// be read (errors.Is(err, fs.ErrNotExist) works).
+type TLSFileError struct {
+	File    TLSFile
+	Path    string
+	Problem string // names the file, e.g. "no PEM certificate in ca.pem"
+	Err     error  // the read error, or nil
+}
+
+func (e *TLSFileError) Error() string {
+	return fmt.Sprintf("%v: TLS %s: %s", ErrInvalidConfig, e.File, e.Problem)
+}
+
+// Unwrap returns ErrInvalidConfig and the read error, if any.
+func (e *TLSFileError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrInvalidConfig}
+	}
+	return []error{ErrInvalidConfig, e.Err}
+}
+
 // TLSFromFiles returns a mutual-TLS configuration for Config.TLS from PEM
 // files: the node's certificate (with its chain) and key, and the CA that
-// signs every node's certificate, trusted both ways.
+// signs every node's certificate, trusted both ways. Its errors are
+// *TLSFileError, naming the file that could not be used.
 func TLSFromFiles(certFile, keyFile, caFile string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("%w: TLS certificate and key: %v", ErrInvalidConfig, err)
+	paths := [3]string{certFile, keyFile, caFile}
+	var data [3][]byte
+	for i, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			msg := err.Error()
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				msg = pe.Err.Error()
+			}
+			return nil, &TLSFileError{File: TLSFile(i), Path: path, Problem: fmt.Sprintf("cannot read %s: %s", path, msg), Err: err}
+		}
+		data[i] = b
 	}
-	pem, err := os.ReadFile(caFile)
+	fail := func(f TLSFile, format string, args ...any) (*tls.Config, error) {
+		return nil, &TLSFileError{File: f, Path: paths[f], Problem: fmt.Sprintf(format, args...)}
+	}
+	certPEM, ok := firstPEM(data[TLSCert], func(t string) bool { return t == "CERTIFICATE" })
+	if !ok {
+		return fail(TLSCert, "no PEM certificate in %s", certFile)
+	}
+	if _, err := x509.ParseCertificate(certPEM.Bytes); err != nil {
+		return fail(TLSCert, "%s: %v", certFile, err)
+	}
+	if _, ok := firstPEM(data[TLSKey], func(t string) bool { return strings.HasSuffix(t, "PRIVATE KEY") }); !ok {
+		return fail(TLSKey, "no PEM private key in %s", keyFile)
+	}
+	cert, err := tls.X509KeyPair(data[TLSCert], data[TLSKey])
 	if err != nil {
-		return nil, fmt.Errorf("%w: TLS CA: %v", ErrInvalidConfig, err)
+		return fail(TLSKey, "%s (with the certificate of %s): %s", keyFile, certFile, strings.TrimPrefix(err.Error(), "tls: "))
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%w: TLS CA: no PEM certificate in %s", ErrInvalidConfig, caFile)
+	if !pool.AppendCertsFromPEM(data[TLSCA]) {
+		return fail(TLSCA, "no PEM certificate in %s", caFile)
 	}
 	return &tls.Config{
 		Certificates: []tls.Certificate{cert},
@@ -110,6 +181,19 @@ func TLSFromFiles(certFile, keyFile, caFile string) (*tls.Config, error) {
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		MinVersion:   tls.VersionTLS12,
 	}, nil
+}
+
+// firstPEM returns the first PEM block of data whose type is wanted.
+func firstPEM(data []byte, wanted func(string) bool) (*pem.Block, bool) {
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			return nil, false
+		}
+		if wanted(b.Type) {
+			return b, true
+		}
+	}
 }
 
 // DefaultConfig returns a configuration for a node of cluster "bourse" on

@@ -1,6 +1,8 @@
 // Package cluster runs bourse across processes: a Node is one actor system
 // with protoactor remote, a membership of live nodes kept by heartbeats and
 // remote's endpoint events, and a Broker whose exchanges span every node.
+// Requests, replies and publications between nodes take the node's data link
+// (Config.DataPort), control messages take remote; Config.TLS secures both.
 //
 // Discovery tells a node which peers may exist. It is an interface with two
 // implementations in leaf packages: cluster/static (a fixed list of peer

@@ -15,7 +15,9 @@
 //     request is routed on the caller's goroutine, straight to the chosen
 //     handler, and the handler's reply goes straight back to the caller. A
 //     publication is matched against the node's subscriptions and copied to
-//     each local subscriber, in publication order.
+//     each local subscriber, in publication order. Between nodes, the data
+//     plane travels on the hub's data link (Config.DataAddr: one framed TCP
+//     connection per pair of nodes), the control plane on protoactor remote.
 //
 // A Hub is the package's handle on one actor system. It holds no global state:
 // several hubs may live in one process, and Stop leaves no goroutine behind.

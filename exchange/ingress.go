@@ -15,9 +15,11 @@ import (
 // this node's ingress as actor.NewPID(address, ingressID).
 const ingressID = "bourse$ingress"
 
-// ingress is the hub's door for messages from other nodes: requests for local
-// handlers, replies for local callers, publications for local subscribers,
-// and control messages that must find (or start) an authority. It is a plain
+// ingress is the hub's door for messages from other nodes that come through
+// protoactor remote: control messages that must find (or start) an
+// authority, and requests, replies and publications from nodes the data link
+// does not reach (see link.go; those that take the link arrive in onFrame,
+// and both end in deliverRequest, deliverReply, deliverPublication). It is a plain
 // process, not an actor: remote's reader calls it directly, so a request or a
 // publication from another node costs no extra mailbox hop, and one sender's
 // messages keep their order. Nothing that arrives here can crash the node: a

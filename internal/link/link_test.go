@@ -63,6 +63,25 @@ func (s *sink) wait(t *testing.T, n int) {
 	}
 }
 
+// firstDown waits for the first OnDown report and returns its error.
+func (s *sink) firstDown(t *testing.T, failure string) error {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		if len(s.downs) > 0 {
+			err := s.downs[0]
+			s.mu.Unlock()
+			return err
+		}
+		s.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal(failure)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func listen(t *testing.T, s *sink, mod func(*link.Config)) *link.Link {
 	t.Helper()
 	cfg := link.Config{Handler: s.handler, OnDown: s.onDown}
@@ -156,22 +175,7 @@ func TestPeerGoneIsReportedOnBothSides(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // no flush: connections close at once
 	_ = recv.Close(ctx)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ss.mu.Lock()
-		n := len(ss.downs)
-		ss.mu.Unlock()
-		if n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the sender was not told its peer went away")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	ss.mu.Lock()
-	err := ss.downs[0]
-	ss.mu.Unlock()
+	err := ss.firstDown(t, "the sender was not told its peer went away")
 	if !errors.Is(err, link.ErrPeerDown) {
 		t.Fatalf("OnDown error %v does not wrap ErrPeerDown", err)
 	}
@@ -358,19 +362,7 @@ func TestTLSMismatchDeliversNothing(t *testing.T) {
 			ss := newSink()
 			send := listen(t, ss, func(c *link.Config) { c.TLS = tc.sendTLS })
 			_ = send.Send(recv.Addr(), 1, str("secret"))
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				ss.mu.Lock()
-				n := len(ss.downs)
-				ss.mu.Unlock()
-				if n > 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the sender was not told")
-				}
-				time.Sleep(time.Millisecond)
-			}
+			ss.firstDown(t, "the sender was not told")
 			time.Sleep(20 * time.Millisecond)
 			rs.mu.Lock()
 			defer rs.mu.Unlock()
