@@ -183,8 +183,10 @@ type Link struct {
 // Stats are a link's counters since Listen.
 type Stats struct {
 	// FramesSent and BytesSent count what was written to peers (frame
-	// headers included); Writes counts the system calls that wrote them, so
-	// FramesSent/Writes is how many frames a write carried on average.
+	// headers included), counted as each write starts, so that they never
+	// lag behind what a peer received; a write that fails still counts
+	// (PeerFailures tells). Writes counts the system calls that wrote them,
+	// so FramesSent/Writes is how many frames a write carried on average.
 	FramesSent, BytesSent, Writes uint64
 	// FramesReceived and BytesReceived count what peers sent (frame headers
 	// included).

@@ -238,13 +238,16 @@ func (c *outConn) run() {
 			batch = append(batch, 0, 0, 0, 1, KindGoodbye)
 		}
 		if len(batch) > 0 {
+			// Counted before the write: once written, the peer may answer
+			// and its caller read the counters before this goroutine runs
+			// again (a test saw FramesSent lag that way).
+			c.l.framesSent.Add(frames)
+			c.l.bytesSent.Add(uint64(len(batch)))
+			c.l.writes.Add(1)
 			if err := c.write(nc, batch); err != nil {
 				c.fail(err)
 				return
 			}
-			c.l.framesSent.Add(frames)
-			c.l.bytesSent.Add(uint64(len(batch)))
-			c.l.writes.Add(1)
 		}
 		if closing {
 			c.mu.Lock()
