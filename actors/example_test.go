@@ -41,7 +41,9 @@ func Example() {
 }
 
 // A handler that is an ordinary actor: it answers requests and learns from the
-// exchange whether it leads.
+// exchange whether it is named leader. IsSelf compares the whole PID: actor
+// ids repeat across nodes that run the same program. (It acts as leader only
+// between the Leadership messages that start and end its lease.)
 func ExampleBroker_Connect() {
 	ctx := context.Background()
 	b, _ := actors.New()
@@ -52,7 +54,7 @@ func ExampleBroker_Connect() {
 	props := actor.PropsFromFunc(func(c actor.Context) {
 		switch m := c.Message().(type) {
 		case *actors.Leader:
-			led <- m.GetLeader().GetPid().GetId() == c.Self().Id
+			led <- actors.IsSelf(c, m.GetLeader())
 		case *actors.Request:
 			m.Respond(wrapperspb.String("matched " + m.Payload.(*wrapperspb.StringValue).GetValue()))
 		}

@@ -33,9 +33,10 @@ func (f HandlerFunc) Handle(ctx context.Context, req *Request) (proto.Message, e
 type ServeOption func(*serveOptions)
 
 type serveOptions struct {
-	connect  []ConnectOption
-	onLeader func(isLeader bool, l *Leader)
-	onSlave  func(up bool, h *HandlerInfo)
+	connect   []ConnectOption
+	onLeader  func(isLeader bool, l *Leader)
+	onLeading func(ctx context.Context, term uint64)
+	onSlave   func(up bool, h *HandlerInfo)
 }
 
 // WithConnectOptions passes connection options (ServiceTag, ConnTag, Options).
@@ -43,11 +44,30 @@ func WithConnectOptions(opts ...ConnectOption) ServeOption {
 	return func(o *serveOptions) { o.connect = append(o.connect, opts...) }
 }
 
-// OnLeader calls fn, from the service's actor, on every Leader message, with
-// whether this service is the leader now. Use it to start or stop work that
-// must run once in the exchange (a leader-only background task).
+// OnLeader calls fn, from the service's actor, when this service starts
+// leading (isLeader true) and when it stops (false), with the last Leader
+// message of the exchange (nil when none came yet). A service leads while
+// the exchange names it leader and its node holds a valid lease (see
+// exchange.Leadership): a leader whose node is frozen, cut off or on the
+// minority side of a partition stops leading within one lease, by itself,
+// and the exchange never has two leaders at once. fn is also called, with
+// isLeader false, on a Leader message naming another service.
+//
+// For leader-only work that must stop the moment leadership ends, use
+// OnLeading, or check IsLeader before each step.
 func OnLeader(fn func(isLeader bool, l *Leader)) ServeOption {
 	return func(o *serveOptions) { o.onLeader = fn }
+}
+
+// OnLeading runs fn in a goroutine of its own each time this service starts
+// leading; ctx ends when its leadership ends: its lease ran out (its node
+// was frozen, cut off or lost its quorum), another service was appointed,
+// or the service stopped. term is the appointing authority's term, which
+// increases with every change of authority: pass it along as a fencing
+// token to anything that must reject a deposed leader's late writes.
+// Service.Stop waits for fn to return.
+func OnLeading(fn func(ctx context.Context, term uint64)) ServeOption {
+	return func(o *serveOptions) { o.onLeading = fn }
 }
 
 // OnSlave calls fn, from the service's actor, on every SlaveUp (up true) and
@@ -60,12 +80,13 @@ func OnSlave(fn func(up bool, h *HandlerInfo)) ServeOption {
 // Service is a handler started by Serve: an actor of its own, connected to one
 // exchange.
 type Service struct {
-	b      *Broker
-	pid    *actor.PID
-	conn   *Connection
-	leader atomic.Bool
-	once   sync.Once
-	err    error
+	b       *Broker
+	pid     *actor.PID
+	conn    atomic.Pointer[Connection]
+	leading atomic.Bool // told Leadership{Leading: true} and not yet the end
+	once    sync.Once
+	err     error
+	tasks   sync.WaitGroup // OnLeading goroutines
 }
 
 // Serve spawns an actor that hands each request of req-resp exchange name to
@@ -79,7 +100,22 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 		opt(&o)
 	}
 	s := &Service{b: b}
-	stopping := false // owned by the actor
+	var (
+		// owned by the actor
+		stopping   bool
+		lastLeader *Leader
+		cancelTask context.CancelFunc
+		lastTerm   uint64
+	)
+	endLeading := func() {
+		if cancelTask != nil {
+			cancelTask()
+			cancelTask = nil
+		}
+		if s.leading.Swap(false) && o.onLeader != nil {
+			o.onLeader(false, lastLeader)
+		}
+	}
 	s.pid = b.system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		switch m := c.Message().(type) {
 		case *Request:
@@ -94,18 +130,37 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 			// appointed only after the authority hears of the disconnection,
 			// so there is never a moment with two leaders.
 			stopping = true
-			if s.leader.Swap(false) && o.onLeader != nil {
-				o.onLeader(false, nil)
-			}
+			endLeading()
 			close(m.done)
-		case *Leader:
+		case *Leadership:
 			if stopping {
 				return
 			}
-			is := m.GetLeader().GetPid().GetId() == c.Self().Id && m.GetLeader().GetPid().GetAddress() == c.Self().Address
-			s.leader.Store(is)
+			if !m.Leading {
+				endLeading()
+				return
+			}
+			endLeading() // a new term's leadership replaces the old one's
+			s.leading.Store(true)
+			if o.onLeading != nil {
+				tctx, cancel := context.WithCancel(m.Context)
+				cancelTask = cancel
+				s.tasks.Add(1)
+				go func(term uint64) {
+					defer s.tasks.Done()
+					o.onLeading(tctx, term)
+				}(m.Term)
+			}
 			if o.onLeader != nil {
-				o.onLeader(is, m)
+				o.onLeader(true, lastLeader)
+			}
+		case *Leader:
+			if stopping || m.GetTerm() < lastTerm {
+				return // from an authority older than one already heard
+			}
+			lastTerm, lastLeader = m.GetTerm(), m
+			if !IsSelf(c, m.GetLeader()) && o.onLeader != nil && !s.leading.Load() {
+				o.onLeader(false, m)
 			}
 		case *SlaveUp:
 			if o.onSlave != nil {
@@ -115,12 +170,6 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 			if o.onSlave != nil {
 				o.onSlave(false, m.GetHandler())
 			}
-			// A service that left alive is no longer leader.
-			if m.GetHandler().GetPid().GetId() == c.Self().Id {
-				if s.leader.Swap(false) && o.onLeader != nil {
-					o.onLeader(false, nil)
-				}
-			}
 		}
 	}, actor.WithDispatcher(b.pool)))
 	conn, err := b.hub.Connect(ctx, name, s.pid, o.connect...)
@@ -128,7 +177,7 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 		b.system.Root.Stop(s.pid)
 		return nil, err
 	}
-	s.conn = conn
+	s.conn.Store(conn)
 	b.mu.Lock()
 	b.services[s] = struct{}{}
 	b.mu.Unlock()
@@ -153,10 +202,22 @@ func (s *Service) handle(h Handler, req *Request) (reply proto.Message, err erro
 func (s *Service) PID() *actor.PID { return s.pid }
 
 // Connection returns the service's connection.
-func (s *Service) Connection() *Connection { return s.conn }
+func (s *Service) Connection() *Connection { return s.conn.Load() }
 
-// IsLeader reports whether the exchange last named this service its leader.
-func (s *Service) IsLeader() bool { return s.leader.Load() }
+// IsLeader reports whether this service leads its exchange at this instant:
+// the exchange named it leader and its node's lease has not run out. It
+// turns false by itself when the lease lapses (a frozen node finds it false
+// the moment it resumes), before OnLeader(false) is called.
+func (s *Service) IsLeader() bool {
+	c := s.conn.Load()
+	return c != nil && s.leading.Load() && c.IsLeader()
+}
+
+// Is reports whether h describes this service's connection.
+func (s *Service) Is(h *HandlerInfo) bool {
+	c := s.conn.Load()
+	return c != nil && h != nil && h.GetId() == c.ID()
+}
 
 // Stop steps the service down if it leads (OnLeader(false) runs first, so
 // the exchange never has two leaders), disconnects it, so no new request
@@ -173,11 +234,12 @@ func (s *Service) Stop(ctx context.Context) error {
 		case <-down.done:
 		case <-ctx.Done():
 		}
-		err := s.conn.Close(ctx)
+		err := s.conn.Load().Close(ctx)
 		fut := s.b.system.Root.PoisonFuture(s.pid)
 		if werr := fut.Wait(); werr != nil && err == nil {
 			err = fmt.Errorf("bourse: stop service: %w", werr)
 		}
+		s.tasks.Wait()
 		s.err = err
 	})
 	return s.err
@@ -185,3 +247,20 @@ func (s *Service) Stop(ctx context.Context) error {
 
 // stepDown tells a service's actor that Stop has begun.
 type stepDown struct{ done chan struct{} }
+
+// IsSelf reports whether h (a Leader's leader, a SlaveUp's or SlaveDown's
+// handler) is a connection of the actor running c: same address and same
+// actor id. Actor ids repeat across nodes that run the same program, so an
+// id alone never identifies a handler. Within one actor, tell several
+// connections apart by HandlerInfo.ConnTag.
+func IsSelf(c actor.Context, h *HandlerInfo) bool {
+	return Names(h, c.Self())
+}
+
+// Names reports whether h is a connection of the actor pid.
+func Names(h *HandlerInfo, pid *actor.PID) bool {
+	if h == nil || pid == nil {
+		return false
+	}
+	return h.GetPid().GetId() == pid.Id && h.GetPid().GetAddress() == pid.Address
+}

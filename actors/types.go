@@ -21,6 +21,9 @@ type (
 	SlaveDown = boursepb.SlaveDown
 	// HandlerInfo describes one handler connection.
 	HandlerInfo = boursepb.HandlerInfo
+	// Leadership tells a handler it starts or stops leading (see
+	// exchange.Leadership).
+	Leadership = exchange.Leadership
 )
 
 // Declarations and options, re-exported from package exchange so that a
@@ -60,6 +63,7 @@ var (
 // Sentinel errors (see package exchange for their meaning).
 var (
 	ErrNoHandlers       = exchange.ErrNoHandlers
+	ErrNoLeader         = exchange.ErrNoLeader
 	ErrRejected         = exchange.ErrRejected
 	ErrTimeout          = exchange.ErrTimeout
 	ErrHandler          = exchange.ErrHandler

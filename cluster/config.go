@@ -74,7 +74,9 @@ type Config struct {
 	// to answer before it returns. 0 means DefaultJoinTimeout (2 s).
 	JoinTimeout time.Duration
 	// Exchange configures the node's exchange layer (the Broker's Hub). Its
-	// Node is set to Config.Node, and a nil Logger to Config.Logger.
+	// Node is set to Config.Node, a nil Logger to Config.Logger, and a zero
+	// LeaseDuration (the leader lease, see exchange.Leadership) to half of
+	// SuspectAfter.
 	Exchange exchange.Config
 	// Logger receives the node's logs and protoactor's (with attribute
 	// lib=protoactor). nil means slog.Default().
@@ -239,6 +241,12 @@ func (c Config) withDefaults() Config {
 	if c.Exchange.Logger == nil {
 		c.Exchange.Logger = c.Logger
 	}
+	if c.Exchange.LeaseDuration == 0 {
+		// Half the failure detector's patience: a silent leader's lease has
+		// run out by the time its node is declared down, so its successor
+		// takes over at once.
+		c.Exchange.LeaseDuration = c.SuspectAfter / 2
+	}
 	return c
 }
 
@@ -268,6 +276,8 @@ func (c Config) Validate() error {
 		return invalid("Config.JoinTimeout is %v, want 0 (the default, %v) or more", c.JoinTimeout, DefaultJoinTimeout)
 	case c.SuspectAfter <= 2*c.HeartbeatInterval:
 		return invalid("Config.SuspectAfter is %v, want more than 2*HeartbeatInterval (%v)", c.SuspectAfter, 2*c.HeartbeatInterval)
+	case c.Exchange.LeaseDuration < 4*time.Millisecond || c.Exchange.LeaseDuration >= c.SuspectAfter:
+		return invalid("Config.Exchange.LeaseDuration is %v, want 4ms or more and less than SuspectAfter (%v)", c.Exchange.LeaseDuration, c.SuspectAfter)
 	}
 	if ip := net.ParseIP(c.Host); ip != nil && ip.IsUnspecified() {
 		return invalid("Config.Host is %q, an unspecified address peers cannot send to; give the address of an interface", c.Host)

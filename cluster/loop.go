@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/exchange"
 )
 
 // run is the membership goroutine. It alone reads and writes m, calls
@@ -59,12 +60,17 @@ func (n *Node) apply(m *membership, e effects) {
 		// the changes backwards from it.
 		views := make([][]Member, len(e.changes))
 		cur := m.view()
+		cur0 := cur
 		for i := len(e.changes) - 1; i >= 0; i-- {
 			views[i] = cur
 			cur = undo(cur, e.changes[i])
 		}
+		// The quorum of the end state for every step: the views in between
+		// are replays, and one of them (a restart is a down then an up)
+		// would make the quorum flap, and the authorities be rebuilt.
+		dead, quorum := m.dead(), m.quorum(cur0)
 		for i, c := range e.changes {
-			n.publish(c, views[i])
+			n.publish(c, views[i], quorum, dead)
 		}
 	}
 	if len(e.send) > 0 {
@@ -94,7 +100,7 @@ func undo(after []Member, c change) []Member {
 	return before
 }
 
-func (n *Node) publish(c change, view []Member) {
+func (n *Node) publish(c change, view []Member, quorum bool, dead map[string]bool) {
 	ev := MembershipEvent{Member: c.member, Members: view}
 	attrs := []any{slog.String("peer", c.member.Node), slog.String("peer_address", c.member.Address),
 		slog.Uint64("incarnation", c.member.Incarnation), slog.Int("members", len(view))}
@@ -105,8 +111,12 @@ func (n *Node) publish(c change, view []Member) {
 		ev.Type, ev.Reason = MemberDown, c.reason
 		n.log.Info("member down", append(attrs, slog.String("reason", string(c.reason)))...)
 	}
+	if quorum != n.quorum.Load() {
+		n.log.Warn("quorum changed", slog.Bool("quorum", quorum), slog.Int("members", len(view)))
+	}
+	n.quorum.Store(quorum)
 	n.setView(view)
-	n.broker.Hub().SetMembers(toExchange(view))
+	n.broker.Hub().SetView(exchange.View{Members: toExchange(view), Quorum: quorum, Dead: dead})
 	if dropped := n.observers.publish(ev); dropped > 0 {
 		n.log.Warn("membership event dropped for slow subscribers", slog.Int("subscribers", dropped))
 	}

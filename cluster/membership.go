@@ -36,6 +36,8 @@ type peer struct {
 	probing     bool   // a reachability probe is in flight
 	unreachable bool   // the latest reachability probe failed
 	nextProbe   time.Time
+	left        bool // its latest incarnation said it leaves (not counted for the quorum)
+	certain     bool // not alive, and known dead (left, refused connections, restarted)
 
 	// After remote reports the endpoint terminated, the peer's port is
 	// checked at every tick until verifyUntil: a refused connection means
@@ -118,6 +120,7 @@ func (m *membership) alive() []string {
 
 func (m *membership) down(p *peer, reason DownReason, now time.Time) change {
 	p.alive = false
+	p.certain = reason != ReasonSilent
 	p.nextProbe = now.Add(m.deadProbe)
 	p.verifyUntil = time.Time{}
 	return change{member: p.member, reason: reason}
@@ -138,6 +141,7 @@ func (m *membership) heartbeat(hb *boursepb.Heartbeat, now time.Time) effects {
 		}
 		p.leftInc = max(p.leftInc, inc)
 		p.lastHeard = now
+		p.left, p.certain = true, true
 		return e
 	}
 	if inc <= p.leftInc {
@@ -156,6 +160,7 @@ func (m *membership) heartbeat(hb *boursepb.Heartbeat, now time.Time) effects {
 		e.changes = append(e.changes, m.down(p, ReasonRestarted, now))
 	}
 	p.member, p.alive, p.heard, p.lastHeard = nm, true, true, now
+	p.left, p.certain = false, false
 	p.verifyUntil = time.Time{}
 	e.changes = append(e.changes, change{up: true, member: nm})
 	e.send = append(e.send, addr) // answer at once: the peer learns of us a tick sooner
@@ -301,4 +306,48 @@ func (m *membership) settled() bool {
 		}
 	}
 	return true
+}
+
+// quorum reports whether a view of live members (self included) holds a
+// majority of the cluster as this node knows it: itself and every peer it
+// has heard from that did not leave gracefully (a peer that discovery stops
+// listing and that stays dead is forgotten after forgetAfter, and then no
+// longer counted). Half exactly is a majority when the view holds the lowest
+// address of the cluster, so that one side of an even split keeps going, as
+// Akka's keep-majority split-brain resolver does.
+//
+// A node that sees only a minority appoints no leader, and its leaders stop
+// at the end of their lease: two sides of a partition never both lead.
+func (m *membership) quorum(view []Member) bool {
+	known := []string{m.self.Address}
+	for a, p := range m.peers {
+		if p.heard && !p.left {
+			known = append(known, a)
+		}
+	}
+	live := map[string]bool{}
+	for _, v := range view {
+		live[v.Address] = true
+	}
+	n := 0
+	lowest := known[0]
+	for _, a := range known {
+		if live[a] {
+			n++
+		}
+		lowest = min(lowest, a)
+	}
+	return 2*n > len(known) || (2*n == len(known) && live[lowest])
+}
+
+// dead returns the addresses of the peers that are not alive and are known
+// dead (see exchange.View.Dead).
+func (m *membership) dead() map[string]bool {
+	d := map[string]bool{}
+	for a, p := range m.peers {
+		if !p.alive && p.certain {
+			d[a] = true
+		}
+	}
+	return d
 }

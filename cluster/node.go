@@ -16,6 +16,7 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/bourse-go/bourse/actors"
+	"github.com/bourse-go/bourse/exchange"
 	boursepb "github.com/bourse-go/bourse/proto"
 )
 
@@ -82,6 +83,7 @@ type Node struct {
 	cancelProbe context.CancelFunc
 
 	view      atomic.Pointer[[]Member]
+	quorum    atomic.Bool // the view holds a majority (see HasQuorum)
 	observers observers
 	lastAlive []string // live peers when the membership goroutine ended (for Stop)
 
@@ -151,7 +153,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, errors.Join(append([]error{err}, errs...)...)
 	}
 
-	n.broker, err = actors.New(actors.WithActorSystem(n.system), actors.WithConfig(cfg.Exchange))
+	xcfg := cfg.Exchange
+	xcfg.Incarnation = n.self.Incarnation
+	xcfg.OnPeerDown = n.onLinkDown
+	n.broker, err = actors.New(actors.WithActorSystem(n.system), actors.WithConfig(xcfg))
 	if err != nil {
 		return fail(fmt.Errorf("bourse: cluster: start broker: %w", err))
 	}
@@ -170,7 +175,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.broker.Hub().SetJoining(true)
 	m := newMembership(cfg, n.self)
 	n.setView(m.view())
-	n.broker.Hub().SetMembers(toExchange(m.view()))
+	n.quorum.Store(true)
+	n.broker.Hub().SetView(exchange.View{Members: toExchange(m.view()), Quorum: true})
 	n.wg.Add(1)
 	go n.run(m)
 
@@ -263,6 +269,23 @@ func (n *Node) onEndpointEvent(ev any) {
 		}
 	}
 }
+
+// onLinkDown is the data link's word that a peer's connection broke
+// without a goodbye: the peer is checked at once, as after remote's
+// EndpointTerminatedEvent. The link sees a killed peer's socket close well
+// before remote does under load. It must not block (the link's goroutine
+// calls it).
+func (n *Node) onLinkDown(addr string) {
+	select {
+	case n.terminated <- addr:
+	default: // a check of it (or of others) is queued; the next tick probes anyway
+	}
+}
+
+// HasQuorum reports whether the node sees a majority of the cluster (see
+// Config.LeaseDuration): without it, it appoints no leader and its leaders
+// stop at the end of their lease.
+func (n *Node) HasQuorum() bool { return n.quorum.Load() }
 
 // onDiscovery is Discovery's update function.
 func (n *Node) onDiscovery(peers []Peer) {

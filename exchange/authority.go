@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -37,7 +38,19 @@ type authority struct {
 	members  []*boursepb.HandlerInfo          // by seq, oldest first
 	nextSeq  uint64
 	epoch    uint64
+	term     uint64                // set when the rebuild ends; 0 before
 	nodes    map[string]*nodeState // by address
+
+	succ   succession
+	now    func() time.Duration // the hub's monotonic clock
+	lease  time.Duration
+	dead   map[string]bool    // addresses of nodes known gone for good (View.Dead)
+	appt   selfTimer          // fires when a successor may be appointed
+	acked  map[string]uint64  // address -> newest epoch of this term its pop acknowledged
+	acks   []ackWait          // replies held until every node routes with a table
+	maxRep uint64             // the newest term the nodes reported (rebuild)
+	prevLd string             // the leader they reported for it
+	asks   []*boursepb.Attach // lease requests that came with the nodes' state (rebuild)
 
 	// what handlers were last told
 	announced       map[string]*boursepb.HandlerInfo
@@ -62,13 +75,28 @@ type deferredReply struct {
 	msg proto.Message
 }
 
-// membersChanged tells the authority which node addresses are alive.
-type membersChanged struct {
-	live map[string]bool
+// ackWait is a reply sent once every live node acknowledged a table of
+// epoch (or a newer one).
+type ackWait struct {
+	epoch uint64
+	to    *actor.PID
+	msg   proto.Message
 }
 
-func newAuthority(name, self string, live []string, log *slog.Logger) *authority {
+// membersChanged tells the authority which node addresses are alive, whether
+// its node has a quorum, and which departed nodes are known dead.
+type membersChanged struct {
+	live   map[string]bool
+	quorum bool
+	dead   map[string]bool
+}
+
+func newAuthority(h *Hub, name, self string, live []string, quorum bool, dead map[string]bool, log *slog.Logger) *authority {
 	a := &authority{
+		now:       h.now,
+		lease:     h.cfg.leaseDuration(),
+		dead:      dead,
+		acked:     map[string]uint64{},
 		name:      name,
 		self:      self,
 		log:       log.With(slog.String("exchange", name)),
@@ -79,6 +107,7 @@ func newAuthority(name, self string, live []string, log *slog.Logger) *authority
 		announced: map[string]*boursepb.HandlerInfo{},
 		waiting:   map[string]bool{},
 	}
+	a.succ = succession{wait: leaseWait(a.lease), quorum: quorum}
 	a.rebuilding = true
 	for _, addr := range live {
 		a.waiting[addr] = true
@@ -96,10 +125,24 @@ func (a *authority) Receive(ctx actor.Context) {
 		a.deadline.Start(a.root, ctx.Self(), rebuildWait)
 	case *actor.Stopping:
 		a.deadline.Stop()
+		a.appt.Stop()
 	case *timerTick:
 		if a.deadline.Fired(m) && a.rebuilding {
 			a.log.Debug("bourse: authority rebuilt without every node", slog.Int("missing", len(a.waiting)))
 			a.finishRebuild(ctx)
+		}
+		if a.appt.Fired(m) && !a.rebuilding {
+			a.commit(ctx, nil)
+		}
+	case *boursepb.LeaseRequest:
+		granted := !a.rebuilding && m.GetTerm() == a.term && a.succ.grant(m.GetHandler(), a.now())
+		ctx.Send(toPID(m.GetPop()), &boursepb.LeaseGrant{Exchange: a.name, Handler: m.GetHandler(), Term: m.GetTerm(), Id: m.GetId(),
+			Granted: granted, LeaseNanos: int64(a.lease)})
+	case *boursepb.TableAck:
+		if m.GetTerm() == a.term {
+			addr := m.GetPop().GetAddress()
+			a.acked[addr] = max(a.acked[addr], m.GetEpoch())
+			a.releaseAcks(ctx)
 		}
 	case *boursepb.Attach:
 		a.attach(ctx, m)
@@ -107,7 +150,7 @@ func (a *authority) Receive(ctx actor.Context) {
 		a.register(ctx, m.GetHandler())
 	case *boursepb.UnregisterHandler:
 		if info := a.handlers[m.GetId()]; info != nil {
-			a.remove(m.GetId())
+			a.remove(m.GetId(), true)
 			a.commit(ctx, map[string]string{m.GetId(): m.GetReason()})
 			a.reply(ctx, &boursepb.HandlerAck{Exchange: a.name, Handler: info, Epoch: a.epoch})
 		} else {
@@ -120,6 +163,7 @@ func (a *authority) Receive(ctx actor.Context) {
 			ns.patterns[m.GetPattern()] = struct{}{}
 			a.commit(ctx, nil)
 		}
+		// Subscribe returns when every node that may publish routes to it.
 		a.reply(ctx, &boursepb.PatternAck{Exchange: a.name, Pattern: m.GetPattern(), Epoch: a.epoch})
 	case *boursepb.RemovePattern:
 		for _, ns := range a.nodes {
@@ -131,6 +175,10 @@ func (a *authority) Receive(ctx actor.Context) {
 			}
 		}
 	case *membersChanged:
+		a.dead = m.dead
+		if m.quorum != a.succ.quorum {
+			a.succ.setQuorum(m.quorum)
+		}
 		a.membersChanged(ctx, m.live)
 	}
 }
@@ -147,7 +195,8 @@ func (a *authority) node(addr, name string) *nodeState {
 	return ns
 }
 
-// reply answers the sender now, or after the rebuild when one is under way.
+// reply answers the sender once every live node routes with the current
+// table (or a newer one), after the rebuild when one is under way.
 func (a *authority) reply(ctx actor.Context, msg proto.Message) {
 	if ctx.Sender() == nil {
 		return
@@ -156,7 +205,32 @@ func (a *authority) reply(ctx actor.Context, msg proto.Message) {
 		a.deferred = append(a.deferred, deferredReply{to: ctx.Sender(), msg: msg})
 		return
 	}
-	ctx.Respond(msg)
+	a.acks = append(a.acks, ackWait{epoch: a.epoch, to: ctx.Sender(), msg: msg})
+	a.releaseAcks(ctx)
+}
+
+// releaseAcks sends the held replies whose table every live node with the
+// exchange has acknowledged.
+func (a *authority) releaseAcks(ctx actor.Context) {
+	if len(a.acks) == 0 {
+		return
+	}
+	low := uint64(1<<64 - 1)
+	for addr, ns := range a.nodes {
+		if ns.pop != nil {
+			low = min(low, a.acked[addr])
+		}
+	}
+	kept := a.acks[:0]
+	for _, w := range a.acks {
+		if w.epoch <= low {
+			ctx.Send(w.to, w.msg)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(a.acks[len(kept):])
+	a.acks = kept
 }
 
 // attach takes a node's full state: its connections replace those the
@@ -164,6 +238,15 @@ func (a *authority) reply(ctx actor.Context, msg proto.Message) {
 func (a *authority) attach(ctx actor.Context, m *boursepb.Attach) {
 	addr := m.GetPop().GetAddress()
 	delete(a.waiting, addr)
+	if a.rebuilding && m.GetHasExchange() && m.GetTerm() >= a.maxRep {
+		if m.GetTerm() > a.maxRep || a.prevLd == "" {
+			a.prevLd = m.GetLeader()
+		}
+		a.maxRep = m.GetTerm()
+	}
+	if a.rebuilding && m.GetLeaseId() != 0 {
+		a.asks = append(a.asks, m)
+	}
 	if a.rebuilding {
 		for _, h := range m.GetKnown() {
 			if a.known == nil {
@@ -185,7 +268,7 @@ func (a *authority) attach(ctx actor.Context, m *boursepb.Attach) {
 		}
 		for id, pid := range a.pids {
 			if pid.Address == addr && !reported[id] {
-				a.remove(id)
+				a.remove(id, true)
 				departed[id] = "gone"
 			}
 		}
@@ -209,8 +292,22 @@ func (a *authority) attach(ctx actor.Context, m *boursepb.Attach) {
 func (a *authority) finishRebuild(ctx actor.Context) {
 	a.rebuilding = false
 	a.deadline.Stop()
+	a.term = a.maxRep + 1
+	prev := a.handlers[a.prevLd]
+	prevDead := prev == nil && a.prevLd != "" && a.dead[addrOfConn(a.prevLd)]
+	a.succ.start(a.now(), a.prevLd, prev != nil, prevDead)
+	a.appoint(ctx)
 	a.epoch++
 	a.push(ctx)
+	// The kept leader's lease, asked for with its node's state: granted
+	// now, after the table (same sender, same receiver: it arrives first).
+	for _, ask := range a.asks {
+		if a.succ.grant(ask.GetLeaseHandler(), a.now()) {
+			ctx.Send(toPID(ask.GetPop()), &boursepb.LeaseGrant{Exchange: a.name, Handler: ask.GetLeaseHandler(), Term: a.term,
+				Id: ask.GetLeaseId(), Granted: true, LeaseNanos: int64(a.lease)})
+		}
+	}
+	a.asks = nil
 	// Everyone learns the leader the merged state gives: the same one as
 	// before when it still lives, since seq numbers came back with the state.
 	a.announced = map[string]*boursepb.HandlerInfo{}
@@ -226,14 +323,14 @@ func (a *authority) finishRebuild(ctx actor.Context) {
 			if _, attached := a.nodes[info.GetPid().GetAddress()]; attached {
 				reason = "disconnected"
 			}
-			a.tellAll(ctx, &boursepb.SlaveDown{Exchange: a.name, Handler: info, Epoch: a.epoch, Reason: reason}, "")
+			a.tellAll(ctx, &boursepb.SlaveDown{Exchange: a.name, Handler: info, Epoch: a.epoch, Term: a.term, Reason: reason}, "")
 		}
 	}
 	// And connections no table listed yet (registered with the old authority
 	// just before it went, or never acknowledged) are news to the others.
 	for id, info := range a.handlers {
 		if _, listed := a.known[id]; !listed {
-			a.tellAll(ctx, &boursepb.SlaveUp{Exchange: a.name, Handler: info, Epoch: a.epoch}, pidKey(a.pids[id]))
+			a.tellAll(ctx, &boursepb.SlaveUp{Exchange: a.name, Handler: info, Epoch: a.epoch, Term: a.term}, pidKey(a.pids[id]))
 		}
 	}
 	a.known = nil
@@ -242,10 +339,32 @@ func (a *authority) finishRebuild(ctx actor.Context) {
 		a.tellAll(ctx, a.leaderMsg(), "")
 	}
 	for _, d := range a.deferred {
-		ctx.Send(d.to, d.msg)
+		a.acks = append(a.acks, ackWait{epoch: a.epoch, to: d.to, msg: d.msg})
 	}
 	a.deferred = nil
-	a.log.Debug("bourse: authority ready", slog.Int("handlers", len(a.members)), slog.Uint64("epoch", a.epoch))
+	a.releaseAcks(ctx)
+	a.log.Debug("bourse: authority ready", slog.Int("handlers", len(a.members)), slog.Uint64("term", a.term),
+		slog.Uint64("epoch", a.epoch), slog.String("leader", a.succ.leader))
+}
+
+// addrOfConn returns the node address in a connection id ("addr/actor@inc#tag").
+func addrOfConn(id string) string {
+	if i := strings.IndexByte(id, '/'); i >= 0 {
+		return id[:i]
+	}
+	return ""
+}
+
+// appoint appoints the oldest connection leader when the exchange has none
+// and succession allows it, or arms the timer for when it will.
+func (a *authority) appoint(ctx actor.Context) {
+	oldest := ""
+	if len(a.members) > 0 {
+		oldest = a.members[0].GetId()
+	}
+	if _, at := a.succ.appoint(a.now(), oldest); at > 0 {
+		a.appt.Start(a.root, ctx.Self(), at-a.now()+time.Millisecond)
+	}
 }
 
 func (a *authority) add(info *boursepb.HandlerInfo) {
@@ -275,7 +394,10 @@ func olderThan(x, y *boursepb.HandlerInfo) bool {
 	return x.GetId() < y.GetId()
 }
 
-func (a *authority) remove(id string) {
+// remove drops connection id; dead says its going is certain (see
+// succession).
+func (a *authority) remove(id string, dead bool) {
+	a.succ.removed(id, dead)
 	delete(a.handlers, id)
 	delete(a.pids, id)
 	a.members = slices.DeleteFunc(a.members, func(h *boursepb.HandlerInfo) bool { return h.GetId() == id })
@@ -297,17 +419,19 @@ func (a *authority) membersChanged(ctx actor.Context, live map[string]bool) {
 	departed := map[string]string{}
 	for id, pid := range a.pids {
 		if !live[pid.Address] {
-			a.remove(id)
+			a.remove(id, a.dead[pid.Address])
 			departed[id] = "node down"
 		}
 	}
-	changed := len(departed) > 0
+	changed := len(departed) > 0 || a.succ.leader == "" && len(a.members) > 0
 	for addr := range a.nodes {
 		if !live[addr] {
 			delete(a.nodes, addr)
+			delete(a.acked, addr)
 			changed = true
 		}
 	}
+	a.releaseAcks(ctx)
 	for addr := range a.waiting {
 		if !live[addr] {
 			delete(a.waiting, addr)
@@ -330,11 +454,9 @@ func (a *authority) membersChanged(ctx actor.Context, live map[string]bool) {
 	}
 }
 
+// leader returns the appointed leader, nil when there is none.
 func (a *authority) leader() *boursepb.HandlerInfo {
-	if len(a.members) == 0 {
-		return nil
-	}
-	return a.members[0]
+	return a.handlers[a.succ.leader]
 }
 
 // commit bumps the epoch, pushes the routing table, and tells handlers what
@@ -342,6 +464,9 @@ func (a *authority) leader() *boursepb.HandlerInfo {
 // Leader for arrivals, a Leader to all when the leader changed. departed
 // gives the reason of each departure.
 func (a *authority) commit(ctx actor.Context, departed map[string]string) {
+	if !a.rebuilding {
+		a.appoint(ctx)
+	}
 	a.epoch++
 	a.push(ctx)
 	if a.rebuilding {
@@ -352,7 +477,7 @@ func (a *authority) commit(ctx actor.Context, departed map[string]string) {
 			continue
 		}
 		reason := departed[id]
-		down := &boursepb.SlaveDown{Exchange: a.name, Handler: info, Epoch: a.epoch, Reason: reason}
+		down := &boursepb.SlaveDown{Exchange: a.name, Handler: info, Epoch: a.epoch, Term: a.term, Reason: reason}
 		a.tellAll(ctx, down, "")
 		if reason == "disconnected" {
 			// A handler that left alive hears of its own departure, so a
@@ -376,18 +501,18 @@ func (a *authority) commit(ctx actor.Context, departed map[string]string) {
 		if !leaderChanged {
 			ctx.Send(pid, a.leaderMsg())
 		}
-		a.tellAll(ctx, &boursepb.SlaveUp{Exchange: a.name, Handler: info, Epoch: a.epoch}, pidKey(pid))
+		a.tellAll(ctx, &boursepb.SlaveUp{Exchange: a.name, Handler: info, Epoch: a.epoch, Term: a.term}, pidKey(pid))
 	}
 	if leaderChanged {
+		// A Leader naming nobody tells the handlers the exchange has none
+		// for now (a silent leader's lease must run out, or no quorum).
 		a.announcedLeader = leaderID
-		if leader != nil {
-			a.tellAll(ctx, a.leaderMsg(), "")
-		}
+		a.tellAll(ctx, a.leaderMsg(), "")
 	}
 }
 
 func (a *authority) leaderMsg() *boursepb.Leader {
-	return &boursepb.Leader{Exchange: a.name, Leader: a.leader(), Handlers: slices.Clone(a.members), Epoch: a.epoch}
+	return &boursepb.Leader{Exchange: a.name, Leader: a.leader(), Handlers: slices.Clone(a.members), Epoch: a.epoch, Term: a.term}
 }
 
 // tellAll sends msg once to every distinct handler actor but skip.
@@ -415,7 +540,8 @@ func (a *authority) push(ctx actor.Context) {
 }
 
 func (a *authority) routingTable(self *actor.PID) *boursepb.RoutingTable {
-	rt := &boursepb.RoutingTable{Exchange: a.name, Epoch: a.epoch, Handlers: slices.Clone(a.members), Authority: fromPID(self)}
+	rt := &boursepb.RoutingTable{Exchange: a.name, Epoch: a.epoch, Handlers: slices.Clone(a.members), Authority: fromPID(self),
+		Term: a.term, Leader: a.succ.leader}
 	addrs := make([]string, 0, len(a.nodes))
 	for addr, ns := range a.nodes {
 		if len(ns.patterns) > 0 {

@@ -354,3 +354,83 @@ func remoteOptions() []remote.ConfigOption {
 		remote.WithServerOptions(grpc.InitialWindowSize(window), grpc.InitialConnWindowSize(4*window)),
 	}
 }
+
+// Issue 11, findings 1 and 4: the moment membership drops a node, the
+// caller's node routes around its handlers and names no leader on it,
+// without waiting for the authority's next table; a silent (not known dead)
+// leader is replaced only after its lease, a dead one at once.
+func TestClusterViewDropsNodeAtOnce(t *testing.T) { forTransports(t, testClusterViewDropsNodeAtOnce) }
+
+func testClusterViewDropsNodeAtOnce(t *testing.T, tr transport) {
+	nodes := startNodes(t, 3, tr)
+	declareAll(t, nodes, reqResp("ff-rr", "round-robin"), reqResp("ff-lead", "consensus"))
+	connect(t, nodes[1].hub, nodes[1].sys, "ff-lead", "n2") // the oldest: the leader
+	connect(t, nodes[2].hub, nodes[2].sys, "ff-lead", "n3")
+	connect(t, nodes[1].hub, nodes[1].sys, "ff-rr", "n2")
+	connect(t, nodes[2].hub, nodes[2].sys, "ff-rr", "n3")
+	eventually(t, "n1 routes to both", func() bool {
+		hs, _ := nodes[0].hub.Handlers("ff-rr")
+		l, _, err := nodes[0].hub.Leader("ff-lead")
+		return len(hs) == 2 && err == nil && l.GetNode() == "n2"
+	})
+
+	// n1 alone is told n2 went silent (a freeze or a cut: not known dead).
+	n1, n3 := nodes[0], nodes[2]
+	view := []exchange.Member{
+		{Node: n1.name, Address: n1.sys.Address(), Data: n1.hub.DataAddress()},
+		{Node: n3.name, Address: n3.sys.Address(), Data: n3.hub.DataAddress()},
+	}
+	n1.hub.SetView(exchange.View{Members: view, Quorum: true})
+	// At once, before any authority spoke again:
+	hs, _ := n1.hub.Handlers("ff-rr")
+	if len(hs) != 1 || hs[0].GetNode() != "n3" {
+		t.Fatalf("n1 still routes to %v after dropping n2", hs)
+	}
+	if l, _, err := n1.hub.Leader("ff-lead"); err == nil && l.GetNode() == "n2" {
+		t.Fatal("n1 still names n2's handler leader after dropping n2")
+	}
+	for i := range 50 {
+		start := time.Now()
+		reply, err := n1.hub.Request(testCtx(t), "ff-rr", str(fmt.Sprint(i)), exchange.WithTimeout(2*time.Second))
+		if err != nil || !strings.HasPrefix(strOf(t, reply), "n3") {
+			t.Fatalf("request %d: %v %v after %v", i, reply, err, time.Since(start))
+		}
+	}
+	// The consensus exchange fails fast or reaches the successor, never waits.
+	start := time.Now()
+	_, err := n1.hub.Request(testCtx(t), "ff-lead", str("x"), exchange.WithTimeout(2*time.Second))
+	if err != nil && !errors.Is(err, exchange.ErrNoLeader) || time.Since(start) > time.Second {
+		t.Fatalf("consensus request while its leader's node is down: %v after %v", err, time.Since(start))
+	}
+}
+
+// Issue 11, finding 5: when Subscribe returns, every node that may publish
+// routes to the new subscription: the first publication from any node
+// reaches it.
+func TestClusterSubscribeReturnsWhenRouted(t *testing.T) {
+	forTransports(t, testClusterSubscribeReturnsWhenRouted)
+}
+
+func testClusterSubscribeReturnsWhenRouted(t *testing.T, tr transport) {
+	nodes := startNodes(t, 3, tr)
+	declareAll(t, nodes, pubSub("sr-feed"))
+	for i := range 30 {
+		key := fmt.Sprintf("k%d.x", i)
+		var got atomic.Int64
+		pid := nodes[2].sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+			if _, ok := c.Message().(*exchange.Publication); ok {
+				got.Add(1)
+			}
+		}))
+		if _, err := nodes[2].hub.Subscribe(testCtx(t), "sr-feed", fmt.Sprintf("k%d.*", i), pid); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes[:2] {
+			if _, err := n.hub.Publish(testCtx(t), "sr-feed", key, str("first")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually(t, "both first publications", func() bool { return got.Load() == 2 })
+		stopActor(t, nodes[2].sys, pid)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/bourse-go/bourse/strategies"
 )
@@ -32,7 +33,27 @@ type Config struct {
 	// DataTLS, when not nil, secures the data link's connections (as server
 	// and client; see cluster.Config.TLS). nil means plaintext.
 	DataTLS *tls.Config
+	// Incarnation identifies this run of the node (the cluster layer passes
+	// its incarnation, the node's start time). It is part of every
+	// connection id, so a restarted node never reuses its predecessor's ids.
+	// 0 means the hub's own start time.
+	Incarnation uint64
+	// LeaseDuration is how long a leader may act after its point of presence
+	// last asked the authority to extend its lease (see Service.IsLeader in
+	// package actors). A frozen or cut-off leader stops acting within it; a
+	// silent leader's successor is appointed only once it has surely run
+	// out. 0 means DefaultLeaseDuration. The cluster layer sets it below the
+	// failure detector's SuspectAfter.
+	LeaseDuration time.Duration
+	// OnPeerDown, when not nil, is called (from the data link's goroutine,
+	// so it must not block) with the remote address of a node whose data
+	// link connection broke without a goodbye: the cluster layer checks at
+	// once whether that node is gone, which the link sees before membership.
+	OnPeerDown func(addr string)
 }
+
+// DefaultLeaseDuration is the leader lease when Config.LeaseDuration is 0.
+const DefaultLeaseDuration = 500 * time.Millisecond
 
 // DefaultConfig returns the configuration New uses when given none.
 func DefaultConfig() Config {
@@ -47,5 +68,15 @@ func (c Config) Validate() error {
 	if c.MaxRedirects < 0 || c.MaxRedirects > 64 {
 		return fmt.Errorf("%w: Config.MaxRedirects is %d, want 0..64", ErrInvalid, c.MaxRedirects)
 	}
+	if c.LeaseDuration < 0 {
+		return fmt.Errorf("%w: Config.LeaseDuration is %v, want >= 0", ErrInvalid, c.LeaseDuration)
+	}
 	return nil
+}
+
+func (c Config) leaseDuration() time.Duration {
+	if c.LeaseDuration == 0 {
+		return DefaultLeaseDuration
+	}
+	return c.LeaseDuration
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strconv"
 
 	"github.com/asynkron/protoactor-go/actor"
 	boursepb "github.com/bourse-go/bourse/proto"
@@ -33,9 +34,10 @@ func Options(opts map[string]string) ConnectOption {
 
 // Connection is one connection of a handler to a req-resp exchange.
 type Connection struct {
-	hub  *Hub
-	p    *point
-	info *boursepb.HandlerInfo
+	hub   *Hub
+	p     *point
+	info  *boursepb.HandlerInfo
+	lease *leaseState
 }
 
 // ID returns the connection's id, unique in the exchange.
@@ -69,17 +71,19 @@ func (h *Hub) Connect(ctx context.Context, name string, pid *actor.PID, opts ...
 	if err != nil {
 		return nil, err
 	}
-	info := &boursepb.HandlerInfo{Pid: fromPID(pid), Node: h.cfg.Node}
+	info := &boursepb.HandlerInfo{Pid: fromPID(pid), Node: h.cfg.Node, Incarnation: h.inc}
 	for _, o := range opts {
 		o(info)
 	}
-	info.Id = pid.Address + "/" + pid.Id + "#" + info.ConnTag
-	cmd := &connectCmd{info: info, pid: pid, res: make(chan result, 1)}
+	// The incarnation keeps ids apart across restarts: a restarted node
+	// spawns its actors under the same ids at the same address.
+	info.Id = pid.Address + "/" + pid.Id + "@" + strconv.FormatUint(h.inc, 36) + "#" + info.ConnTag
+	cmd := &connectCmd{info: info, pid: pid, res: make(chan result, 1), lease: &leaseState{}}
 	h.root.Send(p.popPID, cmd)
 	r, err := h.wait(ctx, name, cmd.res)
 	if err != nil {
 		cmd.abandoned.Store(true)
 		return nil, err
 	}
-	return &Connection{hub: h, p: p, info: r.info}, nil
+	return &Connection{hub: h, p: p, info: r.info, lease: cmd.lease}, nil
 }

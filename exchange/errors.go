@@ -17,6 +17,11 @@ var (
 	ErrNoHandlers = strategies.ErrNoHandlers
 	// ErrRejected means the exchange's strategy refused the request.
 	ErrRejected = strategies.ErrRejected
+	// ErrNoLeader means a leader-only exchange (consensus) has no leader at
+	// the moment: the leader's node was declared down and the successor is
+	// not appointed yet (a silent leader's lease must run out first), or this
+	// node is on the minority side of a partition. Returned at once.
+	ErrNoLeader = strategies.ErrNoLeader
 	// ErrTimeout means the caller's context ended before the reply came.
 	ErrTimeout = errors.New("bourse: request timed out")
 	// ErrHandler means the handler answered with an error (see HandlerError).
@@ -56,6 +61,7 @@ var codeToErr = map[boursepb.Code]error{
 	boursepb.Code_CODE_STOPPED:          ErrStopped,
 	boursepb.Code_CODE_INVALID:          ErrInvalid,
 	boursepb.Code_CODE_REDIRECT_LOOP:    ErrRedirectLoop,
+	boursepb.Code_CODE_NO_LEADER:        ErrNoLeader,
 }
 
 // CodeOf returns the wire code of err's sentinel; errors wrapping none of

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bourse-go/bourse/internal/link"
@@ -40,11 +41,17 @@ type Hub struct {
 	done    chan struct{}
 	subSeq  atomic.Uint64
 
-	membersMu sync.Mutex // serialises SetMembers and authority starts
+	inc   uint64    // Config.Incarnation, or the hub's start time
+	start time.Time // origin of now(), the monotonic clock leases use
+
+	membersMu sync.Mutex // serialises SetView and authority starts
 	members   []Member
+	quorum    atomic.Bool           // see View.Quorum
+	dead      map[string]bool       // see View.Dead
 	auths     map[string]*actor.PID // exchange -> the authority this node runs
 	authSeq   int
-	joining   bool // see SetJoining
+	joining   bool             // see SetJoining
+	held      map[string][]any // Attaches that came while joining, by exchange
 }
 
 // New starts a hub on system. The hub does not own system: stopping the hub
@@ -65,7 +72,13 @@ func New(system *actor.ActorSystem, cfg Config) (*Hub, error) {
 		inbox:  newInbox(),
 		done:   make(chan struct{}),
 		auths:  map[string]*actor.PID{},
+		inc:    cfg.Incarnation,
+		start:  time.Now(),
 	}
+	if h.inc == 0 {
+		h.inc = uint64(h.start.UnixNano())
+	}
+	h.quorum.Store(true)
 	if h.reg == nil {
 		h.reg = strategies.Builtin()
 	}
@@ -176,7 +189,10 @@ func (h *Hub) lookup(name string, kind Kind) (*point, error) {
 }
 
 // Leader returns the current leader of a req-resp exchange as this node's
-// point of presence knows it, with the table's epoch.
+// point of presence knows it, with the table's epoch. The error wraps
+// ErrNoHandlers when nobody is connected, ErrNoLeader when no leader is
+// appointed that this node may route to (its node is not a member, or this
+// node has no quorum).
 func (h *Hub) Leader(name string) (*boursepb.HandlerInfo, uint64, error) {
 	p, err := h.lookup(name, ReqResp)
 	if err != nil {
@@ -186,8 +202,14 @@ func (h *Hub) Leader(name string) (*boursepb.HandlerInfo, uint64, error) {
 	if len(t.all.members) == 0 {
 		return nil, t.epoch, &RequestError{Exchange: name, Err: ErrNoHandlers}
 	}
+	if t.leader == "" {
+		return nil, t.epoch, &RequestError{Exchange: name, Err: ErrNoLeader}
+	}
 	return t.all.infos[0], t.epoch, nil
 }
+
+// now is the hub's monotonic clock, for leases.
+func (h *Hub) now() time.Duration { return time.Since(h.start) }
 
 // Handlers returns the connections of a req-resp exchange, oldest first.
 func (h *Hub) Handlers(name string) ([]*boursepb.HandlerInfo, error) {
@@ -259,11 +281,14 @@ func (h *Hub) ingressOf(addr string) *actor.PID {
 	return v.(*actor.PID)
 }
 
-// applyMembers reacts to a new member list (called with membersMu held):
-// authorities this node no longer owns stop, the ones it keeps learn who
-// lives, every point of presence re-attaches if its authority moved, and
-// requests waiting on nodes that went away fail with ErrNodeDown.
-func (h *Hub) applyMembers(prev, next []Member) {
+// applyMembers reacts to a new view (called with membersMu held):
+// authorities this node no longer owns stop, and all of them when the node
+// regained its quorum (they are rebuilt in a new term, from every node's
+// state: what they decided alone may be stale); the ones it keeps learn who
+// lives; every point of presence drops what is on departed nodes from its
+// table at once, and re-attaches if its authority moved; requests waiting
+// on nodes that went away fail with ErrNodeDown.
+func (h *Hub) applyMembers(prev, next []Member, regained bool) {
 	if h.stopped.Load() {
 		return
 	}
@@ -271,16 +296,18 @@ func (h *Hub) applyMembers(prev, next []Member) {
 	for _, a := range h.liveAddresses(next) {
 		live[a] = true
 	}
+	quorum := h.quorum.Load()
 	for name, pid := range h.auths {
-		if h.ownerOf(name, next) != h.address() {
+		if regained || h.ownerOf(name, next) != h.address() {
 			h.root.Stop(pid)
 			delete(h.auths, name)
 			continue
 		}
-		h.root.Send(pid, &membersChanged{live: live})
+		h.root.Send(pid, &membersChanged{live: live, quorum: quorum, dead: h.dead})
 	}
 	for _, p := range *h.points.Load() {
-		h.root.Send(p.popPID, &reattach{})
+		p.refilter(live, quorum)
+		h.root.Send(p.popPID, &reattach{quorum: quorum, regained: regained})
 	}
 	for _, m := range prev {
 		if !live[m.Address] {

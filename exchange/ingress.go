@@ -42,6 +42,8 @@ func (in *ingress) SendUserMessage(_ *actor.PID, message any) {
 	case *boursepb.Attach:
 		if auth := h.authorityFor(m.GetExchange()); auth != nil {
 			h.root.Send(auth, envelopeOr(env, m))
+		} else {
+			h.holdAttach(m.GetExchange(), envelopeOr(env, m))
 		}
 	case *boursepb.Sync:
 		if p := (*h.points.Load())[m.GetExchange()]; p != nil && p.popPID != nil {
@@ -132,8 +134,9 @@ func (h *Hub) authorityFor(name string) *actor.PID {
 	}
 	h.authSeq++
 	live := h.liveAddresses(h.members)
+	quorum, dead := h.quorum.Load(), h.dead
 	pid, err := h.root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		return newAuthority(name, h.address(), live, h.log)
+		return newAuthority(h, name, h.address(), live, quorum, dead, h.log)
 	}), fmt.Sprintf("bourse$auth$%s$%d", name, h.authSeq))
 	if err != nil {
 		h.log.Error("bourse: cannot start authority", slog.String("exchange", name), slog.Any("error", err))
@@ -141,6 +144,25 @@ func (h *Hub) authorityFor(name string) *actor.PID {
 	}
 	h.auths[name] = pid
 	return pid
+}
+
+// holdAttach keeps an Attach that came while this node was joining, for the
+// authority that SetJoining(false) starts: the point of presence that sent
+// it would otherwise wait for its next retry (attachRetry), and a leader's
+// lease could lapse meanwhile. Attaches for exchanges this node does not
+// own are dropped, as before.
+func (h *Hub) holdAttach(name string, msg any) {
+	h.membersMu.Lock()
+	defer h.membersMu.Unlock()
+	if !h.joining || h.stopped.Load() || h.ownerOf(name, h.members) != h.address() {
+		return
+	}
+	if h.held == nil {
+		h.held = map[string][]any{}
+	}
+	if len(h.held[name]) < 1024 {
+		h.held[name] = append(h.held[name], msg)
+	}
 }
 
 // remoteRequest hands a request that came through remote to its handler.

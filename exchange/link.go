@@ -23,6 +23,7 @@ const (
 type peerMap struct {
 	data   map[string]string // remote address -> data-link address
 	remote map[string]string // data-link address -> remote address
+	live   map[string]bool   // remote addresses of the members; nil until told
 }
 
 // startLink starts the hub's data link on cfg.DataAddr.
@@ -55,8 +56,9 @@ func (h *Hub) DataAddress() string {
 // setPeers records the data-link addresses of members (with membersMu held)
 // and closes the link's connections to the nodes that are gone.
 func (h *Hub) setPeers(members []Member) {
-	pm := &peerMap{data: map[string]string{}, remote: map[string]string{}}
+	pm := &peerMap{data: map[string]string{}, remote: map[string]string{}, live: map[string]bool{}}
 	for _, m := range members {
+		pm.live[m.Address] = true
 		if m.Data != "" && m.Address != h.address() {
 			pm.data[m.Address] = m.Data
 			pm.remote[m.Data] = m.Address
@@ -77,9 +79,19 @@ func (h *Hub) setPeers(members []Member) {
 // Publication) to the ingress of the node at addr: over the data link when
 // both nodes have one, otherwise through protoactor remote. The choice is
 // fixed per live peer, so one sender's messages to one node keep their order.
+//
+// Nothing goes to a node that is not a member: it fails with ErrNodeDown at
+// once. Remote would take it and never fail it (it does not fail what it
+// cannot deliver), and the calls waiting on that node were already failed
+// when it left, so a reply nobody fails would be waited for until the
+// caller's deadline.
 func (h *Hub) sendWire(addr string, kind byte, m outbound) error {
+	pm := h.peers.Load()
+	if pm.live != nil && !pm.live[addr] {
+		return fmt.Errorf("%w: %s is not a member", ErrNodeDown, addr)
+	}
 	if h.link != nil {
-		if data := h.peers.Load().data[addr]; data != "" {
+		if data := pm.data[addr]; data != "" {
 			if err := h.link.Send(data, kind, m); err != nil {
 				return linkError(addr, err)
 			}
@@ -151,6 +163,9 @@ func (h *Hub) onLinkDown(peer string, err error) {
 	}
 	h.log.Log(context.Background(), level, "bourse: data link to a node ended; failing the calls waiting on it", slog.String("peer", addr), slog.Any("error", err))
 	h.inbox.failNode(addr)
+	if h.cfg.OnPeerDown != nil && !errors.Is(err, link.ErrPeerLeft) {
+		h.cfg.OnPeerDown(addr)
+	}
 }
 
 // stopLink closes the data link, flushing what is queued.

@@ -19,11 +19,19 @@ import (
 // data path reads, the node's local subscriptions, and the pop actor that owns
 // the node's connections and talks to the authority.
 type point struct {
-	h     *Hub
-	spec  Spec
-	strat strategies.Strategy
+	h          *Hub
+	spec       Spec
+	strat      strategies.Strategy
+	leaderOnly bool // strat sends every request to the leader (strategies.LeaderOnly)
 
 	table atomic.Pointer[table]
+
+	// tableMu serialises table builds: the pop actor's (a new table came)
+	// and SetView's (membership changed, see refilter).
+	tableMu sync.Mutex
+	raw     *boursepb.RoutingTable // the last table accepted, as pushed
+	live    map[string]bool        // the live set it was last filtered with; nil: all
+	quorum  bool
 
 	subMu sync.RWMutex
 	subs  topic.Trie[*subscriber]
@@ -45,9 +53,32 @@ type subscriber struct {
 }
 
 func newPoint(h *Hub, s Spec, strat strategies.Strategy) *point {
-	p := &point{h: h, spec: s, strat: strat, ready: make(chan struct{})}
+	p := &point{h: h, spec: s, strat: strat, ready: make(chan struct{}), quorum: true}
+	if lo, ok := strat.(strategies.LeaderOnly); ok {
+		p.leaderOnly = lo.LeaderOnly()
+	}
 	p.table.Store(emptyTable())
 	return p
+}
+
+// setTable routes with rt from now on (the pop actor calls it).
+func (p *point) setTable(rt *boursepb.RoutingTable) {
+	p.tableMu.Lock()
+	defer p.tableMu.Unlock()
+	p.raw = rt
+	p.table.Store(buildTable(rt, p.strat, p.table.Load(), p.h, p.live, p.quorum))
+}
+
+// refilter rebuilds the table for a new view, before SetView returns: a
+// node's handlers and subscribers leave the data path the moment
+// membership drops the node, not when the authority's next table comes.
+func (p *point) refilter(live map[string]bool, quorum bool) {
+	p.tableMu.Lock()
+	defer p.tableMu.Unlock()
+	p.live, p.quorum = live, quorum
+	if p.raw != nil {
+		p.table.Store(buildTable(p.raw, p.strat, p.table.Load(), p.h, live, quorum))
+	}
 }
 
 // start spawns this node's point of presence and waits until it is attached
@@ -72,8 +103,11 @@ func (p *point) start(ctx context.Context) error {
 }
 
 // reattach tells a point of presence that membership changed: its authority
-// may have moved.
-type reattach struct{}
+// may have moved, and its node may have lost or regained its quorum.
+type reattach struct {
+	quorum   bool
+	regained bool // the node's authorities were stopped, to be rebuilt
+}
 
 // attachRetry is how often a point of presence re-sends Attach until its
 // authority answers (the owning node may not have started it yet).
@@ -88,6 +122,7 @@ type result struct {
 
 type connectCmd struct {
 	info      *boursepb.HandlerInfo
+	lease     *leaseState
 	pid       *actor.PID
 	res       chan result
 	abandoned atomic.Bool
@@ -111,8 +146,9 @@ type unsubscribeCmd struct {
 }
 
 type localConn struct {
-	info *boursepb.HandlerInfo
-	key  string // pidKey of the handler
+	info  *boursepb.HandlerInfo
+	key   string // pidKey of the handler
+	lease *leaseState
 }
 
 type localSub struct {
@@ -144,6 +180,11 @@ type popActor struct {
 	authPID  *actor.PID // the authority whose table was last accepted
 	attached bool       // a table from the owner's authority has arrived
 	retry    selfTimer  // re-sends the attach until attached
+	term     uint64     // of the last table accepted
+	epoch    uint64     // of the last table accepted
+	leader   string     // of the last table accepted
+
+	leases leases // the leases of this node's leading connections (lease.go)
 }
 
 func (a *popActor) Receive(ctx actor.Context) {
@@ -151,15 +192,22 @@ func (a *popActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		a.attach(ctx)
 	case *reattach:
-		if owner := a.p.h.ownerOf(a.p.spec.Name, a.p.h.Members()); owner != a.owner {
+		if !m.quorum {
+			a.endLeases(ctx, "no quorum")
+		}
+		if owner := a.p.h.ownerOf(a.p.spec.Name, a.p.h.Members()); owner != a.owner || m.regained {
 			a.attach(ctx)
 		}
 	case *timerTick:
 		if a.retry.Fired(m) && !a.attached {
 			a.attach(ctx)
 		}
+		a.leaseTick(ctx, m)
+	case *boursepb.LeaseGrant:
+		a.leaseGrant(ctx, m)
 	case *actor.Stopping:
 		a.retry.Stop()
+		a.endLeases(ctx, "stopping")
 	case *boursepb.Sync:
 		// A new authority asks for this node's state.
 		ctx.Send(toPID(m.GetAuthority()), a.state(ctx))
@@ -209,13 +257,18 @@ func (a *popActor) attach(ctx actor.Context) {
 // state is this node's truth about the exchange.
 func (a *popActor) state(ctx actor.Context) *boursepb.Attach {
 	st := &boursepb.Attach{Exchange: a.p.spec.Name, Node: a.p.h.cfg.Node, Pop: fromPID(ctx.Self()), HasExchange: true,
-		Epoch: a.p.table.Load().epoch}
+		Epoch: a.epoch, Term: a.term, Leader: a.leader}
+	if hl := a.leases.held[a.leader]; hl != nil {
+		st.LeaseHandler, st.LeaseId = hl.conn, a.leaseAsk(hl)
+	}
 	for _, c := range a.conns {
 		st.Handlers = append(st.Handlers, c.info)
 	}
-	if all := a.p.table.Load().all; all != nil {
-		st.Known = all.infos
+	a.p.tableMu.Lock()
+	if a.p.raw != nil {
+		st.Known = a.p.raw.GetHandlers()
 	}
+	a.p.tableMu.Unlock()
 	a.p.subMu.RLock()
 	st.Patterns = a.p.subs.Patterns()
 	a.p.subMu.RUnlock()
@@ -224,12 +277,28 @@ func (a *popActor) state(ctx actor.Context) *boursepb.Attach {
 
 func (a *popActor) table(ctx actor.Context, m *boursepb.RoutingTable) {
 	auth := toPID(m.GetAuthority())
-	if auth == nil || auth.Address != a.owner {
+	if auth == nil {
+		return
+	}
+	// From the owner's authority, or from a newer term's authority that
+	// appointed a leader (so it has a quorum): while an authority moves,
+	// nodes learn of the new owner at different moments, and the leader's
+	// node must follow the new authority at once, or its lease lapses.
+	// A minority side's authority never names a leader, so a node never
+	// follows it away from the majority's.
+	newer := m.GetTerm() > a.term && m.GetLeader() != ""
+	if auth.Address != a.owner && !newer {
 		return // from an authority this node no longer attaches to
 	}
 	moved := a.authPID == nil || !a.authPID.Equal(auth)
+	if m.GetTerm() < a.term || (!moved && m.GetTerm() == a.term && m.GetEpoch() < a.epoch) {
+		return // from an authority older than one already heard, or reordered
+	}
 	a.authPID = auth
-	a.p.table.Store(buildTable(m, a.p.strat, a.p.table.Load(), a.p.h))
+	a.term, a.epoch, a.leader = m.GetTerm(), m.GetEpoch(), m.GetLeader()
+	a.p.setTable(m)
+	ctx.Send(auth, &boursepb.TableAck{Exchange: a.p.spec.Name, Term: m.GetTerm(), Epoch: m.GetEpoch(), Pop: fromPID(ctx.Self())})
+	a.leadersChanged(ctx)
 	if !a.attached {
 		a.attached = true
 		a.retry.Stop()
@@ -287,7 +356,7 @@ func (a *popActor) connect(ctx actor.Context, m *connectCmd) {
 	}
 	w := a.watch(ctx, m.pid)
 	w.conns[id] = struct{}{}
-	a.conns[id] = &localConn{info: m.info, key: pidKey(m.pid)}
+	a.conns[id] = &localConn{info: m.info, key: pidKey(m.pid), lease: m.lease}
 	a.pending[id] = m
 	a.toAuthority(ctx, &boursepb.RegisterHandler{Exchange: a.p.spec.Name, Handler: m.info})
 }
@@ -328,6 +397,10 @@ func (a *popActor) forget(ctx actor.Context, id string) {
 		return
 	}
 	delete(a.conns, id)
+	if hl := a.leases.held[id]; hl != nil {
+		a.endLease(ctx, hl)
+		delete(a.leases.held, id)
+	}
 	if w := a.watched[c.key]; w != nil {
 		delete(w.conns, id)
 	}

@@ -186,6 +186,9 @@ func (h *Hub) route(name string, o *callOptions, payload proto.Message) (routed,
 		if len(g.pids) == 0 {
 			return routed{}, &RequestError{Exchange: name, Err: ErrNoHandlers}
 		}
+		if p.leaderOnly && g == t.all && t.leader == "" {
+			return routed{}, &RequestError{Exchange: name, Err: ErrNoLeader}
+		}
 		d, err := g.picker.Pick(strategies.Request{Exchange: name, Key: o.key, ServiceTag: o.serviceTag, Tag: o.tag, Payload: payload})
 		if err != nil {
 			return routed{}, &RequestError{Exchange: name, Err: err}
@@ -237,6 +240,8 @@ func (h *Hub) sendOne(r *routed, i int, pid *actor.PID, o *callOptions, replyTo 
 		deliverTo = replyTo // asynchronous: the reply goes on to the caller
 	}
 	if c != nil {
+		// Registered before sendWire looks at membership: a node dropped in
+		// between is either refused there or failed by failNode after this.
 		h.inbox.expectRemote(c, pid.Address)
 	}
 	out := &outRequest{r: req, target: pid, replyTo: h.wireIngress(), deliverTo: deliverTo}

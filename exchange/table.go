@@ -12,9 +12,14 @@ import (
 // table is a point of presence's immutable copy of an exchange's routing
 // state. The data path loads it atomically and never locks.
 type table struct {
+	term  uint64
 	epoch uint64
-	all   *group
-	byTag map[string]*group
+	// leader is the appointed leader's connection id, "" when there is none
+	// this node may route to: none appointed, or its node is not a member,
+	// or this node has no quorum. When set, it is all.infos[0].
+	leader string
+	all    *group
+	byTag  map[string]*group
 	// subscriptions are the nodes' aggregated patterns (pub-sub).
 	subscriptions []*boursepb.NodePatterns
 	// remote are the other nodes with subscriptions, each with a trie of its
@@ -44,13 +49,20 @@ func emptyTable() *table {
 	return &table{all: &group{picker: emptyPicker}}
 }
 
-// buildTable turns a pushed RoutingTable into a table. pids reuses the PID
-// values of the previous table so that protoactor's per-PID process cache
-// stays warm across rebuilds.
-func buildTable(rt *boursepb.RoutingTable, strat strategies.Strategy, prev *table, h *Hub) *table {
-	t := &table{epoch: rt.GetEpoch(), subscriptions: rt.GetSubscriptions()}
+// buildTable turns a pushed RoutingTable into a table, leaving out the
+// handlers and subscribers on nodes that are not live members (live nil: no
+// membership known, all are). The appointed leader comes first when it is
+// left in and quorum holds. pids reuses the PID values of the previous table
+// so that protoactor's per-PID process cache stays warm across rebuilds.
+func buildTable(rt *boursepb.RoutingTable, strat strategies.Strategy, prev *table, h *Hub, live map[string]bool, quorum bool) *table {
+	t := &table{term: rt.GetTerm(), epoch: rt.GetEpoch()}
+	isLive := func(addr string) bool { return live == nil || live[addr] || addr == h.address() }
 	for _, np := range rt.GetSubscriptions() {
 		addr := np.GetPop().GetAddress()
+		if !isLive(addr) {
+			continue
+		}
+		t.subscriptions = append(t.subscriptions, np)
 		if addr == h.address() || addr == "" {
 			continue // local subscribers are matched against the local trie
 		}
@@ -69,9 +81,21 @@ func buildTable(rt *boursepb.RoutingTable, strat strategies.Strategy, prev *tabl
 			known[info.GetId()] = prev.all.pids[i]
 		}
 	}
+	infos := make([]*boursepb.HandlerInfo, 0, len(rt.GetHandlers()))
+	for _, info := range rt.GetHandlers() {
+		if !isLive(info.GetPid().GetAddress()) {
+			continue
+		}
+		if quorum && info.GetId() == rt.GetLeader() {
+			t.leader = info.GetId()
+			infos = append([]*boursepb.HandlerInfo{info}, infos...)
+			continue
+		}
+		infos = append(infos, info)
+	}
 	byTag := map[string][]int{}
 	all := &group{}
-	for i, info := range rt.GetHandlers() {
+	for i, info := range infos {
 		pid := known[info.GetId()]
 		if pid == nil {
 			pid = toPID(info.GetPid())

@@ -23,8 +23,12 @@ type selfTimer struct {
 	armed bool
 }
 
-// timerTick is what a selfTimer sends.
-type timerTick struct{ gen uint64 }
+// timerTick is what a selfTimer sends; from names the timer, so that an
+// actor may own several.
+type timerTick struct {
+	gen  uint64
+	from *selfTimer
+}
 
 // Start (re)arms the timer: after d, root sends a timerTick to self.
 func (s *selfTimer) Start(root *actor.RootContext, self *actor.PID, d time.Duration) {
@@ -34,7 +38,7 @@ func (s *selfTimer) Start(root *actor.RootContext, self *actor.PID, d time.Durat
 	s.gen++
 	s.armed = true
 	gen := s.gen
-	s.t = time.AfterFunc(d, func() { root.Send(self, &timerTick{gen: gen}) })
+	s.t = time.AfterFunc(d, func() { root.Send(self, &timerTick{gen: gen, from: s}) })
 }
 
 // Stop disarms the timer; a tick already on its way is then stale.
@@ -49,7 +53,7 @@ func (s *selfTimer) Stop() {
 
 // Fired reports whether tick is the current arming's, and disarms it.
 func (s *selfTimer) Fired(tick *timerTick) bool {
-	if !s.armed || tick.gen != s.gen {
+	if !s.armed || tick.from != s || tick.gen != s.gen {
 		return false
 	}
 	s.armed = false

@@ -45,6 +45,7 @@ const (
 	Code_CODE_STOPPED          Code = 8
 	Code_CODE_INVALID          Code = 9
 	Code_CODE_REDIRECT_LOOP    Code = 10
+	Code_CODE_NO_LEADER        Code = 11
 )
 
 // Enum value maps for Code.
@@ -61,6 +62,7 @@ var (
 		8:  "CODE_STOPPED",
 		9:  "CODE_INVALID",
 		10: "CODE_REDIRECT_LOOP",
+		11: "CODE_NO_LEADER",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":      0,
@@ -74,6 +76,7 @@ var (
 		"CODE_STOPPED":          8,
 		"CODE_INVALID":          9,
 		"CODE_REDIRECT_LOOP":    10,
+		"CODE_NO_LEADER":        11,
 	}
 )
 
@@ -170,8 +173,12 @@ type HandlerInfo struct {
 	Node string `protobuf:"bytes,5,opt,name=node,proto3" json:"node,omitempty"`
 	// seq is the connection's seniority in the exchange: lower is older. The
 	// leader is the member with the lowest seq.
-	Seq           uint64            `protobuf:"varint,6,opt,name=seq,proto3" json:"seq,omitempty"`
-	Options       map[string]string `protobuf:"bytes,7,rep,name=options,proto3" json:"options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Seq     uint64            `protobuf:"varint,6,opt,name=seq,proto3" json:"seq,omitempty"`
+	Options map[string]string `protobuf:"bytes,7,rep,name=options,proto3" json:"options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// incarnation is the hosting node's incarnation (its start time): a
+	// restarted node's connections never share an id or a seniority with its
+	// predecessor's. 0 for a hub outside a cluster.
+	Incarnation   uint64 `protobuf:"varint,8,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -255,6 +262,13 @@ func (x *HandlerInfo) GetOptions() map[string]string {
 	return nil
 }
 
+func (x *HandlerInfo) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
+}
+
 // Leader is sent to every handler of an exchange when it connects and whenever
 // the exchange appoints a new leader. A handler leads when leader.pid is its
 // own PID.
@@ -265,7 +279,13 @@ type Leader struct {
 	// handlers lists every connection of the exchange, oldest first.
 	Handlers []*HandlerInfo `protobuf:"bytes,3,rep,name=handlers,proto3" json:"handlers,omitempty"`
 	// epoch increases with every membership change of the exchange.
-	Epoch         uint64 `protobuf:"varint,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Epoch uint64 `protobuf:"varint,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// term numbers the authority that sent it; it increases every time the
+	// authority is rebuilt (moved to another node, or restarted after its node
+	// lost and regained quorum). (term, epoch) orders the messages of every
+	// authority the exchange ever had; receivers drop what is older than what
+	// they already saw.
+	Term          uint64 `protobuf:"varint,5,opt,name=term,proto3" json:"term,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -328,12 +348,20 @@ func (x *Leader) GetEpoch() uint64 {
 	return 0
 }
 
+func (x *Leader) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
 // SlaveUp tells every handler of an exchange that a connection joined.
 type SlaveUp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
 	Handler       *HandlerInfo           `protobuf:"bytes,2,opt,name=handler,proto3" json:"handler,omitempty"`
 	Epoch         uint64                 `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Term          uint64                 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -389,6 +417,13 @@ func (x *SlaveUp) GetEpoch() uint64 {
 	return 0
 }
 
+func (x *SlaveUp) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
 // SlaveDown tells every handler of an exchange that a connection left.
 type SlaveDown struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -396,6 +431,7 @@ type SlaveDown struct {
 	Handler       *HandlerInfo           `protobuf:"bytes,2,opt,name=handler,proto3" json:"handler,omitempty"`
 	Epoch         uint64                 `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Term          uint64                 `protobuf:"varint,5,opt,name=term,proto3" json:"term,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -456,6 +492,13 @@ func (x *SlaveDown) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *SlaveDown) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
 }
 
 type Error struct {
@@ -1266,7 +1309,14 @@ type RoutingTable struct {
 	// authority is the authority that sent it; a point of presence ignores
 	// tables from an authority other than the one it attaches to, and sends
 	// its registrations to this one.
-	Authority     *Pid `protobuf:"bytes,5,opt,name=authority,proto3" json:"authority,omitempty"`
+	Authority *Pid `protobuf:"bytes,5,opt,name=authority,proto3" json:"authority,omitempty"`
+	// term numbers the authority (see Leader.term); a point of presence drops
+	// a table of an older term than the one it holds.
+	Term uint64 `protobuf:"varint,6,opt,name=term,proto3" json:"term,omitempty"`
+	// leader is the connection id of the appointed leader, "" while the
+	// exchange has none: the authority's node lacks a quorum, or a silent
+	// leader's lease has not yet run out.
+	Leader        string `protobuf:"bytes,7,opt,name=leader,proto3" json:"leader,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1336,6 +1386,20 @@ func (x *RoutingTable) GetAuthority() *Pid {
 	return nil
 }
 
+func (x *RoutingTable) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *RoutingTable) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
 // Attach announces a node's point of presence to the exchange's authority,
 // which answers with the current RoutingTable and pushes every later one.
 type Attach struct {
@@ -1355,7 +1419,19 @@ type Attach struct {
 	// known lists the exchange's connections, all nodes', as the node's last
 	// routing table had them: a rebuilt authority tells the handlers SlaveDown
 	// for those that went away with the old authority's node.
-	Known         []*HandlerInfo `protobuf:"bytes,8,rep,name=known,proto3" json:"known,omitempty"`
+	Known []*HandlerInfo `protobuf:"bytes,8,rep,name=known,proto3" json:"known,omitempty"`
+	// term is the term of the node's last routing table; leader is that
+	// table's leader. A rebuilt authority takes the highest term reported
+	// plus one, and keeps the leader of the highest term while it is still
+	// connected, so a rebuild never moves leadership.
+	Term   uint64 `protobuf:"varint,9,opt,name=term,proto3" json:"term,omitempty"`
+	Leader string `protobuf:"bytes,10,opt,name=leader,proto3" json:"leader,omitempty"`
+	// lease_handler and lease_id, when set, ask for the lease of the node's
+	// leading connection along with the state (as a LeaseRequest would): a new
+	// authority that keeps that leader grants it as soon as it is rebuilt, so
+	// a move of the authority never lets the leader's lease lapse.
+	LeaseHandler  string `protobuf:"bytes,11,opt,name=lease_handler,json=leaseHandler,proto3" json:"lease_handler,omitempty"`
+	LeaseId       uint64 `protobuf:"varint,12,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1446,6 +1522,272 @@ func (x *Attach) GetKnown() []*HandlerInfo {
 	return nil
 }
 
+func (x *Attach) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *Attach) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *Attach) GetLeaseHandler() string {
+	if x != nil {
+		return x.LeaseHandler
+	}
+	return ""
+}
+
+func (x *Attach) GetLeaseId() uint64 {
+	if x != nil {
+		return x.LeaseId
+	}
+	return 0
+}
+
+// TableAck tells the authority that a point of presence routes with the
+// table of this term and epoch. Subscribe and Connect return once every live
+// node acknowledged the table that holds the new subscription or connection.
+type TableAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Term          uint64                 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Pop           *Pid                   `protobuf:"bytes,4,opt,name=pop,proto3" json:"pop,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TableAck) Reset() {
+	*x = TableAck{}
+	mi := &file_bourse_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TableAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TableAck) ProtoMessage() {}
+
+func (x *TableAck) ProtoReflect() protoreflect.Message {
+	mi := &file_bourse_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TableAck.ProtoReflect.Descriptor instead.
+func (*TableAck) Descriptor() ([]byte, []int) {
+	return file_bourse_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *TableAck) GetExchange() string {
+	if x != nil {
+		return x.Exchange
+	}
+	return ""
+}
+
+func (x *TableAck) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *TableAck) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *TableAck) GetPop() *Pid {
+	if x != nil {
+		return x.Pop
+	}
+	return nil
+}
+
+// LeaseRequest asks the authority to extend the leader's lease. The point of
+// presence of the leader's node sends it, and starts the lease from the
+// moment it sent it, by its own clock: a grant that arrives late (the node
+// was frozen) extends nothing.
+type LeaseRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Handler       string                 `protobuf:"bytes,2,opt,name=handler,proto3" json:"handler,omitempty"`
+	Term          uint64                 `protobuf:"varint,3,opt,name=term,proto3" json:"term,omitempty"`
+	Id            uint64                 `protobuf:"varint,4,opt,name=id,proto3" json:"id,omitempty"`
+	Pop           *Pid                   `protobuf:"bytes,5,opt,name=pop,proto3" json:"pop,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseRequest) Reset() {
+	*x = LeaseRequest{}
+	mi := &file_bourse_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseRequest) ProtoMessage() {}
+
+func (x *LeaseRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bourse_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseRequest.ProtoReflect.Descriptor instead.
+func (*LeaseRequest) Descriptor() ([]byte, []int) {
+	return file_bourse_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *LeaseRequest) GetExchange() string {
+	if x != nil {
+		return x.Exchange
+	}
+	return ""
+}
+
+func (x *LeaseRequest) GetHandler() string {
+	if x != nil {
+		return x.Handler
+	}
+	return ""
+}
+
+func (x *LeaseRequest) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *LeaseRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *LeaseRequest) GetPop() *Pid {
+	if x != nil {
+		return x.Pop
+	}
+	return nil
+}
+
+// LeaseGrant answers a LeaseRequest: granted is false when the authority no
+// longer names that handler its leader in that term, or has no quorum.
+type LeaseGrant struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Exchange string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Handler  string                 `protobuf:"bytes,2,opt,name=handler,proto3" json:"handler,omitempty"`
+	Term     uint64                 `protobuf:"varint,3,opt,name=term,proto3" json:"term,omitempty"`
+	Id       uint64                 `protobuf:"varint,4,opt,name=id,proto3" json:"id,omitempty"`
+	Granted  bool                   `protobuf:"varint,5,opt,name=granted,proto3" json:"granted,omitempty"`
+	// lease_nanos is the lease's length, counted from the request.
+	LeaseNanos    int64 `protobuf:"varint,6,opt,name=lease_nanos,json=leaseNanos,proto3" json:"lease_nanos,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaseGrant) Reset() {
+	*x = LeaseGrant{}
+	mi := &file_bourse_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseGrant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseGrant) ProtoMessage() {}
+
+func (x *LeaseGrant) ProtoReflect() protoreflect.Message {
+	mi := &file_bourse_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseGrant.ProtoReflect.Descriptor instead.
+func (*LeaseGrant) Descriptor() ([]byte, []int) {
+	return file_bourse_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *LeaseGrant) GetExchange() string {
+	if x != nil {
+		return x.Exchange
+	}
+	return ""
+}
+
+func (x *LeaseGrant) GetHandler() string {
+	if x != nil {
+		return x.Handler
+	}
+	return ""
+}
+
+func (x *LeaseGrant) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *LeaseGrant) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *LeaseGrant) GetGranted() bool {
+	if x != nil {
+		return x.Granted
+	}
+	return false
+}
+
+func (x *LeaseGrant) GetLeaseNanos() int64 {
+	if x != nil {
+		return x.LeaseNanos
+	}
+	return 0
+}
+
 // Sync asks a node's point of presence to Attach to the authority that sends
 // it (a newly activated authority asks every live node).
 type Sync struct {
@@ -1458,7 +1800,7 @@ type Sync struct {
 
 func (x *Sync) Reset() {
 	*x = Sync{}
-	mi := &file_bourse_proto_msgTypes[18]
+	mi := &file_bourse_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1470,7 +1812,7 @@ func (x *Sync) String() string {
 func (*Sync) ProtoMessage() {}
 
 func (x *Sync) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[18]
+	mi := &file_bourse_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1483,7 +1825,7 @@ func (x *Sync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sync.ProtoReflect.Descriptor instead.
 func (*Sync) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{18}
+	return file_bourse_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Sync) GetExchange() string {
@@ -1524,7 +1866,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_bourse_proto_msgTypes[19]
+	mi := &file_bourse_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1878,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[19]
+	mi := &file_bourse_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1891,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{19}
+	return file_bourse_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Heartbeat) GetCluster() string {
@@ -1608,7 +1950,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\fbourse.proto\x12\tbourse.v1\x1a\x19google/protobuf/any.proto\"/\n" +
 	"\x03Pid\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\x9c\x02\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xbe\x02\n" +
 	"\vHandlerInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\x03pid\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\x03pid\x12\x1f\n" +
@@ -1617,24 +1959,28 @@ const file_bourse_proto_rawDesc = "" +
 	"\bconn_tag\x18\x04 \x01(\tR\aconnTag\x12\x12\n" +
 	"\x04node\x18\x05 \x01(\tR\x04node\x12\x10\n" +
 	"\x03seq\x18\x06 \x01(\x04R\x03seq\x12=\n" +
-	"\aoptions\x18\a \x03(\v2#.bourse.v1.HandlerInfo.OptionsEntryR\aoptions\x1a:\n" +
+	"\aoptions\x18\a \x03(\v2#.bourse.v1.HandlerInfo.OptionsEntryR\aoptions\x12 \n" +
+	"\vincarnation\x18\b \x01(\x04R\vincarnation\x1a:\n" +
 	"\fOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9e\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb2\x01\n" +
 	"\x06Leader\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12.\n" +
 	"\x06leader\x18\x02 \x01(\v2\x16.bourse.v1.HandlerInfoR\x06leader\x122\n" +
 	"\bhandlers\x18\x03 \x03(\v2\x16.bourse.v1.HandlerInfoR\bhandlers\x12\x14\n" +
-	"\x05epoch\x18\x04 \x01(\x04R\x05epoch\"m\n" +
+	"\x05epoch\x18\x04 \x01(\x04R\x05epoch\x12\x12\n" +
+	"\x04term\x18\x05 \x01(\x04R\x04term\"\x81\x01\n" +
 	"\aSlaveUp\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x120\n" +
 	"\ahandler\x18\x02 \x01(\v2\x16.bourse.v1.HandlerInfoR\ahandler\x12\x14\n" +
-	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\"\x87\x01\n" +
+	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x12\x12\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\"\x9b\x01\n" +
 	"\tSlaveDown\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x120\n" +
 	"\ahandler\x18\x02 \x01(\v2\x16.bourse.v1.HandlerInfoR\ahandler\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"b\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04term\x18\x05 \x01(\x04R\x04term\"b\n" +
 	"\x05Error\x12#\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x0f.bourse.v1.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1a\n" +
@@ -1699,13 +2045,15 @@ const file_bourse_proto_rawDesc = "" +
 	"PatternAck\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x18\n" +
 	"\apattern\x18\x02 \x01(\tR\apattern\x12\x14\n" +
-	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\"\xe1\x01\n" +
+	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\"\x8d\x02\n" +
 	"\fRoutingTable\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x122\n" +
 	"\bhandlers\x18\x03 \x03(\v2\x16.bourse.v1.HandlerInfoR\bhandlers\x12=\n" +
 	"\rsubscriptions\x18\x04 \x03(\v2\x17.bourse.v1.NodePatternsR\rsubscriptions\x12,\n" +
-	"\tauthority\x18\x05 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\x91\x02\n" +
+	"\tauthority\x18\x05 \x01(\v2\x0e.bourse.v1.PidR\tauthority\x12\x12\n" +
+	"\x04term\x18\x06 \x01(\x04R\x04term\x12\x16\n" +
+	"\x06leader\x18\a \x01(\tR\x06leader\"\xfd\x02\n" +
 	"\x06Attach\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12 \n" +
@@ -1714,7 +2062,32 @@ const file_bourse_proto_rawDesc = "" +
 	"\bpatterns\x18\x05 \x03(\tR\bpatterns\x12\x14\n" +
 	"\x05epoch\x18\x06 \x01(\x04R\x05epoch\x12!\n" +
 	"\fhas_exchange\x18\a \x01(\bR\vhasExchange\x12,\n" +
-	"\x05known\x18\b \x03(\v2\x16.bourse.v1.HandlerInfoR\x05known\"P\n" +
+	"\x05known\x18\b \x03(\v2\x16.bourse.v1.HandlerInfoR\x05known\x12\x12\n" +
+	"\x04term\x18\t \x01(\x04R\x04term\x12\x16\n" +
+	"\x06leader\x18\n" +
+	" \x01(\tR\x06leader\x12#\n" +
+	"\rlease_handler\x18\v \x01(\tR\fleaseHandler\x12\x19\n" +
+	"\blease_id\x18\f \x01(\x04R\aleaseId\"r\n" +
+	"\bTableAck\x12\x1a\n" +
+	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x12 \n" +
+	"\x03pop\x18\x04 \x01(\v2\x0e.bourse.v1.PidR\x03pop\"\x8a\x01\n" +
+	"\fLeaseRequest\x12\x1a\n" +
+	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x18\n" +
+	"\ahandler\x18\x02 \x01(\tR\ahandler\x12\x12\n" +
+	"\x04term\x18\x03 \x01(\x04R\x04term\x12\x0e\n" +
+	"\x02id\x18\x04 \x01(\x04R\x02id\x12 \n" +
+	"\x03pop\x18\x05 \x01(\v2\x0e.bourse.v1.PidR\x03pop\"\xa1\x01\n" +
+	"\n" +
+	"LeaseGrant\x12\x1a\n" +
+	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x18\n" +
+	"\ahandler\x18\x02 \x01(\tR\ahandler\x12\x12\n" +
+	"\x04term\x18\x03 \x01(\x04R\x04term\x12\x0e\n" +
+	"\x02id\x18\x04 \x01(\x04R\x02id\x12\x18\n" +
+	"\agranted\x18\x05 \x01(\bR\agranted\x12\x1f\n" +
+	"\vlease_nanos\x18\x06 \x01(\x03R\n" +
+	"leaseNanos\"P\n" +
 	"\x04Sync\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12,\n" +
 	"\tauthority\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\xc8\x01\n" +
@@ -1725,7 +2098,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\vincarnation\x18\x04 \x01(\x04R\vincarnation\x12\x18\n" +
 	"\aleaving\x18\x05 \x01(\bR\aleaving\x12\x14\n" +
 	"\x05peers\x18\x06 \x03(\tR\x05peers\x12!\n" +
-	"\fdata_address\x18\a \x01(\tR\vdataAddress*\xe9\x01\n" +
+	"\fdata_address\x18\a \x01(\tR\vdataAddress*\xfd\x01\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CODE_NO_HANDLERS\x10\x01\x12\x10\n" +
@@ -1738,7 +2111,8 @@ const file_bourse_proto_rawDesc = "" +
 	"\fCODE_STOPPED\x10\b\x12\x10\n" +
 	"\fCODE_INVALID\x10\t\x12\x16\n" +
 	"\x12CODE_REDIRECT_LOOP\x10\n" +
-	"B,Z*github.com/bourse-go/bourse/proto;boursepbb\x06proto3"
+	"\x12\x12\n" +
+	"\x0eCODE_NO_LEADER\x10\vB,Z*github.com/bourse-go/bourse/proto;boursepbb\x06proto3"
 
 var (
 	file_bourse_proto_rawDescOnce sync.Once
@@ -1753,7 +2127,7 @@ func file_bourse_proto_rawDescGZIP() []byte {
 }
 
 var file_bourse_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bourse_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_bourse_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_bourse_proto_goTypes = []any{
 	(Code)(0),                 // 0: bourse.v1.Code
 	(*Pid)(nil),               // 1: bourse.v1.Pid
@@ -1774,27 +2148,30 @@ var file_bourse_proto_goTypes = []any{
 	(*PatternAck)(nil),        // 16: bourse.v1.PatternAck
 	(*RoutingTable)(nil),      // 17: bourse.v1.RoutingTable
 	(*Attach)(nil),            // 18: bourse.v1.Attach
-	(*Sync)(nil),              // 19: bourse.v1.Sync
-	(*Heartbeat)(nil),         // 20: bourse.v1.Heartbeat
-	nil,                       // 21: bourse.v1.HandlerInfo.OptionsEntry
-	(*anypb.Any)(nil),         // 22: google.protobuf.Any
+	(*TableAck)(nil),          // 19: bourse.v1.TableAck
+	(*LeaseRequest)(nil),      // 20: bourse.v1.LeaseRequest
+	(*LeaseGrant)(nil),        // 21: bourse.v1.LeaseGrant
+	(*Sync)(nil),              // 22: bourse.v1.Sync
+	(*Heartbeat)(nil),         // 23: bourse.v1.Heartbeat
+	nil,                       // 24: bourse.v1.HandlerInfo.OptionsEntry
+	(*anypb.Any)(nil),         // 25: google.protobuf.Any
 }
 var file_bourse_proto_depIdxs = []int32{
 	1,  // 0: bourse.v1.HandlerInfo.pid:type_name -> bourse.v1.Pid
-	21, // 1: bourse.v1.HandlerInfo.options:type_name -> bourse.v1.HandlerInfo.OptionsEntry
+	24, // 1: bourse.v1.HandlerInfo.options:type_name -> bourse.v1.HandlerInfo.OptionsEntry
 	2,  // 2: bourse.v1.Leader.leader:type_name -> bourse.v1.HandlerInfo
 	2,  // 3: bourse.v1.Leader.handlers:type_name -> bourse.v1.HandlerInfo
 	2,  // 4: bourse.v1.SlaveUp.handler:type_name -> bourse.v1.HandlerInfo
 	2,  // 5: bourse.v1.SlaveDown.handler:type_name -> bourse.v1.HandlerInfo
 	0,  // 6: bourse.v1.Error.code:type_name -> bourse.v1.Code
 	1,  // 7: bourse.v1.Request.reply_to:type_name -> bourse.v1.Pid
-	22, // 8: bourse.v1.Request.payload:type_name -> google.protobuf.Any
+	25, // 8: bourse.v1.Request.payload:type_name -> google.protobuf.Any
 	1,  // 9: bourse.v1.Request.target:type_name -> bourse.v1.Pid
 	1,  // 10: bourse.v1.Request.deliver_to:type_name -> bourse.v1.Pid
-	22, // 11: bourse.v1.Reply.payload:type_name -> google.protobuf.Any
+	25, // 11: bourse.v1.Reply.payload:type_name -> google.protobuf.Any
 	6,  // 12: bourse.v1.Reply.error:type_name -> bourse.v1.Error
 	1,  // 13: bourse.v1.Reply.deliver_to:type_name -> bourse.v1.Pid
-	22, // 14: bourse.v1.Publication.payload:type_name -> google.protobuf.Any
+	25, // 14: bourse.v1.Publication.payload:type_name -> google.protobuf.Any
 	2,  // 15: bourse.v1.RegisterHandler.handler:type_name -> bourse.v1.HandlerInfo
 	2,  // 16: bourse.v1.HandlerAck.handler:type_name -> bourse.v1.HandlerInfo
 	6,  // 17: bourse.v1.HandlerAck.error:type_name -> bourse.v1.Error
@@ -1806,12 +2183,14 @@ var file_bourse_proto_depIdxs = []int32{
 	1,  // 23: bourse.v1.Attach.pop:type_name -> bourse.v1.Pid
 	2,  // 24: bourse.v1.Attach.handlers:type_name -> bourse.v1.HandlerInfo
 	2,  // 25: bourse.v1.Attach.known:type_name -> bourse.v1.HandlerInfo
-	1,  // 26: bourse.v1.Sync.authority:type_name -> bourse.v1.Pid
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	1,  // 26: bourse.v1.TableAck.pop:type_name -> bourse.v1.Pid
+	1,  // 27: bourse.v1.LeaseRequest.pop:type_name -> bourse.v1.Pid
+	1,  // 28: bourse.v1.Sync.authority:type_name -> bourse.v1.Pid
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_bourse_proto_init() }
@@ -1825,7 +2204,7 @@ func file_bourse_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bourse_proto_rawDesc), len(file_bourse_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   21,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -15,6 +15,11 @@ func consensusFactory(p Params) (Strategy, error) {
 
 type consensus struct{}
 
+// LeaderOnly reports that consensus sends every request to the leader: the
+// exchange fails requests with ErrNoLeader while it has none, rather than
+// letting members[0] (a handler not appointed yet) take them.
+func (consensus) LeaderOnly() bool { return true }
+
 func (consensus) Build(members []Member) Picker {
 	if len(members) == 0 {
 		return noHandlers{}
@@ -27,6 +32,7 @@ type leaderPicker struct{}
 func (leaderPicker) Pick(Request) (Decision, error) { return Decision{Target: 0}, nil }
 
 var (
-	_ Strategy = consensus{}
-	_ Picker   = leaderPicker{}
+	_ Strategy   = consensus{}
+	_ LeaderOnly = consensus{}
+	_ Picker     = leaderPicker{}
 )

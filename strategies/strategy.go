@@ -15,6 +15,12 @@ var (
 	// ErrRejected means the strategy refused the request (the fun strategy's
 	// user function returned an error).
 	ErrRejected = errors.New("bourse: request rejected")
+	// ErrNoLeader means the exchange has no leader at the moment, and the
+	// strategy sends requests to the leader only: the leader's node was
+	// declared down and no successor is appointed yet (its lease has not run
+	// out), or this node is on the minority side of a partition. It is
+	// returned at once, never after a wait.
+	ErrNoLeader = errors.New("bourse: no leader")
 	// ErrUnknownStrategy means no strategy is registered under that name.
 	ErrUnknownStrategy = errors.New("bourse: unknown strategy")
 	// ErrDuplicateStrategy means a strategy is already registered under that name.
@@ -86,10 +92,18 @@ type Picker interface {
 // its membership changes; Build is never called concurrently with itself, but
 // Pickers it returned earlier may still be in use while it runs.
 type Strategy interface {
-	// Build returns a Picker for members, sorted by Seq (members[0] is the
-	// leader of the group). members may be empty; the Picker then returns
-	// ErrNoHandlers.
+	// Build returns a Picker for members: the exchange's leader first when it
+	// is in the group, then by Seq (so members[0] is the leader of the
+	// group). members may be empty; the Picker then returns ErrNoHandlers.
 	Build(members []Member) Picker
+}
+
+// LeaderOnly is implemented by strategies that send every request to the
+// leader (consensus). While the exchange has no appointed leader that this
+// node believes alive, the exchange fails their requests with ErrNoLeader
+// instead of calling Build's picker.
+type LeaderOnly interface {
+	LeaderOnly() bool
 }
 
 // PickerFunc adapts a function to the Picker interface.

@@ -1,0 +1,119 @@
+package cluster
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	boursepb "github.com/bourse-go/bourse/proto"
+)
+
+// The membership state machine driven by event sequences, with no I/O and
+// no clock: microseconds each, under -race.
+
+func testMembership(self string) *membership {
+	cfg := Config{Cluster: "c", HeartbeatInterval: 10 * time.Millisecond, SuspectAfter: 100 * time.Millisecond}
+	return newMembership(cfg, Member{Node: self, Address: self, Incarnation: 1})
+}
+
+func hb(addr string, inc uint64, leaving bool) *boursepb.Heartbeat {
+	return &boursepb.Heartbeat{Cluster: "c", Node: addr, Address: addr, Incarnation: inc, Leaving: leaving}
+}
+
+func TestMembershipQuorumAndDead(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	type ev struct {
+		at   int    // ms
+		kind string // hb, leave, tick, verifyDead
+		addr string
+		inc  uint64
+	}
+	tests := []struct {
+		name       string
+		self       string
+		events     []ev
+		wantLive   int
+		wantQuorum bool
+		wantDead   []string
+	}{
+		{"alone: quorum of one", "n1", nil, 1, true, nil},
+		{"five nodes all live", "n1", []ev{{0, "hb", "n2", 1}, {0, "hb", "n3", 1}, {0, "hb", "n4", 1}, {0, "hb", "n5", 1}}, 5, true, nil},
+		{"kill -9 of two of five: 3/5 keep the quorum; the killed are known dead", "n1", []ev{
+			{0, "hb", "n2", 1}, {0, "hb", "n3", 1}, {0, "hb", "n4", 1}, {0, "hb", "n5", 1},
+			{10, "verifyDead", "n4", 1}, {10, "verifyDead", "n5", 1}}, 3, true, []string{"n4", "n5"}},
+		{"minority of a 2/3 split: silent peers, no quorum, none known dead", "n1", []ev{
+			{0, "hb", "n2", 1}, {0, "hb", "n3", 1}, {0, "hb", "n4", 1}, {0, "hb", "n5", 1},
+			{90, "hb", "n2", 1}, {150, "tick", "", 0}}, 2, false, nil},
+		{"majority of a 2/3 split keeps it", "n3", []ev{
+			{0, "hb", "n1", 1}, {0, "hb", "n2", 1}, {0, "hb", "n4", 1}, {0, "hb", "n5", 1},
+			{90, "hb", "n4", 1}, {90, "hb", "n5", 1}, {150, "tick", "", 0}}, 3, true, nil},
+		{"frozen node resumes: every peer silent, no quorum", "n1", []ev{
+			{0, "hb", "n2", 1}, {0, "hb", "n3", 1}, {3000, "tick", "", 0}}, 1, false, nil},
+		{"graceful leaves shrink the cluster: 1 of 1 left standing keeps it", "n1", []ev{
+			{0, "hb", "n2", 1}, {0, "hb", "n3", 1}, {10, "leave", "n2", 1}, {10, "leave", "n3", 1}}, 1, true, []string{"n2", "n3"}},
+		{"even split: the side with the lowest address keeps it", "n1", []ev{
+			{0, "hb", "n2", 1}, {0, "hb", "n3", 1}, {0, "hb", "n4", 1},
+			{90, "hb", "n2", 1}, {150, "tick", "", 0}}, 2, true, nil},
+		{"even split: the other side does not", "n3", []ev{
+			{0, "hb", "n1", 1}, {0, "hb", "n2", 1}, {0, "hb", "n4", 1},
+			{90, "hb", "n4", 1}, {150, "tick", "", 0}}, 2, false, nil},
+		{"restart: old incarnation down (known dead), new one up", "n1", []ev{
+			{0, "hb", "n2", 1}, {0, "hb", "n3", 1}, {50, "hb", "n3", 2}}, 3, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := testMembership(tt.self)
+			m.gotDiscovery = true
+			for _, e := range tt.events {
+				switch e.kind {
+				case "hb":
+					m.heartbeat(hb(e.addr, e.inc, false), at(e.at))
+				case "leave":
+					m.heartbeat(hb(e.addr, e.inc, true), at(e.at))
+				case "tick":
+					m.tick(at(e.at))
+				case "verifyDead":
+					m.endpointTerminated(e.addr, at(e.at))
+					m.probed(probeReq{addr: e.addr, verify: true, inc: e.inc}, false, at(e.at))
+				}
+			}
+			view := m.view()
+			if len(view) != tt.wantLive {
+				t.Fatalf("live %d (%v), want %d", len(view), view, tt.wantLive)
+			}
+			if q := m.quorum(view); q != tt.wantQuorum {
+				t.Fatalf("quorum %v, want %v", q, tt.wantQuorum)
+			}
+			dead := m.dead()
+			if fmt.Sprint(sortedKeys(dead)) != fmt.Sprint(tt.wantDead) && !(len(dead) == 0 && tt.wantDead == nil) {
+				t.Fatalf("dead %v, want %v", sortedKeys(dead), tt.wantDead)
+			}
+		})
+	}
+}
+
+func sortedKeys(m map[string]bool) []string { return slices.Sorted(maps.Keys(m)) }
+
+// A peer silent for SuspectAfter is declared down but not known dead: its
+// leader's successor must wait out the lease. A refused connection after an
+// endpoint event makes it known dead.
+func TestMembershipSilentIsNotDead(t *testing.T) {
+	m := testMembership("n1")
+	t0 := time.Unix(0, 0)
+	m.heartbeat(hb("n2", 1, false), t0)
+	e := m.tick(t0.Add(200 * time.Millisecond))
+	if len(e.changes) != 1 || e.changes[0].up || e.changes[0].reason != ReasonSilent {
+		t.Fatalf("changes %+v, want n2 down as silent", e.changes)
+	}
+	if m.dead()["n2"] {
+		t.Fatal("a silent peer is reported dead")
+	}
+	// It comes back (a freeze ended): alive again, not dead.
+	m.heartbeat(hb("n2", 1, false), t0.Add(3*time.Second))
+	if len(m.view()) != 2 || m.dead()["n2"] {
+		t.Fatalf("view %v dead %v after it came back", m.view(), m.dead())
+	}
+}

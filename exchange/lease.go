@@ -1,0 +1,234 @@
+package exchange
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	boursepb "github.com/bourse-go/bourse/proto"
+)
+
+// Leadership tells a handler's actor that it starts or stops leading its
+// exchange. A handler leads while the authority names its connection the
+// leader AND its node holds a valid lease for it: the node's point of
+// presence asks the authority to extend the lease every quarter of
+// Config.LeaseDuration and counts each extension from the moment it asked,
+// by its own clock. So a leader that is frozen, cut off from the authority
+// or on the minority side of a partition stops leading within one lease, by
+// itself, before the authority appoints anyone else; a grant that reaches a
+// node after a freeze extends nothing.
+//
+// Handlers connected with Connect receive it as a message; package actors'
+// services turn it into OnLeader calls and IsLeader.
+type Leadership struct {
+	// Exchange is the exchange led.
+	Exchange string
+	// Handler is the connection id of the handler that leads (or led).
+	Handler string
+	// Term is the authority's term that appointed it: a fencing token that
+	// increases with every new authority.
+	Term uint64
+	// Leading is true when the leadership starts, false when it ends.
+	Leading bool
+	// Context, when Leading, ends when the leadership or its lease ends (or
+	// the hub stops). nil when not Leading.
+	Context context.Context
+}
+
+// leaseState is one connection's lease: the pop actor writes it, the
+// Connection reads it (IsLeader) from any goroutine.
+type leaseState struct {
+	until atomic.Int64  // Hub.now() in nanoseconds until which it leads; 0: not leading
+	term  atomic.Uint64 // the term of the authority that granted it
+}
+
+func (l *leaseState) valid(now time.Duration) bool { return int64(now) < l.until.Load() }
+
+// leases are a point of presence's leases for its node's leading connections.
+type leases struct {
+	held   map[string]*heldLease // by connection id: the local connections the table names leader
+	sent   map[uint64]sentLease  // lease requests in flight, by id
+	nextID uint64
+	renew  selfTimer // every LeaseDuration/4 while any is held
+	expire selfTimer // at the earliest end of a lease
+}
+
+type heldLease struct {
+	conn    string
+	state   *leaseState
+	pid     *actor.PID // the handler
+	term    uint64
+	leading bool
+	cancel  context.CancelFunc
+}
+
+type sentLease struct {
+	at   time.Duration
+	conn string
+}
+
+// IsLeader reports whether the connection leads its exchange now: the
+// authority named it leader, and its node's lease has not run out.
+func (c *Connection) IsLeader() bool { return c.lease != nil && c.lease.valid(c.hub.now()) }
+
+// LeaderTerm returns the term of the authority that granted the
+// connection's current or last lease (a fencing token).
+func (c *Connection) LeaderTerm() uint64 {
+	if c.lease == nil {
+		return 0
+	}
+	return c.lease.term.Load()
+}
+
+// leadersChanged starts a lease for the local connection the table names
+// leader and ends those of connections it no longer names.
+func (a *popActor) leadersChanged(ctx actor.Context) {
+	ls := &a.leases
+	quorum := a.p.h.quorum.Load()
+	for id, hl := range ls.held {
+		if id != a.leader || !quorum || a.conns[id] == nil {
+			a.endLease(ctx, hl)
+			delete(ls.held, id)
+		}
+	}
+	c := a.conns[a.leader]
+	if a.leader == "" || !quorum || c == nil || c.lease == nil {
+		return
+	}
+	hl := ls.held[a.leader]
+	if hl == nil {
+		if ls.held == nil {
+			ls.held = map[string]*heldLease{}
+		}
+		hl = &heldLease{conn: a.leader, state: c.lease, pid: toPID(c.info.GetPid())}
+		ls.held[a.leader] = hl
+	} else if hl.term == a.term {
+		return
+	}
+	// New, or the same leader under a new authority: ask now.
+	hl.term = a.term
+	a.requestLease(ctx, hl)
+	if !ls.renew.armed {
+		ls.renew.Start(a.p.h.root, ctx.Self(), a.p.h.cfg.leaseDuration()/4)
+	}
+}
+
+// leaseAsk records a lease request for hl sent now and returns its id.
+func (a *popActor) leaseAsk(hl *heldLease) uint64 {
+	ls := &a.leases
+	ls.nextID++
+	if ls.sent == nil {
+		ls.sent = map[uint64]sentLease{}
+	}
+	now := a.p.h.now()
+	ls.sent[ls.nextID] = sentLease{at: now, conn: hl.conn}
+	// Requests never answered (the authority's node died) are forgotten.
+	for id, s := range ls.sent {
+		if now-s.at > 2*a.p.h.cfg.leaseDuration() {
+			delete(ls.sent, id)
+		}
+	}
+	return ls.nextID
+}
+
+func (a *popActor) requestLease(ctx actor.Context, hl *heldLease) {
+	if a.authPID == nil {
+		return
+	}
+	id := a.leaseAsk(hl)
+	// Sent without a sender (the grant goes to Pop): a request that reaches
+	// a stopped authority must not make protoactor answer a dead letter
+	// over remote, which races with remote's shutdown (see cluster.Node.Stop).
+	ctx.Send(a.authPID, &boursepb.LeaseRequest{Exchange: a.p.spec.Name, Handler: hl.conn, Term: hl.term, Id: id, Pop: fromPID(ctx.Self())})
+}
+
+func (a *popActor) leaseGrant(ctx actor.Context, m *boursepb.LeaseGrant) {
+	ls := &a.leases
+	s, ok := ls.sent[m.GetId()]
+	if !ok {
+		return
+	}
+	delete(ls.sent, m.GetId())
+	hl := ls.held[m.GetHandler()]
+	if hl == nil || m.GetTerm() != a.term || hl.term != a.term {
+		return // from an authority or a leadership that is over
+	}
+	if !m.GetGranted() {
+		a.endLease(ctx, hl)
+		return
+	}
+	now := a.p.h.now()
+	until := s.at + time.Duration(m.GetLeaseNanos())
+	if until <= now {
+		return // it came too late: it extends nothing
+	}
+	if int64(until) > hl.state.until.Load() {
+		hl.state.term.Store(hl.term)
+		hl.state.until.Store(int64(until))
+	}
+	if !hl.leading {
+		hl.leading = true
+		var lctx context.Context
+		lctx, hl.cancel = context.WithCancel(context.Background())
+		ctx.Send(hl.pid, &Leadership{Exchange: a.p.spec.Name, Handler: hl.conn, Term: hl.term, Leading: true, Context: lctx})
+	}
+	a.armExpiry(ctx)
+}
+
+// armExpiry sets the expiry timer to the earliest end of a running lease.
+func (a *popActor) armExpiry(ctx actor.Context) {
+	ls := &a.leases
+	var first time.Duration
+	for _, hl := range ls.held {
+		if u := time.Duration(hl.state.until.Load()); hl.leading && (first == 0 || u < first) {
+			first = u
+		}
+	}
+	if first == 0 {
+		ls.expire.Stop()
+		return
+	}
+	ls.expire.Start(a.p.h.root, ctx.Self(), max(first-a.p.h.now(), 0)+time.Millisecond)
+}
+
+// leaseTick handles the lease timers' ticks.
+func (a *popActor) leaseTick(ctx actor.Context, m *timerTick) {
+	ls := &a.leases
+	if ls.renew.Fired(m) && len(ls.held) > 0 {
+		for _, hl := range ls.held {
+			a.requestLease(ctx, hl)
+		}
+		ls.renew.Start(a.p.h.root, ctx.Self(), a.p.h.cfg.leaseDuration()/4)
+	}
+	if ls.expire.Fired(m) {
+		now := a.p.h.now()
+		for _, hl := range ls.held {
+			if hl.leading && !hl.state.valid(now) {
+				a.endLease(ctx, hl) // still named: a later grant may start it again
+			}
+		}
+		a.armExpiry(ctx)
+	}
+}
+
+// endLease ends a leadership at once, and tells its handler.
+func (a *popActor) endLease(ctx actor.Context, hl *heldLease) {
+	hl.state.until.Store(0)
+	if !hl.leading {
+		return
+	}
+	hl.leading = false
+	hl.cancel()
+	ctx.Send(hl.pid, &Leadership{Exchange: a.p.spec.Name, Handler: hl.conn, Term: hl.term})
+}
+
+// endLeases ends every leadership of this node's connections.
+func (a *popActor) endLeases(ctx actor.Context, _ string) {
+	for id, hl := range a.leases.held {
+		a.endLease(ctx, hl)
+		delete(a.leases.held, id)
+	}
+	a.leases.renew.Stop()
+	a.leases.expire.Stop()
+}

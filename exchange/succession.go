@@ -1,0 +1,95 @@
+package exchange
+
+import "time"
+
+// succession decides an exchange's leader for its authority. It does no I/O
+// and reads no clock: every time is the caller's monotonic reading, so its
+// rules are tested as plain sequences of events (succession_test.go).
+//
+// The rules, which together keep an exchange from ever having two leaders:
+//   - A leader is appointed only while the authority's node has a quorum.
+//   - A leader acts only while its lease runs; a lease is granted only to
+//     the appointed leader, by an authority with a quorum, and runs at most
+//     LeaseDuration from the moment the leader's node asked for it.
+//   - When a leader goes away, its successor is appointed at once if its
+//     going is certain (it disconnected, its actor or its node is known dead),
+//     and otherwise (its node went silent: frozen, cut off, or overloaded)
+//     only once its last lease has surely run out: wait after the last grant.
+//   - A new authority keeps the leader the nodes report from the newest
+//     term, if it is still connected; if it is not, it waits as above from
+//     its own start, since its predecessor may have granted a lease just
+//     before it went. A node coming back (after a freeze, a partition or a
+//     restart) never takes leadership back from a running leader.
+type succession struct {
+	wait      time.Duration // how long after a grant its lease may still run anywhere
+	leader    string        // the appointed leader's connection id; "" none
+	quorum    bool
+	lastGrant time.Duration // when the leader was last granted a lease
+	notBefore time.Duration // no leader is appointed before this
+}
+
+// leaseWait is how long after a grant a lease of length lease may still run
+// on the leader's node: the lease, plus 10% and 5 ms for clocks that run at
+// slightly different rates and for the time the grant takes to be decided.
+func leaseWait(lease time.Duration) time.Duration { return lease + lease/10 + 5*time.Millisecond }
+
+// start begins a new authority's term. prev is the leader the nodes
+// reported from the newest term ("" if none), connected whether it is still
+// connected, dead whether its node is known to be gone for good.
+func (s *succession) start(now time.Duration, prev string, connected, dead bool) {
+	switch {
+	case prev != "" && connected:
+		s.leader = prev
+		s.lastGrant = now
+	case prev != "" && !dead:
+		s.notBefore = max(s.notBefore, now+s.wait)
+	}
+}
+
+// removed records that connection id went away; dead says its going is
+// certain (see the type's rules).
+func (s *succession) removed(id string, dead bool) {
+	if id == "" || id != s.leader {
+		return
+	}
+	s.leader = ""
+	if !dead {
+		s.notBefore = max(s.notBefore, s.lastGrant+s.wait)
+	}
+}
+
+// setQuorum records whether the authority's node has a quorum. Losing it
+// ends the leadership: no lease is granted any more, so the leader stops
+// acting within one lease, and no successor may be appointed before that.
+func (s *succession) setQuorum(q bool) {
+	if !q && s.leader != "" {
+		s.notBefore = max(s.notBefore, s.lastGrant+s.wait)
+		s.leader = ""
+	}
+	s.quorum = q
+}
+
+// grant reports whether connection id may have its lease extended, and
+// records the grant.
+func (s *succession) grant(id string, now time.Duration) bool {
+	if !s.quorum || id == "" || id != s.leader {
+		return false
+	}
+	s.lastGrant = now
+	return true
+}
+
+// appoint makes oldest ("" when nobody is connected) the leader when there
+// is none and the rules allow it now. It reports whether the leader
+// changed, and, when one must wait, the time at which to call it again.
+func (s *succession) appoint(now time.Duration, oldest string) (changed bool, retryAt time.Duration) {
+	if s.leader != "" || !s.quorum || oldest == "" {
+		return false, 0
+	}
+	if now < s.notBefore {
+		return false, s.notBefore
+	}
+	s.leader = oldest
+	s.lastGrant = now
+	return true, 0
+}
