@@ -51,12 +51,16 @@ type authority struct {
 	maxRep uint64             // the newest term the nodes reported (rebuild)
 	prevLd string             // the leader they reported for it
 	asks   []*boursepb.Attach // lease requests that came with the nodes' state (rebuild)
+	// knownSubs are the subscriptions the newest report's table listed
+	// (rebuild): see seed.
+	knownSubs []*boursepb.NodePatterns
 
 	// what handlers were last told
 	announced       map[string]*boursepb.HandlerInfo
 	announcedLeader string
 
 	rebuilding bool
+	retiring   bool                             // see retire
 	waiting    map[string]bool                  // addresses not yet heard from
 	known      map[string]*boursepb.HandlerInfo // connections the nodes' tables listed (rebuild)
 	deferred   []deferredReply                  // acks held until the rebuild is done
@@ -107,7 +111,7 @@ func newAuthority(h *Hub, name, self string, live []string, quorum bool, dead ma
 		announced: map[string]*boursepb.HandlerInfo{},
 		waiting:   map[string]bool{},
 	}
-	a.succ = succession{wait: leaseWait(a.lease), quorum: quorum}
+	a.succ = succession{wait: leaseWait(a.lease), lease: a.lease, quorum: quorum}
 	a.rebuilding = true
 	for _, addr := range live {
 		a.waiting[addr] = true
@@ -115,8 +119,25 @@ func newAuthority(h *Hub, name, self string, live []string, quorum bool, dead ma
 	return a
 }
 
+// retire tells an authority that its node no longer owns the exchange: it
+// goes on renewing its leader's lease (and nothing else) for one lease, so
+// that the leader keeps leading while the points of presence move to the
+// new owner's authority, which keeps that leader. The hub stops it then.
+type retire struct{}
+
 func (a *authority) Receive(ctx actor.Context) {
+	if a.retiring {
+		a.receiveRetiring(ctx)
+		return
+	}
 	switch m := ctx.Message().(type) {
+	case *retire:
+		a.retiring = true
+		a.deadline.Stop()
+		a.appt.Stop()
+		if a.rebuilding {
+			a.succ.leader = "" // it never decided anything
+		}
 	case *actor.Started:
 		for addr := range a.waiting {
 			ctx.Send(actor.NewPID(addr, ingressID), &boursepb.Sync{Exchange: a.name, Authority: fromPID(ctx.Self())})
@@ -135,9 +156,7 @@ func (a *authority) Receive(ctx actor.Context) {
 			a.commit(ctx, nil)
 		}
 	case *boursepb.LeaseRequest:
-		granted := !a.rebuilding && m.GetTerm() == a.term && a.succ.grant(m.GetHandler(), a.now())
-		ctx.Send(toPID(m.GetPop()), &boursepb.LeaseGrant{Exchange: a.name, Handler: m.GetHandler(), Term: m.GetTerm(), Id: m.GetId(),
-			Granted: granted, LeaseNanos: int64(a.lease)})
+		a.leaseRequest(ctx, m)
 	case *boursepb.TableAck:
 		if m.GetTerm() == a.term {
 			addr := m.GetPop().GetAddress()
@@ -180,6 +199,27 @@ func (a *authority) Receive(ctx actor.Context) {
 			a.succ.setQuorum(m.quorum)
 		}
 		a.membersChanged(ctx, m.live)
+	}
+}
+
+func (a *authority) leaseRequest(ctx actor.Context, m *boursepb.LeaseRequest) {
+	granted := !a.rebuilding && m.GetTerm() == a.term && a.succ.grant(m.GetHandler(), a.now())
+	ctx.Send(toPID(m.GetPop()), &boursepb.LeaseGrant{Exchange: a.name, Handler: m.GetHandler(), Term: m.GetTerm(), Id: m.GetId(),
+		Granted: granted, LeaseNanos: int64(a.lease)})
+}
+
+// receiveRetiring is a retiring authority's behaviour (see retire): lease
+// requests only, and only for the leader it had. A point of presence that
+// still sends it anything else re-sends it to the new authority when that
+// one's first table comes.
+func (a *authority) receiveRetiring(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *boursepb.LeaseRequest:
+		a.leaseRequest(ctx, m)
+	case *membersChanged:
+		if !m.quorum {
+			a.succ.setQuorum(false)
+		}
 	}
 }
 
@@ -242,6 +282,9 @@ func (a *authority) attach(ctx actor.Context, m *boursepb.Attach) {
 		if m.GetTerm() > a.maxRep || a.prevLd == "" {
 			a.prevLd = m.GetLeader()
 		}
+		if m.GetTerm() > a.maxRep || a.knownSubs == nil {
+			a.knownSubs = m.GetKnownSubscriptions()
+		}
 		a.maxRep = m.GetTerm()
 	}
 	if a.rebuilding && m.GetLeaseId() != 0 {
@@ -292,6 +335,7 @@ func (a *authority) attach(ctx actor.Context, m *boursepb.Attach) {
 func (a *authority) finishRebuild(ctx actor.Context) {
 	a.rebuilding = false
 	a.deadline.Stop()
+	a.seed()
 	a.term = a.maxRep + 1
 	prev := a.handlers[a.prevLd]
 	prevDead := prev == nil && a.prevLd != "" && a.dead[addrOfConn(a.prevLd)]
@@ -345,6 +389,34 @@ func (a *authority) finishRebuild(ctx actor.Context) {
 	a.releaseAcks(ctx)
 	a.log.Debug("bourse: authority ready", slog.Int("handlers", len(a.members)), slog.Uint64("term", a.term),
 		slog.Uint64("epoch", a.epoch), slog.String("leader", a.succ.leader))
+}
+
+// seed gives the live nodes that did not answer the rebuild in time the
+// handlers and subscriptions the other nodes' last tables listed for them:
+// the first table then keeps routing to them, as the old authority did,
+// instead of dropping them until they answer (their publications would be
+// lost meanwhile). When such a node answers, its own state replaces what was
+// seeded; when it goes, membership removes it.
+func (a *authority) seed() {
+	for addr := range a.waiting {
+		for _, h := range a.known {
+			if h.GetPid().GetAddress() == addr {
+				if _, ok := a.handlers[h.GetId()]; !ok {
+					a.add(h)
+				}
+			}
+		}
+		for _, np := range a.knownSubs {
+			if np.GetPop().GetAddress() == addr {
+				ns := a.node(addr, np.GetNode())
+				ns.pop = toPID(np.GetPop())
+				for _, p := range np.GetPatterns() {
+					ns.patterns[p] = struct{}{}
+				}
+			}
+		}
+	}
+	a.knownSubs = nil
 }
 
 // addrOfConn returns the node address in a connection id ("addr/actor@inc#tag").

@@ -68,20 +68,37 @@ func startNodesB(t testing.TB, n int, tr transport) []*testNode {
 		}
 		tn := &testNode{name: cfg.Node, sys: sys, remote: r, hub: h}
 		nodes = append(nodes, tn)
-		t.Cleanup(func() { tn.stop() })
 	}
+	// Every hub first, then every remote: a hub still running sends its
+	// control messages (lease renewals, table acknowledgements) to the
+	// others, and remote would dial a stopped one again and again.
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			if n.hub != nil {
+				_ = n.hub.Stop(context.Background())
+			}
+		}
+		// What was sent before the hubs stopped arrives while remote still
+		// runs, as cluster.Node.Stop lets it (drainAfterLeave).
+		time.Sleep(50 * time.Millisecond)
+		for _, n := range nodes {
+			n.stop()
+		}
+	})
 	setMembers(nodes...)
 	return nodes
 }
 
 func (n *testNode) stop() {
-	if n.hub == nil {
+	if n.sys == nil {
 		return
 	}
-	_ = n.hub.Stop(context.Background())
+	if n.hub != nil {
+		_ = n.hub.Stop(context.Background())
+	}
 	n.remote.Shutdown(false)
 	n.sys.Shutdown()
-	n.hub = nil
+	n.hub, n.sys = nil, nil
 }
 
 func setMembers(nodes ...*testNode) {

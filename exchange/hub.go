@@ -50,8 +50,9 @@ type Hub struct {
 	dead      map[string]bool       // see View.Dead
 	auths     map[string]*actor.PID // exchange -> the authority this node runs
 	authSeq   int
-	joining   bool             // see SetJoining
-	held      map[string][]any // Attaches that came while joining, by exchange
+	joining   bool                    // see SetJoining
+	held      map[string][]any        // Attaches that came while joining, by exchange
+	retiring  map[*actor.PID]struct{} // authorities moved away, still renewing leases (see retire)
 }
 
 // New starts a hub on system. The hub does not own system: stopping the hub
@@ -208,6 +209,25 @@ func (h *Hub) Leader(name string) (*boursepb.HandlerInfo, uint64, error) {
 	return t.all.infos[0], t.epoch, nil
 }
 
+// retire moves an authority this node no longer owns into retirement (see
+// retire) and stops it one lease later (with membersMu held).
+func (h *Hub) retire(pid *actor.PID) {
+	h.root.Send(pid, &retire{})
+	if h.retiring == nil {
+		h.retiring = map[*actor.PID]struct{}{}
+	}
+	h.retiring[pid] = struct{}{}
+	time.AfterFunc(h.cfg.leaseDuration(), func() {
+		h.membersMu.Lock()
+		_, still := h.retiring[pid]
+		delete(h.retiring, pid)
+		h.membersMu.Unlock()
+		if still {
+			h.root.Stop(pid)
+		}
+	})
+}
+
 // now is the hub's monotonic clock, for leases.
 func (h *Hub) now() time.Duration { return time.Since(h.start) }
 
@@ -239,9 +259,14 @@ func (h *Hub) Stop(ctx context.Context) error {
 	h.membersMu.Lock()
 	auths := h.auths
 	h.auths = map[string]*actor.PID{}
+	retiring := h.retiring
+	h.retiring = nil
 	h.membersMu.Unlock()
 	var futs []*actor.Future
 	for _, pid := range auths {
+		futs = append(futs, h.root.StopFuture(pid))
+	}
+	for pid := range retiring {
 		futs = append(futs, h.root.StopFuture(pid))
 	}
 	for _, p := range points {
@@ -298,11 +323,18 @@ func (h *Hub) applyMembers(prev, next []Member, regained bool) {
 	}
 	quorum := h.quorum.Load()
 	for name, pid := range h.auths {
-		if regained || h.ownerOf(name, next) != h.address() {
+		switch {
+		case regained:
 			h.root.Stop(pid)
-			delete(h.auths, name)
+		case h.ownerOf(name, next) != h.address():
+			h.retire(pid)
+		default:
+			h.root.Send(pid, &membersChanged{live: live, quorum: quorum, dead: h.dead})
 			continue
 		}
+		delete(h.auths, name)
+	}
+	for pid := range h.retiring {
 		h.root.Send(pid, &membersChanged{live: live, quorum: quorum, dead: h.dead})
 	}
 	for _, p := range *h.points.Load() {

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -133,8 +134,8 @@ func (a *popActor) leaseAsk(hl *heldLease) uint64 {
 }
 
 func (a *popActor) requestLease(ctx actor.Context, hl *heldLease) {
-	if a.authPID == nil {
-		return
+	if a.authPID == nil || !a.p.h.isLive(a.authPID.Address) {
+		return // nothing goes to a node that is not a member: remote would dial it again and again
 	}
 	id := a.leaseAsk(hl)
 	// Sent without a sender (the grant goes to Pop): a request that reaches
@@ -155,6 +156,7 @@ func (a *popActor) leaseGrant(ctx actor.Context, m *boursepb.LeaseGrant) {
 		return // from an authority or a leadership that is over
 	}
 	if !m.GetGranted() {
+		a.p.h.log.Debug("bourse: lease refused", slog.String("exchange", a.p.spec.Name), slog.String("handler", hl.conn), slog.Uint64("term", hl.term))
 		a.endLease(ctx, hl)
 		return
 	}
@@ -205,6 +207,8 @@ func (a *popActor) leaseTick(ctx actor.Context, m *timerTick) {
 		now := a.p.h.now()
 		for _, hl := range ls.held {
 			if hl.leading && !hl.state.valid(now) {
+				a.p.h.log.Debug("bourse: lease ran out", slog.String("exchange", a.p.spec.Name), slog.String("handler", hl.conn),
+					slog.Uint64("term", hl.term), slog.Bool("authority_live", a.authPID != nil && a.p.h.isLive(a.authPID.Address)))
 				a.endLease(ctx, hl) // still named: a later grant may start it again
 			}
 		}

@@ -267,6 +267,7 @@ func (a *popActor) state(ctx actor.Context) *boursepb.Attach {
 	a.p.tableMu.Lock()
 	if a.p.raw != nil {
 		st.Known = a.p.raw.GetHandlers()
+		st.KnownSubscriptions = a.p.raw.GetSubscriptions()
 	}
 	a.p.tableMu.Unlock()
 	a.p.subMu.RLock()
@@ -297,7 +298,9 @@ func (a *popActor) table(ctx actor.Context, m *boursepb.RoutingTable) {
 	a.authPID = auth
 	a.term, a.epoch, a.leader = m.GetTerm(), m.GetEpoch(), m.GetLeader()
 	a.p.setTable(m)
-	ctx.Send(auth, &boursepb.TableAck{Exchange: a.p.spec.Name, Term: m.GetTerm(), Epoch: m.GetEpoch(), Pop: fromPID(ctx.Self())})
+	if a.p.h.isLive(auth.Address) {
+		ctx.Send(auth, &boursepb.TableAck{Exchange: a.p.spec.Name, Term: m.GetTerm(), Epoch: m.GetEpoch(), Pop: fromPID(ctx.Self())})
+	}
 	a.leadersChanged(ctx)
 	if !a.attached {
 		a.attached = true

@@ -17,15 +17,20 @@ import "time"
 //     only once its last lease has surely run out: wait after the last grant.
 //   - A new authority keeps the leader the nodes report from the newest
 //     term, if it is still connected; if it is not, it waits as above from
-//     its own start, since its predecessor may have granted a lease just
-//     before it went. A node coming back (after a freeze, a partition or a
-//     restart) never takes leadership back from a running leader.
+//     its own start plus one lease, since its predecessor, retiring, goes on
+//     renewing its leader's lease for one lease after the move (so a move
+//     never interrupts the leader). The same holds when the kept leader goes
+//     silent early in the new authority's life. A node coming back (after a
+//     freeze, a partition or a restart) never takes leadership back from a
+//     running leader.
 type succession struct {
 	wait      time.Duration // how long after a grant its lease may still run anywhere
+	lease     time.Duration // how long a retiring predecessor may still grant
 	leader    string        // the appointed leader's connection id; "" none
 	quorum    bool
 	lastGrant time.Duration // when the leader was last granted a lease
 	notBefore time.Duration // no leader is appointed before this
+	inherited time.Duration // until then, a predecessor's lease may still run
 }
 
 // leaseWait is how long after a grant a lease of length lease may still run
@@ -37,12 +42,15 @@ func leaseWait(lease time.Duration) time.Duration { return lease + lease/10 + 5*
 // reported from the newest term ("" if none), connected whether it is still
 // connected, dead whether its node is known to be gone for good.
 func (s *succession) start(now time.Duration, prev string, connected, dead bool) {
+	if prev != "" && !dead {
+		s.inherited = now + s.lease + s.wait
+	}
 	switch {
 	case prev != "" && connected:
 		s.leader = prev
 		s.lastGrant = now
 	case prev != "" && !dead:
-		s.notBefore = max(s.notBefore, now+s.wait)
+		s.notBefore = max(s.notBefore, s.inherited)
 	}
 }
 
@@ -54,7 +62,7 @@ func (s *succession) removed(id string, dead bool) {
 	}
 	s.leader = ""
 	if !dead {
-		s.notBefore = max(s.notBefore, s.lastGrant+s.wait)
+		s.notBefore = max(s.notBefore, s.lastGrant+s.wait, s.inherited)
 	}
 }
 
@@ -63,7 +71,7 @@ func (s *succession) removed(id string, dead bool) {
 // acting within one lease, and no successor may be appointed before that.
 func (s *succession) setQuorum(q bool) {
 	if !q && s.leader != "" {
-		s.notBefore = max(s.notBefore, s.lastGrant+s.wait)
+		s.notBefore = max(s.notBefore, s.lastGrant+s.wait, s.inherited)
 		s.leader = ""
 	}
 	s.quorum = q

@@ -69,10 +69,16 @@ func TestSuccession(t *testing.T) {
 			{at: 0, do: "appoint", id: "b", want: "a"},
 			{at: 1 * ms, do: "grant", id: "a", want: "a", granted: true},
 		}},
+		{"kept leader silent early: the retiring predecessor's grants are waited out", []step{
+			{at: 1000 * ms, do: "start", id: "a", conn: true, want: "a"},
+			{at: 1010 * ms, do: "remove", id: "a", want: ""},
+			{at: 1010 * ms, do: "appoint", id: "b", want: "", retryAt: 1000*ms + lease + wait},
+			{at: 1000*ms + lease + wait, do: "appoint", id: "b", want: "b"},
+		}},
 		{"new authority waits out a lost leader's possible lease", []step{
 			{at: 1000 * ms, do: "start", id: "a", conn: false, want: ""},
-			{at: 1000 * ms, do: "appoint", id: "b", want: "", retryAt: 1000*ms + wait},
-			{at: 1000*ms + wait, do: "appoint", id: "b", want: "b"},
+			{at: 1000 * ms, do: "appoint", id: "b", want: "", retryAt: 1000*ms + lease + wait},
+			{at: 1000*ms + lease + wait, do: "appoint", id: "b", want: "b"},
 		}},
 		{"new authority appoints at once when the lost leader's node is known dead", []step{
 			{at: 1000 * ms, do: "start", id: "a", conn: false, dead: true, want: ""},
@@ -99,7 +105,7 @@ func TestSuccession(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := succession{wait: wait, quorum: true}
+			s := succession{wait: wait, lease: lease, quorum: true}
 			for i, st := range tt.steps {
 				switch st.do {
 				case "start":

@@ -1430,10 +1430,15 @@ type Attach struct {
 	// leading connection along with the state (as a LeaseRequest would): a new
 	// authority that keeps that leader grants it as soon as it is rebuilt, so
 	// a move of the authority never lets the leader's lease lapse.
-	LeaseHandler  string `protobuf:"bytes,11,opt,name=lease_handler,json=leaseHandler,proto3" json:"lease_handler,omitempty"`
-	LeaseId       uint64 `protobuf:"varint,12,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LeaseHandler string `protobuf:"bytes,11,opt,name=lease_handler,json=leaseHandler,proto3" json:"lease_handler,omitempty"`
+	LeaseId      uint64 `protobuf:"varint,12,opt,name=lease_id,json=leaseId,proto3" json:"lease_id,omitempty"`
+	// known_subscriptions are the nodes' patterns as the node's last routing
+	// table had them: a rebuilt authority keeps routing to the subscribers and
+	// handlers of a live node that has not answered yet, rather than dropping
+	// them from its first table.
+	KnownSubscriptions []*NodePatterns `protobuf:"bytes,13,rep,name=known_subscriptions,json=knownSubscriptions,proto3" json:"known_subscriptions,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Attach) Reset() {
@@ -1548,6 +1553,13 @@ func (x *Attach) GetLeaseId() uint64 {
 		return x.LeaseId
 	}
 	return 0
+}
+
+func (x *Attach) GetKnownSubscriptions() []*NodePatterns {
+	if x != nil {
+		return x.KnownSubscriptions
+	}
+	return nil
 }
 
 // TableAck tells the authority that a point of presence routes with the
@@ -2053,7 +2065,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\rsubscriptions\x18\x04 \x03(\v2\x17.bourse.v1.NodePatternsR\rsubscriptions\x12,\n" +
 	"\tauthority\x18\x05 \x01(\v2\x0e.bourse.v1.PidR\tauthority\x12\x12\n" +
 	"\x04term\x18\x06 \x01(\x04R\x04term\x12\x16\n" +
-	"\x06leader\x18\a \x01(\tR\x06leader\"\xfd\x02\n" +
+	"\x06leader\x18\a \x01(\tR\x06leader\"\xc7\x03\n" +
 	"\x06Attach\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12 \n" +
@@ -2067,7 +2079,8 @@ const file_bourse_proto_rawDesc = "" +
 	"\x06leader\x18\n" +
 	" \x01(\tR\x06leader\x12#\n" +
 	"\rlease_handler\x18\v \x01(\tR\fleaseHandler\x12\x19\n" +
-	"\blease_id\x18\f \x01(\x04R\aleaseId\"r\n" +
+	"\blease_id\x18\f \x01(\x04R\aleaseId\x12H\n" +
+	"\x13known_subscriptions\x18\r \x03(\v2\x17.bourse.v1.NodePatternsR\x12knownSubscriptions\"r\n" +
 	"\bTableAck\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x14\n" +
@@ -2183,14 +2196,15 @@ var file_bourse_proto_depIdxs = []int32{
 	1,  // 23: bourse.v1.Attach.pop:type_name -> bourse.v1.Pid
 	2,  // 24: bourse.v1.Attach.handlers:type_name -> bourse.v1.HandlerInfo
 	2,  // 25: bourse.v1.Attach.known:type_name -> bourse.v1.HandlerInfo
-	1,  // 26: bourse.v1.TableAck.pop:type_name -> bourse.v1.Pid
-	1,  // 27: bourse.v1.LeaseRequest.pop:type_name -> bourse.v1.Pid
-	1,  // 28: bourse.v1.Sync.authority:type_name -> bourse.v1.Pid
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	13, // 26: bourse.v1.Attach.known_subscriptions:type_name -> bourse.v1.NodePatterns
+	1,  // 27: bourse.v1.TableAck.pop:type_name -> bourse.v1.Pid
+	1,  // 28: bourse.v1.LeaseRequest.pop:type_name -> bourse.v1.Pid
+	1,  // 29: bourse.v1.Sync.authority:type_name -> bourse.v1.Pid
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_bourse_proto_init() }

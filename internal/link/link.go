@@ -168,6 +168,7 @@ type Link struct {
 	leaving sync.Map // *outConn -> struct{}: forgotten, still flushing
 	mu      sync.Mutex
 	in      map[net.Conn]struct{}
+	inPeer  map[string]*inConn // the newest connection from each peer
 	closed  atomic.Bool
 	quit    chan struct{}
 	wg      sync.WaitGroup
@@ -268,7 +269,7 @@ func (l *Link) Forget(peer string) {
 		return
 	}
 	c := v.(*outConn)
-	c.close()
+	c.drop()
 	// Until its writer has flushed, Close must still find it (to abort it
 	// when its context ends): a peer that stopped reading holds the writer
 	// for up to WriteTimeout.
@@ -361,12 +362,46 @@ func (l *Link) accept() {
 	}
 }
 
+// inConn is a connection from a peer, as the link reads it.
+type inConn struct {
+	nc       net.Conn
+	done     chan struct{} // closed when its reader returned
+	replaced atomic.Bool
+}
+
+// replaceIn makes nc the connection read from peer. An older one is closed,
+// and its reader waited for, before nc's first frame is handed on: the peer
+// dialled again because it dropped the old one (it had declared this node
+// down), and what the old one still carries must not arrive after what the
+// new one does.
+func (l *Link) replaceIn(peer string, nc net.Conn) *inConn {
+	me := &inConn{nc: nc, done: make(chan struct{})}
+	l.mu.Lock()
+	if l.inPeer == nil {
+		l.inPeer = map[string]*inConn{}
+	}
+	old := l.inPeer[peer]
+	l.inPeer[peer] = me
+	l.mu.Unlock()
+	if old != nil {
+		old.replaced.Store(true)
+		_ = old.nc.Close()
+		<-old.done
+	}
+	return me
+}
+
 // serve reads one peer's frames until the connection ends.
 func (l *Link) serve(nc net.Conn) {
 	defer l.wg.Done()
 	defer func() {
 		l.mu.Lock()
 		delete(l.in, nc)
+		for p, ic := range l.inPeer {
+			if ic.nc == nc {
+				delete(l.inPeer, p)
+			}
+		}
 		l.mu.Unlock()
 		_ = nc.Close()
 	}()
@@ -398,13 +433,15 @@ func (l *Link) serve(nc net.Conn) {
 		return
 	}
 	_ = nc.SetReadDeadline(time.Time{})
+	me := l.replaceIn(peer, nc)
+	defer close(me.done)
 	err = r.frames(func(kind byte, body []byte) {
 		l.framesReceived.Add(1)
 		l.bytesReceived.Add(uint64(len(body) + 5))
 		l.cfg.Handler(kind, body)
 	})
-	if l.closed.Load() || err == nil {
-		return // goodbye, or our own close
+	if l.closed.Load() || err == nil || me.replaced.Load() {
+		return // goodbye, our own close, or a newer connection from the peer
 	}
 	if errors.Is(err, ErrProtocol) || errors.Is(err, ErrFrameTooLarge) {
 		l.log.Warn("bourse: link: closed a connection that broke the protocol", slog.String("peer", peer), slog.Any("error", err))

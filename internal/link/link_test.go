@@ -294,7 +294,11 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	rs.wait(t, 1)
 }
 
-func TestForgetRedialsAndLosesNothingQueued(t *testing.T) {
+// Forget drops what waits for the peer (it was declared down: what was sent
+// to it since may be lost, but never reordered), and the next Send dials
+// again: the receiver gets a prefix of what was sent before, in order, then
+// what was sent after, and no failure is reported.
+func TestForgetDropsAndRedials(t *testing.T) {
 	rs := newSink()
 	recv := listen(t, rs, nil)
 	send := listen(t, newSink(), nil)
@@ -308,9 +312,30 @@ func TestForgetRedialsAndLosesNothingQueued(t *testing.T) {
 	if err := send.Send(recv.Addr(), 1, str("after")); err != nil {
 		t.Fatalf("Send after Forget: %v", err)
 	}
-	rs.wait(t, 101)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rs.mu.Lock()
+		n := len(rs.frames)
+		last := ""
+		if n > 0 {
+			last = rs.frames[n-1]
+		}
+		rs.mu.Unlock()
+		if last == "after" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d frames, the last %q: want \"after\" last", n, last)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	for i, f := range rs.frames[:len(rs.frames)-1] {
+		if f != strconv.Itoa(i) {
+			t.Fatalf("frame %d is %q: not a prefix in order of what was sent before Forget", i, f)
+		}
+	}
 	if len(rs.downs) != 0 {
 		t.Fatalf("Forget was reported as a failure: %v", rs.downs)
 	}
@@ -373,10 +398,10 @@ func TestTLSMismatchDeliversNothing(t *testing.T) {
 	}
 }
 
-// TestCloseAbortsAForgottenPeerThatDoesNotRead: a forgotten connection still
-// flushing to a peer that stopped reading does not hold Close past its
-// context.
-func TestCloseAbortsAForgottenPeerThatDoesNotRead(t *testing.T) {
+// TestForgottenPeerThatDoesNotReadHoldsNothing: Forget of a peer that
+// stopped reading (a frozen node) drops what waits at once, so neither the
+// writer nor Close waits for it.
+func TestForgottenPeerThatDoesNotReadHoldsNothing(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -405,10 +430,10 @@ func TestCloseAbortsAForgottenPeerThatDoesNotRead(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if err := l.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Close: %v, want a deadline error", err)
+	if err := l.Close(ctx); err != nil {
+		t.Fatalf("Close: %v, want nil: nothing was left to flush", err)
 	}
 	if took := time.Since(start); took > 2*time.Second {
-		t.Fatalf("Close took %v with a 200ms context", took)
+		t.Fatalf("Close took %v after Forget", took)
 	}
 }

@@ -134,6 +134,35 @@ func (c *outConn) abort() {
 	}
 }
 
+// drop discards what waits and resets the connection: the peer's kernel
+// throws away what it received and its process did not read yet. For a
+// peer declared down, whose frames since are lost anyway: were they
+// delivered later (the peer was frozen, not dead), they would arrive after
+// the frames of the connection that replaces this one.
+func (c *outConn) drop() {
+	c.mu.Lock()
+	nc := c.nc
+	c.err = ErrClosed
+	c.closing = true
+	c.buf = c.buf[:0]
+	c.mu.Unlock()
+	c.cond.Broadcast()
+	if nc != nil {
+		if tc, ok := netConn(nc).(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		_ = nc.Close()
+	}
+}
+
+// netConn returns the TCP connection under a TLS one.
+func netConn(nc net.Conn) net.Conn {
+	if tc, ok := nc.(*tls.Conn); ok {
+		return tc.NetConn()
+	}
+	return nc
+}
+
 // fail records err, drops what waits and reports the peer down.
 func (c *outConn) fail(err error) {
 	c.mu.Lock()
