@@ -140,6 +140,9 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 				endLeading()
 				return
 			}
+			if !m.Valid() {
+				return // it waited out its lease in the mailbox (a freeze); its end follows
+			}
 			endLeading() // a new term's leadership replaces the old one's
 			s.leading.Store(true)
 			if o.onLeading != nil {

@@ -47,6 +47,9 @@ func (n *Node) run(m *membership) {
 			e = m.tick(time.Now())
 		}
 		n.apply(m, e)
+		now := time.Now()
+		until := m.quorumUntil(now)
+		n.quorumUntil.Store(&until)
 		if !joined && m.settled() {
 			joined = true
 			close(n.joined)
@@ -55,6 +58,17 @@ func (n *Node) run(m *membership) {
 }
 
 func (n *Node) apply(m *membership, e effects) {
+	if e.paused > 0 {
+		n.log.Warn("this node did not run for a while (frozen or starved): its peers count for the quorum again once heard from",
+			slog.Duration("paused", e.paused))
+	}
+	if len(e.changes) == 0 {
+		if q := m.quorum(m.view()); q != n.quorum.Load() {
+			// The quorum changed with no member coming or going: after a
+			// pause of this process, or when the stale peers are heard again.
+			n.publishView(m.view(), q, m.dead())
+		}
+	}
 	if len(e.changes) > 0 {
 		// The view after each change, rebuilt from the end state: replay
 		// the changes backwards from it.
@@ -111,15 +125,20 @@ func (n *Node) publish(c change, view []Member, quorum bool, dead map[string]boo
 		ev.Type, ev.Reason = MemberDown, c.reason
 		n.log.Info("member down", append(attrs, slog.String("reason", string(c.reason)))...)
 	}
+	n.publishView(view, quorum, dead)
+	if dropped := n.observers.publish(ev); dropped > 0 {
+		n.log.Warn("membership event dropped for slow subscribers", slog.Int("subscribers", dropped))
+	}
+}
+
+// publishView hands a view to the hub (and keeps it for Members).
+func (n *Node) publishView(view []Member, quorum bool, dead map[string]bool) {
 	if quorum != n.quorum.Load() {
 		n.log.Warn("quorum changed", slog.Bool("quorum", quorum), slog.Int("members", len(view)))
 	}
 	n.quorum.Store(quorum)
 	n.setView(view)
 	n.broker.Hub().SetView(exchange.View{Members: toExchange(view), Quorum: quorum, Dead: dead})
-	if dropped := n.observers.publish(ev); dropped > 0 {
-		n.log.Warn("membership event dropped for slow subscribers", slog.Int("subscribers", dropped))
-	}
 }
 
 // probe checks whether p.addr accepts a TCP connection and reports it to the

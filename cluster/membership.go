@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"time"
 
 	boursepb "github.com/bourse-go/bourse/proto"
@@ -22,6 +23,10 @@ type membership struct {
 
 	// gotDiscovery: discovery delivered its first list (see settled).
 	gotDiscovery bool
+
+	lastTick   time.Time
+	pauseAfter time.Duration // a gap between ticks longer than this is a pause of this process
+	pauses     int           // pauses seen (for the log)
 }
 
 type peer struct {
@@ -37,6 +42,7 @@ type peer struct {
 	unreachable bool   // the latest reachability probe failed
 	nextProbe   time.Time
 	left        bool // its latest incarnation said it leaves (not counted for the quorum)
+	stale       bool // not heard from since this process last paused: not counted as live for the quorum
 	certain     bool // not alive, and known dead (left, refused connections, restarted)
 
 	// After remote reports the endpoint terminated, the peer's port is
@@ -72,6 +78,7 @@ type effects struct {
 	changes []change
 	send    []string
 	probes  []probeReq
+	paused  time.Duration // this process did not run for this long (see tick)
 }
 
 func newMembership(cfg Config, self Member) *membership {
@@ -82,6 +89,7 @@ func newMembership(cfg Config, self Member) *membership {
 		joinProbe:    cfg.HeartbeatInterval,
 		deadProbe:    max(time.Second, cfg.HeartbeatInterval),
 		forgetAfter:  10 * max(cfg.SuspectAfter, time.Second),
+		pauseAfter:   max(cfg.SuspectAfter/2, 4*cfg.HeartbeatInterval),
 		peers:        map[string]*peer{},
 	}
 }
@@ -149,6 +157,7 @@ func (m *membership) heartbeat(hb *boursepb.Heartbeat, now time.Time) effects {
 	}
 	e.probes = append(e.probes, m.gossip(hb.GetPeers(), now)...)
 	nm := Member{Node: hb.GetNode(), Address: addr, Data: hb.GetDataAddress(), Incarnation: inc}
+	p.stale = false
 	if p.alive {
 		switch {
 		case inc == p.member.Incarnation:
@@ -191,8 +200,29 @@ func (m *membership) gossip(addrs []string, now time.Time) []probeReq {
 
 // tick declares silent peers dead, lists the heartbeat targets (every live
 // peer) and starts the probes that are due.
+//
+// A tick that comes much later than the previous one means this process did
+// not run meanwhile (SIGSTOP, a VM or GC pause, starvation): its peers'
+// silence is its own. They are given the time of the pause back, so that
+// they are not declared down (which would drop them from the data path);
+// but none counts for the quorum until it is heard from again, so that what
+// this node decided before the pause (its authorities, its leaders) is not
+// trusted until it knows where the cluster stands.
 func (m *membership) tick(now time.Time) effects {
 	var e effects
+	if !m.lastTick.IsZero() {
+		if gap := now.Sub(m.lastTick); gap > m.pauseAfter {
+			m.pauses++
+			e.paused = gap
+			for _, p := range m.peers {
+				if p.alive {
+					p.lastHeard = p.lastHeard.Add(gap)
+					p.stale = true
+				}
+			}
+		}
+	}
+	m.lastTick = now
 	for addr, p := range m.peers {
 		switch {
 		case p.alive && now.Sub(p.lastHeard) > m.suspectAfter:
@@ -327,7 +357,9 @@ func (m *membership) quorum(view []Member) bool {
 	}
 	live := map[string]bool{}
 	for _, v := range view {
-		live[v.Address] = true
+		if p := m.peers[v.Address]; p == nil || !p.stale {
+			live[v.Address] = true
+		}
 	}
 	n := 0
 	lowest := known[0]
@@ -350,4 +382,32 @@ func (m *membership) dead() map[string]bool {
 		}
 	}
 	return d
+}
+
+// quorumUntil returns until when this node's quorum holds if it hears from
+// nobody meanwhile: the time at which, peers being declared silent one by
+// one in the order they were last heard from, fewer than a majority would
+// be left. The zero time when it has no quorum now. An authority grants a
+// leader's lease only before it: a node that resumes after a freeze does not
+// renew a lease on a quorum it has not heard from since, whatever order its
+// goroutines run in.
+func (m *membership) quorumUntil(now time.Time) time.Time {
+	var ps []*peer
+	for _, p := range m.peers {
+		if p.alive && !p.stale {
+			ps = append(ps, p)
+		}
+	}
+	slices.SortFunc(ps, func(a, b *peer) int { return b.lastHeard.Compare(a.lastHeard) })
+	view := []Member{m.self}
+	if m.quorum(view) {
+		return now.Add(100 * 365 * 24 * time.Hour) // alone: no peer to lose
+	}
+	for _, p := range ps {
+		view = append(view, p.member)
+		if m.quorum(view) {
+			return p.lastHeard.Add(m.suspectAfter)
+		}
+	}
+	return time.Time{}
 }

@@ -117,3 +117,59 @@ func TestMembershipSilentIsNotDead(t *testing.T) {
 		t.Fatalf("view %v dead %v after it came back", m.view(), m.dead())
 	}
 }
+
+// Issue 11, finding 3: a node that resumes after a freeze does not declare
+// its peers down (its own pause is not their silence, and dropping them
+// would lose its publications), but counts none of them for the quorum, and
+// grants no lease (quorumUntil in the past), until it hears from them again.
+func TestMembershipPauseOfThisProcess(t *testing.T) {
+	m := testMembership("n1")
+	m.gotDiscovery = true
+	t0 := time.Unix(0, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	for _, a := range []string{"n2", "n3", "n4", "n5"} {
+		m.heartbeat(hb(a, 1, false), at(0))
+	}
+	m.tick(at(10))
+	if !m.quorum(m.view()) || !m.quorumUntil(at(10)).After(at(10)) {
+		t.Fatal("no quorum with every peer heard")
+	}
+	// Frozen from +10ms to +3010ms.
+	e := m.tick(at(3010))
+	if e.paused != 3000*time.Millisecond {
+		t.Fatalf("pause %v, want 3s", e.paused)
+	}
+	if len(e.changes) != 0 || len(m.view()) != 5 {
+		t.Fatalf("peers declared down after this process's own pause: %+v", e.changes)
+	}
+	if m.quorum(m.view()) {
+		t.Fatal("quorum right after a pause, before hearing from anyone")
+	}
+	if u := m.quorumUntil(at(3010)); !u.IsZero() {
+		t.Fatalf("quorum holds until %v after a pause", u)
+	}
+	m.heartbeat(hb("n2", 1, false), at(3020))
+	if m.quorum(m.view()) {
+		t.Fatal("quorum with 2 of 5 heard since the pause")
+	}
+	m.heartbeat(hb("n3", 1, false), at(3025))
+	if !m.quorum(m.view()) {
+		t.Fatal("no quorum with 3 of 5 heard since the pause")
+	}
+	if u := m.quorumUntil(at(3025)); !u.Equal(at(3020).Add(100 * time.Millisecond)) {
+		t.Fatalf("quorum until %v, want n2's last heartbeat + SuspectAfter", u)
+	}
+	// The peers not heard since are declared down SuspectAfter after the
+	// pause, not at once.
+	var down []change
+	for ms := 3020; ms <= 3110; ms += 10 { // ticks every HeartbeatInterval
+		e := m.tick(at(ms))
+		if ms <= 3100 && len(e.changes) > 0 {
+			t.Fatalf("changes %+v %dms after the pause", e.changes, ms-3010)
+		}
+		down = append(down, e.changes...)
+	}
+	if len(down) != 2 {
+		t.Fatalf("changes %+v: want n4 and n5 down SuspectAfter after the pause", down)
+	}
+}

@@ -82,10 +82,11 @@ type Node struct {
 	probeCtx    context.Context // canceled by Stop; aborts probes' dials
 	cancelProbe context.CancelFunc
 
-	view      atomic.Pointer[[]Member]
-	quorum    atomic.Bool // the view holds a majority (see HasQuorum)
-	observers observers
-	lastAlive []string // live peers when the membership goroutine ended (for Stop)
+	view        atomic.Pointer[[]Member]
+	quorum      atomic.Bool               // the view holds a majority (see HasQuorum)
+	quorumUntil atomic.Pointer[time.Time] // see membership.quorumUntil
+	observers   observers
+	lastAlive   []string // live peers when the membership goroutine ended (for Stop)
 
 	stopOnce sync.Once
 	stopErr  error
@@ -156,6 +157,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	xcfg := cfg.Exchange
 	xcfg.Incarnation = n.self.Incarnation
 	xcfg.OnPeerDown = n.onLinkDown
+	xcfg.QuorumUntil = func() time.Time { return *n.quorumUntil.Load() }
+	forever := time.Now().Add(100 * 365 * 24 * time.Hour) // alone until the first heartbeat
+	n.quorumUntil.Store(&forever)
 	n.broker, err = actors.New(actors.WithActorSystem(n.system), actors.WithConfig(xcfg))
 	if err != nil {
 		return fail(fmt.Errorf("bourse: cluster: start broker: %w", err))

@@ -41,16 +41,17 @@ type authority struct {
 	term     uint64                // set when the rebuild ends; 0 before
 	nodes    map[string]*nodeState // by address
 
-	succ   succession
-	now    func() time.Duration // the hub's monotonic clock
-	lease  time.Duration
-	dead   map[string]bool    // addresses of nodes known gone for good (View.Dead)
-	appt   selfTimer          // fires when a successor may be appointed
-	acked  map[string]uint64  // address -> newest epoch of this term its pop acknowledged
-	acks   []ackWait          // replies held until every node routes with a table
-	maxRep uint64             // the newest term the nodes reported (rebuild)
-	prevLd string             // the leader they reported for it
-	asks   []*boursepb.Attach // lease requests that came with the nodes' state (rebuild)
+	succ        succession
+	now         func() time.Duration // the hub's monotonic clock
+	quorumUntil func() time.Time     // Config.QuorumUntil
+	lease       time.Duration
+	dead        map[string]bool    // addresses of nodes known gone for good (View.Dead)
+	appt        selfTimer          // fires when a successor may be appointed
+	acked       map[string]uint64  // address -> newest epoch of this term its pop acknowledged
+	acks        []ackWait          // replies held until every node routes with a table
+	maxRep      uint64             // the newest term the nodes reported (rebuild)
+	prevLd      string             // the leader they reported for it
+	asks        []*boursepb.Attach // lease requests that came with the nodes' state (rebuild)
 	// knownSubs are the subscriptions the newest report's table listed
 	// (rebuild): see seed.
 	knownSubs []*boursepb.NodePatterns
@@ -203,9 +204,15 @@ func (a *authority) Receive(ctx actor.Context) {
 }
 
 func (a *authority) leaseRequest(ctx actor.Context, m *boursepb.LeaseRequest) {
-	granted := !a.rebuilding && m.GetTerm() == a.term && a.succ.grant(m.GetHandler(), a.now())
+	granted := !a.rebuilding && m.GetTerm() == a.term && a.quorumHolds() && a.succ.grant(m.GetHandler(), a.now())
 	ctx.Send(toPID(m.GetPop()), &boursepb.LeaseGrant{Exchange: a.name, Handler: m.GetHandler(), Term: m.GetTerm(), Id: m.GetId(),
 		Granted: granted, LeaseNanos: int64(a.lease)})
+}
+
+// quorumHolds reports whether the node's quorum holds at this instant by
+// the failure detector's clock (see Config.QuorumUntil).
+func (a *authority) quorumHolds() bool {
+	return a.quorumUntil == nil || time.Now().Before(a.quorumUntil())
 }
 
 // receiveRetiring is a retiring authority's behaviour (see retire): lease
@@ -336,7 +343,14 @@ func (a *authority) finishRebuild(ctx actor.Context) {
 	a.rebuilding = false
 	a.deadline.Stop()
 	a.seed()
-	a.term = a.maxRep + 1
+	// A new term only with a quorum: the minority side of a partition
+	// must not outnumber the majority's term, or its nodes would refuse the
+	// majority's tables once the partition heals. Without one, it routes
+	// in the newest term it was told of and appoints nobody.
+	a.term = a.maxRep
+	if a.succ.quorum {
+		a.term++
+	}
 	prev := a.handlers[a.prevLd]
 	prevDead := prev == nil && a.prevLd != "" && a.dead[addrOfConn(a.prevLd)]
 	a.succ.start(a.now(), a.prevLd, prev != nil, prevDead)
@@ -346,7 +360,7 @@ func (a *authority) finishRebuild(ctx actor.Context) {
 	// The kept leader's lease, asked for with its node's state: granted
 	// now, after the table (same sender, same receiver: it arrives first).
 	for _, ask := range a.asks {
-		if a.succ.grant(ask.GetLeaseHandler(), a.now()) {
+		if a.quorumHolds() && a.succ.grant(ask.GetLeaseHandler(), a.now()) {
 			ctx.Send(toPID(ask.GetPop()), &boursepb.LeaseGrant{Exchange: a.name, Handler: ask.GetLeaseHandler(), Term: a.term,
 				Id: ask.GetLeaseId(), Granted: true, LeaseNanos: int64(a.lease)})
 		}

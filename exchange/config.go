@@ -50,6 +50,13 @@ type Config struct {
 	// link connection broke without a goodbye: the cluster layer checks at
 	// once whether that node is gone, which the link sees before membership.
 	OnPeerDown func(addr string)
+	// QuorumUntil, when not nil, tells until when this node's quorum holds
+	// if it hears from no other node meanwhile (the cluster layer's failure
+	// detector knows). An authority grants a leader's lease only before
+	// that moment, so a node that resumes after a freeze never renews a
+	// lease on the strength of a quorum it had before. It is called from
+	// the authorities' actors and must not block. nil means always.
+	QuorumUntil func() time.Time
 }
 
 // DefaultLeaseDuration is the leader lease when Config.LeaseDuration is 0.

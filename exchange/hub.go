@@ -32,6 +32,7 @@ type Hub struct {
 	ingresses  sync.Map                     // address -> *actor.PID of that node's ingress
 	link       *link.Link                   // the data link; nil without Config.DataAddr
 	peers      atomic.Pointer[peerMap]      // live nodes' data-link addresses
+	lastData   sync.Map                     // remote address -> the last data-link address it had (see sendWire)
 	strs       stringTable                  // the link codec's interned strings
 	targets    cowMap[*actor.PID]           // local actors by id (see localPID)
 

@@ -35,6 +35,17 @@ type Leadership struct {
 	// Context, when Leading, ends when the leadership or its lease ends (or
 	// the hub stops). nil when not Leading.
 	Context context.Context
+
+	lease *leaseState
+	hub   *Hub
+}
+
+// Valid reports whether the leadership a Leading message started still
+// holds at this instant: its lease has not run out. A message that waited in
+// a mailbox while its node was frozen is no longer valid when it is read,
+// and its end follows.
+func (l *Leadership) Valid() bool {
+	return l.Leading && l.lease != nil && l.lease.valid(l.hub.now()) && l.Context.Err() == nil
 }
 
 // leaseState is one connection's lease: the pop actor writes it, the
@@ -173,7 +184,8 @@ func (a *popActor) leaseGrant(ctx actor.Context, m *boursepb.LeaseGrant) {
 		hl.leading = true
 		var lctx context.Context
 		lctx, hl.cancel = context.WithCancel(context.Background())
-		ctx.Send(hl.pid, &Leadership{Exchange: a.p.spec.Name, Handler: hl.conn, Term: hl.term, Leading: true, Context: lctx})
+		ctx.Send(hl.pid, &Leadership{Exchange: a.p.spec.Name, Handler: hl.conn, Term: hl.term, Leading: true, Context: lctx,
+			lease: hl.state, hub: a.p.h})
 	}
 	a.armExpiry(ctx)
 }

@@ -59,6 +59,9 @@ func (h *Hub) setPeers(members []Member) {
 	pm := &peerMap{data: map[string]string{}, remote: map[string]string{}, live: map[string]bool{}}
 	for _, m := range members {
 		pm.live[m.Address] = true
+		if m.Data != "" {
+			h.lastData.Store(m.Address, m.Data)
+		}
 		if m.Data != "" && m.Address != h.address() {
 			pm.data[m.Address] = m.Data
 			pm.remote[m.Data] = m.Address
@@ -88,6 +91,16 @@ func (h *Hub) setPeers(members []Member) {
 func (h *Hub) sendWire(addr string, kind byte, m outbound) error {
 	pm := h.peers.Load()
 	if pm.live != nil && !pm.live[addr] {
+		// A reply still goes to a caller this node dropped (it may have been
+		// frozen, and its own view still counts this node in): the caller,
+		// not this node, decides whether to wait for it, and only the link,
+		// which fails what it cannot deliver, carries it.
+		if data, ok := h.lastData.Load(addr); ok && kind == frameReply && h.link != nil {
+			if err := h.link.Send(data.(string), kind, m); err != nil {
+				return linkError(addr, err)
+			}
+			return nil
+		}
 		return fmt.Errorf("%w: %s is not a member", ErrNodeDown, addr)
 	}
 	if h.link != nil {

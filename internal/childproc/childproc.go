@@ -45,6 +45,12 @@ type Options struct {
 	Args []string // arguments, after the program name
 	Env  []string // "KEY=value" each, added to Environ()
 
+	// Prefix, when not empty, is a command the binary runs under: Start
+	// runs Prefix[0] with Prefix[1:], this binary's path and Args. The
+	// command should exec the binary (as "ip netns exec NS" does), so that
+	// Pid, Signal and Kill reach the binary itself.
+	Prefix []string
+
 	// Stdout and Stderr, when not nil, get each line the child writes to
 	// that stream, without its newline, one line at a time from a goroutine
 	// of their own. When nil, the child writes to this process's stdout or
@@ -93,6 +99,10 @@ func Start(opts Options) (*Process, error) {
 		return nil, err
 	}
 	cmd := exec.Command(exe, opts.Args...)
+	if len(opts.Prefix) > 0 {
+		args := append(append(append([]string(nil), opts.Prefix[1:]...), exe), opts.Args...)
+		cmd = exec.Command(opts.Prefix[0], args...)
+	}
 	cmd.Env = append(Environ(), opts.Env...)
 	p := &Process{cmd: cmd, maxTail: opts.Tail, done: make(chan struct{})}
 	stdinR, stdinW, err := os.Pipe()

@@ -239,6 +239,30 @@ func TestLongLine(t *testing.T) {
 	}
 }
 
+// A child started under a prefix command that execs it (env here, as ip
+// netns exec in the chaos suite) is the binary itself: Pid and Kill reach it.
+func TestPrefix(t *testing.T) {
+	envPath, err := exec.LookPath("env")
+	if err != nil {
+		t.Skip("no env command")
+	}
+	out := make(lines, 10)
+	p := start(t, "echo", Options{Stdout: out.handle, Prefix: []string{envPath, "CHILDPROC_TEST_PREFIX=1"}})
+	if got := out.next(t); got != "ready" {
+		t.Fatalf("first line %q, want ready", got)
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.Pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if self, _ := os.Executable(); exe != self {
+		t.Errorf("child runs %s, want this binary %s", exe, self)
+	}
+	if err := p.Kill(testCtx(t)); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+}
+
 func TestEnviron(t *testing.T) {
 	t.Setenv("GORACE", "halt_on_error=1")
 	if env := Environ(); !slices.Contains(env, "GORACE=halt_on_error=1") || slices.Contains(env, "GORACE=atexit_sleep_ms=0") {

@@ -1,0 +1,29 @@
+//go:build chaos
+
+package chaos
+
+import (
+	"flag"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+var (
+	flagDuration = flag.Duration("chaos.duration", time.Minute, "how long the load and the fault schedule run")
+	flagSeed     = flag.Uint64("chaos.seed", 0, "seed of the fault schedule and random choices (0: pick one and print it)")
+	flagJSON     = flag.String("chaos.json", "", "write the figures as JSON to this file")
+	flagLog      = flag.String("chaos.log", "", "write the children's stderr to files in this directory")
+	flagPace     = flag.Duration("chaos.pace", 10*time.Millisecond, "pause of each caller between two requests")
+	flagLeader   = flag.String("chaos.leader", "both", "how a handler learns it leads: callback, poll or both")
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild())
+	}
+	// The parent runs no node: every goroutine it starts must be gone.
+	goleak.VerifyTestMain(m)
+}
