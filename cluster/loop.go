@@ -88,8 +88,10 @@ func (n *Node) apply(m *membership, e effects) {
 		}
 	}
 	if len(e.send) > 0 {
-		hb := n.heartbeat(false)
+		seq := m.nextHeartbeat(time.Now())
 		for _, a := range e.send {
+			hb := n.heartbeat(false)
+			hb.Seq, hb.Ack = seq, m.ackFor(a)
 			n.system.Root.Send(actor.NewPID(a, MembersActor), hb)
 		}
 	}

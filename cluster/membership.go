@@ -24,9 +24,13 @@ type membership struct {
 	// gotDiscovery: discovery delivered its first list (see settled).
 	gotDiscovery bool
 
-	lastTick   time.Time
-	pauseAfter time.Duration // a gap between ticks longer than this is a pause of this process
+	lastRun    time.Time     // when the last event was handled
+	pauseAfter time.Duration // a gap between events longer than this is a pause of this process
 	pauses     int           // pauses seen (for the log)
+	pausedAt   time.Time     // when the last pause was noticed
+
+	hbSeq  uint64               // of the last heartbeat sent
+	sentAt map[uint64]time.Time // when each recent heartbeat was sent, by seq
 }
 
 type peer struct {
@@ -41,9 +45,11 @@ type peer struct {
 	probing     bool   // a reachability probe is in flight
 	unreachable bool   // the latest reachability probe failed
 	nextProbe   time.Time
-	left        bool // its latest incarnation said it leaves (not counted for the quorum)
-	stale       bool // not heard from since this process last paused: not counted as live for the quorum
-	certain     bool // not alive, and known dead (left, refused connections, restarted)
+	left        bool      // its latest incarnation said it leaves (not counted for the quorum)
+	stale       bool      // not heard from since this process last paused: not counted as live for the quorum
+	lastSeq     uint64    // the newest heartbeat seq received from it (echoed back as ack)
+	ackedAt     time.Time // when this node sent the newest heartbeat the peer echoed
+	certain     bool      // not alive, and known dead (left, refused connections, restarted)
 
 	// After remote reports the endpoint terminated, the peer's port is
 	// checked at every tick until verifyUntil: a refused connection means
@@ -91,6 +97,7 @@ func newMembership(cfg Config, self Member) *membership {
 		forgetAfter:  10 * max(cfg.SuspectAfter, time.Second),
 		pauseAfter:   max(cfg.SuspectAfter/2, 4*cfg.HeartbeatInterval),
 		peers:        map[string]*peer{},
+		sentAt:       map[uint64]time.Time{},
 	}
 }
 
@@ -134,10 +141,47 @@ func (m *membership) down(p *peer, reason DownReason, now time.Time) change {
 	return change{member: p.member, reason: reason}
 }
 
+// notice is called first with every event: an event much later than the
+// previous one (the membership goroutine gets one every HeartbeatInterval at
+// least) means this process did not run meanwhile (SIGSTOP, a VM or GC
+// pause, starvation): its peers' silence is its own. They are given the
+// time of the pause back, so that they are not declared down (which would
+// drop them from the data path); but none counts for the quorum until it is
+// heard from again, and none for the leases' quorum (quorumUntil) until it
+// echoes a heartbeat sent after the pause, so that what this node decided
+// before the pause (its authorities, its leaders) is not trusted until it
+// knows where the cluster stands. It is noticed before the event is
+// handled: the first events after a freeze are often heartbeats that waited
+// in the socket, sent before the peers gave this node up.
+func (m *membership) notice(now time.Time) effects {
+	var e effects
+	if !m.lastRun.IsZero() {
+		if gap := now.Sub(m.lastRun); gap > m.pauseAfter {
+			m.pauses++
+			m.pausedAt = now
+			e.paused = gap
+			for _, p := range m.peers {
+				if p.alive {
+					if p.lastHeard.Before(m.lastRun) { // not heard since it resumed
+						if p.lastHeard = p.lastHeard.Add(gap); p.lastHeard.After(now) {
+							p.lastHeard = now
+						}
+					}
+					p.stale = true
+				}
+			}
+		}
+	}
+	if now.After(m.lastRun) {
+		m.lastRun = now
+	}
+	return e
+}
+
 // heartbeat handles a heartbeat. The caller has checked the cluster name and
 // that it is not from self.
 func (m *membership) heartbeat(hb *boursepb.Heartbeat, now time.Time) effects {
-	var e effects
+	e := m.notice(now)
 	addr, inc := hb.GetAddress(), hb.GetIncarnation()
 	if addr == "" {
 		return e
@@ -157,7 +201,20 @@ func (m *membership) heartbeat(hb *boursepb.Heartbeat, now time.Time) effects {
 	}
 	e.probes = append(e.probes, m.gossip(hb.GetPeers(), now)...)
 	nm := Member{Node: hb.GetNode(), Address: addr, Data: hb.GetDataAddress(), Incarnation: inc}
-	p.stale = false
+	switch {
+	case inc > p.member.Incarnation:
+		p.lastSeq = hb.GetSeq() // a new run numbers its heartbeats afresh
+	case inc == p.member.Incarnation:
+		p.lastSeq = max(p.lastSeq, hb.GetSeq())
+	}
+	if t, ok := m.sentAt[hb.GetAck()]; ok && t.After(p.ackedAt) && inc >= p.member.Incarnation {
+		p.ackedAt = t
+	}
+	if p.ackedAt.After(m.pausedAt) {
+		// It answered a heartbeat sent since this process last paused:
+		// it counts for the quorum again (see notice).
+		p.stale = false
+	}
 	if p.alive {
 		switch {
 		case inc == p.member.Incarnation:
@@ -200,29 +257,8 @@ func (m *membership) gossip(addrs []string, now time.Time) []probeReq {
 
 // tick declares silent peers dead, lists the heartbeat targets (every live
 // peer) and starts the probes that are due.
-//
-// A tick that comes much later than the previous one means this process did
-// not run meanwhile (SIGSTOP, a VM or GC pause, starvation): its peers'
-// silence is its own. They are given the time of the pause back, so that
-// they are not declared down (which would drop them from the data path);
-// but none counts for the quorum until it is heard from again, so that what
-// this node decided before the pause (its authorities, its leaders) is not
-// trusted until it knows where the cluster stands.
 func (m *membership) tick(now time.Time) effects {
-	var e effects
-	if !m.lastTick.IsZero() {
-		if gap := now.Sub(m.lastTick); gap > m.pauseAfter {
-			m.pauses++
-			e.paused = gap
-			for _, p := range m.peers {
-				if p.alive {
-					p.lastHeard = p.lastHeard.Add(gap)
-					p.stale = true
-				}
-			}
-		}
-	}
-	m.lastTick = now
+	e := m.notice(now)
 	for addr, p := range m.peers {
 		switch {
 		case p.alive && now.Sub(p.lastHeard) > m.suspectAfter:
@@ -255,7 +291,7 @@ func (m *membership) discovered(peers []Peer, now time.Time) effects {
 		}
 	}
 	m.gotDiscovery = true
-	var e effects
+	e := m.notice(now)
 	for addr, p := range m.peers {
 		p.discovered = listed[addr]
 	}
@@ -280,7 +316,7 @@ func (m *membership) discovered(peers []Peer, now time.Time) effects {
 // peer dead: remote also publishes it late, after a connection attempt begun
 // before the peer restarted failed, and on a network error.
 func (m *membership) endpointTerminated(addr string, now time.Time) effects {
-	var e effects
+	e := m.notice(now)
 	p := m.peers[addr]
 	if p == nil || !p.alive {
 		return e
@@ -296,7 +332,7 @@ func (m *membership) endpointTerminated(addr string, now time.Time) effects {
 // probed handles the result of a probe: reachable says whether addr
 // accepted a TCP connection.
 func (m *membership) probed(r probeReq, reachable bool, now time.Time) effects {
-	var e effects
+	e := m.notice(now)
 	p := m.peers[r.addr]
 	if p == nil {
 		return e
@@ -384,29 +420,61 @@ func (m *membership) dead() map[string]bool {
 	return d
 }
 
-// quorumUntil returns until when this node's quorum holds if it hears from
-// nobody meanwhile: the time at which, peers being declared silent one by
-// one in the order they were last heard from, fewer than a majority would
-// be left. The zero time when it has no quorum now. An authority grants a
-// leader's lease only before it: a node that resumes after a freeze does not
-// renew a lease on a quorum it has not heard from since, whatever order its
-// goroutines run in.
-func (m *membership) quorumUntil(now time.Time) time.Time {
-	var ps []*peer
-	for _, p := range m.peers {
-		if p.alive && !p.stale {
-			ps = append(ps, p)
+// nextHeartbeat numbers a heartbeat sent now and returns its seq.
+func (m *membership) nextHeartbeat(now time.Time) uint64 {
+	m.hbSeq++
+	m.sentAt[m.hbSeq] = now
+	for seq, t := range m.sentAt {
+		if now.Sub(t) > 2*m.suspectAfter {
+			delete(m.sentAt, seq)
 		}
 	}
-	slices.SortFunc(ps, func(a, b *peer) int { return b.lastHeard.Compare(a.lastHeard) })
+	return m.hbSeq
+}
+
+// ackFor returns what a heartbeat to addr echoes: the newest seq heard
+// from it.
+func (m *membership) ackFor(addr string) uint64 {
+	if p := m.peers[addr]; p != nil {
+		return p.lastSeq
+	}
+	return 0
+}
+
+// quorumUntil returns until when this node's quorum holds if nothing is
+// heard meanwhile, for the leases it grants: the time at which, peers being
+// given up one by one SuspectAfter after they were last heard from, fewer
+// than a majority would be left. The zero time when it has no such quorum
+// now. Once this process has paused (see notice), a peer counts only by the
+// time this node sent the newest heartbeat the peer echoed, and only if it
+// was sent after the pause: a node that resumes after a freeze finds in its
+// sockets heartbeats sent before its peers gave it up, which say nothing of
+// where the cluster stands now. So a node grants no lease on a quorum it has
+// not confirmed since it last ran, whatever order its goroutines run in.
+func (m *membership) quorumUntil(now time.Time) time.Time {
+	type fresh struct {
+		p  *peer
+		at time.Time
+	}
+	var ps []fresh
+	for _, p := range m.peers {
+		switch {
+		case !p.alive || p.stale:
+		case m.pausedAt.IsZero():
+			ps = append(ps, fresh{p, p.lastHeard})
+		case p.ackedAt.After(m.pausedAt):
+			ps = append(ps, fresh{p, p.ackedAt})
+		}
+	}
+	slices.SortFunc(ps, func(a, b fresh) int { return b.at.Compare(a.at) })
 	view := []Member{m.self}
 	if m.quorum(view) {
 		return now.Add(100 * 365 * 24 * time.Hour) // alone: no peer to lose
 	}
-	for _, p := range ps {
-		view = append(view, p.member)
+	for _, f := range ps {
+		view = append(view, f.p.member)
 		if m.quorum(view) {
-			return p.lastHeard.Add(m.suspectAfter)
+			return f.at.Add(m.suspectAfter)
 		}
 	}
 	return time.Time{}

@@ -52,9 +52,18 @@ type authority struct {
 	maxRep      uint64             // the newest term the nodes reported (rebuild)
 	prevLd      string             // the leader they reported for it
 	asks        []*boursepb.Attach // lease requests that came with the nodes' state (rebuild)
-	// knownSubs are the subscriptions the newest report's table listed
+	// knownSubs are, per node, the subscriptions the newest report that
+	// lists the node had in its table, with that report's term (rebuild):
+	// after a partition the two sides' tables each list their own side.
 	// (rebuild): see seed.
-	knownSubs []*boursepb.NodePatterns
+	knownSubs map[string]knownSub
+	// live are the nodes this authority's node sees alive; seeded are the
+	// nodes seed filled in that it did not see yet (a node just healed from
+	// a partition sees the others one by one): kept until seen, known dead,
+	// or seedT fires.
+	live   map[string]bool
+	seeded map[string]bool
+	seedT  selfTimer
 
 	// what handlers were last told
 	announced       map[string]*boursepb.HandlerInfo
@@ -73,6 +82,11 @@ type nodeState struct {
 	node     string
 	pop      *actor.PID // nil when the node does not have the exchange
 	patterns map[string]struct{}
+}
+
+type knownSub struct {
+	term uint64
+	np   *boursepb.NodePatterns
 }
 
 type deferredReply struct {
@@ -114,7 +128,9 @@ func newAuthority(h *Hub, name, self string, live []string, quorum bool, dead ma
 	}
 	a.succ = succession{wait: leaseWait(a.lease), lease: a.lease, quorum: quorum}
 	a.rebuilding = true
+	a.live = map[string]bool{}
 	for _, addr := range live {
+		a.live[addr] = true
 		a.waiting[addr] = true
 	}
 	return a
@@ -136,6 +152,7 @@ func (a *authority) Receive(ctx actor.Context) {
 		a.retiring = true
 		a.deadline.Stop()
 		a.appt.Stop()
+		a.seedT.Stop()
 		if a.rebuilding {
 			a.succ.leader = "" // it never decided anything
 		}
@@ -148,6 +165,7 @@ func (a *authority) Receive(ctx actor.Context) {
 	case *actor.Stopping:
 		a.deadline.Stop()
 		a.appt.Stop()
+		a.seedT.Stop()
 	case *timerTick:
 		if a.deadline.Fired(m) && a.rebuilding {
 			a.log.Debug("bourse: authority rebuilt without every node", slog.Int("missing", len(a.waiting)))
@@ -155,6 +173,11 @@ func (a *authority) Receive(ctx actor.Context) {
 		}
 		if a.appt.Fired(m) && !a.rebuilding {
 			a.commit(ctx, nil)
+		}
+		if a.seedT.Fired(m) && len(a.seeded) > 0 {
+			// Never seen: drop what was seeded for them.
+			a.seeded = nil
+			a.membersChanged(ctx, a.live)
 		}
 	case *boursepb.LeaseRequest:
 		a.leaseRequest(ctx, m)
@@ -209,10 +232,13 @@ func (a *authority) leaseRequest(ctx actor.Context, m *boursepb.LeaseRequest) {
 		Granted: granted, LeaseNanos: int64(a.lease)})
 }
 
-// quorumHolds reports whether the node's quorum holds at this instant by
-// the failure detector's clock (see Config.QuorumUntil).
+// quorumHolds reports whether the node's quorum holds, by the failure
+// detector's clock (see Config.QuorumUntil), for as long as a lease granted
+// now may run: a node cut off from the majority stops granting one lease
+// before its peers declare it down, so the side that keeps the quorum never
+// meets a lease granted on the other side once it has seen it go.
 func (a *authority) quorumHolds() bool {
-	return a.quorumUntil == nil || time.Now().Before(a.quorumUntil())
+	return a.quorumUntil == nil || time.Now().Add(a.lease).Before(a.quorumUntil())
 }
 
 // receiveRetiring is a retiring authority's behaviour (see retire): lease
@@ -264,7 +290,7 @@ func (a *authority) releaseAcks(ctx actor.Context) {
 	}
 	low := uint64(1<<64 - 1)
 	for addr, ns := range a.nodes {
-		if ns.pop != nil {
+		if ns.pop != nil && a.live[addr] {
 			low = min(low, a.acked[addr])
 		}
 	}
@@ -289,10 +315,18 @@ func (a *authority) attach(ctx actor.Context, m *boursepb.Attach) {
 		if m.GetTerm() > a.maxRep || a.prevLd == "" {
 			a.prevLd = m.GetLeader()
 		}
-		if m.GetTerm() > a.maxRep || a.knownSubs == nil {
-			a.knownSubs = m.GetKnownSubscriptions()
-		}
 		a.maxRep = m.GetTerm()
+	}
+	if a.rebuilding && m.GetHasExchange() {
+		for _, np := range m.GetKnownSubscriptions() {
+			addr := np.GetPop().GetAddress()
+			if k, ok := a.knownSubs[addr]; !ok || m.GetTerm() > k.term {
+				if a.knownSubs == nil {
+					a.knownSubs = map[string]knownSub{}
+				}
+				a.knownSubs[addr] = knownSub{term: m.GetTerm(), np: np}
+			}
+		}
 	}
 	if a.rebuilding && m.GetLeaseId() != 0 {
 		a.asks = append(a.asks, m)
@@ -342,7 +376,7 @@ func (a *authority) attach(ctx actor.Context, m *boursepb.Attach) {
 func (a *authority) finishRebuild(ctx actor.Context) {
 	a.rebuilding = false
 	a.deadline.Stop()
-	a.seed()
+	a.seed(ctx)
 	// A new term only with a quorum: the minority side of a partition
 	// must not outnumber the majority's term, or its nodes would refuse the
 	// majority's tables once the partition heals. Without one, it routes
@@ -401,36 +435,60 @@ func (a *authority) finishRebuild(ctx actor.Context) {
 	}
 	a.deferred = nil
 	a.releaseAcks(ctx)
-	a.log.Debug("bourse: authority ready", slog.Int("handlers", len(a.members)), slog.Uint64("term", a.term),
+	a.log.Info("bourse: authority ready", slog.Int("handlers", len(a.members)), slog.Uint64("term", a.term),
 		slog.Uint64("epoch", a.epoch), slog.String("leader", a.succ.leader))
 }
 
-// seed gives the live nodes that did not answer the rebuild in time the
-// handlers and subscriptions the other nodes' last tables listed for them:
-// the first table then keeps routing to them, as the old authority did,
-// instead of dropping them until they answer (their publications would be
-// lost meanwhile). When such a node answers, its own state replaces what was
-// seeded; when it goes, membership removes it.
-func (a *authority) seed() {
-	for addr := range a.waiting {
-		for _, h := range a.known {
-			if h.GetPid().GetAddress() == addr {
-				if _, ok := a.handlers[h.GetId()]; !ok {
-					a.add(h)
-				}
-			}
+// seed gives the nodes that did not answer the rebuild the handlers (live
+// nodes) and subscriptions (any node not known dead: this node may not see
+// them yet, just after a partition healed) that the newest report's table
+// listed for them: the first table then keeps routing to them, as the old
+// authority did, instead of dropping them until they answer (publications
+// to them would be lost meanwhile; every node still routes only to nodes it
+// sees alive). When such a node answers, its own state replaces what was
+// seeded; when it goes, or is not seen in time, it is dropped.
+func (a *authority) seed(ctx actor.Context) {
+	for _, h := range a.known {
+		// Handlers only of nodes this node sees alive: one it declared
+		// down may be frozen, and its handler, the leader perhaps, must not
+		// be kept as if connected.
+		addr := h.GetPid().GetAddress()
+		if _, attached := a.nodes[addr]; attached || !a.live[addr] {
+			continue
 		}
-		for _, np := range a.knownSubs {
-			if np.GetPop().GetAddress() == addr {
-				ns := a.node(addr, np.GetNode())
-				ns.pop = toPID(np.GetPop())
-				for _, p := range np.GetPatterns() {
-					ns.patterns[p] = struct{}{}
-				}
-			}
+		if _, ok := a.handlers[h.GetId()]; !ok {
+			a.add(h)
+			a.markSeeded(addr)
 		}
 	}
+	for addr, k := range a.knownSubs {
+		np := k.np
+		if _, attached := a.nodes[addr]; attached || a.dead[addr] || addr == "" {
+			continue
+		}
+		ns := a.node(addr, np.GetNode())
+		ns.pop = toPID(np.GetPop())
+		for _, p := range np.GetPatterns() {
+			ns.patterns[p] = struct{}{}
+		}
+		a.markSeeded(addr)
+	}
 	a.knownSubs = nil
+	if len(a.seeded) > 0 {
+		a.seedT.Start(a.root, ctx.Self(), 4*rebuildWait)
+	}
+}
+
+// markSeeded records that addr's state was seeded while this node does not
+// see it alive (see seed).
+func (a *authority) markSeeded(addr string) {
+	if a.live[addr] {
+		return
+	}
+	if a.seeded == nil {
+		a.seeded = map[string]bool{}
+	}
+	a.seeded[addr] = true
 }
 
 // addrOfConn returns the node address in a connection id ("addr/actor@inc#tag").
@@ -502,16 +560,25 @@ func (a *authority) register(ctx actor.Context, info *boursepb.HandlerInfo) {
 }
 
 func (a *authority) membersChanged(ctx actor.Context, live map[string]bool) {
+	a.live = live
+	for addr := range a.seeded {
+		if live[addr] {
+			// Seen at last: its own state replaces what was seeded.
+			delete(a.seeded, addr)
+			ctx.Send(actor.NewPID(addr, ingressID), &boursepb.Sync{Exchange: a.name, Authority: fromPID(ctx.Self())})
+		}
+	}
 	departed := map[string]string{}
 	for id, pid := range a.pids {
-		if !live[pid.Address] {
+		if !live[pid.Address] && !(a.seeded[pid.Address] && !a.dead[pid.Address]) {
 			a.remove(id, a.dead[pid.Address])
 			departed[id] = "node down"
 		}
 	}
 	changed := len(departed) > 0 || a.succ.leader == "" && len(a.members) > 0
 	for addr := range a.nodes {
-		if !live[addr] {
+		if !live[addr] && !(a.seeded[addr] && !a.dead[addr]) {
+			delete(a.seeded, addr)
 			delete(a.nodes, addr)
 			delete(a.acked, addr)
 			changed = true

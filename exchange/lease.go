@@ -167,7 +167,7 @@ func (a *popActor) leaseGrant(ctx actor.Context, m *boursepb.LeaseGrant) {
 		return // from an authority or a leadership that is over
 	}
 	if !m.GetGranted() {
-		a.p.h.log.Debug("bourse: lease refused", slog.String("exchange", a.p.spec.Name), slog.String("handler", hl.conn), slog.Uint64("term", hl.term))
+		a.p.h.log.Info("bourse: lease refused; leadership ends", slog.String("exchange", a.p.spec.Name), slog.String("handler", hl.conn), slog.Uint64("term", hl.term))
 		a.endLease(ctx, hl)
 		return
 	}
@@ -181,6 +181,8 @@ func (a *popActor) leaseGrant(ctx actor.Context, m *boursepb.LeaseGrant) {
 		hl.state.until.Store(int64(until))
 	}
 	if !hl.leading {
+		a.p.h.log.Info("bourse: leadership starts", slog.String("exchange", a.p.spec.Name), slog.String("handler", hl.conn),
+			slog.Uint64("term", hl.term), slog.String("authority", a.authPID.String()), slog.Duration("lease_left", until-now))
 		hl.leading = true
 		var lctx context.Context
 		lctx, hl.cancel = context.WithCancel(context.Background())
@@ -219,7 +221,7 @@ func (a *popActor) leaseTick(ctx actor.Context, m *timerTick) {
 		now := a.p.h.now()
 		for _, hl := range ls.held {
 			if hl.leading && !hl.state.valid(now) {
-				a.p.h.log.Debug("bourse: lease ran out", slog.String("exchange", a.p.spec.Name), slog.String("handler", hl.conn),
+				a.p.h.log.Info("bourse: lease ran out; leadership ends", slog.String("exchange", a.p.spec.Name), slog.String("handler", hl.conn),
 					slog.Uint64("term", hl.term), slog.Bool("authority_live", a.authPID != nil && a.p.h.isLive(a.authPID.Address)))
 				a.endLease(ctx, hl) // still named: a later grant may start it again
 			}

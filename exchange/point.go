@@ -287,14 +287,23 @@ func (a *popActor) table(ctx actor.Context, m *boursepb.RoutingTable) {
 	// node must follow the new authority at once, or its lease lapses.
 	// A minority side's authority never names a leader, so a node never
 	// follows it away from the majority's.
+	fromOwner := auth.Address == a.owner
 	newer := m.GetTerm() > a.term && m.GetLeader() != ""
-	if auth.Address != a.owner && !newer {
+	if !fromOwner && !newer {
 		return // from an authority this node no longer attaches to
 	}
 	moved := a.authPID == nil || !a.authPID.Equal(auth)
-	if m.GetTerm() < a.term || (!moved && m.GetTerm() == a.term && m.GetEpoch() < a.epoch) {
-		return // from an authority older than one already heard, or reordered
+	switch {
+	case !moved && (m.GetTerm() < a.term || m.GetTerm() == a.term && m.GetEpoch() < a.epoch):
+		return // reordered
+	case moved && !fromOwner && m.GetTerm() <= a.term:
+		return // from an authority older than one already heard
 	}
+	// A new authority on the owner's node is followed whatever its term: the
+	// one followed before may have been another side's, during a partition
+	// or while views differed, with a higher term that the owner's never
+	// saw; refusing the owner's for it would leave this node stuck with the
+	// tables of an authority that no longer runs.
 	a.authPID = auth
 	a.term, a.epoch, a.leader = m.GetTerm(), m.GetEpoch(), m.GetLeader()
 	a.p.setTable(m)

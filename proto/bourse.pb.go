@@ -1871,7 +1871,14 @@ type Heartbeat struct {
 	Peers []string `protobuf:"bytes,6,rep,name=peers,proto3" json:"peers,omitempty"`
 	// data_address is the sender's data-link address, "host:port" ("" when it
 	// has none): requests, replies and publications to it go there.
-	DataAddress   string `protobuf:"bytes,7,opt,name=data_address,json=dataAddress,proto3" json:"data_address,omitempty"`
+	DataAddress string `protobuf:"bytes,7,opt,name=data_address,json=dataAddress,proto3" json:"data_address,omitempty"`
+	// seq numbers the sender's heartbeats; ack echoes the newest seq the
+	// sender received from the recipient. A node counts a peer toward the
+	// quorum its leases rest on only by the time it sent a heartbeat the peer
+	// echoed: heartbeats that waited in a socket while it was frozen prove
+	// nothing about now.
+	Seq           uint64 `protobuf:"varint,8,opt,name=seq,proto3" json:"seq,omitempty"`
+	Ack           uint64 `protobuf:"varint,9,opt,name=ack,proto3" json:"ack,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1953,6 +1960,20 @@ func (x *Heartbeat) GetDataAddress() string {
 		return x.DataAddress
 	}
 	return ""
+}
+
+func (x *Heartbeat) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Heartbeat) GetAck() uint64 {
+	if x != nil {
+		return x.Ack
+	}
+	return 0
 }
 
 var File_bourse_proto protoreflect.FileDescriptor
@@ -2103,7 +2124,7 @@ const file_bourse_proto_rawDesc = "" +
 	"leaseNanos\"P\n" +
 	"\x04Sync\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12,\n" +
-	"\tauthority\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\xc8\x01\n" +
+	"\tauthority\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\xec\x01\n" +
 	"\tHeartbeat\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x18\n" +
@@ -2111,7 +2132,9 @@ const file_bourse_proto_rawDesc = "" +
 	"\vincarnation\x18\x04 \x01(\x04R\vincarnation\x12\x18\n" +
 	"\aleaving\x18\x05 \x01(\bR\aleaving\x12\x14\n" +
 	"\x05peers\x18\x06 \x03(\tR\x05peers\x12!\n" +
-	"\fdata_address\x18\a \x01(\tR\vdataAddress*\xfd\x01\n" +
+	"\fdata_address\x18\a \x01(\tR\vdataAddress\x12\x10\n" +
+	"\x03seq\x18\b \x01(\x04R\x03seq\x12\x10\n" +
+	"\x03ack\x18\t \x01(\x04R\x03ack*\xfd\x01\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CODE_NO_HANDLERS\x10\x01\x12\x10\n" +

@@ -158,7 +158,7 @@ func (c *child) run(ctx context.Context) error {
 	ncfg.Port, ncfg.DataPort = c.cfg.port, c.cfg.dataPort
 	ncfg.HeartbeatInterval, ncfg.SuspectAfter = c.cfg.heartbeat, c.cfg.suspect
 	ncfg.Discovery = static.New(c.cfg.peers...)
-	ncfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ncfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	n, err := cluster.Start(ctx, ncfg)
 	if err != nil {
 		return err
@@ -176,6 +176,17 @@ func (c *child) run(ctx context.Context) error {
 	}()
 	inc := n.Self().Incarnation
 	c.out.emit(event{E: evHello, Node: c.cfg.node, Inc: inc, Pid: os.Getpid()})
+	// Membership events, for the time it takes to declare a killed node
+	// down. The channel closes when the node stops.
+	events, unsubscribe := n.Subscribe()
+	defer unsubscribe()
+	var mwg sync.WaitGroup
+	defer mwg.Wait()
+	mwg.Go(func() {
+		for ev := range events {
+			c.out.emit(event{E: evMember, Node: ev.Member.Node, Inc: ev.Member.Incarnation, Is: ev.Type == cluster.MemberUp, Src: string(ev.Reason)})
+		}
+	})
 	b := n.Broker()
 	for _, s := range []actors.Spec{
 		{Name: "rr", Kind: actors.ReqResp, Strategy: "round-robin"},
@@ -525,9 +536,10 @@ type leadership struct {
 	ex  string
 	out *emitter
 
-	mu     sync.Mutex
-	poll   func() bool // nil: no polling
-	acting bool
+	mu       sync.Mutex
+	poll     func() bool // nil: no polling
+	acting   bool
+	lastTrue int64 // mono of the last poll that saw it lead
 }
 
 // setPoll sets the polled source (a new service's IsLeader after yield).
@@ -558,8 +570,27 @@ func (l *leadership) pollOnce() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.poll != nil {
-		l.set(l.poll(), "poll")
+		l.setPolled(l.poll())
 	}
+}
+
+// setPolled records a poll. A stop is dated at the last poll that saw the
+// handler lead: IsLeader reads the lease's clock, so the handler could not
+// have acted after it, and the poller's own lag (the process is starved of
+// CPU) must not be counted as acting.
+func (l *leadership) setPolled(is bool) {
+	now := mono()
+	if is {
+		l.lastTrue = now
+		l.set(true, "poll")
+		return
+	}
+	if l.acting && l.lastTrue != 0 {
+		l.acting = false
+		l.out.emit(event{E: evLead, T: l.lastTrue, Ex: l.ex, Is: false, Src: "poll"})
+		return
+	}
+	l.set(false, "poll")
 }
 
 // reaffirm reports acting again if the handler still acts. The polled
@@ -569,7 +600,7 @@ func (l *leadership) reaffirm() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.poll != nil {
-		l.set(l.poll(), "poll")
+		l.setPolled(l.poll())
 	}
 	if l.acting {
 		l.out.emit(event{E: evLead, Ex: l.ex, Is: true, Src: "resume"})

@@ -99,6 +99,7 @@ func (r *run) checkRequestsFinal() result {
 	}
 	line := fmt.Sprintf("requests: %d ok, %d failed; time to fail (callers not frozen meanwhile): %s; waited out deadline while a live handler existed: %d (rr %d, lead %d; excused as frozen/cut off/minority: %d)",
 		ok, failed, strings.Join(classes, "; "), waited["rr"]+waited["lead"], waited["rr"], waited["lead"], excused)
+	line += "; " + r.killDetection(fig)
 	if len(examples) > 0 {
 		line += "; first: " + strings.Join(examples, ", ")
 	}
@@ -599,4 +600,41 @@ func (r *run) stalls() (n int, longest int64) {
 		}
 	}
 	return n, longest
+}
+
+// killDetection measures, for every kill -9, how long each other running
+// node took to declare the killed node down (its MemberDown event), and
+// adds the figures to fig.
+func (r *run) killDetection(fig map[string]any) string {
+	var lat []int64
+	missing := 0
+	for _, p := range r.procs {
+		if !p.killed || p.inc == 0 {
+			continue
+		}
+		name, k := fmt.Sprintf("n%d", p.node+1), p.ended
+		for _, q := range r.procs {
+			if q == p || q.started > k || (q.ended != 0 && q.ended <= k) || r.frozenDuring(q, k, k+int64(time.Second)) {
+				continue
+			}
+			found := false
+			for _, ev := range q.members {
+				if ev.Node == name && ev.Inc == p.inc && !ev.Is && ev.T >= k {
+					lat = append(lat, ev.T-k)
+					found = true
+					break
+				}
+			}
+			if !found {
+				missing++
+			}
+		}
+	}
+	if len(lat) == 0 {
+		return fmt.Sprintf("kill -9 declared down: no kill observed (missing %d)", missing)
+	}
+	slices.Sort(lat)
+	p50, p99, mx := pct(lat, .5), pct(lat, .99), lat[len(lat)-1]
+	fig["kill_detection"] = map[string]any{"n": len(lat), "missing": missing, "p50_ms": ms(p50), "p99_ms": ms(p99), "max_ms": ms(mx)}
+	return fmt.Sprintf("kill -9 declared down by the other nodes: n=%d p50=%.1fms p99=%.1fms max=%.1fms (not seen: %d)", len(lat), ms(p50), ms(p99), ms(mx), missing)
 }

@@ -75,6 +75,7 @@ type proc struct {
 	done  chan struct{} // closed at evLoadDone
 
 	reqs      []event
+	members   []event // membership events it reported
 	leads     []event
 	anomalies []event
 	streams   map[string]event // latest evStream per key
@@ -206,6 +207,8 @@ func (r *run) line(p *proc, line string) {
 		p.stats = append(p.stats, ev)
 	case evView:
 		p.view, p.viewT = ev.View, ev.T
+	case evMember:
+		p.members = append(p.members, ev)
 	}
 }
 

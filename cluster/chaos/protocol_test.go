@@ -28,6 +28,7 @@ const (
 	evView     = "view"     // View
 	evLoadDone = "loaddone" // every caller and the publisher have ended
 	evBye      = "bye"      // the node is stopping
+	evMember   = "member"   // Node, Inc, Is (up), Src (reason): a membership event of this node
 )
 
 // Error classes of failed requests.
