@@ -443,14 +443,15 @@ func (m *membership) ackFor(addr string) uint64 {
 
 // quorumUntil returns until when this node's quorum holds if nothing is
 // heard meanwhile, for the leases it grants: the time at which, peers being
-// given up one by one SuspectAfter after they were last heard from, fewer
-// than a majority would be left. The zero time when it has no such quorum
-// now. Once this process has paused (see notice), a peer counts only by the
-// time this node sent the newest heartbeat the peer echoed, and only if it
-// was sent after the pause: a node that resumes after a freeze finds in its
-// sockets heartbeats sent before its peers gave it up, which say nothing of
-// where the cluster stands now. So a node grants no lease on a quorum it has
-// not confirmed since it last ran, whatever order its goroutines run in.
+// given up one by one SuspectAfter after the heartbeat of this node they
+// last echoed was sent, fewer than a majority would be left. The zero time
+// when it has no such quorum now. It counts round trips from this node's
+// own sending, not the time heartbeats were read: a node whose membership
+// goroutine lags (starved of CPU) reads old heartbeats late, and a node
+// that resumes after a freeze finds in its sockets heartbeats sent before
+// its peers gave it up; once this process has paused (see notice), only
+// heartbeats sent after the pause count. So a node never grants a lease on a
+// quorum older than it believes, whatever order its goroutines run in.
 func (m *membership) quorumUntil(now time.Time) time.Time {
 	type fresh struct {
 		p  *peer
@@ -458,11 +459,7 @@ func (m *membership) quorumUntil(now time.Time) time.Time {
 	}
 	var ps []fresh
 	for _, p := range m.peers {
-		switch {
-		case !p.alive || p.stale:
-		case m.pausedAt.IsZero():
-			ps = append(ps, fresh{p, p.lastHeard})
-		case p.ackedAt.After(m.pausedAt):
+		if p.alive && !p.stale && p.ackedAt.After(m.pausedAt) {
 			ps = append(ps, fresh{p, p.ackedAt})
 		}
 	}

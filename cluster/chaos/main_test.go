@@ -17,6 +17,7 @@ var (
 	flagJSON     = flag.String("chaos.json", "", "write the figures as JSON to this file")
 	flagLog      = flag.String("chaos.log", "", "write the children's stderr to files in this directory")
 	flagPace     = flag.Duration("chaos.pace", 10*time.Millisecond, "pause of each caller between two requests")
+	flagRequire  = flag.String("chaos.require", "1,2,3,4,5,6", "the invariants whose violation fails the test (all are checked and printed)")
 	flagLeader   = flag.String("chaos.leader", "poll", "how a handler learns it leads: poll (Service.IsLeader every ms: the lease's own clock), callback (OnLeading's context) or both")
 )
 
