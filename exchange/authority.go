@@ -311,6 +311,16 @@ func (a *authority) releaseAcks(ctx actor.Context) {
 func (a *authority) attach(ctx actor.Context, m *boursepb.Attach) {
 	addr := m.GetPop().GetAddress()
 	delete(a.waiting, addr)
+	if !a.live[addr] && !a.dead[addr] && addr != "" {
+		// It answered, so it runs, though this node does not see it yet (it
+		// came back from a partition a moment ago): keep its state until it
+		// is seen, rather than drop it at the next membership change and
+		// lose the publications to it meanwhile.
+		a.markSeeded(addr)
+		if !a.rebuilding && !a.seedT.armed {
+			a.seedT.Start(a.root, ctx.Self(), 4*rebuildWait)
+		}
+	}
 	if a.rebuilding && m.GetHasExchange() && m.GetTerm() >= a.maxRep {
 		if m.GetTerm() > a.maxRep || a.prevLd == "" {
 			a.prevLd = m.GetLeader()
@@ -474,7 +484,7 @@ func (a *authority) seed(ctx actor.Context) {
 		a.markSeeded(addr)
 	}
 	a.knownSubs = nil
-	if len(a.seeded) > 0 {
+	if len(a.seeded) > 0 && !a.seedT.armed {
 		a.seedT.Start(a.root, ctx.Self(), 4*rebuildWait)
 	}
 }
