@@ -33,7 +33,7 @@ func leakOptions() []goleak.Option {
 // Test timing: fast heartbeats so the suite stays short.
 const (
 	testInterval     = 50 * time.Millisecond
-	testSuspectAfter = 500 * time.Millisecond
+	testSuspectAfter = time.Second
 )
 
 func testLogger() *slog.Logger {
