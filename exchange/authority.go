@@ -195,9 +195,9 @@ func (a *authority) Receive(ctx actor.Context) {
 		if info := a.handlers[m.GetId()]; info != nil {
 			a.remove(m.GetId(), true)
 			a.commit(ctx, map[string]string{m.GetId(): m.GetReason()})
-			a.reply(ctx, &boursepb.HandlerAck{Exchange: a.name, Handler: info, Epoch: a.epoch})
+			a.replyNow(ctx, &boursepb.HandlerAck{Exchange: a.name, Handler: info, Epoch: a.epoch})
 		} else {
-			a.reply(ctx, &boursepb.HandlerAck{Exchange: a.name, Handler: &boursepb.HandlerInfo{Id: m.GetId()}, Epoch: a.epoch})
+			a.replyNow(ctx, &boursepb.HandlerAck{Exchange: a.name, Handler: &boursepb.HandlerInfo{Id: m.GetId()}, Epoch: a.epoch})
 		}
 	case *boursepb.AddPattern:
 		ns := a.node(m.GetPop().GetAddress(), m.GetNode())
@@ -280,6 +280,22 @@ func (a *authority) reply(ctx actor.Context, msg proto.Message) {
 	}
 	a.acks = append(a.acks, ackWait{epoch: a.epoch, to: ctx.Sender(), msg: msg})
 	a.releaseAcks(ctx)
+}
+
+// replyNow answers the sender without waiting for the nodes' table
+// acknowledgements (after the rebuild when one is under way): a
+// disconnection, which a stopping node makes while the other nodes may be
+// stopping too and no longer acknowledge anything. Close still returns only
+// once the authority has taken the connection out of its table.
+func (a *authority) replyNow(ctx actor.Context, msg proto.Message) {
+	if ctx.Sender() == nil {
+		return
+	}
+	if a.rebuilding {
+		a.deferred = append(a.deferred, deferredReply{to: ctx.Sender(), msg: msg})
+		return
+	}
+	ctx.Respond(msg)
 }
 
 // releaseAcks sends the held replies whose table every live node with the

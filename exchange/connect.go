@@ -46,8 +46,10 @@ func (c *Connection) ID() string { return c.info.GetId() }
 // Info returns the connection as other handlers see it.
 func (c *Connection) Info() *boursepb.HandlerInfo { return c.info }
 
-// Close disconnects the handler. It returns when the exchange no longer routes
-// to the connection. Closing twice returns an error wrapping ErrInvalid.
+// Close disconnects the handler. It returns when the exchange's authority has
+// taken the connection out of the routing table (the other nodes stop routing
+// to it as the table reaches them; a request already routed to it is still
+// delivered). Closing twice returns an error wrapping ErrInvalid.
 func (c *Connection) Close(ctx context.Context) error {
 	if c.hub.stopped.Load() {
 		return nil

@@ -179,9 +179,8 @@ func (c *child) run(ctx context.Context) error {
 	// Membership events, for the time it takes to declare a killed node
 	// down. The channel closes when the node stops.
 	events, unsubscribe := n.Subscribe()
-	defer unsubscribe()
 	var mwg sync.WaitGroup
-	defer mwg.Wait()
+	defer func() { unsubscribe(); mwg.Wait() }() // unsubscribe closes events
 	mwg.Go(func() {
 		for ev := range events {
 			c.out.emit(event{E: evMember, Node: ev.Member.Node, Inc: ev.Member.Incarnation, Is: ev.Type == cluster.MemberUp, Src: string(ev.Reason)})
