@@ -6,7 +6,9 @@
 // Handlers and subscribers are ordinary protoactor actors. A handler receives
 // *Request for each request routed to it and answers with Request.Respond or
 // Request.Fail; it also receives *Leader, *SlaveUp and *SlaveDown as the
-// exchange's membership changes. A subscriber receives *Publication. For
+// exchange's membership changes, and *Leadership when its own leadership (a
+// lease, see Service.IsLeader and OnLeading) starts or ends; IsSelf tells
+// whether a HandlerInfo is the receiving actor. A subscriber receives *Publication. For
 // handlers written as plain functions, Serve spawns the actor for you.
 //
 // The package keeps no global state: every Broker is independent, and Stop

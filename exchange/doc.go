@@ -7,9 +7,11 @@
 //
 //   - The control plane is one authority actor per exchange. It keeps who is
 //     connected, appoints the leader (the longest-connected handler; no
-//     voting), tells handlers Leader, SlaveUp and SlaveDown, aggregates
-//     subscriptions per node, and pushes a routing table to every point of
-//     presence after each change.
+//     voting) and renews its lease (lease.go; the rules are succession.go),
+//     tells handlers Leader, SlaveUp and SlaveDown, aggregates subscriptions
+//     per node, and pushes a routing table, with its term, to every point
+//     of presence after each change. docs/guarantees.md says what holds
+//     under kill -9, freezes and partitions.
 //   - The data plane never goes through the authority. Each node has one
 //     point of presence per exchange holding the pushed table; a caller's
 //     request is routed on the caller's goroutine, straight to the chosen
