@@ -62,11 +62,18 @@ func (n *Node) apply(m *membership, e effects) {
 		n.log.Warn("this node did not run for a while (frozen or starved): its peers count for the quorum again once heard from",
 			slog.Duration("paused", e.paused))
 	}
+	if m.restarted && !n.restarted.Load() {
+		n.restarted.Store(true)
+		n.log.Info("this node restarts a process the cluster knew: it confirms no leader lease for one lease")
+		if len(e.changes) == 0 {
+			n.publishView(m.view(), m.quorum(m.view()), m.dead(), m.counted())
+		}
+	}
 	if len(e.changes) == 0 {
 		if q := m.quorum(m.view()); q != n.quorum.Load() {
 			// The quorum changed with no member coming or going: after a
 			// pause of this process, or when the stale peers are heard again.
-			n.publishView(m.view(), q, m.dead())
+			n.publishView(m.view(), q, m.dead(), m.counted())
 		}
 	}
 	if len(e.changes) > 0 {
@@ -82,9 +89,9 @@ func (n *Node) apply(m *membership, e effects) {
 		// The quorum of the end state for every step: the views in between
 		// are replays, and one of them (a restart is a down then an up)
 		// would make the quorum flap, and the authorities be rebuilt.
-		dead, quorum := m.dead(), m.quorum(cur0)
+		dead, quorum, cl := m.dead(), m.quorum(cur0), m.counted()
 		for i, c := range e.changes {
-			n.publish(c, views[i], quorum, dead)
+			n.publish(c, views[i], quorum, dead, cl)
 		}
 	}
 	if len(e.send) > 0 {
@@ -92,6 +99,7 @@ func (n *Node) apply(m *membership, e effects) {
 		for _, a := range e.send {
 			hb := n.heartbeat(false)
 			hb.Seq, hb.Ack = seq, m.ackFor(a)
+			hb.KnownIncarnation, hb.ReplacedIncarnation = m.incarnationsOf(a)
 			n.system.Root.Send(actor.NewPID(a, MembersActor), hb)
 		}
 	}
@@ -116,7 +124,7 @@ func undo(after []Member, c change) []Member {
 	return before
 }
 
-func (n *Node) publish(c change, view []Member, quorum bool, dead map[string]bool) {
+func (n *Node) publish(c change, view []Member, quorum bool, dead map[string]bool, cl []string) {
 	ev := MembershipEvent{Member: c.member, Members: view}
 	attrs := []any{slog.String("peer", c.member.Node), slog.String("peer_address", c.member.Address),
 		slog.Uint64("incarnation", c.member.Incarnation), slog.Int("members", len(view))}
@@ -127,30 +135,54 @@ func (n *Node) publish(c change, view []Member, quorum bool, dead map[string]boo
 		ev.Type, ev.Reason = MemberDown, c.reason
 		n.log.Info("member down", append(attrs, slog.String("reason", string(c.reason)))...)
 	}
-	n.publishView(view, quorum, dead)
+	n.publishView(view, quorum, dead, cl)
 	if dropped := n.observers.publish(ev); dropped > 0 {
 		n.log.Warn("membership event dropped for slow subscribers", slog.Int("subscribers", dropped))
 	}
 }
 
 // publishView hands a view to the hub (and keeps it for Members).
-func (n *Node) publishView(view []Member, quorum bool, dead map[string]bool) {
+func (n *Node) publishView(view []Member, quorum bool, dead map[string]bool, cl []string) {
 	if quorum != n.quorum.Load() {
 		n.log.Warn("quorum changed", slog.Bool("quorum", quorum), slog.Int("members", len(view)))
 	}
 	n.quorum.Store(quorum)
 	n.setView(view)
-	n.broker.Hub().SetView(exchange.View{Members: toExchange(view), Quorum: quorum, Dead: dead})
+	n.broker.Hub().SetView(exchange.View{Members: toExchange(view), Quorum: quorum, Dead: dead, Cluster: cl,
+		Restarted: n.restarted.Load()})
 }
+
+// verifyRetry is the first pause between two checks of a peer's port after
+// its connection broke (it doubles, within one HeartbeatInterval).
+const verifyRetry = 2 * time.Millisecond
 
 // probe checks whether p.addr accepts a TCP connection and reports it to the
 // membership goroutine. The dial is bounded by HeartbeatInterval and by Stop.
 func (n *Node) probe(p probeReq) {
 	defer n.wg.Done()
 	d := net.Dialer{Timeout: n.cfg.HeartbeatInterval}
-	conn, err := d.DialContext(n.probeCtx, "tcp", p.addr)
-	if err == nil {
-		_ = conn.Close()
+	dial := func() error {
+		conn, err := d.DialContext(n.probeCtx, "tcp", p.addr)
+		if err == nil {
+			_ = conn.Close()
+		}
+		return err
+	}
+	err := dial()
+	if p.verify {
+		// A killed process's listening socket may outlive its connections
+		// by a few milliseconds: check again soon, within one heartbeat
+		// interval, rather than only at the next tick.
+		start, pause := time.Now(), verifyRetry
+		for err == nil && time.Since(start)+pause < n.cfg.HeartbeatInterval {
+			select {
+			case <-time.After(pause):
+			case <-n.quit:
+				return
+			}
+			err = dial()
+			pause *= 2
+		}
 	}
 	select {
 	case n.probes <- probeResult{req: p, reachable: err == nil}:

@@ -29,6 +29,10 @@ type membership struct {
 	pauses     int           // pauses seen (for the log)
 	pausedAt   time.Time     // when the last pause was noticed
 
+	// restarted: a peer knew another incarnation at this node's address
+	// (see Heartbeat.known_incarnation).
+	restarted bool
+
 	hbSeq  uint64               // of the last heartbeat sent
 	sentAt map[uint64]time.Time // when each recent heartbeat was sent, by seq
 }
@@ -50,6 +54,7 @@ type peer struct {
 	lastSeq     uint64    // the newest heartbeat seq received from it (echoed back as ack)
 	ackedAt     time.Time // when this node sent the newest heartbeat the peer echoed
 	certain     bool      // not alive, and known dead (left, refused connections, restarted)
+	replaced    uint64    // the incarnation member's replaced at its address (0: none)
 
 	// After remote reports the endpoint terminated, the peer's port is
 	// checked at every tick until verifyUntil: a refused connection means
@@ -199,7 +204,13 @@ func (m *membership) heartbeat(hb *boursepb.Heartbeat, now time.Time) effects {
 	if inc <= p.leftInc {
 		return e // a late heartbeat of an incarnation that left
 	}
+	if k, r := hb.GetKnownIncarnation(), hb.GetReplacedIncarnation(); k != 0 && k != m.self.Incarnation || r != 0 && r != m.self.Incarnation {
+		m.restarted = true
+	}
 	e.probes = append(e.probes, m.gossip(hb.GetPeers(), now)...)
+	if p.member.Incarnation != 0 && inc > p.member.Incarnation {
+		p.replaced = p.member.Incarnation
+	}
 	nm := Member{Node: hb.GetNode(), Address: addr, Data: hb.GetDataAddress(), Incarnation: inc}
 	switch {
 	case inc > p.member.Incarnation:
@@ -375,22 +386,16 @@ func (m *membership) settled() bool {
 }
 
 // quorum reports whether a view of live members (self included) holds a
-// majority of the cluster as this node knows it: itself and every peer it
-// has heard from that did not leave gracefully (a peer that discovery stops
-// listing and that stays dead is forgotten after forgetAfter, and then no
-// longer counted). Half exactly is a majority when the view holds the lowest
+// majority of the cluster as this node knows it (see counted: a peer that
+// discovery stops listing and that stays dead is forgotten after
+// forgetAfter, and then no longer counted). Half exactly is a majority when the view holds the lowest
 // address of the cluster, so that one side of an even split keeps going, as
 // Akka's keep-majority split-brain resolver does.
 //
 // A node that sees only a minority appoints no leader, and its leaders stop
 // at the end of their lease: two sides of a partition never both lead.
 func (m *membership) quorum(view []Member) bool {
-	known := []string{m.self.Address}
-	for a, p := range m.peers {
-		if p.heard && !p.left {
-			known = append(known, a)
-		}
-	}
+	known := m.counted()
 	live := map[string]bool{}
 	for _, v := range view {
 		if p := m.peers[v.Address]; p == nil || !p.stale {
@@ -408,6 +413,21 @@ func (m *membership) quorum(view []Member) bool {
 	return 2*n > len(known) || (2*n == len(known) && live[lowest])
 }
 
+// counted returns the addresses that count for the quorum: this node's and
+// every peer's that did not leave gracefully and that it heard from, that
+// discovery lists, or that a live peer named. A peer never heard from
+// counts too: a node that starts (or restarts) while its peers do not
+// answer yet must not believe it is a majority of one.
+func (m *membership) counted() []string {
+	known := []string{m.self.Address}
+	for a, p := range m.peers {
+		if !p.left && (p.heard || p.discovered || p.gossiped) {
+			known = append(known, a)
+		}
+	}
+	return known
+}
+
 // dead returns the addresses of the peers that are not alive and are known
 // dead (see exchange.View.Dead).
 func (m *membership) dead() map[string]bool {
@@ -418,6 +438,16 @@ func (m *membership) dead() map[string]bool {
 		}
 	}
 	return d
+}
+
+// incarnationsOf returns what a heartbeat to addr tells it of its own
+// incarnations: the one held for it and the one that replaced (see
+// Heartbeat.known_incarnation).
+func (m *membership) incarnationsOf(addr string) (known, replaced uint64) {
+	if p := m.peers[addr]; p != nil {
+		return p.member.Incarnation, p.replaced
+	}
+	return 0, 0
 }
 
 // nextHeartbeat numbers a heartbeat sent now and returns its seq.

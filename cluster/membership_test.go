@@ -215,3 +215,74 @@ func TestMembershipRestartedPeerSeq(t *testing.T) {
 		t.Fatalf("ack %d after the restart, want 1 (the new run's)", m.ackFor("n2"))
 	}
 }
+
+// TestMembershipRestartIsTold: a node learns from its peers' heartbeats
+// whether it restarts a process the cluster knew at its address, whether the
+// peer heard the new incarnation yet or not; a first start learns nothing;
+// peers tell a restarted node the incarnation it replaced.
+func TestMembershipRestartIsTold(t *testing.T) {
+	now := time.Unix(0, 0)
+	tests := []struct {
+		name           string
+		known, replace uint64
+		want           bool
+	}{
+		{"first start: the peer knows nothing of it", 0, 0, false},
+		{"the peer already heard this incarnation, and nothing before", 1, 0, false},
+		{"the peer still holds the old incarnation", 7, 0, true},
+		{"the peer heard this one, which replaced another", 1, 7, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := testMembership("n1")
+			h := hb("n2", 1, false)
+			h.KnownIncarnation, h.ReplacedIncarnation = tt.known, tt.replace
+			m.heartbeat(h, now)
+			if m.restarted != tt.want {
+				t.Fatalf("restarted = %v, want %v", m.restarted, tt.want)
+			}
+		})
+	}
+
+	// The peer's side: what it tells n2 before and after n2 restarts.
+	m := testMembership("n1")
+	m.heartbeat(hb("n2", 5, false), now)
+	if k, r := m.incarnationsOf("n2"); k != 5 || r != 0 {
+		t.Fatalf("first incarnation: told %d, %d; want 5, 0", k, r)
+	}
+	m.heartbeat(hb("n2", 9, false), now.Add(time.Second))
+	if k, r := m.incarnationsOf("n2"); k != 9 || r != 5 {
+		t.Fatalf("after the restart: told %d, %d; want 9, 5", k, r)
+	}
+	if k, r := m.incarnationsOf("n3"); k != 0 || r != 0 {
+		t.Fatalf("unknown node: told %d, %d; want 0, 0", k, r)
+	}
+}
+
+// TestMembershipAloneIsNoMajority: a node that starts (or restarts, the
+// chaos suite's case) while the peers discovery lists do not answer yet is
+// not a majority of one: they count for the quorum before it hears them.
+func TestMembershipAloneIsNoMajority(t *testing.T) {
+	now := time.Unix(0, 0)
+	m := testMembership("n3")
+	m.discovered([]Peer{{Address: "n1"}, {Address: "n2"}, {Address: "n4"}, {Address: "n5"}}, now)
+	if m.quorum(m.view()) {
+		t.Fatalf("alone with 4 listed peers never heard: quorum")
+	}
+	if u := m.quorumUntil(now); !u.IsZero() {
+		t.Fatalf("alone: leases may be granted until %v", u)
+	}
+	m.heartbeat(hb("n1", 1, false), now)
+	if m.quorum(m.view()) {
+		t.Fatalf("2 of 5: quorum")
+	}
+	m.heartbeat(hb("n2", 1, false), now)
+	if !m.quorum(m.view()) {
+		t.Fatalf("3 of 5: no quorum")
+	}
+	// A peer named alive by a live peer counts too.
+	m.heartbeat(&boursepb.Heartbeat{Cluster: "c", Node: "n1", Address: "n1", Incarnation: 1, Peers: []string{"n6", "n7"}}, now)
+	if m.quorum(m.view()) {
+		t.Fatalf("3 of 7 (two gossiped, never heard): quorum")
+	}
+}

@@ -85,6 +85,7 @@ type Node struct {
 	view        atomic.Pointer[[]Member]
 	quorum      atomic.Bool               // the view holds a majority (see HasQuorum)
 	quorumUntil atomic.Pointer[time.Time] // see membership.quorumUntil
+	restarted   atomic.Bool               // see membership.restarted
 	observers   observers
 	lastAlive   []string // live peers when the membership goroutine ended (for Stop)
 

@@ -45,13 +45,19 @@ type authority struct {
 	now         func() time.Duration // the hub's monotonic clock
 	quorumUntil func() time.Time     // Config.QuorumUntil
 	lease       time.Duration
-	dead        map[string]bool    // addresses of nodes known gone for good (View.Dead)
-	appt        selfTimer          // fires when a successor may be appointed
-	acked       map[string]uint64  // address -> newest epoch of this term its pop acknowledged
-	acks        []ackWait          // replies held until every node routes with a table
-	maxRep      uint64             // the newest term the nodes reported (rebuild)
-	prevLd      string             // the leader they reported for it
-	asks        []*boursepb.Attach // lease requests that came with the nodes' state (rebuild)
+	dead        map[string]bool   // addresses of nodes known gone for good (View.Dead)
+	appt        selfTimer         // fires when a successor may be appointed
+	acked       map[string]uint64 // address -> newest epoch of this term its pop acknowledged
+	voters      []string          // addresses that count for the quorum (View.Cluster)
+	round       *round            // the lease round in flight (vote.go)
+	queued      []*boursepb.LeaseRequest
+	roundSeq    uint64
+	roundT      selfTimer                // fires when a won round may grant
+	gone        map[string]time.Duration // connections certainly gone, and when (vote.go)
+	acks        []ackWait                // replies held until every node routes with a table
+	maxRep      uint64                   // the newest term the nodes reported (rebuild)
+	prevLd      string                   // the leader they reported for it
+	asks        []*boursepb.Attach       // lease requests that came with the nodes' state (rebuild)
 	// knownSubs are, per node, the subscriptions the newest report that
 	// lists the node had in its table, with that report's term (rebuild):
 	// after a partition the two sides' tables each list their own side.
@@ -108,23 +114,26 @@ type membersChanged struct {
 	live   map[string]bool
 	quorum bool
 	dead   map[string]bool
+	voters []string
 }
 
-func newAuthority(h *Hub, name, self string, live []string, quorum bool, dead map[string]bool, log *slog.Logger) *authority {
+func newAuthority(h *Hub, name, self string, live []string, quorum bool, dead map[string]bool, voters []string, log *slog.Logger) *authority {
 	a := &authority{
-		now:       h.now,
-		lease:     h.cfg.leaseDuration(),
-		dead:      dead,
-		acked:     map[string]uint64{},
-		name:      name,
-		self:      self,
-		log:       log.With(slog.String("exchange", name)),
-		handlers:  map[string]*boursepb.HandlerInfo{},
-		pids:      map[string]*actor.PID{},
-		nextSeq:   1,
-		nodes:     map[string]*nodeState{},
-		announced: map[string]*boursepb.HandlerInfo{},
-		waiting:   map[string]bool{},
+		now:         h.now,
+		quorumUntil: h.cfg.QuorumUntil,
+		voters:      voters,
+		lease:       h.cfg.leaseDuration(),
+		dead:        dead,
+		acked:       map[string]uint64{},
+		name:        name,
+		self:        self,
+		log:         log.With(slog.String("exchange", name)),
+		handlers:    map[string]*boursepb.HandlerInfo{},
+		pids:        map[string]*actor.PID{},
+		nextSeq:     1,
+		nodes:       map[string]*nodeState{},
+		announced:   map[string]*boursepb.HandlerInfo{},
+		waiting:     map[string]bool{},
 	}
 	a.succ = succession{wait: leaseWait(a.lease), lease: a.lease, quorum: quorum}
 	a.rebuilding = true
@@ -166,7 +175,13 @@ func (a *authority) Receive(ctx actor.Context) {
 		a.deadline.Stop()
 		a.appt.Stop()
 		a.seedT.Stop()
+		a.roundT.Stop()
+	case *boursepb.Vote:
+		a.onVote(ctx, m)
 	case *timerTick:
+		if a.roundT.Fired(m) && a.round != nil && a.round.won {
+			a.endRound(ctx)
+		}
 		if a.deadline.Fired(m) && a.rebuilding {
 			a.log.Debug("bourse: authority rebuilt without every node", slog.Int("missing", len(a.waiting)))
 			a.finishRebuild(ctx)
@@ -219,6 +234,7 @@ func (a *authority) Receive(ctx actor.Context) {
 		}
 	case *membersChanged:
 		a.dead = m.dead
+		a.voters = m.voters
 		if m.quorum != a.succ.quorum {
 			a.succ.setQuorum(m.quorum)
 		}
@@ -226,10 +242,20 @@ func (a *authority) Receive(ctx actor.Context) {
 	}
 }
 
+// leaseRequest refuses at once a lease for a handler this authority does not
+// name leader in that term (its leadership then ends at once), grants the
+// others after a round of votes (see vote.go), and leaves unanswered those
+// it cannot decide now (rebuilding, or its quorum in doubt): the lease then
+// runs out unless a later request is granted.
 func (a *authority) leaseRequest(ctx actor.Context, m *boursepb.LeaseRequest) {
-	granted := !a.rebuilding && m.GetTerm() == a.term && a.quorumHolds() && a.succ.grant(m.GetHandler(), a.now())
-	ctx.Send(toPID(m.GetPop()), &boursepb.LeaseGrant{Exchange: a.name, Handler: m.GetHandler(), Term: m.GetTerm(), Id: m.GetId(),
-		Granted: granted, LeaseNanos: int64(a.lease)})
+	switch {
+	case a.rebuilding || !a.succ.quorum || !a.quorumHolds():
+		return // no answer: the lease runs out unless renewed in time
+	case m.GetTerm() != a.term || m.GetHandler() != a.succ.leader:
+		ctx.Send(toPID(m.GetPop()), &boursepb.LeaseGrant{Exchange: a.name, Handler: m.GetHandler(), Term: m.GetTerm(), Id: m.GetId()})
+		return
+	}
+	a.askLease(ctx, m)
 }
 
 // quorumHolds reports whether the node's quorum holds, by the failure
@@ -249,10 +275,19 @@ func (a *authority) receiveRetiring(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *boursepb.LeaseRequest:
 		a.leaseRequest(ctx, m)
+	case *boursepb.Vote:
+		a.onVote(ctx, m)
+	case *timerTick:
+		if a.roundT.Fired(m) && a.round != nil && a.round.won {
+			a.endRound(ctx)
+		}
 	case *membersChanged:
+		a.voters = m.voters
 		if !m.quorum {
 			a.succ.setQuorum(false)
 		}
+	case *actor.Stopping:
+		a.roundT.Stop()
 	}
 }
 
@@ -420,9 +455,9 @@ func (a *authority) finishRebuild(ctx actor.Context) {
 	// The kept leader's lease, asked for with its node's state: granted
 	// now, after the table (same sender, same receiver: it arrives first).
 	for _, ask := range a.asks {
-		if a.quorumHolds() && a.succ.grant(ask.GetLeaseHandler(), a.now()) {
-			ctx.Send(toPID(ask.GetPop()), &boursepb.LeaseGrant{Exchange: a.name, Handler: ask.GetLeaseHandler(), Term: a.term,
-				Id: ask.GetLeaseId(), Granted: true, LeaseNanos: int64(a.lease)})
+		if ask.GetLeaseHandler() == a.succ.leader && a.succ.quorum {
+			a.askLease(ctx, &boursepb.LeaseRequest{Exchange: a.name, Handler: ask.GetLeaseHandler(), Term: a.term,
+				Id: ask.GetLeaseId(), Pop: ask.GetPop()})
 		}
 	}
 	a.asks = nil
@@ -568,6 +603,9 @@ func olderThan(x, y *boursepb.HandlerInfo) bool {
 // succession).
 func (a *authority) remove(id string, dead bool) {
 	a.succ.removed(id, dead)
+	if dead {
+		a.noteGone(id)
+	}
 	delete(a.handlers, id)
 	delete(a.pids, id)
 	a.members = slices.DeleteFunc(a.members, func(h *boursepb.HandlerInfo) bool { return h.GetId() == id })
@@ -720,7 +758,7 @@ func (a *authority) push(ctx actor.Context) {
 
 func (a *authority) routingTable(self *actor.PID) *boursepb.RoutingTable {
 	rt := &boursepb.RoutingTable{Exchange: a.name, Epoch: a.epoch, Handlers: slices.Clone(a.members), Authority: fromPID(self),
-		Term: a.term, Leader: a.succ.leader}
+		Term: a.term, Leader: a.succ.leader, Quorum: a.succ.quorum}
 	addrs := make([]string, 0, len(a.nodes))
 	for addr, ns := range a.nodes {
 		if len(ns.patterns) > 0 {

@@ -451,3 +451,106 @@ func testClusterSubscribeReturnsWhenRouted(t *testing.T, tr transport) {
 		stopActor(t, nodes[2].sys, pid)
 	}
 }
+
+// TestClusterTwoOwnersOneLeader: while views differ, two nodes may both own
+// an exchange, both with a quorum (here, node q sees only itself and r, the
+// owner o sees all three). Each authority then keeps a leader of its own:
+// o the leader it had, q, after o's leader's lease, one that it sees. Lease
+// rounds (vote.go) must keep the two from leading at once: a majority
+// confirms only one term at a time, so only one authority can renew.
+func TestClusterTwoOwnersOneLeader(t *testing.T) {
+	nodes := startNodes(t, 3, "link")
+	const name = "solo"
+	var all []exchange.Member
+	var addrs []string
+	byAddr := map[string]*testNode{}
+	for _, n := range nodes {
+		all = append(all, exchange.Member{Node: n.name, Address: n.sys.Address(), Data: n.hub.DataAddress()})
+		addrs = append(addrs, n.sys.Address())
+		byAddr[n.sys.Address()] = n
+	}
+	view := func(ns ...*testNode) exchange.View {
+		v := exchange.View{Quorum: true, Cluster: addrs}
+		for _, m := range all {
+			for _, n := range ns {
+				if m.Address == n.sys.Address() {
+					v.Members = append(v.Members, m)
+				}
+			}
+		}
+		return v
+	}
+	for _, n := range nodes {
+		n.hub.SetView(view(nodes...))
+	}
+	o := byAddr[nodes[0].hub.Owner(name)]
+	var q, r *testNode
+	for _, n := range nodes {
+		if n != o {
+			if q == nil {
+				q = n
+			} else {
+				r = n
+			}
+		}
+	}
+	// Which of q and r owns the exchange when they see only each other:
+	// found before anything is declared, so that nothing reacts.
+	q.hub.SetView(view(q, r))
+	if q.hub.Owner(name) != q.sys.Address() {
+		q.hub.SetView(view(nodes...))
+		q, r = r, q
+		q.hub.SetView(view(q, r))
+	}
+	if q.hub.Owner(name) != q.sys.Address() {
+		t.Fatalf("placement: %s owns %s when it sees %s and %s", q.hub.Owner(name), name, q.name, r.name)
+	}
+	q.hub.SetView(view(nodes...))
+
+	declareAll(t, nodes, reqResp(name, "consensus"))
+	conns := map[string]*exchange.Connection{}
+	_, _, conns[o.name] = connect(t, o.hub, o.sys, name, "h-"+o.name)
+	eventually(t, "o's handler leads", conns[o.name].IsLeader)
+	_, _, conns[q.name] = connect(t, q.hub, q.sys, name, "h-"+q.name)
+	_, _, conns[r.name] = connect(t, r.hub, r.sys, name, "h-"+r.name)
+
+	var overlap, longest time.Duration
+	var since time.Time
+	watch := func(d time.Duration) {
+		end := time.Now().Add(d)
+		for time.Now().Before(end) {
+			n := 0
+			for _, c := range conns {
+				if c.IsLeader() {
+					n++
+				}
+			}
+			now := time.Now()
+			switch {
+			case n > 1 && since.IsZero():
+				since = now
+			case n <= 1 && !since.IsZero():
+				overlap += now.Sub(since)
+				longest = max(longest, now.Sub(since))
+				since = time.Time{}
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+	}
+	q.hub.SetView(view(q, r)) // q stops seeing o: two owners
+	watch(3 * time.Second)
+	q.hub.SetView(view(nodes...))
+	watch(2 * time.Second)
+	if overlap > 0 {
+		t.Fatalf("two handlers led at once for %v in all (longest %v)", overlap, longest)
+	}
+	eventually(t, "one leader after the views agree", func() bool {
+		n := 0
+		for _, c := range conns {
+			if c.IsLeader() {
+				n++
+			}
+		}
+		return n == 1
+	})
+}

@@ -49,6 +49,8 @@ type Hub struct {
 	members   []Member
 	quorum    atomic.Bool           // see View.Quorum
 	dead      map[string]bool       // see View.Dead
+	voters    []string              // see View.Cluster; nil outside a cluster
+	votes     *voter                // this node's side of lease rounds (vote.go)
 	auths     map[string]*actor.PID // exchange -> the authority this node runs
 	authSeq   int
 	joining   bool                    // see SetJoining
@@ -81,6 +83,7 @@ func New(system *actor.ActorSystem, cfg Config) (*Hub, error) {
 		h.inc = uint64(h.start.UnixNano())
 	}
 	h.quorum.Store(true)
+	h.votes = newVoter(leaseWait(cfg.leaseDuration()))
 	if h.reg == nil {
 		h.reg = strategies.Builtin()
 	}
@@ -330,13 +333,13 @@ func (h *Hub) applyMembers(prev, next []Member, regained bool) {
 		case h.ownerOf(name, next) != h.address():
 			h.retire(pid)
 		default:
-			h.root.Send(pid, &membersChanged{live: live, quorum: quorum, dead: h.dead})
+			h.root.Send(pid, &membersChanged{live: live, quorum: quorum, dead: h.dead, voters: h.voters})
 			continue
 		}
 		delete(h.auths, name)
 	}
 	for pid := range h.retiring {
-		h.root.Send(pid, &membersChanged{live: live, quorum: quorum, dead: h.dead})
+		h.root.Send(pid, &membersChanged{live: live, quorum: quorum, dead: h.dead, voters: h.voters})
 	}
 	for _, p := range *h.points.Load() {
 		p.refilter(live, quorum)

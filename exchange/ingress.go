@@ -52,6 +52,10 @@ func (in *ingress) SendUserMessage(_ *actor.PID, message any) {
 		}
 		h.root.Send(toPID(m.GetAuthority()), &boursepb.Attach{Exchange: m.GetExchange(), Node: h.cfg.Node,
 			Pop: &boursepb.Pid{Address: h.address()}, HasExchange: false})
+	case *boursepb.VoteRequest:
+		if auth := toPID(m.GetAuthority()); auth != nil {
+			h.root.Send(auth, h.votes.vote(h.now(), h.address(), m))
+		}
 	default:
 		h.log.Warn("bourse: ingress dropped an unexpected message", slog.String("type", fmt.Sprintf("%T", message)))
 	}
@@ -134,9 +138,9 @@ func (h *Hub) authorityFor(name string) *actor.PID {
 	}
 	h.authSeq++
 	live := h.liveAddresses(h.members)
-	quorum, dead := h.quorum.Load(), h.dead
+	quorum, dead, voters := h.quorum.Load(), h.dead, h.voters
 	pid, err := h.root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
-		return newAuthority(h, name, h.address(), live, quorum, dead, h.log)
+		return newAuthority(h, name, h.address(), live, quorum, dead, voters, h.log)
 	}), fmt.Sprintf("bourse$auth$%s$%d", name, h.authSeq))
 	if err != nil {
 		h.log.Error("bourse: cannot start authority", slog.String("exchange", name), slog.Any("error", err))

@@ -36,6 +36,16 @@ type View struct {
 	// dead node is replaced at once; one on a silent node only after its
 	// lease has surely run out.
 	Dead map[string]bool
+	// Cluster lists the addresses of every node that counts for the quorum,
+	// live or not, this one included. An authority grants a leader's lease
+	// only after a majority of them confirmed its term (see Config's
+	// LeaseDuration). Empty means the live members.
+	Cluster []string
+	// Restarted reports that the cluster knew another incarnation of this
+	// node at its address: what that process confirmed for leases was lost
+	// with it, so this one confirms no lease term for one lease wait (see
+	// Config.LeaseDuration). A node also confirms none while it joins.
+	Restarted bool
 }
 
 // SetMembers tells the hub which nodes are alive, itself included, as
@@ -72,6 +82,14 @@ func (h *Hub) SetView(v View) {
 	regained := v.Quorum && !h.quorum.Load()
 	h.quorum.Store(v.Quorum)
 	h.dead = maps.Clone(v.Dead)
+	if v.Restarted {
+		h.votes.restarted(h.now())
+	}
+	h.voters = slices.Clone(v.Cluster)
+	if len(h.voters) == 0 {
+		h.voters = h.liveAddresses(ms)
+	}
+	slices.Sort(h.voters)
 	h.setPeers(ms)
 	h.applyMembers(prev, ms, regained)
 }
@@ -90,6 +108,7 @@ func (h *Hub) HasQuorum() bool { return h.quorum.Load() }
 func (h *Hub) SetJoining(joining bool) {
 	h.membersMu.Lock()
 	h.joining = joining
+	h.votes.setJoining(joining)
 	held := h.held
 	if !joining {
 		h.held = nil

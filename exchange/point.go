@@ -292,6 +292,9 @@ func (a *popActor) table(ctx actor.Context, m *boursepb.RoutingTable) {
 	if !fromOwner && !newer {
 		return // from an authority this node no longer attaches to
 	}
+	if a.authPID != nil && !m.GetQuorum() && a.p.h.quorum.Load() {
+		return // built without a quorum: the table held is better (see RoutingTable.quorum)
+	}
 	moved := a.authPID == nil || !a.authPID.Equal(auth)
 	switch {
 	case !moved && (m.GetTerm() < a.term || m.GetTerm() == a.term && m.GetEpoch() < a.epoch):

@@ -1316,7 +1316,12 @@ type RoutingTable struct {
 	// leader is the connection id of the appointed leader, "" while the
 	// exchange has none: the authority's node lacks a quorum, or a silent
 	// leader's lease has not yet run out.
-	Leader        string `protobuf:"bytes,7,opt,name=leader,proto3" json:"leader,omitempty"`
+	Leader string `protobuf:"bytes,7,opt,name=leader,proto3" json:"leader,omitempty"`
+	// quorum reports that the authority's node had a quorum when it sent the
+	// table. A node that has one keeps routing by the table it holds rather
+	// than follow one built without (a node that restarted and does not yet
+	// hear the others builds its authorities from its own state alone).
+	Quorum        bool `protobuf:"varint,8,opt,name=quorum,proto3" json:"quorum,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1398,6 +1403,13 @@ func (x *RoutingTable) GetLeader() string {
 		return x.Leader
 	}
 	return ""
+}
+
+func (x *RoutingTable) GetQuorum() bool {
+	if x != nil {
+		return x.Quorum
+	}
+	return false
 }
 
 // Attach announces a node's point of presence to the exchange's authority,
@@ -1800,6 +1812,197 @@ func (x *LeaseGrant) GetLeaseNanos() int64 {
 	return 0
 }
 
+// VoteRequest asks a node to confirm, for one lease round, that an
+// authority's term is still the newest it knows for the exchange. An
+// authority grants a lease only once a majority of the cluster's nodes
+// confirmed the round (see exchange/vote.go): two authorities that both
+// believe they own an exchange, while views differ, can then never both
+// keep a leader leading.
+type VoteRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Exchange  string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Authority *Pid                   `protobuf:"bytes,2,opt,name=authority,proto3" json:"authority,omitempty"`
+	Term      uint64                 `protobuf:"varint,3,opt,name=term,proto3" json:"term,omitempty"`
+	Round     uint64                 `protobuf:"varint,4,opt,name=round,proto3" json:"round,omitempty"`
+	// leader is the connection whose lease the round is for.
+	Leader        string `protobuf:"bytes,5,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VoteRequest) Reset() {
+	*x = VoteRequest{}
+	mi := &file_bourse_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VoteRequest) ProtoMessage() {}
+
+func (x *VoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bourse_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VoteRequest.ProtoReflect.Descriptor instead.
+func (*VoteRequest) Descriptor() ([]byte, []int) {
+	return file_bourse_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *VoteRequest) GetExchange() string {
+	if x != nil {
+		return x.Exchange
+	}
+	return ""
+}
+
+func (x *VoteRequest) GetAuthority() *Pid {
+	if x != nil {
+		return x.Authority
+	}
+	return nil
+}
+
+func (x *VoteRequest) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *VoteRequest) GetRound() uint64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *VoteRequest) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+// Vote answers a VoteRequest.
+type Vote struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Exchange string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	// address is the voting node's remote address.
+	Address string `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"`
+	Term    uint64 `protobuf:"varint,3,opt,name=term,proto3" json:"term,omitempty"`
+	Round   uint64 `protobuf:"varint,4,opt,name=round,proto3" json:"round,omitempty"`
+	Granted bool   `protobuf:"varint,5,opt,name=granted,proto3" json:"granted,omitempty"`
+	// promised is the newest term the node confirmed for the exchange: when
+	// refused, the term that outvotes the asking authority (0: the node does
+	// not vote yet, just after its start).
+	Promised uint64 `protobuf:"varint,6,opt,name=promised,proto3" json:"promised,omitempty"`
+	// other is the connection the node last confirmed a lease for, other than
+	// the round's leader ("" if none recently), and other_age_nanos how long
+	// ago: its lease may run until that vote's age reaches a lease.
+	Other         string `protobuf:"bytes,7,opt,name=other,proto3" json:"other,omitempty"`
+	OtherAgeNanos int64  `protobuf:"varint,8,opt,name=other_age_nanos,json=otherAgeNanos,proto3" json:"other_age_nanos,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Vote) Reset() {
+	*x = Vote{}
+	mi := &file_bourse_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Vote) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Vote) ProtoMessage() {}
+
+func (x *Vote) ProtoReflect() protoreflect.Message {
+	mi := &file_bourse_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Vote.ProtoReflect.Descriptor instead.
+func (*Vote) Descriptor() ([]byte, []int) {
+	return file_bourse_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *Vote) GetExchange() string {
+	if x != nil {
+		return x.Exchange
+	}
+	return ""
+}
+
+func (x *Vote) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Vote) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *Vote) GetRound() uint64 {
+	if x != nil {
+		return x.Round
+	}
+	return 0
+}
+
+func (x *Vote) GetGranted() bool {
+	if x != nil {
+		return x.Granted
+	}
+	return false
+}
+
+func (x *Vote) GetPromised() uint64 {
+	if x != nil {
+		return x.Promised
+	}
+	return 0
+}
+
+func (x *Vote) GetOther() string {
+	if x != nil {
+		return x.Other
+	}
+	return ""
+}
+
+func (x *Vote) GetOtherAgeNanos() int64 {
+	if x != nil {
+		return x.OtherAgeNanos
+	}
+	return 0
+}
+
 // Sync asks a node's point of presence to Attach to the authority that sends
 // it (a newly activated authority asks every live node).
 type Sync struct {
@@ -1812,7 +2015,7 @@ type Sync struct {
 
 func (x *Sync) Reset() {
 	*x = Sync{}
-	mi := &file_bourse_proto_msgTypes[21]
+	mi := &file_bourse_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +2027,7 @@ func (x *Sync) String() string {
 func (*Sync) ProtoMessage() {}
 
 func (x *Sync) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[21]
+	mi := &file_bourse_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +2040,7 @@ func (x *Sync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sync.ProtoReflect.Descriptor instead.
 func (*Sync) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{21}
+	return file_bourse_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Sync) GetExchange() string {
@@ -1877,15 +2080,24 @@ type Heartbeat struct {
 	// quorum its leases rest on only by the time it sent a heartbeat the peer
 	// echoed: heartbeats that waited in a socket while it was frozen prove
 	// nothing about now.
-	Seq           uint64 `protobuf:"varint,8,opt,name=seq,proto3" json:"seq,omitempty"`
-	Ack           uint64 `protobuf:"varint,9,opt,name=ack,proto3" json:"ack,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Seq uint64 `protobuf:"varint,8,opt,name=seq,proto3" json:"seq,omitempty"`
+	Ack uint64 `protobuf:"varint,9,opt,name=ack,proto3" json:"ack,omitempty"`
+	// known_incarnation is the incarnation the sender holds for the
+	// recipient's address (0: none), replaced_incarnation the one that the
+	// recipient's current incarnation replaced there (0: none). Either
+	// naming another incarnation than the recipient's own tells it that it
+	// is a restart of a process the cluster knew: it then confirms no lease
+	// for one lease (see exchange/vote.go), as what its predecessor confirmed
+	// is lost with it.
+	KnownIncarnation    uint64 `protobuf:"varint,10,opt,name=known_incarnation,json=knownIncarnation,proto3" json:"known_incarnation,omitempty"`
+	ReplacedIncarnation uint64 `protobuf:"varint,11,opt,name=replaced_incarnation,json=replacedIncarnation,proto3" json:"replaced_incarnation,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_bourse_proto_msgTypes[22]
+	mi := &file_bourse_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1897,7 +2109,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[22]
+	mi := &file_bourse_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1910,7 +2122,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{22}
+	return file_bourse_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Heartbeat) GetCluster() string {
@@ -1972,6 +2184,20 @@ func (x *Heartbeat) GetSeq() uint64 {
 func (x *Heartbeat) GetAck() uint64 {
 	if x != nil {
 		return x.Ack
+	}
+	return 0
+}
+
+func (x *Heartbeat) GetKnownIncarnation() uint64 {
+	if x != nil {
+		return x.KnownIncarnation
+	}
+	return 0
+}
+
+func (x *Heartbeat) GetReplacedIncarnation() uint64 {
+	if x != nil {
+		return x.ReplacedIncarnation
 	}
 	return 0
 }
@@ -2078,7 +2304,7 @@ const file_bourse_proto_rawDesc = "" +
 	"PatternAck\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x18\n" +
 	"\apattern\x18\x02 \x01(\tR\apattern\x12\x14\n" +
-	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\"\x8d\x02\n" +
+	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\"\xa5\x02\n" +
 	"\fRoutingTable\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x122\n" +
@@ -2086,7 +2312,8 @@ const file_bourse_proto_rawDesc = "" +
 	"\rsubscriptions\x18\x04 \x03(\v2\x17.bourse.v1.NodePatternsR\rsubscriptions\x12,\n" +
 	"\tauthority\x18\x05 \x01(\v2\x0e.bourse.v1.PidR\tauthority\x12\x12\n" +
 	"\x04term\x18\x06 \x01(\x04R\x04term\x12\x16\n" +
-	"\x06leader\x18\a \x01(\tR\x06leader\"\xc7\x03\n" +
+	"\x06leader\x18\a \x01(\tR\x06leader\x12\x16\n" +
+	"\x06quorum\x18\b \x01(\bR\x06quorum\"\xc7\x03\n" +
 	"\x06Attach\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12 \n" +
@@ -2121,10 +2348,25 @@ const file_bourse_proto_rawDesc = "" +
 	"\x02id\x18\x04 \x01(\x04R\x02id\x12\x18\n" +
 	"\agranted\x18\x05 \x01(\bR\agranted\x12\x1f\n" +
 	"\vlease_nanos\x18\x06 \x01(\x03R\n" +
-	"leaseNanos\"P\n" +
+	"leaseNanos\"\x99\x01\n" +
+	"\vVoteRequest\x12\x1a\n" +
+	"\bexchange\x18\x01 \x01(\tR\bexchange\x12,\n" +
+	"\tauthority\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\tauthority\x12\x12\n" +
+	"\x04term\x18\x03 \x01(\x04R\x04term\x12\x14\n" +
+	"\x05round\x18\x04 \x01(\x04R\x05round\x12\x16\n" +
+	"\x06leader\x18\x05 \x01(\tR\x06leader\"\xda\x01\n" +
+	"\x04Vote\x12\x1a\n" +
+	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x18\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x12\n" +
+	"\x04term\x18\x03 \x01(\x04R\x04term\x12\x14\n" +
+	"\x05round\x18\x04 \x01(\x04R\x05round\x12\x18\n" +
+	"\agranted\x18\x05 \x01(\bR\agranted\x12\x1a\n" +
+	"\bpromised\x18\x06 \x01(\x04R\bpromised\x12\x14\n" +
+	"\x05other\x18\a \x01(\tR\x05other\x12&\n" +
+	"\x0fother_age_nanos\x18\b \x01(\x03R\rotherAgeNanos\"P\n" +
 	"\x04Sync\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12,\n" +
-	"\tauthority\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\xec\x01\n" +
+	"\tauthority\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\xcc\x02\n" +
 	"\tHeartbeat\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x18\n" +
@@ -2134,7 +2376,10 @@ const file_bourse_proto_rawDesc = "" +
 	"\x05peers\x18\x06 \x03(\tR\x05peers\x12!\n" +
 	"\fdata_address\x18\a \x01(\tR\vdataAddress\x12\x10\n" +
 	"\x03seq\x18\b \x01(\x04R\x03seq\x12\x10\n" +
-	"\x03ack\x18\t \x01(\x04R\x03ack*\xfd\x01\n" +
+	"\x03ack\x18\t \x01(\x04R\x03ack\x12+\n" +
+	"\x11known_incarnation\x18\n" +
+	" \x01(\x04R\x10knownIncarnation\x121\n" +
+	"\x14replaced_incarnation\x18\v \x01(\x04R\x13replacedIncarnation*\xfd\x01\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CODE_NO_HANDLERS\x10\x01\x12\x10\n" +
@@ -2163,7 +2408,7 @@ func file_bourse_proto_rawDescGZIP() []byte {
 }
 
 var file_bourse_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bourse_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_bourse_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_bourse_proto_goTypes = []any{
 	(Code)(0),                 // 0: bourse.v1.Code
 	(*Pid)(nil),               // 1: bourse.v1.Pid
@@ -2187,27 +2432,29 @@ var file_bourse_proto_goTypes = []any{
 	(*TableAck)(nil),          // 19: bourse.v1.TableAck
 	(*LeaseRequest)(nil),      // 20: bourse.v1.LeaseRequest
 	(*LeaseGrant)(nil),        // 21: bourse.v1.LeaseGrant
-	(*Sync)(nil),              // 22: bourse.v1.Sync
-	(*Heartbeat)(nil),         // 23: bourse.v1.Heartbeat
-	nil,                       // 24: bourse.v1.HandlerInfo.OptionsEntry
-	(*anypb.Any)(nil),         // 25: google.protobuf.Any
+	(*VoteRequest)(nil),       // 22: bourse.v1.VoteRequest
+	(*Vote)(nil),              // 23: bourse.v1.Vote
+	(*Sync)(nil),              // 24: bourse.v1.Sync
+	(*Heartbeat)(nil),         // 25: bourse.v1.Heartbeat
+	nil,                       // 26: bourse.v1.HandlerInfo.OptionsEntry
+	(*anypb.Any)(nil),         // 27: google.protobuf.Any
 }
 var file_bourse_proto_depIdxs = []int32{
 	1,  // 0: bourse.v1.HandlerInfo.pid:type_name -> bourse.v1.Pid
-	24, // 1: bourse.v1.HandlerInfo.options:type_name -> bourse.v1.HandlerInfo.OptionsEntry
+	26, // 1: bourse.v1.HandlerInfo.options:type_name -> bourse.v1.HandlerInfo.OptionsEntry
 	2,  // 2: bourse.v1.Leader.leader:type_name -> bourse.v1.HandlerInfo
 	2,  // 3: bourse.v1.Leader.handlers:type_name -> bourse.v1.HandlerInfo
 	2,  // 4: bourse.v1.SlaveUp.handler:type_name -> bourse.v1.HandlerInfo
 	2,  // 5: bourse.v1.SlaveDown.handler:type_name -> bourse.v1.HandlerInfo
 	0,  // 6: bourse.v1.Error.code:type_name -> bourse.v1.Code
 	1,  // 7: bourse.v1.Request.reply_to:type_name -> bourse.v1.Pid
-	25, // 8: bourse.v1.Request.payload:type_name -> google.protobuf.Any
+	27, // 8: bourse.v1.Request.payload:type_name -> google.protobuf.Any
 	1,  // 9: bourse.v1.Request.target:type_name -> bourse.v1.Pid
 	1,  // 10: bourse.v1.Request.deliver_to:type_name -> bourse.v1.Pid
-	25, // 11: bourse.v1.Reply.payload:type_name -> google.protobuf.Any
+	27, // 11: bourse.v1.Reply.payload:type_name -> google.protobuf.Any
 	6,  // 12: bourse.v1.Reply.error:type_name -> bourse.v1.Error
 	1,  // 13: bourse.v1.Reply.deliver_to:type_name -> bourse.v1.Pid
-	25, // 14: bourse.v1.Publication.payload:type_name -> google.protobuf.Any
+	27, // 14: bourse.v1.Publication.payload:type_name -> google.protobuf.Any
 	2,  // 15: bourse.v1.RegisterHandler.handler:type_name -> bourse.v1.HandlerInfo
 	2,  // 16: bourse.v1.HandlerAck.handler:type_name -> bourse.v1.HandlerInfo
 	6,  // 17: bourse.v1.HandlerAck.error:type_name -> bourse.v1.Error
@@ -2222,12 +2469,13 @@ var file_bourse_proto_depIdxs = []int32{
 	13, // 26: bourse.v1.Attach.known_subscriptions:type_name -> bourse.v1.NodePatterns
 	1,  // 27: bourse.v1.TableAck.pop:type_name -> bourse.v1.Pid
 	1,  // 28: bourse.v1.LeaseRequest.pop:type_name -> bourse.v1.Pid
-	1,  // 29: bourse.v1.Sync.authority:type_name -> bourse.v1.Pid
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	1,  // 29: bourse.v1.VoteRequest.authority:type_name -> bourse.v1.Pid
+	1,  // 30: bourse.v1.Sync.authority:type_name -> bourse.v1.Pid
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_bourse_proto_init() }
@@ -2241,7 +2489,7 @@ func file_bourse_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bourse_proto_rawDesc), len(file_bourse_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
