@@ -2,7 +2,8 @@
 
 // These tests run several actor systems with protoactor remote in one process.
 // remote.Start writes grpc's global logger on every call
-// (remote/server.go:61, grpclog.SetLoggerV2), which races with the other
+// (remote/server.go:61 of protoactor-go v0.0.0-20240822202345-3c0e61ca19c9,
+// grpclog.SetLoggerV2), which races with the other
 // systems' running servers, so under -race they cannot run in one process:
 // the multi-process tests in package cluster cover the same paths with -race.
 
