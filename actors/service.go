@@ -229,8 +229,8 @@ func (s *Service) Is(h *HandlerInfo) bool {
 //
 // ctx bounds the waits: when it ends first (a handler or an OnLeading
 // function does not return), Stop returns an error wrapping ctx.Err(); the
-// service is still disconnected and its actor stopped, and the goroutines
-// end by themselves once that code returns. Stop is idempotent: later calls
+// disconnection and the actor's stop still go ahead, and the goroutines end
+// by themselves once that code returns. Stop is idempotent: later calls
 // return the first call's result (a call made while the first one runs waits
 // for it, or for its own ctx). It is safe for concurrent use.
 func (s *Service) Stop(ctx context.Context) error {
