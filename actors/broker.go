@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bourse-go/bourse/exchange"
 	"github.com/bourse-go/bourse/internal/dispatch"
+	"github.com/bourse-go/bourse/internal/lifecycle"
 	"github.com/bourse-go/bourse/strategies"
 	"google.golang.org/protobuf/proto"
 )
@@ -63,9 +64,8 @@ type Broker struct {
 
 	mu       sync.Mutex
 	services map[*Service]struct{}
-	funcSubs []*actor.PID // SubscribeFunc actors, stopped by Stop
-	stopOnce sync.Once
-	stopErr  error
+	funcSubs []funcSub // SubscribeFunc actors, stopped by Stop
+	stopped  lifecycle.Once
 	ctx      context.Context // canceled by Stop; handed to Serve handlers
 	cancel   context.CancelFunc
 }
@@ -163,13 +163,17 @@ func (b *Broker) SubscribeFunc(ctx context.Context, name, pattern string, fn fun
 	if fn == nil {
 		return nil, fmt.Errorf("%w: nil subscriber function", ErrInvalid)
 	}
+	exited := make(chan struct{})
 	pid := b.system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
-		if p, ok := c.Message().(*Publication); ok {
-			fn(p)
+		switch m := c.Message().(type) {
+		case *Publication:
+			fn(m)
+		case *actor.Stopped:
+			close(exited)
 		}
 	}, actor.WithDispatcher(b.pool)))
 	b.mu.Lock()
-	b.funcSubs = append(b.funcSubs, pid)
+	b.funcSubs = append(b.funcSubs, funcSub{pid: pid, exited: exited})
 	b.mu.Unlock()
 	sub, err := b.hub.Subscribe(ctx, name, pattern, pid)
 	if err != nil {
@@ -179,41 +183,60 @@ func (b *Broker) SubscribeFunc(ctx context.Context, name, pattern string, fn fun
 	return sub, nil
 }
 
-// Stop stops the broker's services, its exchanges and, when New made it, its
-// actor system. Waiting requests fail with ErrStopped. Stop is idempotent:
-// later calls return the first call's result.
+// funcSub is the actor of a SubscribeFunc subscription.
+type funcSub struct {
+	pid    *actor.PID
+	exited chan struct{} // closed by the actor when it has stopped
+}
+
+// Stop stops the broker's services, its SubscribeFunc actors, its exchanges
+// and, when New made it, its actor system. Waiting requests fail with
+// ErrStopped.
+//
+// ctx bounds the waits for actors to stop: when it ends first (a handler,
+// an OnLeading function or a subscriber function does not return), Stop
+// still stops everything but returns an error wrapping ctx.Err() without
+// waiting further; the goroutines running that code end by themselves once
+// it returns. Stop is idempotent: later calls return the first call's result
+// (a call made while the first one runs waits for it, or for its own ctx).
+// It is safe for concurrent use.
 func (b *Broker) Stop(ctx context.Context) error {
-	b.stopOnce.Do(func() {
-		b.cancel()
-		b.mu.Lock()
-		svcs := make([]*Service, 0, len(b.services))
-		for s := range b.services {
-			svcs = append(svcs, s)
-		}
-		b.mu.Unlock()
-		var errs []error
-		for _, s := range svcs {
-			if err := s.Stop(ctx); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		b.mu.Lock()
-		subs := b.funcSubs
-		b.funcSubs = nil
-		b.mu.Unlock()
-		for _, pid := range subs {
-			if err := b.system.Root.PoisonFuture(pid).Wait(); err != nil && !errors.Is(err, actor.ErrTimeout) {
-				errs = append(errs, err)
-			}
-		}
-		if err := b.hub.Stop(ctx); err != nil {
+	return b.stopped.Do(ctx, func() error { return b.stop(ctx) })
+}
+
+func (b *Broker) stop(ctx context.Context) error {
+	b.cancel()
+	b.mu.Lock()
+	svcs := make([]*Service, 0, len(b.services))
+	for s := range b.services {
+		svcs = append(svcs, s)
+	}
+	subs := b.funcSubs
+	b.funcSubs = nil
+	b.mu.Unlock()
+	var errs []error
+	for _, s := range svcs {
+		if err := s.Stop(ctx); err != nil {
 			errs = append(errs, err)
 		}
-		if b.ownsSystem {
-			b.system.Shutdown()
+	}
+	for _, fs := range subs {
+		b.system.Root.Poison(fs.pid)
+	}
+	for _, fs := range subs {
+		if err := waitClosed(ctx, fs.exited); err != nil {
+			errs = append(errs, fmt.Errorf("bourse: stop subscriber: %w", err))
+			break
 		}
-		b.pool.Close()
-		b.stopErr = errors.Join(errs...)
-	})
-	return b.stopErr
+	}
+	if err := b.hub.Stop(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if b.ownsSystem {
+		b.system.Shutdown()
+	}
+	if err := b.pool.Stop(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }

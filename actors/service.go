@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/lifecycle"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -65,7 +65,7 @@ func OnLeader(fn func(isLeader bool, l *Leader)) ServeOption {
 // or the service stopped. term is the appointing authority's term, which
 // increases with every change of authority: pass it along as a fencing
 // token to anything that must reject a deposed leader's late writes.
-// Service.Stop waits for fn to return.
+// Service.Stop waits for fn to return (or for its ctx).
 func OnLeading(fn func(ctx context.Context, term uint64)) ServeOption {
 	return func(o *serveOptions) { o.onLeading = fn }
 }
@@ -81,12 +81,13 @@ func OnSlave(fn func(up bool, h *HandlerInfo)) ServeOption {
 // exchange.
 type Service struct {
 	b       *Broker
+	name    string // the exchange
 	pid     *actor.PID
 	conn    atomic.Pointer[Connection]
 	leading atomic.Bool // told Leadership{Leading: true} and not yet the end
-	once    sync.Once
-	err     error
-	tasks   sync.WaitGroup // OnLeading goroutines
+	stopped lifecycle.Once
+	exited  chan struct{}   // closed by the actor when it has stopped
+	tasks   lifecycle.Group // OnLeading goroutines
 }
 
 // Serve spawns an actor that hands each request of req-resp exchange name to
@@ -99,7 +100,7 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Service{b: b}
+	s := &Service{b: b, name: name, exited: make(chan struct{})}
 	var (
 		// owned by the actor
 		stopping   bool
@@ -148,11 +149,8 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 			if o.onLeading != nil {
 				tctx, cancel := context.WithCancel(m.Context)
 				cancelTask = cancel
-				s.tasks.Add(1)
-				go func(term uint64) {
-					defer s.tasks.Done()
-					o.onLeading(tctx, term)
-				}(m.Term)
+				term := m.Term
+				s.tasks.Go(func() { o.onLeading(tctx, term) })
 			}
 			if o.onLeader != nil {
 				o.onLeader(true, lastLeader)
@@ -173,6 +171,8 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 			if o.onSlave != nil {
 				o.onSlave(false, m.GetHandler())
 			}
+		case *actor.Stopped:
+			close(s.exited)
 		}
 	}, actor.WithDispatcher(b.pool)))
 	conn, err := b.hub.Connect(ctx, name, s.pid, o.connect...)
@@ -224,28 +224,54 @@ func (s *Service) Is(h *HandlerInfo) bool {
 
 // Stop steps the service down if it leads (OnLeader(false) runs first, so
 // the exchange never has two leaders), disconnects it, so no new request
-// reaches it, then stops its actor after the requests already queued. Stop
-// is idempotent.
+// reaches it, then stops its actor after the requests already queued, and
+// waits for the actor and for the OnLeading goroutines to end.
+//
+// ctx bounds the waits: when it ends first (a handler or an OnLeading
+// function does not return), Stop returns an error wrapping ctx.Err(); the
+// disconnection and the actor's stop still go ahead, and the goroutines end
+// by themselves once that code returns. Stop is idempotent: later calls
+// return the first call's result (a call made while the first one runs waits
+// for it, or for its own ctx). It is safe for concurrent use.
 func (s *Service) Stop(ctx context.Context) error {
-	s.once.Do(func() {
-		s.b.mu.Lock()
-		delete(s.b.services, s)
-		s.b.mu.Unlock()
-		down := &stepDown{done: make(chan struct{})}
-		s.b.system.Root.Send(s.pid, down)
-		select {
-		case <-down.done:
-		case <-ctx.Done():
-		}
-		err := s.conn.Load().Close(ctx)
-		fut := s.b.system.Root.PoisonFuture(s.pid)
-		if werr := fut.Wait(); werr != nil && err == nil {
-			err = fmt.Errorf("bourse: stop service: %w", werr)
-		}
-		s.tasks.Wait()
-		s.err = err
-	})
-	return s.err
+	return s.stopped.Do(ctx, func() error { return s.stop(ctx) })
+}
+
+func (s *Service) stop(ctx context.Context) error {
+	s.b.mu.Lock()
+	delete(s.b.services, s)
+	s.b.mu.Unlock()
+	down := &stepDown{done: make(chan struct{})}
+	s.b.system.Root.Send(s.pid, down)
+	waitErr := waitClosed(ctx, down.done)
+	// Close and Poison send at once; only their waits end with ctx.
+	closeErr := s.conn.Load().Close(ctx)
+	s.b.system.Root.Poison(s.pid)
+	if waitErr == nil {
+		waitErr = waitClosed(ctx, s.exited)
+	}
+	if waitErr == nil {
+		waitErr = s.tasks.Wait(ctx)
+	}
+	if waitErr != nil {
+		return fmt.Errorf("bourse: exchange %q: stop service: %w", s.name, waitErr)
+	}
+	return closeErr
+}
+
+// waitClosed waits for ch to be closed, or for ctx; a closed ch wins.
+func waitClosed(ctx context.Context, ch <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	default:
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // stepDown tells a service's actor that Stop has begun.

@@ -41,6 +41,9 @@ type (
 	ConnectOption = exchange.ConnectOption
 	// CallOption sets an option of one request.
 	CallOption = exchange.CallOption
+	// WrongTypeError is a payload of another type than a typed call,
+	// handler or subscriber expects (Call, ServeFunc, SubscribeFunc).
+	WrongTypeError = exchange.WrongTypeError
 )
 
 // Exchange kinds.
@@ -75,4 +78,5 @@ var (
 	ErrStopped          = exchange.ErrStopped
 	ErrInvalid          = exchange.ErrInvalid
 	ErrRedirectLoop     = exchange.ErrRedirectLoop
+	ErrWrongType        = exchange.ErrWrongType
 )

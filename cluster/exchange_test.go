@@ -512,7 +512,8 @@ func TestClusterExchangesTLS(t *testing.T) {
 
 	// A plaintext node listing a TLS node hears nothing back, and the TLS
 	// nodes never count it in. (A child process: two remotes started in one
-	// process race on grpc's global logger, remote/server.go:61.)
+	// process race on grpc's global logger, remote/server.go:61 of
+	// protoactor-go v0.0.0-20240822202345-3c0e61ca19c9.)
 	plain := startChild(t, "plain", "NODE_CLUSTER="+x.name, "NODE_PEERS="+x.a.Address())
 	time.Sleep(500 * time.Millisecond)
 	view, err := plain.Value(testCtx(t), "members")
@@ -1055,9 +1056,11 @@ func TestClusterStopTogether(t *testing.T) {
 		return
 	}
 	// Two remotes shutting down at the same moment race inside protoactor:
-	// endpointManager.stop writes em.connections and em.stopped (remote/
-	// endpoint_manager.go:105-115) while an endpoint writer whose peer just
-	// went away (removeEndpoint, line 248) or the reader delivering to a
+	// endpointManager.stop writes em.connections and em.stopped
+	// (remote/endpoint_manager.go:105-115 of
+	// protoactor-go v0.0.0-20240822202345-3c0e61ca19c9) while an
+	// endpoint writer whose peer just went away (removeEndpoint, line 248)
+	// or the reader delivering to a
 	// stopped actor (remoteDeliver) reads them. This test is about our Stop,
 	// so its children's race reports are logged, not failures.
 	x := startExClusterEnv(t, "static", 2, 0, 0, clustertest.AllowRaceEnv+"=1")

@@ -320,14 +320,16 @@ func (n *Node) heartbeat(leaving bool) *boursepb.Heartbeat {
 	}
 }
 
-// Stop leaves the cluster and stops the node: it stops the broker (its
-// handlers disconnect, its subscriptions end), then sends a leaving heartbeat to
-// every live peer and waits for their acknowledgements (at most twice
-// HeartbeatInterval, within 100-500 ms), so they drop it at once; stops discovery, the broker, remote and the actor
-// system; closes the Subscribe channels; and waits for every goroutine the
-// node started. ctx bounds the waits on discovery, the broker and remote;
-// remote is then stopped forcibly. Stop is idempotent: later calls return
-// the first call's result.
+// Stop leaves the cluster and stops the node, in this order: it stops the
+// broker (its handlers disconnect, its subscriptions end) while membership
+// still runs; ends the membership goroutine and its probes; sends a leaving
+// heartbeat to every live peer and waits for their acknowledgements (twice
+// HeartbeatInterval, within 100-500 ms), so that they drop it at once;
+// stops discovery, the membership actor, remote and the actor system;
+// closes the Subscribe channels. It returns when every goroutine the node
+// started has ended. ctx bounds the waits on the broker, the
+// acknowledgements, discovery and remote; remote is then stopped forcibly.
+// Stop is idempotent: later calls return the first call's result.
 func (n *Node) Stop(ctx context.Context) error {
 	n.stopOnce.Do(func() {
 		start := time.Now()

@@ -5,7 +5,8 @@ package cluster_test
 // test process runs in a process of its own (clustertest.Isolate). Two nodes
 // in one process, even one after the other, are reported by the race
 // detector: protoactor remote's Start sets grpc's global logger
-// (remote/server.go:61, grpclog.SetLoggerV2) while the grpc goroutines of
+// (remote/server.go:61 of protoactor-go v0.0.0-20240822202345-3c0e61ca19c9,
+// grpclog.SetLoggerV2) while the grpc goroutines of
 // nodes started before read it.
 
 import (

@@ -40,7 +40,9 @@ func remoteOptions(tlsCfg *tls.Config) []remote.ConfigOption {
 
 // remoteMaxRetries bounds how long one of remote's endpoint writers blocks
 // when it cannot connect: it sleeps 2 s after every failed attempt
-// (remote/endpoint_writer.go:44-50) and then publishes EndpointTerminatedEvent.
+// (remote/endpoint_writer.go:44-50 of
+// protoactor-go v0.0.0-20240822202345-3c0e61ca19c9, the version go.mod
+// pins) and then publishes EndpointTerminatedEvent.
 // The default of 5 blocks it for 10 s; one attempt blocks it for 2 s.
 const remoteMaxRetries = 1
 
@@ -48,12 +50,15 @@ const remoteMaxRetries = 1
 // Graceful shutdown sends DisconnectRequest to the peers writing to this node
 // and then waits, in grpc's GracefulStop, until they close those streams;
 // live peers do so in milliseconds. remote's own bound is 10 s
-// (remote/server.go:101).
+// (remote/server.go:106 of
+// protoactor-go v0.0.0-20240822202345-3c0e61ca19c9).
 const gracefulRemoteStop = time.Second
 
 // startRemote starts protoactor remote on host:port and returns the address
 // it listens on (the real port when port is 0). remote.Start panics when it
-// cannot listen (remote/server.go:62-65); the panic comes back as an error.
+// cannot listen (remote/server.go:62-65 of
+// protoactor-go v0.0.0-20240822202345-3c0e61ca19c9); the panic comes back
+// as an error.
 func startRemote(sys *actor.ActorSystem, host string, port int, tlsCfg *tls.Config) (r *remote.Remote, addr string, err error) {
 	cfg := remote.Configure(host, port, remoteOptions(tlsCfg)...)
 	cfg.MaxRetryCount = remoteMaxRetries
@@ -70,10 +75,13 @@ func startRemote(sys *actor.ActorSystem, host string, port int, tlsCfg *tls.Conf
 // stopRemote shuts remote down gracefully within gracefulRemoteStop (or ctx),
 // then forcibly. The graceful path stops remote's endpoint actors, which
 // closes the gRPC client connections to the peers; the forced path alone
-// (Shutdown(false)) would leave them open (remote/server.go:110-113).
+// (Shutdown(false)) would leave them open (remote/server.go:110-113; file
+// and line numbers here are of
+// protoactor-go v0.0.0-20240822202345-3c0e61ca19c9, the version go.mod
+// pins).
 //
 // Graceful shutdown can panic with "send on closed channel" when a peer closes
-// its stream to this node at the same moment (remote/endpoint_manager.go:126-133
+// its stream to this node at the same moment (remote/endpoint_manager.go:116-122
 // sends on a channel that remote/endpoint_reader.go:41-44 closes); the panic
 // is recovered and the shutdown forced.
 func stopRemote(ctx context.Context, r *remote.Remote, log *slog.Logger) {

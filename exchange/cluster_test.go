@@ -2,7 +2,8 @@
 
 // These tests run several actor systems with protoactor remote in one process.
 // remote.Start writes grpc's global logger on every call
-// (remote/server.go:61, grpclog.SetLoggerV2), which races with the other
+// (remote/server.go:61 of protoactor-go v0.0.0-20240822202345-3c0e61ca19c9,
+// grpclog.SetLoggerV2), which races with the other
 // systems' running servers, so under -race they cannot run in one process:
 // the multi-process tests in package cluster cover the same paths with -race.
 
@@ -553,4 +554,30 @@ func TestClusterTwoOwnersOneLeader(t *testing.T) {
 		}
 		return n == 1
 	})
+}
+
+// TestClusterWrongTypeCrossesNodes: a handler on another node that refuses
+// a request of the wrong type (as actors.ServeFunc does) fails the caller
+// with a *WrongTypeError carrying the same types, over either transport.
+func TestClusterWrongTypeCrossesNodes(t *testing.T) {
+	forTransports(t, testClusterWrongTypeCrossesNodes)
+}
+
+func testClusterWrongTypeCrossesNodes(t *testing.T, tr transport) {
+	nodes := startNodes(t, 2, tr)
+	declareAll(t, nodes, reqResp("typed", "round-robin"))
+	want := &exchange.WrongTypeError{Of: "request", Want: "*pb.Order", Got: "*wrapperspb.StringValue"}
+	r := &recorder{name: "typed", reply: func(m *exchange.Request) { m.Fail(want) }}
+	if _, err := nodes[1].hub.Connect(testCtx(t), "typed", spawnRecorder(t, nodes[1].sys, r)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "handler visible on n1", func() bool { hs, _ := nodes[0].hub.Handlers("typed"); return len(hs) == 1 })
+	_, err := nodes[0].hub.Request(testCtx(t), "typed", str("x"))
+	var got *exchange.WrongTypeError
+	if !errors.As(err, &got) || *got != *want || !errors.Is(err, exchange.ErrWrongType) || !errors.Is(err, exchange.ErrInvalid) {
+		t.Fatalf("err = %#v, want %#v", err, want)
+	}
+	if msg := `bourse: exchange "typed": wrong type of request: want *pb.Order, got *wrapperspb.StringValue`; err.Error() != msg {
+		t.Fatalf("message %q, want %q", err.Error(), msg)
+	}
 }

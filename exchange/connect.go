@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/lifecycle"
 	boursepb "github.com/bourse-go/bourse/proto"
 )
 
@@ -34,10 +35,11 @@ func Options(opts map[string]string) ConnectOption {
 
 // Connection is one connection of a handler to a req-resp exchange.
 type Connection struct {
-	hub   *Hub
-	p     *point
-	info  *boursepb.HandlerInfo
-	lease *leaseState
+	hub    *Hub
+	p      *point
+	info   *boursepb.HandlerInfo
+	lease  *leaseState
+	closed lifecycle.Once
 }
 
 // ID returns the connection's id, unique in the exchange.
@@ -49,15 +51,20 @@ func (c *Connection) Info() *boursepb.HandlerInfo { return c.info }
 // Close disconnects the handler. It returns when the exchange's authority has
 // taken the connection out of the routing table (the other nodes stop routing
 // to it as the table reaches them; a request already routed to it is still
-// delivered). Closing twice returns an error wrapping ErrInvalid.
+// delivered). When ctx ends first, the disconnection goes on and Close
+// returns an error wrapping ctx.Err(). Close is idempotent, as Stop is: later
+// calls return the first call's result (a call made while the first one
+// runs waits for it, or for its own ctx). It is safe for concurrent use.
 func (c *Connection) Close(ctx context.Context) error {
-	if c.hub.stopped.Load() {
-		return nil
-	}
-	cmd := &disconnectCmd{id: c.info.GetId(), res: make(chan result, 1)}
-	c.hub.root.Send(c.p.popPID, cmd)
-	_, err := c.hub.wait(ctx, c.p.spec.Name, cmd.res)
-	return err
+	return c.closed.Do(ctx, func() error {
+		if c.hub.stopped.Load() {
+			return nil
+		}
+		cmd := &disconnectCmd{id: c.info.GetId(), res: make(chan result, 1)}
+		c.hub.root.Send(c.p.popPID, cmd)
+		_, err := c.hub.wait(ctx, c.p.spec.Name, cmd.res)
+		return err
+	})
 }
 
 // Connect connects the actor pid as a handler of the req-resp exchange name.

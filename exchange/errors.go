@@ -84,6 +84,9 @@ func ErrorToWire(exchange string, err error) *boursepb.Error {
 	if errors.As(err, &he) {
 		return &boursepb.Error{Code: boursepb.Code_CODE_HANDLER, Message: he.Message, Exchange: exchange}
 	}
+	if w := wrongTypeToWire(exchange, err); w != nil {
+		return w
+	}
 	return &boursepb.Error{Code: CodeOf(err), Message: err.Error(), Exchange: exchange}
 }
 
@@ -92,6 +95,9 @@ func ErrorToWire(exchange string, err error) *boursepb.Error {
 func ErrorFromWire(e *boursepb.Error) error {
 	if e == nil {
 		return nil
+	}
+	if err := wrongTypeFromWire(e); err != nil {
+		return err
 	}
 	sentinel, ok := codeToErr[e.GetCode()]
 	if !ok || e.GetCode() == boursepb.Code_CODE_HANDLER {

@@ -80,10 +80,8 @@ func (in *inbox) open(n int, exchange string) *call {
 	return c
 }
 
-// close ends c when its caller stops waiting, having taken received replies
-// from c.ch, and recycles it once no reply can still be written to it.
 // arm starts the call's timeout and returns its channel; nil (a channel
-// that never fires) when d is 0.
+// that never fires) when d is 0 or less.
 func (c *call) arm(d time.Duration) <-chan time.Time {
 	if d <= 0 {
 		return nil
@@ -96,6 +94,8 @@ func (c *call) arm(d time.Duration) <-chan time.Time {
 	return c.timer.C
 }
 
+// close ends c when its caller stops waiting, after taking received replies
+// from c.ch, and recycles it once no reply can still be written to it.
 func (in *inbox) close(c *call, received int) {
 	if c.timer != nil {
 		c.timer.Stop()

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/lifecycle"
 	"github.com/bourse-go/bourse/internal/topic"
 	boursepb "github.com/bourse-go/bourse/proto"
 	"google.golang.org/protobuf/proto"
@@ -17,21 +18,28 @@ type Subscription struct {
 	p       *point
 	id      uint64
 	pattern string
+	ended   lifecycle.Once
 }
 
 // Pattern returns the subscription's routing-key pattern.
 func (s *Subscription) Pattern() string { return s.pattern }
 
 // Unsubscribe ends the subscription. It returns when no later publication
-// reaches the subscriber through it.
+// reaches the subscriber through it. When ctx ends first, the subscription
+// still ends and Unsubscribe returns an error wrapping ctx.Err().
+// Unsubscribe is idempotent, as Stop is: later calls return the first
+// call's result (a call made while the first one runs waits for it, or for
+// its own ctx). It is safe for concurrent use.
 func (s *Subscription) Unsubscribe(ctx context.Context) error {
-	if s.hub.stopped.Load() {
-		return nil
-	}
-	cmd := &unsubscribeCmd{id: s.id, res: make(chan result, 1)}
-	s.hub.root.Send(s.p.popPID, cmd)
-	_, err := s.hub.wait(ctx, s.p.spec.Name, cmd.res)
-	return err
+	return s.ended.Do(ctx, func() error {
+		if s.hub.stopped.Load() {
+			return nil
+		}
+		cmd := &unsubscribeCmd{id: s.id, res: make(chan result, 1)}
+		s.hub.root.Send(s.p.popPID, cmd)
+		_, err := s.hub.wait(ctx, s.p.spec.Name, cmd.res)
+		return err
+	})
 }
 
 // Subscribe subscribes the actor pid to the pub-sub exchange name for routing

@@ -8,15 +8,16 @@ import (
 
 // selfTimer sends a message to an actor after a delay. Actors here use it
 // instead of protoactor's SetReceiveTimeout, whose timer goroutine writes the
-// actor context while the mailbox goroutine reads it (a data race in
-// actor_context.go: receiveTimeoutHandler calls CancelReceiveTimeout, which
-// the race detector reports against resetReceiveTimeoutTimer).
+// actor context while the mailbox goroutine reads it: a data race in
+// actor/actor_context.go of protoactor-go v0.0.0-20240822202345-3c0e61ca19c9
+// (the version go.mod pins), where receiveTimeoutHandler (line 250) calls
+// CancelReceiveTimeout (line 241), which the race detector reports against
+// resetReceiveTimeoutTimer (line 59).
 //
-// Only the actor that owns it calls its methods (so it needs no lock: the
-// timer's goroutine only sends a tick with the generation it captured); tick
-// messages carry a
-// generation so that a tick sent just before a Stop or a new Start is
-// recognised as stale (Fired returns false for it).
+// Only the actor that owns a selfTimer calls its methods, so it needs no
+// lock: the timer's goroutine only sends a tick with the generation it
+// captured. Ticks carry that generation so that a tick sent just before a
+// Stop or a new Start is recognised as stale (Fired returns false for it).
 type selfTimer struct {
 	t     *time.Timer
 	gen   uint64

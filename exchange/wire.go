@@ -36,8 +36,8 @@ type cowMap[V any] struct {
 	m  atomic.Pointer[map[string]V]
 }
 
-// limit bounds a cowMap: when full, it starts again empty, so that keys that
-// come and go (handler ids) cannot grow it without end.
+// cowLimit bounds a cowMap: when full, it starts again empty, so that keys
+// that come and go (handler ids) cannot grow it without end.
 const cowLimit = 4096
 
 func (c *cowMap[V]) load() map[string]V {

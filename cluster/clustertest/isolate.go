@@ -25,9 +25,10 @@ const isolatedEnv = "BOURSE_CLUSTERTEST_ISOLATED"
 // the test body runs.
 //
 // Use it for tests that start a cluster.Node in the test process. protoactor
-// remote's Start writes grpc's global logger (remote/server.go:61,
-// grpclog.SetLoggerV2) while grpc goroutines of any node started before in
-// the same process, even one stopped since, may read it: the race detector
+// remote's Start writes grpc's global logger (grpclog.SetLoggerV2 at
+// remote/server.go:61 of protoactor-go v0.0.0-20240822202345-3c0e61ca19c9)
+// while grpc goroutines of any node started before in the same process,
+// even one stopped since, may read it: the race detector
 // reports every second node of a process. One node per process is how bourse
 // runs anyway; more nodes go in child processes (Start).
 //

@@ -13,10 +13,13 @@
 package dispatch
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/lifecycle"
 )
 
 // stallAfter is how long queued work may wait while no worker takes any
@@ -29,7 +32,7 @@ const stallAfter = time.Millisecond
 // (they are all blocked, say in handlers that wait for a reply from an actor
 // whose mailbox is queued behind them), the pool starts a goroutine that
 // drains the queue, as many as it takes, so that no actor waits on a
-// blocked one for ever. Close stops the workers.
+// blocked one for ever. Close and Stop stop the workers.
 type Pool struct {
 	mu     sync.Mutex
 	cond   sync.Cond
@@ -42,7 +45,7 @@ type Pool struct {
 	kick   chan struct{} // wakes the stall detector when work starts waiting
 
 	stop       chan struct{}
-	wg         sync.WaitGroup
+	goroutines lifecycle.Group // workers, the stall detector, draining goroutines
 	once       sync.Once
 	throughput int
 }
@@ -60,11 +63,10 @@ func New(workers, throughput int) *Pool {
 	}
 	p := &Pool{queue: make([]func(), 64), kick: make(chan struct{}, 1), stop: make(chan struct{}), throughput: throughput}
 	p.cond.L = &p.mu
-	p.wg.Add(workers + 1)
 	for range workers {
-		go p.worker()
+		p.goroutines.Go(p.worker)
 	}
-	go p.detectStalls()
+	p.goroutines.Go(p.detectStalls)
 	return p
 }
 
@@ -99,7 +101,6 @@ func (p *Pool) pop() func() {
 }
 
 func (p *Pool) worker() {
-	defer p.wg.Done()
 	p.mu.Lock()
 	for {
 		for p.n == 0 && !p.closed {
@@ -148,7 +149,6 @@ func (p *Pool) Schedule(fn func()) {
 // detectStalls starts a draining goroutine whenever queued work waits for
 // stallAfter while no worker took any.
 func (p *Pool) detectStalls() {
-	defer p.wg.Done()
 	t := time.NewTimer(stallAfter)
 	t.Stop()
 	for {
@@ -176,8 +176,7 @@ func (p *Pool) detectStalls() {
 			stalled := p.taken == mark
 			mark = p.taken
 			if stalled {
-				p.wg.Add(1)
-				go p.drain()
+				p.goroutines.Go(p.drain)
 			}
 			p.mu.Unlock()
 		}
@@ -186,7 +185,6 @@ func (p *Pool) detectStalls() {
 
 // drain runs queued work until the queue is empty, then ends.
 func (p *Pool) drain() {
-	defer p.wg.Done()
 	for {
 		p.mu.Lock()
 		fn := p.pop()
@@ -203,7 +201,13 @@ func (p *Pool) Throughput() int { return p.throughput }
 
 // Close lets the workers finish the work queued so far and stops them, and
 // waits for them. Close is idempotent.
-func (p *Pool) Close() {
+func (p *Pool) Close() { _ = p.Stop(context.Background()) }
+
+// Stop is Close bounded by ctx: when ctx ends before the workers have
+// finished (one runs a mailbox that does not return), it returns an error
+// wrapping ctx.Err(), and the workers end by themselves once their work
+// returns. Stop is idempotent and safe for concurrent use.
+func (p *Pool) Stop(ctx context.Context) error {
 	p.once.Do(func() {
 		p.mu.Lock()
 		p.closed = true
@@ -211,5 +215,8 @@ func (p *Pool) Close() {
 		p.cond.Broadcast()
 		close(p.stop)
 	})
-	p.wg.Wait()
+	if err := p.goroutines.Wait(ctx); err != nil {
+		return fmt.Errorf("bourse: stop dispatcher: %w", err)
+	}
+	return nil
 }

@@ -1,6 +1,8 @@
 package dispatch
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -85,5 +87,25 @@ func TestDefaults(t *testing.T) {
 	defer p.Close()
 	if p.Throughput() != 300 {
 		t.Fatalf("default throughput %d", p.Throughput())
+	}
+}
+
+// TestStopHonoursContext stops a pool whose worker runs work that does not
+// return: Stop gives up when its context ends, and the worker ends by itself
+// once the work returns.
+func TestStopHonoursContext(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	p := New(1, 0)
+	release, running := make(chan struct{}), make(chan struct{})
+	p.Schedule(func() { close(running); <-release })
+	<-running
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := p.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop = %v, want DeadlineExceeded", err)
+	}
+	close(release)
+	if err := p.Stop(context.Background()); err != nil {
+		t.Fatalf("second Stop = %v", err)
 	}
 }
