@@ -14,6 +14,9 @@
 // and answer on stdout, and exit when their stdin closes, so they never
 // outlive the parent, even when it is killed.
 //
-// bench/peers is a separate module that runs the same rows against embedded
-// NATS, so that this module does not depend on NATS; -compare runs it.
+// bench is a module of its own (bench/go.mod), so that importing bourse
+// brings neither gonum/plot nor hdrhistogram; the repository root's go.work
+// makes `go run ./bench` work from the root. bench/peers is a separate module
+// that runs the same rows against embedded NATS, so that this module does not
+// depend on NATS; -compare runs it.
 package main

@@ -8,5 +8,6 @@
 // implementations in leaf packages: cluster/static (a fixed list of peer
 // addresses, for one host or a LAN; needs no external service) and
 // cluster/consul (a Consul agent, for production). Nothing outside those
-// packages imports the Consul client.
+// packages imports the Consul client. cluster/discoverytest checks any
+// implementation against the contract written on Discovery.
 package cluster

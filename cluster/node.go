@@ -105,7 +105,8 @@ type probeResult struct {
 // Config.JoinTimeout passed (the node then goes on with the peers it heard
 // from; the others are found in the background; watch them with Subscribe or
 // Members). ctx bounds the start (it is passed to Discovery.Start) and is not
-// kept.
+// kept. When Start fails, it has undone what it did, discovery's Start
+// included.
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -143,11 +144,19 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.log = cfg.Logger.With(slog.String("cluster", cfg.Cluster), slog.String("node", cfg.Node), slog.String("address", addr))
 
 	// From here on, a failure undoes what is done with the same code as Stop.
+	discoveryStarted := false
 	fail := func(err error) (*Node, error) {
 		close(n.quit)
 		n.cancelProbe()
 		n.wg.Wait()
 		var errs []error
+		if discoveryStarted {
+			// ctx has ended (the join was cut short): a context of its own,
+			// so that the node is deregistered, not left to expire.
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), discoveryStopTimeout)
+			errs = append(errs, n.discovery.Stop(stopCtx))
+			cancel()
+		}
 		if n.broker != nil {
 			errs = append(errs, n.broker.Stop(ctx))
 		}
@@ -190,6 +199,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		if err := n.discovery.Start(ctx, reg, n.onDiscovery); err != nil {
 			return fail(fmt.Errorf("bourse: cluster: start discovery: %w", err))
 		}
+		discoveryStarted = true
 		// Join before returning, as Akka's nodes join their seeds: a node
 		// that declared exchanges before it heard from its live peers would
 		// appoint authorities and leaders of its own, a split brain that
@@ -209,6 +219,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.log.Info("node started", slog.Uint64("incarnation", n.self.Incarnation))
 	return n, nil
 }
+
+// discoveryStopTimeout bounds the Stop of discovery when Start fails after
+// discovery started (its ctx has ended then).
+const discoveryStopTimeout = 5 * time.Second
 
 func portOf(addr string) int {
 	_, p, _ := net.SplitHostPort(addr)

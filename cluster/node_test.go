@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -364,6 +365,43 @@ func TestStartErrors(t *testing.T) {
 		}
 		goleak.VerifyNone(t, leakOptions()...)
 	})
+}
+
+// When ctx ends while Start waits to join, the discovery it started is
+// stopped: a Consul registration would otherwise stay passing.
+func TestStartCutShortStopsDiscovery(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	cfg := testConfig("a")
+	cfg.JoinTimeout = time.Minute
+	d := &silentDiscovery{}
+	cfg.Discovery = d
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := cluster.Start(ctx, cfg)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Start = %v, want context.DeadlineExceeded", err)
+	}
+	if !d.stopped.Load() {
+		t.Fatal("discovery not stopped after Start failed")
+	}
+	goleak.VerifyNone(t, leakOptions()...)
+}
+
+// silentDiscovery starts but never reports: the node waits to join.
+type silentDiscovery struct{ stopped atomic.Bool }
+
+func (*silentDiscovery) Start(context.Context, cluster.Registration, func([]cluster.Peer)) error {
+	return nil
+}
+
+func (d *silentDiscovery) Stop(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	d.stopped.Store(true)
+	return nil
 }
 
 type failingDiscovery struct{ err error }

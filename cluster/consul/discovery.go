@@ -32,10 +32,11 @@ type Discovery struct {
 	deregEr error              // the deregistration's result
 	wg      sync.WaitGroup     // tracks the goroutines Start began
 
-	// gate serialises calls of update with Stop: whoever holds its one slot
-	// may call update (the watcher) or forbid it (Stop, setting closed).
-	gate   chan struct{}
-	closed bool // guarded by gate
+	// gate serialises calls of update with Stop: the watcher holds its one
+	// slot while it calls update, and calls it only if the goroutines'
+	// context is live; Stop cancels that context, then takes the slot to
+	// wait for a call in progress.
+	gate chan struct{}
 
 	// refreshPaused stops the node from passing its check while the agent
 	// stays reachable: a test hook for a hung node.
@@ -89,8 +90,9 @@ func New(cfg Config) (*Discovery, error) {
 // them, sorted by address, after the first answer and whenever they change.
 // self is among them once its check passes.
 //
-// update is called from one goroutine at a time, never after Stop returns; a
-// slow update delays the next answer, not the node's check. ctx bounds the
+// update is called from one goroutine at a time, and no call starts once
+// Stop has begun; a slow update delays the next answer, not the node's
+// check. ctx bounds the
 // registration only. Start returns an error wrapping ErrUnavailable when the
 // agent cannot be reached or refuses the registration (the Discovery may be
 // started again), a *ConfigError for an invalid self, ErrStarted when already
@@ -125,48 +127,86 @@ func (d *Discovery) Start(ctx context.Context, self cluster.Registration, update
 	return nil
 }
 
-// Stop ends the goroutines Start began, waiting for them or for ctx, then
-// deregisters the node from the agent (best effort: an error is returned,
-// and Consul removes the instance DeregisterAfter after its check goes
-// critical anyway). No update call starts after Stop returns. Stop is
-// idempotent: once it has deregistered, later calls return the same result;
-// if ctx ended first, it returns ctx's error and a later Stop finishes the
-// job. Stop before Start only prevents Start.
+// Stop ends the goroutines Start began, waiting for a call of update in
+// progress and for the goroutines, or for ctx, then deregisters the node from
+// the agent (best effort: an error is returned, and Consul removes the
+// instance DeregisterAfter after its check goes critical anyway). No call of
+// update starts once Stop has begun; when Stop returns nil, none is running.
+//
+// Stop is idempotent: once it has deregistered the node, or failed to for a
+// reason other than ctx, later calls return the same result whatever their
+// ctx. If ctx ends first, Stop returns an error wrapping ctx's error and a
+// later Stop finishes the job. Stop before Start only prevents Start.
 func (d *Discovery) Stop(ctx context.Context) error {
 	d.mu.Lock()
 	d.state = stopped
-	cancel := d.cancel
+	cancel, finished, result := d.cancel, d.dereg, d.deregEr
 	d.mu.Unlock()
 	if cancel == nil { // never started
 		return nil
 	}
+	if finished {
+		return result
+	}
 	cancel()
 
-	// Forbid update: wait for a call in progress to return.
-	select {
-	case d.gate <- struct{}{}:
-		d.closed = true
-		<-d.gate
-	case <-ctx.Done():
+	// Wait for a call of update in progress; deliver starts none now.
+	if !acquire(ctx, d.gate) {
 		return fmt.Errorf("bourse: consul: stop: waiting for update to return: %w", ctx.Err())
 	}
+	<-d.gate
 
 	done := make(chan struct{})
 	go func() { d.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
+	if !wait(ctx, done) {
 		return fmt.Errorf("bourse: consul: stop: waiting for goroutines: %w", ctx.Err())
 	}
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.dereg {
-		d.dereg = true
-		d.deregEr = d.deregister(ctx)
-		d.transport.CloseIdleConnections()
+	if d.dereg { // a concurrent Stop did it
+		return d.deregEr
 	}
-	return d.deregEr
+	err := d.deregister(ctx)
+	d.transport.CloseIdleConnections()
+	if err != nil && ctx.Err() != nil {
+		// Cut short by ctx: not the final result, a later Stop retries.
+		return fmt.Errorf("bourse: consul: stop: %w (%v)", ctx.Err(), err)
+	}
+	d.dereg, d.deregEr = true, err
+	return err
+}
+
+// acquire puts a token into gate, or gives up when ctx ends; a free gate is
+// taken even when ctx has already ended.
+func acquire(ctx context.Context, gate chan struct{}) bool {
+	select {
+	case gate <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case gate <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// wait waits for done to be closed, or gives up when ctx ends; done already
+// closed wins over ctx already ended.
+func wait(ctx context.Context, done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+	}
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // goFunc runs f in a goroutine tracked by d.wg.
@@ -178,12 +218,12 @@ func (d *Discovery) goFunc(f func()) {
 	}()
 }
 
-// deliver calls update with peers unless Stop has begun; it reports whether
-// it did.
-func (d *Discovery) deliver(update func([]cluster.Peer), peers []cluster.Peer) bool {
+// deliver calls update with peers unless Stop has begun (ctx, the
+// goroutines' context, has ended); it reports whether it did.
+func (d *Discovery) deliver(ctx context.Context, update func([]cluster.Peer), peers []cluster.Peer) bool {
 	d.gate <- struct{}{}
 	defer func() { <-d.gate }()
-	if d.closed {
+	if ctx.Err() != nil {
 		return false
 	}
 	update(slices.Clone(peers)) // update may keep or change its slice

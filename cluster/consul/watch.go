@@ -22,7 +22,7 @@ const (
 )
 
 // watch follows the passing instances of service with blocking queries until
-// ctx ends or Stop forbids update, calling update after the first answer and
+// ctx (cancelled by Stop) ends, calling update after the first answer and
 // whenever the peers change. Failed queries are retried with back-off; the
 // first failure, every logEvery after it, and the recovery are logged.
 func (d *Discovery) watch(ctx context.Context, service string, update func([]cluster.Peer), log *slog.Logger) {
@@ -69,7 +69,7 @@ func (d *Discovery) watch(ctx context.Context, service string, update func([]clu
 		if delivered && slices.Equal(peers, last) {
 			continue
 		}
-		if !d.deliver(update, peers) {
+		if !d.deliver(ctx, update, peers) {
 			return
 		}
 		last, delivered = peers, true

@@ -17,7 +17,7 @@ import (
 var ErrInvalidPeer = errors.New("static: invalid peer address")
 
 // ErrStarted means Start was called on a Discovery that was already started
-// (or stopped): a Discovery serves one node once.
+// or stopped: a Discovery serves one node once.
 var ErrStarted = errors.New("static: already started")
 
 var _ cluster.Discovery = (*Discovery)(nil)
@@ -27,8 +27,8 @@ type Discovery struct {
 	peers []string
 	err   error // from New: reported by Start
 
-	mu      sync.Mutex
-	started bool
+	mu   sync.Mutex
+	used bool // Start succeeded or Stop was called: Start fails from now on
 }
 
 // New returns a Discovery of peers ("host:port" each). It does not validate
@@ -83,17 +83,18 @@ func (d *Discovery) Peers() []string { return slices.Clone(d.peers) }
 // Start calls update once, synchronously, before it returns, with the peers
 // (self may be among them; the node ignores it). It starts no goroutine and
 // never calls update again. It fails with ErrInvalidPeer when New was given a
-// malformed address, and with ErrStarted when called a second time.
+// malformed address, and with ErrStarted when called a second time or after
+// Stop.
 func (d *Discovery) Start(_ context.Context, _ cluster.Registration, update func([]cluster.Peer)) error {
 	if d.err != nil {
 		return d.err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.started {
+	if d.used {
 		return ErrStarted
 	}
-	d.started = true
+	d.used = true
 	peers := make([]cluster.Peer, len(d.peers))
 	for i, a := range d.peers {
 		peers[i] = cluster.Peer{Address: a}
@@ -102,6 +103,12 @@ func (d *Discovery) Start(_ context.Context, _ cluster.Registration, update func
 	return nil
 }
 
-// Stop does nothing: there is nothing to deregister and no goroutine to wait
-// for. It is idempotent and safe to call without Start.
-func (d *Discovery) Stop(context.Context) error { return nil }
+// Stop only makes a later Start fail: there is nothing to deregister and no
+// goroutine to wait for. It returns nil, also when called again or without
+// Start.
+func (d *Discovery) Stop(context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.used = true
+	return nil
+}

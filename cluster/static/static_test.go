@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bourse-go/bourse/cluster"
+	"github.com/bourse-go/bourse/cluster/discoverytest"
 	"github.com/bourse-go/bourse/cluster/static"
 )
 
@@ -92,4 +93,13 @@ func TestStopWithoutStart(t *testing.T) {
 	if err := static.New().Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestConformance(t *testing.T) {
+	discoverytest.Run(t, "static", discoverytest.Harness{
+		New: func(_ *testing.T, _ cluster.Registration, all []cluster.Registration) cluster.Discovery {
+			return static.New(discoverytest.Addresses(all)...)
+		},
+		Failing: func(*testing.T) cluster.Discovery { return static.New("no port") },
+	}, discoverytest.Features{})
 }
