@@ -766,6 +766,11 @@ func (a *authority) routingTable(self *actor.PID) *boursepb.RoutingTable {
 		}
 	}
 	sort.Strings(addrs)
+	rt.KnownNodes = make([]string, 0, len(a.nodes))
+	for addr := range a.nodes {
+		rt.KnownNodes = append(rt.KnownNodes, addr)
+	}
+	sort.Strings(rt.KnownNodes)
 	for _, addr := range addrs {
 		ns := a.nodes[addr]
 		np := &boursepb.NodePatterns{Node: ns.node, Pop: fromPID(ns.pop)}

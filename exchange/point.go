@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,8 +66,34 @@ func newPoint(h *Hub, s Spec, strat strategies.Strategy) *point {
 func (p *point) setTable(rt *boursepb.RoutingTable) {
 	p.tableMu.Lock()
 	defer p.tableMu.Unlock()
+	rt = carrySubscriptions(p.raw, rt, p.live)
 	p.raw = rt
 	p.table.Store(buildTable(rt, p.strat, p.table.Load(), p.h, p.live, p.quorum))
+}
+
+// carrySubscriptions returns next with the subscriptions of prev for live
+// nodes that next's authority does not know yet (see
+// RoutingTable.known_nodes). live nil means every node.
+func carrySubscriptions(prev, next *boursepb.RoutingTable, live map[string]bool) *boursepb.RoutingTable {
+	if prev == nil || len(next.GetKnownNodes()) == 0 {
+		return next
+	}
+	var carried []*boursepb.NodePatterns
+	for _, np := range prev.GetSubscriptions() {
+		addr := np.GetPop().GetAddress()
+		if live != nil && !live[addr] {
+			continue
+		}
+		if _, known := slices.BinarySearch(next.GetKnownNodes(), addr); !known {
+			carried = append(carried, np)
+		}
+	}
+	if len(carried) == 0 {
+		return next
+	}
+	out := proto.Clone(next).(*boursepb.RoutingTable)
+	out.Subscriptions = append(out.Subscriptions, carried...)
+	return out
 }
 
 // refilter rebuilds the table for a new view, before SetView returns: a

@@ -1321,7 +1321,13 @@ type RoutingTable struct {
 	// table. A node that has one keeps routing by the table it holds rather
 	// than follow one built without (a node that restarted and does not yet
 	// hear the others builds its authorities from its own state alone).
-	Quorum        bool `protobuf:"varint,8,opt,name=quorum,proto3" json:"quorum,omitempty"`
+	Quorum bool `protobuf:"varint,8,opt,name=quorum,proto3" json:"quorum,omitempty"`
+	// known_nodes lists the addresses of the nodes whose state the authority
+	// holds, subscriptions or none. A node keeps routing publications, by the
+	// table it held, to a live node that is not listed: an authority rebuilt
+	// or moved after a partition healed has not heard from every node yet,
+	// and its table must not cut the paths that never broke.
+	KnownNodes    []string `protobuf:"bytes,9,rep,name=known_nodes,json=knownNodes,proto3" json:"known_nodes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1410,6 +1416,13 @@ func (x *RoutingTable) GetQuorum() bool {
 		return x.Quorum
 	}
 	return false
+}
+
+func (x *RoutingTable) GetKnownNodes() []string {
+	if x != nil {
+		return x.KnownNodes
+	}
+	return nil
 }
 
 // Attach announces a node's point of presence to the exchange's authority,
@@ -2304,7 +2317,7 @@ const file_bourse_proto_rawDesc = "" +
 	"PatternAck\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x18\n" +
 	"\apattern\x18\x02 \x01(\tR\apattern\x12\x14\n" +
-	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\"\xa5\x02\n" +
+	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\"\xc6\x02\n" +
 	"\fRoutingTable\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x122\n" +
@@ -2313,7 +2326,9 @@ const file_bourse_proto_rawDesc = "" +
 	"\tauthority\x18\x05 \x01(\v2\x0e.bourse.v1.PidR\tauthority\x12\x12\n" +
 	"\x04term\x18\x06 \x01(\x04R\x04term\x12\x16\n" +
 	"\x06leader\x18\a \x01(\tR\x06leader\x12\x16\n" +
-	"\x06quorum\x18\b \x01(\bR\x06quorum\"\xc7\x03\n" +
+	"\x06quorum\x18\b \x01(\bR\x06quorum\x12\x1f\n" +
+	"\vknown_nodes\x18\t \x03(\tR\n" +
+	"knownNodes\"\xc7\x03\n" +
 	"\x06Attach\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12 \n" +

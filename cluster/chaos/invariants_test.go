@@ -392,7 +392,7 @@ func (r *run) checkPublications() result {
 		t0, t1   int64
 		lost     uint64
 	}
-	var streams, receipts, dups, lates, latesFaulted, gapSeqs, lostHealthy, lostEpisodes, excusedSeqs, tail uint64
+	var streams, receipts, dups, lates, latesFaulted, gapSeqs, lostHealthy, lostEpisodes, excusedSeqs, starvedSeqs, tail uint64
 	var examples, lossExamples []string
 	for _, sub := range r.procs {
 		var gaps []*gap
@@ -434,6 +434,13 @@ func (r *run) checkPublications() result {
 				excusedSeqs += g.lost
 				continue
 			}
+			if pub != nil && (r.declaredDown(pub, sub, g.t0, g.t1) || r.declaredDown(sub, pub, g.t0, g.t1)) {
+				// One end's node declared the other down (it did not
+				// run for SuspectAfter: starved of CPU): publications
+				// to a node that is down are dropped, at most once.
+				starvedSeqs += g.lost
+				continue
+			}
 			lostHealthy += g.lost
 			lostEpisodes++
 			if len(lossExamples) < 5 {
@@ -454,15 +461,37 @@ func (r *run) checkPublications() result {
 			}
 		}
 	}
-	line := fmt.Sprintf("publications: %d streams, %d receipts; gaps %d seqs (excused as frozen/cut off: %d); lost on healthy paths: %d in %d gaps, %d at streams' ends; duplicated %d; reordered %d (%d of them in flight across a fault of an end)",
-		streams, receipts, gapSeqs, excusedSeqs, lostHealthy, lostEpisodes, tail, dups, lates, latesFaulted)
+	line := fmt.Sprintf("publications: %d streams, %d receipts; gaps %d seqs (excused as frozen/cut off: %d; as declared down, starved: %d); lost on healthy paths: %d in %d gaps, %d at streams' ends; duplicated %d; reordered %d (%d of them in flight across a fault of an end)",
+		streams, receipts, gapSeqs, excusedSeqs, starvedSeqs, lostHealthy, lostEpisodes, tail, dups, lates, latesFaulted)
 	examples = append(lossExamples, examples[:min(len(examples), max(2, 5-len(lossExamples)))]...)
 	if len(examples) > 0 {
 		line += "; first: " + strings.Join(examples, ", ")
 	}
-	fig := map[string]any{"streams": streams, "receipts": receipts, "gap_seqs": gapSeqs, "excused_seqs": excusedSeqs,
+	fig := map[string]any{"streams": streams, "receipts": receipts, "gap_seqs": gapSeqs, "excused_seqs": excusedSeqs, "declared_down_seqs": starvedSeqs,
 		"lost_healthy": lostHealthy, "lost_healthy_gaps": lostEpisodes, "lost_tail": tail, "duplicates": dups, "reordered": lates, "reordered_across_faults": latesFaulted}
 	return result{N: 4, Name: "publications", OK: lostHealthy+tail+dups+lates == 0, Line: line, Figures: fig}
+}
+
+// declaredDown reports whether obs's node held peer's incarnation down at
+// some time in [from, to] (by its membership events).
+func (r *run) declaredDown(obs, peer *proc, from, to int64) bool {
+	name := fmt.Sprintf("n%d", peer.node+1)
+	var downAt int64 = -1
+	for _, ev := range obs.members {
+		if ev.Node != name || ev.Inc != peer.inc {
+			continue
+		}
+		switch {
+		case !ev.Is && downAt < 0:
+			downAt = ev.T
+		case ev.Is && downAt >= 0:
+			if (span{from: downAt, to: ev.T}).overlaps(from, to) {
+				return true
+			}
+			downAt = -1
+		}
+	}
+	return downAt >= 0 && downAt <= to
 }
 
 func (r *run) frozenDuring(p *proc, from, to int64) bool {
