@@ -1,21 +1,26 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/bourse-go/bourse/errs"
 )
 
 // ErrInvalid is wrapped by every error of Load and Parse: the file is
-// missing, unreadable, malformed, or says something bourse cannot do.
-var ErrInvalid = errors.New("bourse: invalid configuration")
+// missing, unreadable, malformed, or says something bourse cannot do. It is
+// errs.ErrInvalid, the one sentinel of bad configuration in every bourse
+// package, under the name this package gave it first.
+var ErrInvalid = errs.ErrInvalid
 
 // Error is a problem with one key of a configuration file (or with the whole
 // file, when Key is empty). It wraps ErrInvalid and, when there is one, the
-// underlying error (a *fs.PathError for a missing file, a strategy factory's
-// error for bad parameters).
+// underlying error: a *fs.PathError for a missing file, a strategy factory's
+// error for bad parameters, or the core's *errs.FieldError when a rule of
+// cluster.Config.Validate (or of exchange.Spec, consul.Config, static.Parse)
+// found the problem.
 type Error struct {
 	// File is the path given to Load, or the name given to Parse.
 	File string

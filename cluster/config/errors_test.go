@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bourse-go/bourse/cluster"
 	"github.com/bourse-go/bourse/cluster/config"
 	"github.com/bourse-go/bourse/cluster/consul"
 	"github.com/bourse-go/bourse/cluster/static"
+	"github.com/bourse-go/bourse/errs"
 	"github.com/bourse-go/bourse/strategies"
 )
 
@@ -121,21 +123,21 @@ func TestParseErrors(t *testing.T) {
 			name: "data port the same as port",
 			yaml: strings.Replace(base, "port: 0", "port: 7101,\n       data_port: 7101", 1),
 			key:  "node.data_port", line: 3,
-			want: []string{"is 7101, the same as node.port: the data link needs a port of its own"},
+			want: []string{"is 7101, the same as the node's port: the data link needs a port of its own"},
 		},
 		{
 			name: "data port from the environment the same as port",
 			yaml: strings.Replace(base, "port: 0", "port: 7101", 1),
 			env:  map[string]string{"BOURSE_NODE_DATA_PORT": "7101"},
 			key:  "node.data_port", line: 0,
-			want: []string{"from BOURSE_NODE_DATA_PORT: is 7101, the same as node.port:"},
+			want: []string{"from BOURSE_NODE_DATA_PORT: is 7101, the same as the node's port:"},
 		},
 		{
 			name: "port from the environment the same as data port",
 			yaml: strings.Replace(base, "port: 0", "port: 0, data_port: 7201", 1),
 			env:  map[string]string{"BOURSE_NODE_PORT": "7201"},
 			key:  "node.data_port", line: 2,
-			want: []string{"is 7201, the same as node.port (from BOURSE_NODE_PORT):"},
+			want: []string{"is 7201, the same as the node's port:"},
 		},
 		{
 			name: "missing consul address",
@@ -153,7 +155,7 @@ func TestParseErrors(t *testing.T) {
 			name: "consul refresh not below ttl",
 			yaml: withDiscovery(`{provider: consul, consul: {address: 127.0.0.1:8500, ttl: 3s, refresh_interval: 5s}}`),
 			key:  "cluster.discovery.consul.refresh_interval", line: 7,
-			want: []string{"must be shorter than TTL"},
+			want: []string{"must be shorter than the TTL"},
 		},
 		{
 			name: "unknown discovery provider",
@@ -166,6 +168,12 @@ func TestParseErrors(t *testing.T) {
 			yaml: withDiscovery(`{peers: [127.0.0.1:7101]}`),
 			key:  "cluster.discovery.provider", line: 7,
 			want: []string{"missing, and cluster.discovery.peers is set (say provider: static)"},
+		},
+		{
+			name: "exchange name too long (a rule of exchange.Spec.Validate)",
+			yaml: strings.Replace(base, "name: prices", "name: "+strings.Repeat("p", 256), 1),
+			key:  "exchanges[1].name", line: 9,
+			want: []string{"is longer than 255 bytes"},
 		},
 		{
 			name: "bad peer",
@@ -255,7 +263,7 @@ func TestParseErrors(t *testing.T) {
 			name: "suspect too soon",
 			yaml: strings.Replace(base, "suspect_after: 1s", "suspect_after: 300ms", 1),
 			key:  "cluster.suspect_after", line: 6,
-			want: []string{"is 300ms, want more than twice cluster.heartbeat_interval (200ms)"},
+			want: []string{"is 300ms, want more than twice the heartbeat interval (200ms)"},
 		},
 		{
 			name: "bad strategy parameter",
@@ -367,24 +375,29 @@ func TestUnknownStrategyParamsWrapCause(t *testing.T) {
 func TestOverrideIsValidated(t *testing.T) {
 	_, err := config.Parse([]byte(base), "node.yaml", config.WithLogOutput(io.Discard),
 		config.WithOverride(func(f *config.File) { f.Cluster.Port = -1 }))
-	checkError(t, err, "node.yaml", "", 0, "after WithOverride: ", "Config.Port is -1")
+	checkError(t, err, "node.yaml", "", 0, "after WithOverride: cluster.Config.Port: is -1")
 }
 
 func TestDataPortOverrideIsValidated(t *testing.T) {
 	_, err := config.Parse([]byte(base), "node.yaml", config.WithLogOutput(io.Discard),
 		config.WithOverride(func(f *config.File) { f.Cluster.DataPort = -2 }))
-	checkError(t, err, "node.yaml", "", 0, "after WithOverride: ", "Config.DataPort is -2")
+	checkError(t, err, "node.yaml", "", 0, "after WithOverride: cluster.Config.DataPort: is -2")
 	_, err = config.Parse([]byte(base), "node.yaml", config.WithLogOutput(io.Discard),
 		config.WithOverride(func(f *config.File) { f.Cluster.Port, f.Cluster.DataPort = 7101, 7101 }))
-	checkError(t, err, "node.yaml", "", 0, "after WithOverride: ", "Config.DataPort is 7101, the same as Config.Port")
+	checkError(t, err, "node.yaml", "", 0, "after WithOverride: cluster.Config.DataPort: is 7101, the same as the node's port")
 }
 
 // Errors found by the core's validation wrap the core's error too.
 func TestErrorsWrapTheCoresError(t *testing.T) {
 	_, err := config.Parse([]byte(withDiscovery(`{provider: consul, consul: {address: "127.0.0.1"}}`)), "node.yaml", config.WithLogOutput(io.Discard))
 	var ce *consul.ConfigError
-	if !errors.As(err, &ce) || ce.Field != "Address" {
+	if !errors.As(err, &ce) || ce.Field != "consul.Config.Address" {
 		t.Errorf("error %v does not wrap a consul.ConfigError for Address", err)
+	}
+	_, err = config.Parse([]byte(strings.Replace(base, "suspect_after: 1s", "suspect_after: 300ms", 1)), "node.yaml", config.WithLogOutput(io.Discard))
+	var fe *errs.FieldError
+	if !errors.As(err, &fe) || fe.Field != "cluster.Config.SuspectAfter" || !errors.Is(err, cluster.ErrInvalidConfig) {
+		t.Errorf("error %v does not wrap the *errs.FieldError of cluster.Config.SuspectAfter", err)
 	}
 	_, err = config.Parse([]byte(withDiscovery(`{provider: static, peers: ["127.0.0.1:0"]}`)), "node.yaml", config.WithLogOutput(io.Discard))
 	if !errors.Is(err, static.ErrInvalidPeer) {

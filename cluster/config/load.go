@@ -3,10 +3,8 @@ package config
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -173,7 +171,7 @@ func Parse(data []byte, name string, opts ...Option) (*File, error) {
 	}
 	if len(o.overrides) > 0 {
 		if err := f.validate(); err != nil {
-			return nil, &Error{File: name, Problem: "after WithOverride: " + err.Error(), Err: err}
+			return nil, &Error{File: name, Problem: "after WithOverride: " + strings.TrimPrefix(err.Error(), "bourse: "), Err: err}
 		}
 	}
 	return f, nil
@@ -259,9 +257,7 @@ func (p *parser) build(o options) *File {
 	if n, ok := p.integer("broker.max_redirects", 0, 64); ok {
 		cfg.Exchange.MaxRedirects = n
 	}
-	p.checkTimings(cfg)
-	p.checkHost(cfg.Host)
-	p.checkDataPort(cfg)
+	p.checkCore(cfg)
 	cfg.TLS = p.tlsConfig()
 
 	f.Log = p.logSettings()
@@ -271,51 +267,20 @@ func (p *parser) build(o options) *File {
 	f.Discovery, cfg.Discovery = p.discovery(cfg.Logger)
 	f.Exchanges = p.exchanges(o.registry)
 
-	if p.err == nil {
-		// Every rule of Validate is checked above with the key's name; this
-		// catches a rule added to the core and not here yet.
-		if err := cfg.Validate(); err != nil {
-			p.fail(&Error{Problem: err.Error(), Err: err}, false)
-		}
-	}
 	f.Cluster = cfg
 	return f
 }
 
-// checkTimings applies cluster.Config.Validate's rules on durations, naming
-// the keys.
-func (p *parser) checkTimings(cfg cluster.Config) {
-	if cfg.HeartbeatInterval < cluster.MinHeartbeatInterval {
-		_, env := p.get("cluster.heartbeat_interval")
-		p.bad("cluster.heartbeat_interval", env, "is %v, want at least %v", cfg.HeartbeatInterval, cluster.MinHeartbeatInterval)
-	}
-	if cfg.SuspectAfter <= 2*cfg.HeartbeatInterval {
-		_, env := p.get("cluster.suspect_after")
-		p.bad("cluster.suspect_after", env, "is %v, want more than twice cluster.heartbeat_interval (%v)", cfg.SuspectAfter, cfg.HeartbeatInterval)
-	}
-}
-
-// checkHost refuses the unspecified addresses, as cluster.Config.Validate
-// does: peers could not send to them.
-func (p *parser) checkHost(host string) {
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		_, env := p.get("node.host")
-		p.bad("node.host", env, "%q is an unspecified address that peers cannot send to; give the address of an interface", host)
-	}
-}
-
-// checkDataPort refuses a data port equal to the node's port, as
-// cluster.Config.Validate does: the data link and remote cannot share one.
-func (p *parser) checkDataPort(cfg cluster.Config) {
-	if cfg.DataPort == cluster.DataPortOff || cfg.DataPort == 0 || cfg.DataPort != cfg.Port {
+// checkCore runs the core's validation (cluster.Config.Validate) on what
+// the file and the environment gave, and reports its error under the key
+// of the field it names (see keys).
+func (p *parser) checkCore(cfg cluster.Config) {
+	if p.err != nil {
 		return
 	}
-	_, env := p.get("node.data_port")
-	port := "node.port"
-	if _, portEnv := p.get("node.port"); portEnv != "" {
-		port += " (from " + portEnv + ")"
+	if err := cfg.Validate(); err != nil {
+		p.coreError(err, -1)
 	}
-	p.bad("node.data_port", env, "is %d, the same as %s: the data link needs a port of its own (0 picks a free one, -1 turns the link off)", cfg.DataPort, port)
 }
 
 func (p *parser) logSettings() LogSettings {
@@ -373,20 +338,12 @@ func (p *parser) discovery(logger *slog.Logger) (DiscoverySettings, cluster.Disc
 
 func (p *parser) staticDiscovery(ds *DiscoverySettings) cluster.Discovery {
 	ds.Peers, _ = p.strs("cluster.discovery.peers")
-	_, env := p.get("cluster.discovery.peers")
-	for i, peer := range ds.Peers {
-		// One at a time, to name the bad entry by its index.
-		if _, err := static.Parse([]string{peer}); err != nil {
-			p.badCause(fmt.Sprintf("cluster.discovery.peers[%d]", i), env, err, "%q is not host:port with a port in 1..65535", peer)
-			return nil
-		}
-	}
 	if p.err != nil {
 		return nil
 	}
 	d, err := static.Parse(ds.Peers)
-	if err != nil { // each peer passed above; this catches a rule added to static
-		p.badCause("cluster.discovery.peers", env, err, "%v", err)
+	if err != nil {
+		p.coreError(err, -1)
 		return nil
 	}
 	return d
@@ -410,30 +367,8 @@ func (p *parser) consulDiscovery(ds *DiscoverySettings, logger *slog.Logger) clu
 	}
 	d, err := consul.New(*c)
 	if err != nil {
-		key, problem := "cluster.discovery.consul", err.Error()
-		var ce *consul.ConfigError
-		if errors.As(err, &ce) {
-			key, problem = consulKey(ce.Field), ce.Problem
-		}
-		_, env := p.get(key)
-		p.badCause(key, env, err, "%s", problem)
+		p.coreError(err, -1)
 		return nil
 	}
 	return d
-}
-
-// consulKey maps a consul.Config field to its key.
-func consulKey(field string) string {
-	k := map[string]string{
-		"Address":         "address",
-		"Token":           "token",
-		"TTL":             "ttl",
-		"RefreshInterval": "refresh_interval",
-		"DeregisterAfter": "deregister_after",
-		"WaitTime":        "wait_time",
-	}[field]
-	if k == "" {
-		return "cluster.discovery.consul"
-	}
-	return "cluster.discovery.consul." + k
 }
