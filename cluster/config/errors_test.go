@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -226,7 +227,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "malformed YAML",
 			yaml: "node:\n  name: md-1\n host: 127.0.0.1\n",
-			key:  "", line: 2, // where yaml.v3 says: the mapping the bad line breaks
+			key:  "", line: 3, // yaml.v3 says 2
 			want: []string{"malformed YAML: did not find expected key"},
 		},
 		{
@@ -352,6 +353,137 @@ func checkError(t *testing.T, err error, file, key string, line int, want ...str
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("message lacks %q", w)
 		}
+	}
+}
+
+// TestMalformedYAML: the error names the line and column at fault, where
+// yaml.v3's own message is a line early for some, and shows them marked.
+func TestMalformedYAML(t *testing.T) {
+	tests := []struct {
+		name      string
+		yaml      string
+		line, col int
+		problem   string
+		excerpt   string
+	}{
+		{
+			name: "mis-indented key",
+			yaml: "node:\n  name: md-1\n  host: 127.0.0.1\ncluster:\n  name: trading\n  heartbeat_interval: 200ms\n suspect_after: 1s\n",
+			line: 7, col: 2, // yaml.v3 says line 6
+			problem: "malformed YAML: did not find expected key",
+			excerpt: "" +
+				"6 |   heartbeat_interval: 200ms\n" +
+				"7 |  suspect_after: 1s\n" +
+				"  |  ^",
+		},
+		{
+			name: "over-indented key",
+			yaml: "node:\n  name: md-1\n      port: 7101\n",
+			line: 3, col: 7,
+			problem: "malformed YAML: mapping values are not allowed in this context",
+			excerpt: "" +
+				"2 |   name: md-1\n" +
+				"3 |       port: 7101\n" +
+				"  |       ^",
+		},
+		{
+			name: "unclosed brace",
+			yaml: "node: {name: md-1}\ncluster:\n  name: trading\n  join_timeout: 2s\n  suspect_after: 1s\n  discovery: {provider: static, peers: [\"127.0.0.1:7102\"]\nexchanges:\n  - {name: orders, kind: req-resp}\n",
+			line: 6, col: 14, // yaml.v3 says line 5
+			problem: "malformed YAML: this '{' is never closed (did not find expected ',' or '}')",
+			excerpt: "" +
+				"5 |   suspect_after: 1s\n" +
+				"6 |   discovery: {provider: static, peers: [\"127.0.0.1:7102\"]\n" +
+				"  |              ^",
+		},
+		{
+			name: "unclosed bracket on the first line",
+			yaml: "exchanges: [{name: orders, kind: pub-sub}\nnode: {name: md-1}\n",
+			line: 1, col: 12,
+			problem: "malformed YAML: this '[' is never closed (did not find expected ',' or ']')",
+			excerpt: "" +
+				"1 | exchanges: [{name: orders, kind: pub-sub}\n" +
+				"  |            ^",
+		},
+		{
+			name: "tab",
+			yaml: "node:\n  name: md-1\n  host: 127.0.0.1\ncluster:\n  name: trading\n  join_timeout: 2s\n\tsuspect_after: 1s\n",
+			line: 7, col: 1, // yaml.v3 says line 6
+			problem: "malformed YAML: a tab in the indentation: YAML indents with spaces only (found a tab character that violates indentation)",
+			excerpt: "" +
+				"6 |   join_timeout: 2s\n" +
+				"7 | →suspect_after: 1s\n" +
+				"  | ^",
+		},
+		{
+			name: "tab after spaces, lines after the value",
+			yaml: "cluster:\n  name: >\n    trading\n    desk\n  \tjoin_timeout: 2s\n",
+			line: 5, col: 3,
+			problem: "malformed YAML: a tab in the indentation",
+			excerpt: "" +
+				"4 |     desk\n" +
+				"5 |   →join_timeout: 2s\n" +
+				"  |   ^",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tt.yaml), "node.yaml", config.WithLogOutput(io.Discard))
+			checkError(t, err, "node.yaml", "", tt.line, tt.problem)
+			var e *config.Error
+			if !errors.As(err, &e) {
+				return
+			}
+			if e.Column != tt.col {
+				t.Errorf("Column = %d, want %d", e.Column, tt.col)
+			}
+			if e.Excerpt != tt.excerpt {
+				t.Errorf("Excerpt:\n%s\nwant:\n%s", e.Excerpt, tt.excerpt)
+			}
+			if !strings.HasSuffix(err.Error(), "\n"+tt.excerpt) {
+				t.Errorf("message does not end with the excerpt")
+			}
+		})
+	}
+}
+
+// TestFileThatSetsNothing: a file that sets nothing is an error naming the
+// file, wrapping ErrEmpty, never a node with a generated name.
+func TestFileThatSetsNothing(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"empty file", "", "node.yaml: the file is empty: want at least one of the sections broker, cluster, exchanges, log, node"},
+		{"only comments", "# node: {name: md-1}\n\n", "the file is empty"},
+		{"document marker only", "---\n", "the file is empty"},
+		{"null document", "~\n", "the file is empty"},
+		{"empty mapping", "{}\n", "the file is empty"},
+		{"only unknown sections", "services:\n  web: {image: nginx}\nvolumes: {data: /srv}\n",
+			"node.yaml: no known section, only services, volumes: want at least one of the sections broker, cluster, exchanges, log, node"},
+		{"a misspelt section alone", "nodes: {name: md-1}\n", `no known section, only nodes: want at least one of the sections broker, cluster, exchanges, log, node; did you mean "node" for "nodes"?`},
+		{"empty sections", "node:\ncluster: {}\nexchanges: []\n", "every section is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := config.Parse([]byte(tt.yaml), "node.yaml", config.WithLogOutput(io.Discard))
+			if err == nil {
+				t.Fatalf("Parse = node %q with %d exchanges, want an error", f.Cluster.Node, len(f.Exchanges))
+			}
+			checkError(t, err, "node.yaml", "", 0, tt.want)
+			if !errors.Is(err, config.ErrEmpty) {
+				t.Errorf("error %v does not wrap ErrEmpty", err)
+			}
+		})
+	}
+	// From a file on disk, too.
+	path := filepath.Join(t.TempDir(), "empty.yaml")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := config.Load(path)
+	checkError(t, err, path, "", 0, path+": the file is empty")
+	if !errors.Is(err, config.ErrEmpty) {
+		t.Errorf("error %v does not wrap ErrEmpty", err)
 	}
 }
 

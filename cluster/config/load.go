@@ -6,8 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/viper"
@@ -115,7 +113,9 @@ func WithOverride(fn func(*File)) Option {
 
 // Load reads the YAML file at path and returns the File it describes, with
 // the environment applied (see the package documentation). Every error is
-// an *Error wrapping ErrInvalid; a missing file's also wraps fs.ErrNotExist.
+// an *Error wrapping ErrInvalid; a missing file's also wraps fs.ErrNotExist,
+// and a file that sets nothing (empty, only comments, empty sections, or no
+// known section) wraps ErrEmpty.
 //
 // Load and Parse keep no state between calls (each uses a viper instance of
 // its own) and may be called from many goroutines at once.
@@ -150,7 +150,11 @@ func Parse(data []byte, name string, opts ...Option) (*File, error) {
 	v := viper.New() // one per call: viper's global instance is shared state
 	v.SetConfigType("yaml")
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return nil, yamlError(name, err)
+		return nil, yamlError(name, data, err)
+	}
+	if e := checkNotEmpty(v.AllSettings()); e != nil {
+		e.File = name
+		return nil, e
 	}
 	p := &parser{name: name, v: v, lines: &lineIndex{data: data}}
 	// The shape check sees the file alone: it runs before the environment is
@@ -188,41 +192,6 @@ func (f *File) validate() error {
 		}
 	}
 	return nil
-}
-
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-// yamlError turns a parse error of viper into an *Error, taking the line
-// out of the YAML parser's message.
-func yamlError(name string, err error) *Error {
-	cause := err
-	var pe viper.ConfigParseError
-	if errors.As(err, &pe) {
-		cause = pe.Unwrap()
-	}
-	e := &Error{File: name, Err: cause}
-	msg := strings.TrimSpace(cause.Error())
-	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:")
-	var parts []string
-	for _, l := range strings.Split(msg, "\n") {
-		l = strings.TrimSpace(l)
-		if m := yamlLine.FindStringSubmatch(l); m != nil {
-			if e.Line == 0 {
-				e.Line, _ = strconv.Atoi(m[1])
-			}
-			l = m[2]
-		}
-		if l = strings.TrimPrefix(l, "yaml: "); l != "" {
-			parts = append(parts, l)
-		}
-	}
-	msg = strings.Join(parts, "; ")
-	if strings.Contains(msg, "into map[string]interface {}") {
-		// The document is a list or a scalar: say so in the file's terms.
-		msg = "the document must be a mapping of keys (node, cluster, broker, exchanges, log)"
-	}
-	e.Problem = "malformed YAML: " + msg
-	return e
 }
 
 // build makes the File from the settings; p.err tells whether it is valid.
