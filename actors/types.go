@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"github.com/bourse-go/bourse/errs"
 	"github.com/bourse-go/bourse/exchange"
 	boursepb "github.com/bourse-go/bourse/proto"
 )
@@ -80,3 +81,9 @@ var (
 	ErrRedirectLoop     = exchange.ErrRedirectLoop
 	ErrWrongType        = exchange.ErrWrongType
 )
+
+// FieldError is the error of a bad field of a Spec or a configuration:
+// which field and what is wrong with it. It wraps ErrInvalid, which is
+// errs.ErrInvalid, the one sentinel of bad arguments and configuration in
+// every bourse package.
+type FieldError = errs.FieldError

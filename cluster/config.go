@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bourse-go/bourse/errs"
 	"github.com/bourse-go/bourse/exchange"
 )
 
@@ -35,8 +36,10 @@ const DataPortOff = -1
 const MinHeartbeatInterval = 10 * time.Millisecond
 
 // ErrInvalidConfig is wrapped by every error of Config.Validate and Start
-// about the configuration; the message names the field.
-var ErrInvalidConfig = errors.New("bourse: invalid cluster config")
+// about the configuration. It is errs.ErrInvalid, the one sentinel of bad
+// configuration in every bourse package, under its older name: Validate's
+// errors are *errs.FieldError, naming the field ("cluster.Config.Port").
+var ErrInvalidConfig = errs.ErrInvalid
 
 // Config configures a Node. Get one from DefaultConfig and change what you
 // need; Start validates it.
@@ -125,7 +128,7 @@ type TLSFileError struct {
 }
 
 func (e *TLSFileError) Error() string {
-	return fmt.Sprintf("%v: TLS %s: %s", ErrInvalidConfig, e.File, e.Problem)
+	return fmt.Sprintf("bourse: TLS %s: %s", e.File, e.Problem)
 }
 
 // Unwrap returns ErrInvalidConfig and the read error, if any.
@@ -250,40 +253,43 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first problem of c, naming the field. Zero durations
-// are checked as their defaults.
+// Validate reports the first problem of c, as an *errs.FieldError naming
+// the field ("cluster.Config.Port"; a problem of Exchange is named under
+// it, "cluster.Config.Exchange.MaxRedirects"). Zero durations are checked
+// as their defaults. The problems name other fields in words, so that the
+// YAML loader can report them under the file's keys.
 func (c Config) Validate() error {
 	c = c.withDefaults()
-	invalid := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	invalid := func(field, format string, args ...any) error {
+		return errs.Field("cluster.Config."+field, format, args...)
 	}
 	switch {
 	case c.Cluster == "":
-		return invalid("Config.Cluster is empty")
+		return invalid("Cluster", "is empty")
 	case c.Node == "":
-		return invalid("Config.Node is empty")
+		return invalid("Node", "is empty")
 	case c.Host == "":
-		return invalid("Config.Host is empty")
+		return invalid("Host", "is empty")
 	case c.Port < 0 || c.Port > 65535:
-		return invalid("Config.Port is %d, want 0..65535 (0 picks a free port)", c.Port)
+		return invalid("Port", "is %d, want 0..65535 (0 picks a free port)", c.Port)
 	case c.DataPort < DataPortOff || c.DataPort > 65535:
-		return invalid("Config.DataPort is %d, want 0..65535 (0 picks a free port) or -1 (no data link)", c.DataPort)
+		return invalid("DataPort", "is %d, want 0..65535 (0 picks a free port) or -1 (no data link)", c.DataPort)
 	case c.DataPort != DataPortOff && c.DataPort != 0 && c.DataPort == c.Port:
-		return invalid("Config.DataPort is %d, the same as Config.Port", c.DataPort)
+		return invalid("DataPort", "is %d, the same as the node's port: the data link needs a port of its own (0 picks a free one, -1 turns the link off)", c.DataPort)
 	case c.HeartbeatInterval < MinHeartbeatInterval:
-		return invalid("Config.HeartbeatInterval is %v, want at least %v", c.HeartbeatInterval, MinHeartbeatInterval)
+		return invalid("HeartbeatInterval", "is %v, want at least %v", c.HeartbeatInterval, MinHeartbeatInterval)
 	case c.JoinTimeout < 0:
-		return invalid("Config.JoinTimeout is %v, want 0 (the default, %v) or more", c.JoinTimeout, DefaultJoinTimeout)
+		return invalid("JoinTimeout", "is %v, want 0 (the default, %v) or more", c.JoinTimeout, DefaultJoinTimeout)
 	case c.SuspectAfter <= 2*c.HeartbeatInterval:
-		return invalid("Config.SuspectAfter is %v, want more than 2*HeartbeatInterval (%v)", c.SuspectAfter, 2*c.HeartbeatInterval)
+		return invalid("SuspectAfter", "is %v, want more than twice the heartbeat interval (%v)", c.SuspectAfter, c.HeartbeatInterval)
 	case c.Exchange.LeaseDuration < 4*time.Millisecond || c.Exchange.LeaseDuration >= c.SuspectAfter:
-		return invalid("Config.Exchange.LeaseDuration is %v, want 4ms or more and less than SuspectAfter (%v)", c.Exchange.LeaseDuration, c.SuspectAfter)
+		return invalid("Exchange.LeaseDuration", "is %v, want 4ms or more and less than the suspect time (%v)", c.Exchange.LeaseDuration, c.SuspectAfter)
 	}
 	if ip := net.ParseIP(c.Host); ip != nil && ip.IsUnspecified() {
-		return invalid("Config.Host is %q, an unspecified address peers cannot send to; give the address of an interface", c.Host)
+		return invalid("Host", "%q is an unspecified address that peers cannot send to; give the address of an interface", c.Host)
 	}
 	if err := c.Exchange.Validate(); err != nil {
-		return fmt.Errorf("%w: Config.Exchange: %w", ErrInvalidConfig, err)
+		return errs.Rename(err, "exchange.Config.", "cluster.Config.Exchange.")
 	}
 	return nil
 }

@@ -10,4 +10,10 @@
 // cluster/consul (a Consul agent, for production). Nothing outside those
 // packages imports the Consul client. cluster/discoverytest checks any
 // implementation against the contract written on Discovery.
+//
+// Config.Validate, which Start runs first, reports bad configuration as an
+// *errs.FieldError naming the field ("cluster.Config.SuspectAfter") and
+// what is wrong with it. It wraps ErrInvalidConfig, which is errs.ErrInvalid:
+// the one sentinel of bad configuration in every bourse package, discovery
+// back-ends and the YAML loader (cluster/config) included.
 package cluster

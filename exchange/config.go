@@ -2,10 +2,10 @@ package exchange
 
 import (
 	"crypto/tls"
-	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/bourse-go/bourse/errs"
 	"github.com/bourse-go/bourse/strategies"
 )
 
@@ -67,16 +67,17 @@ func DefaultConfig() Config {
 	return Config{Node: "local", MaxRedirects: 8}
 }
 
-// Validate reports the first problem of c, naming the field.
+// Validate reports the first problem of c, as an *errs.FieldError naming
+// the field ("exchange.Config.MaxRedirects"); it wraps ErrInvalid.
 func (c Config) Validate() error {
 	if c.Node == "" {
-		return fmt.Errorf("%w: Config.Node is empty", ErrInvalid)
+		return errs.Field("exchange.Config.Node", "is empty")
 	}
 	if c.MaxRedirects < 0 || c.MaxRedirects > 64 {
-		return fmt.Errorf("%w: Config.MaxRedirects is %d, want 0..64", ErrInvalid, c.MaxRedirects)
+		return errs.Field("exchange.Config.MaxRedirects", "is %d, want 0..64", c.MaxRedirects)
 	}
 	if c.LeaseDuration < 0 {
-		return fmt.Errorf("%w: Config.LeaseDuration is %v, want >= 0", ErrInvalid, c.LeaseDuration)
+		return errs.Field("exchange.Config.LeaseDuration", "is %v, want 0 (the default) or more", c.LeaseDuration)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/bourse-go/bourse/errs"
 	boursepb "github.com/bourse-go/bourse/proto"
 	"github.com/bourse-go/bourse/strategies"
 )
@@ -43,36 +44,67 @@ var (
 	// ErrStopped means the hub was stopped.
 	ErrStopped = errors.New("bourse: stopped")
 	// ErrInvalid means an argument is malformed (empty name, nil PID, bad
-	// routing key or pattern, bad exchange spec).
-	ErrInvalid = errors.New("bourse: invalid argument")
+	// routing key or pattern, bad exchange spec or Config). It is
+	// errs.ErrInvalid, the one sentinel of bad arguments and configuration
+	// in every bourse package; Spec.Validate and Config.Validate return an
+	// *errs.FieldError naming the field.
+	ErrInvalid = errs.ErrInvalid
 	// ErrRedirectLoop means fun strategies redirected a request more than
 	// Config.MaxRedirects times.
 	ErrRedirectLoop = errors.New("bourse: too many redirects")
 )
 
-var codeToErr = map[boursepb.Code]error{
-	boursepb.Code_CODE_NO_HANDLERS:      ErrNoHandlers,
-	boursepb.Code_CODE_TIMEOUT:          ErrTimeout,
-	boursepb.Code_CODE_REJECTED:         ErrRejected,
-	boursepb.Code_CODE_HANDLER:          ErrHandler,
-	boursepb.Code_CODE_UNKNOWN_EXCHANGE: ErrUnknownExchange,
-	boursepb.Code_CODE_WRONG_KIND:       ErrWrongKind,
-	boursepb.Code_CODE_NODE_DOWN:        ErrNodeDown,
-	boursepb.Code_CODE_STOPPED:          ErrStopped,
-	boursepb.Code_CODE_INVALID:          ErrInvalid,
-	boursepb.Code_CODE_REDIRECT_LOOP:    ErrRedirectLoop,
-	boursepb.Code_CODE_NO_LEADER:        ErrNoLeader,
+// codes maps each sentinel to its wire code, in the order CodeOf tries them:
+// an error that wraps two sentinels gets the code of the first one listed.
+// The more specific causes come first (a node that went down, a timeout)
+// and the argument errors last.
+var codes = []struct {
+	code boursepb.Code
+	err  error
+}{
+	{boursepb.Code_CODE_NODE_DOWN, ErrNodeDown},
+	{boursepb.Code_CODE_TIMEOUT, ErrTimeout},
+	{boursepb.Code_CODE_STOPPED, ErrStopped},
+	{boursepb.Code_CODE_NO_LEADER, ErrNoLeader},
+	{boursepb.Code_CODE_NO_HANDLERS, ErrNoHandlers},
+	{boursepb.Code_CODE_REJECTED, ErrRejected},
+	{boursepb.Code_CODE_REDIRECT_LOOP, ErrRedirectLoop},
+	{boursepb.Code_CODE_UNKNOWN_EXCHANGE, ErrUnknownExchange},
+	{boursepb.Code_CODE_WRONG_KIND, ErrWrongKind},
+	{boursepb.Code_CODE_EXCHANGE_EXISTS, ErrExchangeExists},
+	{boursepb.Code_CODE_ALREADY_CONNECTED, ErrAlreadyConnected},
+	{boursepb.Code_CODE_WRONG_TYPE, ErrWrongType}, // before ErrInvalid, which it wraps
+	{boursepb.Code_CODE_INVALID, ErrInvalid},
+	{boursepb.Code_CODE_HANDLER, ErrHandler},
 }
 
-// CodeOf returns the wire code of err's sentinel; errors wrapping none of
-// them are handler failures (CODE_HANDLER).
+// CodeOf returns the wire code of err's sentinel: of the first sentinel in
+// a fixed order when err wraps several (ErrNodeDown, ErrTimeout,
+// ErrStopped, ErrNoLeader, ErrNoHandlers, ErrRejected, ErrRedirectLoop,
+// ErrUnknownExchange, ErrWrongKind, ErrExchangeExists,
+// ErrAlreadyConnected, ErrInvalid), so the same error always gets the same
+// code. Errors wrapping none of them are handler failures (CODE_HANDLER).
 func CodeOf(err error) boursepb.Code {
-	for code, sentinel := range codeToErr {
-		if code != boursepb.Code_CODE_HANDLER && errors.Is(err, sentinel) {
-			return code
+	for _, c := range codes {
+		if errors.Is(err, c.err) {
+			return c.code
 		}
 	}
 	return boursepb.Code_CODE_HANDLER
+}
+
+// sentinelOf returns the sentinel of a wire code, or nil for CODE_HANDLER
+// and codes this version does not know.
+func sentinelOf(code boursepb.Code) error {
+	if code == boursepb.Code_CODE_HANDLER {
+		return nil
+	}
+	for _, c := range codes {
+		if c.code == code {
+			return c.err
+		}
+	}
+	return nil
 }
 
 // ErrorToWire turns err into its wire form, keeping its identity in Code.
@@ -99,8 +131,8 @@ func ErrorFromWire(e *boursepb.Error) error {
 	if err := wrongTypeFromWire(e); err != nil {
 		return err
 	}
-	sentinel, ok := codeToErr[e.GetCode()]
-	if !ok || e.GetCode() == boursepb.Code_CODE_HANDLER {
+	sentinel := sentinelOf(e.GetCode())
+	if sentinel == nil {
 		return &HandlerError{Exchange: e.GetExchange(), Message: e.GetMessage()}
 	}
 	return &RemoteError{Exchange: e.GetExchange(), Message: e.GetMessage(), Err: sentinel}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bourse-go/bourse/errs"
 	"github.com/bourse-go/bourse/strategies"
 )
 
@@ -58,22 +59,23 @@ type Spec struct {
 	Impl strategies.Strategy
 }
 
-// Validate reports what is wrong with s, naming the field.
+// Validate reports what is wrong with s, as an *errs.FieldError naming the
+// field ("exchange.Spec.Name"); it wraps ErrInvalid.
 func (s Spec) Validate() error {
 	if strings.TrimSpace(s.Name) == "" {
-		return fmt.Errorf("%w: exchange name is empty", ErrInvalid)
+		return errs.Field("exchange.Spec.Name", "is empty")
 	}
 	if len(s.Name) > 255 {
-		return fmt.Errorf("%w: exchange name %.20q... is longer than 255 bytes", ErrInvalid, s.Name)
+		return errs.Field("exchange.Spec.Name", "%.20q... is longer than 255 bytes", s.Name)
 	}
 	switch s.Kind {
 	case ReqResp:
 	case PubSub:
 		if s.Strategy != "" || s.Impl != nil {
-			return fmt.Errorf("%w: exchange %q: pub-sub exchanges take no strategy", ErrInvalid, s.Name)
+			return errs.Field("exchange.Spec.Strategy", "exchange %q: pub-sub exchanges take no strategy", s.Name)
 		}
 	default:
-		return fmt.Errorf("%w: exchange %q: kind must be ReqResp or PubSub, got %v", ErrInvalid, s.Name, s.Kind)
+		return errs.Field("exchange.Spec.Kind", "exchange %q: want ReqResp or PubSub, got %v", s.Name, s.Kind)
 	}
 	return nil
 }

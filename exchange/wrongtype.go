@@ -12,8 +12,8 @@ import (
 // expects (see actors.Call, actors.ServeFunc): a request of the wrong type
 // reached a typed handler, or a reply of the wrong type came back to a typed
 // call. *WrongTypeError carries the two types. ErrWrongType wraps
-// ErrInvalid, whose wire code it travels with, and an error wrapping it
-// comes back from another node as the same: a *WrongTypeError as a
+// ErrInvalid; it has a wire code of its own, and an error wrapping it comes
+// back from another node as the same: a *WrongTypeError as a
 // *WrongTypeError.
 var ErrWrongType = fmt.Errorf("%w: wrong payload type", ErrInvalid)
 
@@ -43,34 +43,29 @@ func (e *WrongTypeError) Error() string {
 // Unwrap returns ErrWrongType.
 func (e *WrongTypeError) Unwrap() error { return ErrWrongType }
 
-// The wire has no code of its own for ErrWrongType yet (boursepb.Code would
-// need one; the generated code is not changed here): a WrongTypeError
-// travels as CODE_INVALID with its own message, from which the receiving
-// node rebuilds it. A node that does not know it sees ErrInvalid.
+// A WrongTypeError travels as CODE_WRONG_TYPE with its own message, from
+// which the receiving node rebuilds it.
 
 // wrongTypeToWire returns the wire form of err when it wraps a
-// *WrongTypeError, else nil. (Any other error wrapping ErrWrongType has
-// CODE_INVALID already, and its message names ErrWrongType.)
+// *WrongTypeError, else nil. (Any other error wrapping ErrWrongType gets
+// CODE_WRONG_TYPE from CodeOf.)
 func wrongTypeToWire(exchange string, err error) *boursepb.Error {
 	var wt *WrongTypeError
 	if !errors.As(err, &wt) {
 		return nil
 	}
-	return &boursepb.Error{Code: boursepb.Code_CODE_INVALID, Message: wt.Error(), Exchange: exchange}
+	return &boursepb.Error{Code: boursepb.Code_CODE_WRONG_TYPE, Message: wt.Error(), Exchange: exchange}
 }
 
 // wrongTypeFromWire rebuilds the error wrapping ErrWrongType that e carries
 // (a *WrongTypeError when it was one), or returns nil when e is not one.
 func wrongTypeFromWire(e *boursepb.Error) error {
-	if e.GetCode() != boursepb.Code_CODE_INVALID {
+	if e.GetCode() != boursepb.Code_CODE_WRONG_TYPE {
 		return nil
 	}
 	rest, ok := strings.CutPrefix(e.GetMessage(), wrongTypePrefix)
 	if !ok {
-		if strings.Contains(e.GetMessage(), ErrWrongType.Error()) {
-			return &RemoteError{Exchange: e.GetExchange(), Message: e.GetMessage(), Err: ErrWrongType}
-		}
-		return nil
+		return &RemoteError{Exchange: e.GetExchange(), Message: e.GetMessage(), Err: ErrWrongType}
 	}
 	of, rest, ok := strings.Cut(rest, ": want ")
 	if !ok {

@@ -31,8 +31,12 @@ func TestWrongTypeErrorRoundTrip(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := exchange.ErrorToWire("orders", tt.err)
-			if w.GetCode() != boursepb.Code_CODE_INVALID {
-				t.Fatalf("code = %v, want CODE_INVALID", w.GetCode())
+			want := boursepb.Code_CODE_INVALID
+			if tt.wrongTy {
+				want = boursepb.Code_CODE_WRONG_TYPE
+			}
+			if w.GetCode() != want {
+				t.Fatalf("code = %v, want %v", w.GetCode(), want)
 			}
 			back := exchange.ErrorFromWire(w)
 			if !errors.Is(back, exchange.ErrInvalid) {
@@ -55,7 +59,7 @@ func TestWrongTypeErrorRoundTrip(t *testing.T) {
 	}
 	// A WrongTypeError answered by a handler is not turned into a
 	// HandlerError: it is the exchange's own error.
-	if code := exchange.CodeOf(wt); code != boursepb.Code_CODE_INVALID {
+	if code := exchange.CodeOf(wt); code != boursepb.Code_CODE_WRONG_TYPE {
 		t.Errorf("CodeOf = %v", code)
 	}
 	if (&exchange.WrongTypeError{Want: "A", Got: "B"}).Error() != "bourse: wrong type of payload: want A, got B" {

@@ -34,18 +34,23 @@ const (
 type Code int32
 
 const (
-	Code_CODE_UNSPECIFIED      Code = 0
-	Code_CODE_NO_HANDLERS      Code = 1
-	Code_CODE_TIMEOUT          Code = 2
-	Code_CODE_REJECTED         Code = 3
-	Code_CODE_HANDLER          Code = 4
-	Code_CODE_UNKNOWN_EXCHANGE Code = 5
-	Code_CODE_WRONG_KIND       Code = 6
-	Code_CODE_NODE_DOWN        Code = 7
-	Code_CODE_STOPPED          Code = 8
-	Code_CODE_INVALID          Code = 9
-	Code_CODE_REDIRECT_LOOP    Code = 10
-	Code_CODE_NO_LEADER        Code = 11
+	Code_CODE_UNSPECIFIED       Code = 0
+	Code_CODE_NO_HANDLERS       Code = 1
+	Code_CODE_TIMEOUT           Code = 2
+	Code_CODE_REJECTED          Code = 3
+	Code_CODE_HANDLER           Code = 4
+	Code_CODE_UNKNOWN_EXCHANGE  Code = 5
+	Code_CODE_WRONG_KIND        Code = 6
+	Code_CODE_NODE_DOWN         Code = 7
+	Code_CODE_STOPPED           Code = 8
+	Code_CODE_INVALID           Code = 9
+	Code_CODE_REDIRECT_LOOP     Code = 10
+	Code_CODE_NO_LEADER         Code = 11
+	Code_CODE_EXCHANGE_EXISTS   Code = 12
+	Code_CODE_ALREADY_CONNECTED Code = 13
+	// a payload of another type than a typed call or handler expects
+	// (ErrWrongType); the message names both types.
+	Code_CODE_WRONG_TYPE Code = 14
 )
 
 // Enum value maps for Code.
@@ -63,20 +68,26 @@ var (
 		9:  "CODE_INVALID",
 		10: "CODE_REDIRECT_LOOP",
 		11: "CODE_NO_LEADER",
+		12: "CODE_EXCHANGE_EXISTS",
+		13: "CODE_ALREADY_CONNECTED",
+		14: "CODE_WRONG_TYPE",
 	}
 	Code_value = map[string]int32{
-		"CODE_UNSPECIFIED":      0,
-		"CODE_NO_HANDLERS":      1,
-		"CODE_TIMEOUT":          2,
-		"CODE_REJECTED":         3,
-		"CODE_HANDLER":          4,
-		"CODE_UNKNOWN_EXCHANGE": 5,
-		"CODE_WRONG_KIND":       6,
-		"CODE_NODE_DOWN":        7,
-		"CODE_STOPPED":          8,
-		"CODE_INVALID":          9,
-		"CODE_REDIRECT_LOOP":    10,
-		"CODE_NO_LEADER":        11,
+		"CODE_UNSPECIFIED":       0,
+		"CODE_NO_HANDLERS":       1,
+		"CODE_TIMEOUT":           2,
+		"CODE_REJECTED":          3,
+		"CODE_HANDLER":           4,
+		"CODE_UNKNOWN_EXCHANGE":  5,
+		"CODE_WRONG_KIND":        6,
+		"CODE_NODE_DOWN":         7,
+		"CODE_STOPPED":           8,
+		"CODE_INVALID":           9,
+		"CODE_REDIRECT_LOOP":     10,
+		"CODE_NO_LEADER":         11,
+		"CODE_EXCHANGE_EXISTS":   12,
+		"CODE_ALREADY_CONNECTED": 13,
+		"CODE_WRONG_TYPE":        14,
 	}
 )
 
@@ -2394,7 +2405,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\x03ack\x18\t \x01(\x04R\x03ack\x12+\n" +
 	"\x11known_incarnation\x18\n" +
 	" \x01(\x04R\x10knownIncarnation\x121\n" +
-	"\x14replaced_incarnation\x18\v \x01(\x04R\x13replacedIncarnation*\xfd\x01\n" +
+	"\x14replaced_incarnation\x18\v \x01(\x04R\x13replacedIncarnation*\xc8\x02\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CODE_NO_HANDLERS\x10\x01\x12\x10\n" +
@@ -2408,7 +2419,10 @@ const file_bourse_proto_rawDesc = "" +
 	"\fCODE_INVALID\x10\t\x12\x16\n" +
 	"\x12CODE_REDIRECT_LOOP\x10\n" +
 	"\x12\x12\n" +
-	"\x0eCODE_NO_LEADER\x10\vB,Z*github.com/bourse-go/bourse/proto;boursepbb\x06proto3"
+	"\x0eCODE_NO_LEADER\x10\v\x12\x18\n" +
+	"\x14CODE_EXCHANGE_EXISTS\x10\f\x12\x1a\n" +
+	"\x16CODE_ALREADY_CONNECTED\x10\r\x12\x13\n" +
+	"\x0fCODE_WRONG_TYPE\x10\x0eB,Z*github.com/bourse-go/bourse/proto;boursepbb\x06proto3"
 
 var (
 	file_bourse_proto_rawDescOnce sync.Once

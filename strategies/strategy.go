@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"google.golang.org/protobuf/proto"
+
+	"github.com/bourse-go/bourse/errs"
 )
 
 // Sentinel errors. They are shared by the exchange package, which re-exports
@@ -22,11 +24,13 @@ var (
 	// returned at once, never after a wait.
 	ErrNoLeader = errors.New("bourse: no leader")
 	// ErrUnknownStrategy means no strategy is registered under that name.
-	ErrUnknownStrategy = errors.New("bourse: unknown strategy")
+	// It wraps errs.ErrInvalid, the sentinel of every bad argument.
+	ErrUnknownStrategy = errs.New("bourse: unknown strategy")
 	// ErrDuplicateStrategy means a strategy is already registered under that name.
 	ErrDuplicateStrategy = errors.New("bourse: strategy already registered")
-	// ErrInvalidParams means a strategy's parameters are wrong.
-	ErrInvalidParams = errors.New("bourse: invalid strategy parameters")
+	// ErrInvalidParams means a strategy's parameters are wrong. It wraps
+	// errs.ErrInvalid, the sentinel of every bad argument.
+	ErrInvalidParams = errs.New("bourse: invalid strategy parameters")
 )
 
 // Member is one connection of a handler to an exchange, as a strategy sees it.

@@ -24,6 +24,19 @@
 //
 //	bourse: node.yaml:9: exchanges[1].strategy: unknown strategy "round_robin" (known: consensus, ..., sticky-fun); did you mean "round-robin"?
 //
+// A rule of the core (cluster.Config.Validate and the others) reports the
+// key of the field it names, through one table from fields to keys; the
+// *Error wraps the core's *errs.FieldError. Malformed YAML names the real
+// line and column at fault and shows them marked (Error.Excerpt):
+//
+//	bourse: node.yaml:7:2: malformed YAML: did not find expected key
+//	6 |   heartbeat_interval: 200ms
+//	7 |  suspect_after: 1s
+//	  |  ^
+//
+// A file that sets nothing (empty, only comments or empty sections, or no
+// known section) is an error wrapping ErrEmpty.
+//
 // Unknown keys are errors, never silently ignored. Keys are
 // case-insensitive (viper lowercases them), strategy parameters included.
 //

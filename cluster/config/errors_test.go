@@ -4,13 +4,16 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bourse-go/bourse/cluster"
 	"github.com/bourse-go/bourse/cluster/config"
 	"github.com/bourse-go/bourse/cluster/consul"
 	"github.com/bourse-go/bourse/cluster/static"
+	"github.com/bourse-go/bourse/errs"
 	"github.com/bourse-go/bourse/strategies"
 )
 
@@ -121,21 +124,21 @@ func TestParseErrors(t *testing.T) {
 			name: "data port the same as port",
 			yaml: strings.Replace(base, "port: 0", "port: 7101,\n       data_port: 7101", 1),
 			key:  "node.data_port", line: 3,
-			want: []string{"is 7101, the same as node.port: the data link needs a port of its own"},
+			want: []string{"is 7101, the same as the node's port: the data link needs a port of its own"},
 		},
 		{
 			name: "data port from the environment the same as port",
 			yaml: strings.Replace(base, "port: 0", "port: 7101", 1),
 			env:  map[string]string{"BOURSE_NODE_DATA_PORT": "7101"},
 			key:  "node.data_port", line: 0,
-			want: []string{"from BOURSE_NODE_DATA_PORT: is 7101, the same as node.port:"},
+			want: []string{"from BOURSE_NODE_DATA_PORT: is 7101, the same as the node's port:"},
 		},
 		{
 			name: "port from the environment the same as data port",
 			yaml: strings.Replace(base, "port: 0", "port: 0, data_port: 7201", 1),
 			env:  map[string]string{"BOURSE_NODE_PORT": "7201"},
 			key:  "node.data_port", line: 2,
-			want: []string{"is 7201, the same as node.port (from BOURSE_NODE_PORT):"},
+			want: []string{"is 7201, the same as the node's port:"},
 		},
 		{
 			name: "missing consul address",
@@ -153,7 +156,7 @@ func TestParseErrors(t *testing.T) {
 			name: "consul refresh not below ttl",
 			yaml: withDiscovery(`{provider: consul, consul: {address: 127.0.0.1:8500, ttl: 3s, refresh_interval: 5s}}`),
 			key:  "cluster.discovery.consul.refresh_interval", line: 7,
-			want: []string{"must be shorter than TTL"},
+			want: []string{"must be shorter than the TTL"},
 		},
 		{
 			name: "unknown discovery provider",
@@ -166,6 +169,12 @@ func TestParseErrors(t *testing.T) {
 			yaml: withDiscovery(`{peers: [127.0.0.1:7101]}`),
 			key:  "cluster.discovery.provider", line: 7,
 			want: []string{"missing, and cluster.discovery.peers is set (say provider: static)"},
+		},
+		{
+			name: "exchange name too long (a rule of exchange.Spec.Validate)",
+			yaml: strings.Replace(base, "name: prices", "name: "+strings.Repeat("p", 256), 1),
+			key:  "exchanges[1].name", line: 9,
+			want: []string{"is longer than 255 bytes"},
 		},
 		{
 			name: "bad peer",
@@ -218,7 +227,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "malformed YAML",
 			yaml: "node:\n  name: md-1\n host: 127.0.0.1\n",
-			key:  "", line: 2, // where yaml.v3 says: the mapping the bad line breaks
+			key:  "", line: 3, // yaml.v3 says 2
 			want: []string{"malformed YAML: did not find expected key"},
 		},
 		{
@@ -255,7 +264,7 @@ func TestParseErrors(t *testing.T) {
 			name: "suspect too soon",
 			yaml: strings.Replace(base, "suspect_after: 1s", "suspect_after: 300ms", 1),
 			key:  "cluster.suspect_after", line: 6,
-			want: []string{"is 300ms, want more than twice cluster.heartbeat_interval (200ms)"},
+			want: []string{"is 300ms, want more than twice the heartbeat interval (200ms)"},
 		},
 		{
 			name: "bad strategy parameter",
@@ -347,6 +356,137 @@ func checkError(t *testing.T, err error, file, key string, line int, want ...str
 	}
 }
 
+// TestMalformedYAML: the error names the line and column at fault, where
+// yaml.v3's own message is a line early for some, and shows them marked.
+func TestMalformedYAML(t *testing.T) {
+	tests := []struct {
+		name      string
+		yaml      string
+		line, col int
+		problem   string
+		excerpt   string
+	}{
+		{
+			name: "mis-indented key",
+			yaml: "node:\n  name: md-1\n  host: 127.0.0.1\ncluster:\n  name: trading\n  heartbeat_interval: 200ms\n suspect_after: 1s\n",
+			line: 7, col: 2, // yaml.v3 says line 6
+			problem: "malformed YAML: did not find expected key",
+			excerpt: "" +
+				"6 |   heartbeat_interval: 200ms\n" +
+				"7 |  suspect_after: 1s\n" +
+				"  |  ^",
+		},
+		{
+			name: "over-indented key",
+			yaml: "node:\n  name: md-1\n      port: 7101\n",
+			line: 3, col: 7,
+			problem: "malformed YAML: mapping values are not allowed in this context",
+			excerpt: "" +
+				"2 |   name: md-1\n" +
+				"3 |       port: 7101\n" +
+				"  |       ^",
+		},
+		{
+			name: "unclosed brace",
+			yaml: "node: {name: md-1}\ncluster:\n  name: trading\n  join_timeout: 2s\n  suspect_after: 1s\n  discovery: {provider: static, peers: [\"127.0.0.1:7102\"]\nexchanges:\n  - {name: orders, kind: req-resp}\n",
+			line: 6, col: 14, // yaml.v3 says line 5
+			problem: "malformed YAML: this '{' is never closed (did not find expected ',' or '}')",
+			excerpt: "" +
+				"5 |   suspect_after: 1s\n" +
+				"6 |   discovery: {provider: static, peers: [\"127.0.0.1:7102\"]\n" +
+				"  |              ^",
+		},
+		{
+			name: "unclosed bracket on the first line",
+			yaml: "exchanges: [{name: orders, kind: pub-sub}\nnode: {name: md-1}\n",
+			line: 1, col: 12,
+			problem: "malformed YAML: this '[' is never closed (did not find expected ',' or ']')",
+			excerpt: "" +
+				"1 | exchanges: [{name: orders, kind: pub-sub}\n" +
+				"  |            ^",
+		},
+		{
+			name: "tab",
+			yaml: "node:\n  name: md-1\n  host: 127.0.0.1\ncluster:\n  name: trading\n  join_timeout: 2s\n\tsuspect_after: 1s\n",
+			line: 7, col: 1, // yaml.v3 says line 6
+			problem: "malformed YAML: a tab in the indentation: YAML indents with spaces only (found a tab character that violates indentation)",
+			excerpt: "" +
+				"6 |   join_timeout: 2s\n" +
+				"7 | →suspect_after: 1s\n" +
+				"  | ^",
+		},
+		{
+			name: "tab after spaces, lines after the value",
+			yaml: "cluster:\n  name: >\n    trading\n    desk\n  \tjoin_timeout: 2s\n",
+			line: 5, col: 3,
+			problem: "malformed YAML: a tab in the indentation",
+			excerpt: "" +
+				"4 |     desk\n" +
+				"5 |   →join_timeout: 2s\n" +
+				"  |   ^",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tt.yaml), "node.yaml", config.WithLogOutput(io.Discard))
+			checkError(t, err, "node.yaml", "", tt.line, tt.problem)
+			var e *config.Error
+			if !errors.As(err, &e) {
+				return
+			}
+			if e.Column != tt.col {
+				t.Errorf("Column = %d, want %d", e.Column, tt.col)
+			}
+			if e.Excerpt != tt.excerpt {
+				t.Errorf("Excerpt:\n%s\nwant:\n%s", e.Excerpt, tt.excerpt)
+			}
+			if !strings.HasSuffix(err.Error(), "\n"+tt.excerpt) {
+				t.Errorf("message does not end with the excerpt")
+			}
+		})
+	}
+}
+
+// TestFileThatSetsNothing: a file that sets nothing is an error naming the
+// file, wrapping ErrEmpty, never a node with a generated name.
+func TestFileThatSetsNothing(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"empty file", "", "node.yaml: the file is empty: want at least one of the sections broker, cluster, exchanges, log, node"},
+		{"only comments", "# node: {name: md-1}\n\n", "the file is empty"},
+		{"document marker only", "---\n", "the file is empty"},
+		{"null document", "~\n", "the file is empty"},
+		{"empty mapping", "{}\n", "the file is empty"},
+		{"only unknown sections", "services:\n  web: {image: nginx}\nvolumes: {data: /srv}\n",
+			"node.yaml: no known section, only services, volumes: want at least one of the sections broker, cluster, exchanges, log, node"},
+		{"a misspelt section alone", "nodes: {name: md-1}\n", `no known section, only nodes: want at least one of the sections broker, cluster, exchanges, log, node; did you mean "node" for "nodes"?`},
+		{"empty sections", "node:\ncluster: {}\nexchanges: []\n", "every section is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := config.Parse([]byte(tt.yaml), "node.yaml", config.WithLogOutput(io.Discard))
+			if err == nil {
+				t.Fatalf("Parse = node %q with %d exchanges, want an error", f.Cluster.Node, len(f.Exchanges))
+			}
+			checkError(t, err, "node.yaml", "", 0, tt.want)
+			if !errors.Is(err, config.ErrEmpty) {
+				t.Errorf("error %v does not wrap ErrEmpty", err)
+			}
+		})
+	}
+	// From a file on disk, too.
+	path := filepath.Join(t.TempDir(), "empty.yaml")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := config.Load(path)
+	checkError(t, err, path, "", 0, path+": the file is empty")
+	if !errors.Is(err, config.ErrEmpty) {
+		t.Errorf("error %v does not wrap ErrEmpty", err)
+	}
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nope.yaml")
 	_, err := config.Load(path)
@@ -367,24 +507,29 @@ func TestUnknownStrategyParamsWrapCause(t *testing.T) {
 func TestOverrideIsValidated(t *testing.T) {
 	_, err := config.Parse([]byte(base), "node.yaml", config.WithLogOutput(io.Discard),
 		config.WithOverride(func(f *config.File) { f.Cluster.Port = -1 }))
-	checkError(t, err, "node.yaml", "", 0, "after WithOverride: ", "Config.Port is -1")
+	checkError(t, err, "node.yaml", "", 0, "after WithOverride: cluster.Config.Port: is -1")
 }
 
 func TestDataPortOverrideIsValidated(t *testing.T) {
 	_, err := config.Parse([]byte(base), "node.yaml", config.WithLogOutput(io.Discard),
 		config.WithOverride(func(f *config.File) { f.Cluster.DataPort = -2 }))
-	checkError(t, err, "node.yaml", "", 0, "after WithOverride: ", "Config.DataPort is -2")
+	checkError(t, err, "node.yaml", "", 0, "after WithOverride: cluster.Config.DataPort: is -2")
 	_, err = config.Parse([]byte(base), "node.yaml", config.WithLogOutput(io.Discard),
 		config.WithOverride(func(f *config.File) { f.Cluster.Port, f.Cluster.DataPort = 7101, 7101 }))
-	checkError(t, err, "node.yaml", "", 0, "after WithOverride: ", "Config.DataPort is 7101, the same as Config.Port")
+	checkError(t, err, "node.yaml", "", 0, "after WithOverride: cluster.Config.DataPort: is 7101, the same as the node's port")
 }
 
 // Errors found by the core's validation wrap the core's error too.
 func TestErrorsWrapTheCoresError(t *testing.T) {
 	_, err := config.Parse([]byte(withDiscovery(`{provider: consul, consul: {address: "127.0.0.1"}}`)), "node.yaml", config.WithLogOutput(io.Discard))
 	var ce *consul.ConfigError
-	if !errors.As(err, &ce) || ce.Field != "Address" {
+	if !errors.As(err, &ce) || ce.Field != "consul.Config.Address" {
 		t.Errorf("error %v does not wrap a consul.ConfigError for Address", err)
+	}
+	_, err = config.Parse([]byte(strings.Replace(base, "suspect_after: 1s", "suspect_after: 300ms", 1)), "node.yaml", config.WithLogOutput(io.Discard))
+	var fe *errs.FieldError
+	if !errors.As(err, &fe) || fe.Field != "cluster.Config.SuspectAfter" || !errors.Is(err, cluster.ErrInvalidConfig) {
+		t.Errorf("error %v does not wrap the *errs.FieldError of cluster.Config.SuspectAfter", err)
 	}
 	_, err = config.Parse([]byte(withDiscovery(`{provider: static, peers: ["127.0.0.1:0"]}`)), "node.yaml", config.WithLogOutput(io.Discard))
 	if !errors.Is(err, static.ErrInvalidPeer) {

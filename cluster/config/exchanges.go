@@ -75,7 +75,7 @@ func (p *parser) exchanges(reg *strategies.Registry) []exchange.Spec {
 			}
 		}
 		if err := spec.Validate(); err != nil { // the core's rules (name length...)
-			p.fail(&Error{Key: fmt.Sprintf("exchanges[%d]", i), Problem: err.Error(), Err: err}, false)
+			p.coreError(err, i)
 			return nil
 		}
 		specs = append(specs, spec)

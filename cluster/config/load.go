@@ -3,13 +3,9 @@ package config
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/viper"
@@ -117,7 +113,9 @@ func WithOverride(fn func(*File)) Option {
 
 // Load reads the YAML file at path and returns the File it describes, with
 // the environment applied (see the package documentation). Every error is
-// an *Error wrapping ErrInvalid; a missing file's also wraps fs.ErrNotExist.
+// an *Error wrapping ErrInvalid; a missing file's also wraps fs.ErrNotExist,
+// and a file that sets nothing (empty, only comments, empty sections, or no
+// known section) wraps ErrEmpty.
 //
 // Load and Parse keep no state between calls (each uses a viper instance of
 // its own) and may be called from many goroutines at once.
@@ -152,7 +150,11 @@ func Parse(data []byte, name string, opts ...Option) (*File, error) {
 	v := viper.New() // one per call: viper's global instance is shared state
 	v.SetConfigType("yaml")
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return nil, yamlError(name, err)
+		return nil, yamlError(name, data, err)
+	}
+	if e := checkNotEmpty(v.AllSettings()); e != nil {
+		e.File = name
+		return nil, e
 	}
 	p := &parser{name: name, v: v, lines: &lineIndex{data: data}}
 	// The shape check sees the file alone: it runs before the environment is
@@ -173,7 +175,7 @@ func Parse(data []byte, name string, opts ...Option) (*File, error) {
 	}
 	if len(o.overrides) > 0 {
 		if err := f.validate(); err != nil {
-			return nil, &Error{File: name, Problem: "after WithOverride: " + err.Error(), Err: err}
+			return nil, &Error{File: name, Problem: "after WithOverride: " + strings.TrimPrefix(err.Error(), "bourse: "), Err: err}
 		}
 	}
 	return f, nil
@@ -190,41 +192,6 @@ func (f *File) validate() error {
 		}
 	}
 	return nil
-}
-
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-
-// yamlError turns a parse error of viper into an *Error, taking the line
-// out of the YAML parser's message.
-func yamlError(name string, err error) *Error {
-	cause := err
-	var pe viper.ConfigParseError
-	if errors.As(err, &pe) {
-		cause = pe.Unwrap()
-	}
-	e := &Error{File: name, Err: cause}
-	msg := strings.TrimSpace(cause.Error())
-	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:")
-	var parts []string
-	for _, l := range strings.Split(msg, "\n") {
-		l = strings.TrimSpace(l)
-		if m := yamlLine.FindStringSubmatch(l); m != nil {
-			if e.Line == 0 {
-				e.Line, _ = strconv.Atoi(m[1])
-			}
-			l = m[2]
-		}
-		if l = strings.TrimPrefix(l, "yaml: "); l != "" {
-			parts = append(parts, l)
-		}
-	}
-	msg = strings.Join(parts, "; ")
-	if strings.Contains(msg, "into map[string]interface {}") {
-		// The document is a list or a scalar: say so in the file's terms.
-		msg = "the document must be a mapping of keys (node, cluster, broker, exchanges, log)"
-	}
-	e.Problem = "malformed YAML: " + msg
-	return e
 }
 
 // build makes the File from the settings; p.err tells whether it is valid.
@@ -259,9 +226,7 @@ func (p *parser) build(o options) *File {
 	if n, ok := p.integer("broker.max_redirects", 0, 64); ok {
 		cfg.Exchange.MaxRedirects = n
 	}
-	p.checkTimings(cfg)
-	p.checkHost(cfg.Host)
-	p.checkDataPort(cfg)
+	p.checkCore(cfg)
 	cfg.TLS = p.tlsConfig()
 
 	f.Log = p.logSettings()
@@ -271,51 +236,20 @@ func (p *parser) build(o options) *File {
 	f.Discovery, cfg.Discovery = p.discovery(cfg.Logger)
 	f.Exchanges = p.exchanges(o.registry)
 
-	if p.err == nil {
-		// Every rule of Validate is checked above with the key's name; this
-		// catches a rule added to the core and not here yet.
-		if err := cfg.Validate(); err != nil {
-			p.fail(&Error{Problem: err.Error(), Err: err}, false)
-		}
-	}
 	f.Cluster = cfg
 	return f
 }
 
-// checkTimings applies cluster.Config.Validate's rules on durations, naming
-// the keys.
-func (p *parser) checkTimings(cfg cluster.Config) {
-	if cfg.HeartbeatInterval < cluster.MinHeartbeatInterval {
-		_, env := p.get("cluster.heartbeat_interval")
-		p.bad("cluster.heartbeat_interval", env, "is %v, want at least %v", cfg.HeartbeatInterval, cluster.MinHeartbeatInterval)
-	}
-	if cfg.SuspectAfter <= 2*cfg.HeartbeatInterval {
-		_, env := p.get("cluster.suspect_after")
-		p.bad("cluster.suspect_after", env, "is %v, want more than twice cluster.heartbeat_interval (%v)", cfg.SuspectAfter, cfg.HeartbeatInterval)
-	}
-}
-
-// checkHost refuses the unspecified addresses, as cluster.Config.Validate
-// does: peers could not send to them.
-func (p *parser) checkHost(host string) {
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		_, env := p.get("node.host")
-		p.bad("node.host", env, "%q is an unspecified address that peers cannot send to; give the address of an interface", host)
-	}
-}
-
-// checkDataPort refuses a data port equal to the node's port, as
-// cluster.Config.Validate does: the data link and remote cannot share one.
-func (p *parser) checkDataPort(cfg cluster.Config) {
-	if cfg.DataPort == cluster.DataPortOff || cfg.DataPort == 0 || cfg.DataPort != cfg.Port {
+// checkCore runs the core's validation (cluster.Config.Validate) on what
+// the file and the environment gave, and reports its error under the key
+// of the field it names (see keys).
+func (p *parser) checkCore(cfg cluster.Config) {
+	if p.err != nil {
 		return
 	}
-	_, env := p.get("node.data_port")
-	port := "node.port"
-	if _, portEnv := p.get("node.port"); portEnv != "" {
-		port += " (from " + portEnv + ")"
+	if err := cfg.Validate(); err != nil {
+		p.coreError(err, -1)
 	}
-	p.bad("node.data_port", env, "is %d, the same as %s: the data link needs a port of its own (0 picks a free one, -1 turns the link off)", cfg.DataPort, port)
 }
 
 func (p *parser) logSettings() LogSettings {
@@ -373,20 +307,12 @@ func (p *parser) discovery(logger *slog.Logger) (DiscoverySettings, cluster.Disc
 
 func (p *parser) staticDiscovery(ds *DiscoverySettings) cluster.Discovery {
 	ds.Peers, _ = p.strs("cluster.discovery.peers")
-	_, env := p.get("cluster.discovery.peers")
-	for i, peer := range ds.Peers {
-		// One at a time, to name the bad entry by its index.
-		if _, err := static.Parse([]string{peer}); err != nil {
-			p.badCause(fmt.Sprintf("cluster.discovery.peers[%d]", i), env, err, "%q is not host:port with a port in 1..65535", peer)
-			return nil
-		}
-	}
 	if p.err != nil {
 		return nil
 	}
 	d, err := static.Parse(ds.Peers)
-	if err != nil { // each peer passed above; this catches a rule added to static
-		p.badCause("cluster.discovery.peers", env, err, "%v", err)
+	if err != nil {
+		p.coreError(err, -1)
 		return nil
 	}
 	return d
@@ -410,30 +336,8 @@ func (p *parser) consulDiscovery(ds *DiscoverySettings, logger *slog.Logger) clu
 	}
 	d, err := consul.New(*c)
 	if err != nil {
-		key, problem := "cluster.discovery.consul", err.Error()
-		var ce *consul.ConfigError
-		if errors.As(err, &ce) {
-			key, problem = consulKey(ce.Field), ce.Problem
-		}
-		_, env := p.get(key)
-		p.badCause(key, env, err, "%s", problem)
+		p.coreError(err, -1)
 		return nil
 	}
 	return d
-}
-
-// consulKey maps a consul.Config field to its key.
-func consulKey(field string) string {
-	k := map[string]string{
-		"Address":         "address",
-		"Token":           "token",
-		"TTL":             "ttl",
-		"RefreshInterval": "refresh_interval",
-		"DeregisterAfter": "deregister_after",
-		"WaitTime":        "wait_time",
-	}[field]
-	if k == "" {
-		return "cluster.discovery.consul"
-	}
-	return "cluster.discovery.consul." + k
 }

@@ -89,7 +89,7 @@ func specsString(specs []exchange.Spec) string {
 }
 
 func TestParseDefaults(t *testing.T) {
-	f := parse(t, "")
+	f := parse(t, "log: {level: info}") // an empty file is an error (TestFileThatSetsNothing)
 	def := cluster.DefaultConfig()
 	c := f.Cluster
 	if c.Cluster != def.Cluster || c.Host != def.Host || c.Port != 0 || c.Node == "" {

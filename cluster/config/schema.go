@@ -236,3 +236,52 @@ func describe(v any) string {
 func problem(key, format string, args ...any) *Error {
 	return &Error{Key: key, Problem: fmt.Sprintf(format, args...)}
 }
+
+// checkNotEmpty refuses a file that sets nothing: no key at all, only empty
+// sections, or no section the schema knows.
+func checkNotEmpty(settings map[string]any) *Error {
+	sections := slices.Sorted(maps.Keys(schema.fields))
+	want := "want at least one of the sections " + strings.Join(sections, ", ")
+	var unknown []string
+	for k := range settings {
+		if _, ok := schema.fields[k]; !ok {
+			unknown = append(unknown, k)
+		}
+	}
+	slices.Sort(unknown)
+	switch {
+	case len(settings) == 0:
+		return &Error{Problem: "the file is empty: " + want, Err: ErrEmpty}
+	case len(unknown) == len(settings):
+		problem := fmt.Sprintf("no known section, only %s: %s", strings.Join(unknown, ", "), want)
+		for _, u := range unknown {
+			if m := closest(u, sections); m != "" {
+				problem += fmt.Sprintf("; did you mean %q for %q?", m, u)
+				break
+			}
+		}
+		return &Error{Problem: problem, Err: ErrEmpty}
+	case len(unknown) == 0 && !setsSomething(settings):
+		return &Error{Problem: "every section is empty: " + want + " with a key in it", Err: ErrEmpty}
+	}
+	return nil
+}
+
+// setsSomething tells whether v holds a value: a scalar, a non-empty list,
+// or a mapping with a value somewhere in it.
+func setsSomething(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return false
+	case map[string]any:
+		for _, e := range x {
+			if setsSomething(e) {
+				return true
+			}
+		}
+		return false
+	case []any:
+		return len(x) > 0
+	}
+	return true
+}

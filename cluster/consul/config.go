@@ -1,12 +1,13 @@
 package consul
 
 import (
-	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bourse-go/bourse/errs"
 )
 
 // Defaults and limits of Config's durations.
@@ -76,10 +77,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first problem with c, as a *ConfigError naming the
-// field. Zero durations are valid: they mean the defaults, which Validate
-// checks together with the fields that are set (a RefreshInterval of 5s is
-// invalid with the default TTL of 3s).
+// Validate reports the first problem with c, as an *errs.FieldError
+// naming the field ("consul.Config.TTL"); it wraps errs.ErrInvalid. Zero
+// durations are valid: they mean the defaults, which Validate checks
+// together with the fields that are set (a RefreshInterval of 5s is invalid
+// with the default TTL of 3s).
 func (c Config) Validate() error {
 	if err := validateAddress(c.Address); err != nil {
 		return err
@@ -94,47 +96,44 @@ func (c Config) Validate() error {
 		{"WaitTime", c.WaitTime},
 	} {
 		if f.d < 0 {
-			return &ConfigError{f.name, fmt.Sprintf("is %v, must not be negative", f.d)}
+			return errs.Field("consul.Config."+f.name, "is %v, must not be negative", f.d)
 		}
 	}
 	d := c.withDefaults()
 	if d.TTL < time.Millisecond {
 		// Consul formats and parses TTLs with time.Duration's string form;
 		// below a millisecond the check is meaningless.
-		return &ConfigError{"TTL", fmt.Sprintf("is %v, must be at least 1ms", d.TTL)}
+		return errs.Field("consul.Config.TTL", "is %v, must be at least 1ms", d.TTL)
 	}
 	if d.RefreshInterval >= d.TTL {
-		return &ConfigError{"RefreshInterval", fmt.Sprintf(
-			"is %v, must be shorter than TTL (%v) or the check goes critical between refreshes",
-			d.RefreshInterval, d.TTL)}
+		return errs.Field("consul.Config.RefreshInterval", "is %v, must be shorter than the TTL (%v) or the check goes critical between refreshes",
+			d.RefreshInterval, d.TTL)
 	}
 	if d.DeregisterAfter < DefaultDeregisterAfter {
-		return &ConfigError{"DeregisterAfter", fmt.Sprintf(
-			"is %v, below Consul's minimum of %v", d.DeregisterAfter, DefaultDeregisterAfter)}
+		return errs.Field("consul.Config.DeregisterAfter", "is %v, below Consul's minimum of %v", d.DeregisterAfter, DefaultDeregisterAfter)
 	}
 	if d.WaitTime > MaxWaitTime {
-		return &ConfigError{"WaitTime", fmt.Sprintf(
-			"is %v, above Consul's maximum of %v", d.WaitTime, MaxWaitTime)}
+		return errs.Field("consul.Config.WaitTime", "is %v, above Consul's maximum of %v", d.WaitTime, MaxWaitTime)
 	}
 	return nil
 }
 
 func validateAddress(addr string) error {
 	if addr == "" {
-		return &ConfigError{"Address", "is empty"}
+		return errs.Field("consul.Config.Address", "is empty")
 	}
 	if strings.Contains(addr, "://") {
-		return &ConfigError{"Address", fmt.Sprintf("%q has a scheme, want host:port", addr)}
+		return errs.Field("consul.Config.Address", "%q has a scheme, want host:port", addr)
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return &ConfigError{"Address", fmt.Sprintf("%q is not host:port: %v", addr, err)}
+		return errs.Field("consul.Config.Address", "%q is not host:port: %v", addr, err)
 	}
 	if host == "" {
-		return &ConfigError{"Address", fmt.Sprintf("%q has no host", addr)}
+		return errs.Field("consul.Config.Address", "%q has no host", addr)
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return &ConfigError{"Address", fmt.Sprintf("%q has port %q, want 1-65535", addr, port)}
+		return errs.Field("consul.Config.Address", "%q has port %q, want 1-65535", addr, port)
 	}
 	return nil
 }

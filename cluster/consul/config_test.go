@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bourse-go/bourse/cluster"
+	"github.com/bourse-go/bourse/errs"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -16,8 +17,8 @@ func TestDefaultConfig(t *testing.T) {
 		c.DeregisterAfter != time.Minute || c.WaitTime != 30*time.Second || c.Logger == nil {
 		t.Fatalf("DefaultConfig() = %+v", c)
 	}
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "Address is empty") {
-		t.Fatalf("DefaultConfig().Validate() = %v, want Address is empty", err)
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "Address: is empty") {
+		t.Fatalf("DefaultConfig().Validate() = %v, want Address: is empty", err)
 	}
 	c.Address = "127.0.0.1:8500"
 	if err := c.Validate(); err != nil {
@@ -39,7 +40,7 @@ func TestConfigValidate(t *testing.T) {
 		{"all set", Config{Address: addr, Token: "t", TTL: time.Second, RefreshInterval: 300 * time.Millisecond,
 			DeregisterAfter: 2 * time.Minute, WaitTime: time.Second}, "", ""},
 		{"ttl only, refresh defaults to a third", Config{Address: addr, TTL: time.Second}, "", ""},
-		{"empty address", Config{}, "Address", "bourse: consul: Address is empty"},
+		{"empty address", Config{}, "Address", "bourse: consul.Config.Address: is empty"},
 		{"scheme", Config{Address: "http://" + addr}, "Address", "has a scheme"},
 		{"no port", Config{Address: "127.0.0.1"}, "Address", "is not host:port"},
 		{"no host", Config{Address: ":8500"}, "Address", "has no host"},
@@ -50,9 +51,9 @@ func TestConfigValidate(t *testing.T) {
 		{"tiny ttl", Config{Address: addr, TTL: time.Microsecond}, "TTL", "at least 1ms"},
 		{"negative refresh", Config{Address: addr, RefreshInterval: -1}, "RefreshInterval", "must not be negative"},
 		{"refresh equals ttl", Config{Address: addr, TTL: time.Second, RefreshInterval: time.Second},
-			"RefreshInterval", "must be shorter than TTL (1s)"},
+			"RefreshInterval", "must be shorter than the TTL (1s)"},
 		{"refresh longer than default ttl", Config{Address: addr, RefreshInterval: 5 * time.Second},
-			"RefreshInterval", "must be shorter than TTL (3s)"},
+			"RefreshInterval", "must be shorter than the TTL (3s)"},
 		{"negative deregister", Config{Address: addr, DeregisterAfter: -time.Minute}, "DeregisterAfter", "must not be negative"},
 		{"deregister below minimum", Config{Address: addr, DeregisterAfter: 30 * time.Second},
 			"DeregisterAfter", "below Consul's minimum of 1m0s"},
@@ -73,11 +74,14 @@ func TestConfigValidate(t *testing.T) {
 			if !errors.As(err, &ce) {
 				t.Fatalf("Validate() = %v (%T), want *ConfigError", err, err)
 			}
-			if ce.Field != tt.field {
-				t.Errorf("Field = %q, want %q (%v)", ce.Field, tt.field, err)
+			if ce.Field != "consul.Config."+tt.field {
+				t.Errorf("Field = %q, want consul.Config.%s (%v)", ce.Field, tt.field, err)
 			}
-			if msg := err.Error(); !strings.HasPrefix(msg, "bourse: consul: "+tt.field+" ") || !strings.Contains(msg, tt.msg) {
-				t.Errorf("error %q: want prefix %q and %q in it", msg, "bourse: consul: "+tt.field, tt.msg)
+			if !errors.Is(err, errs.ErrInvalid) {
+				t.Errorf("Validate() = %v, does not wrap errs.ErrInvalid", err)
+			}
+			if msg := err.Error(); !strings.HasPrefix(msg, "bourse: consul.Config."+tt.field+": ") || !strings.Contains(msg, tt.msg) {
+				t.Errorf("error %q: want prefix %q and %q in it", msg, "bourse: consul.Config."+tt.field+": ", tt.msg)
 			}
 			if newErr == nil || newErr.Error() != err.Error() {
 				t.Errorf("New() error = %v, want %v", newErr, err)
@@ -111,14 +115,14 @@ func TestStartValidatesRegistration(t *testing.T) {
 			tt.mutate(&r)
 			err := d.Start(context.Background(), r, func([]cluster.Peer) {})
 			var ce *ConfigError
-			if !errors.As(err, &ce) || ce.Field != tt.field {
+			if !errors.As(err, &ce) || ce.Field != "cluster."+tt.field || !errors.Is(err, errs.ErrInvalid) {
 				t.Fatalf("Start() = %v, want *ConfigError for %s", err, tt.field)
 			}
 		})
 	}
 	err = d.Start(context.Background(), good, nil)
 	var ce *ConfigError
-	if !errors.As(err, &ce) || ce.Field != "update" {
+	if !errors.As(err, &ce) || ce.Field != "consul.Discovery.Start" {
 		t.Fatalf("Start(nil update) = %v, want *ConfigError for update", err)
 	}
 }

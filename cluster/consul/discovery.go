@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/consul/api"
 
 	"github.com/bourse-go/bourse/cluster"
+	"github.com/bourse-go/bourse/errs"
 )
 
 var _ cluster.Discovery = (*Discovery)(nil)
@@ -95,14 +96,14 @@ func New(cfg Config) (*Discovery, error) {
 // check. ctx bounds the
 // registration only. Start returns an error wrapping ErrUnavailable when the
 // agent cannot be reached or refuses the registration (the Discovery may be
-// started again), a *ConfigError for an invalid self, ErrStarted when already
+// started again), an *errs.FieldError for an invalid self, ErrStarted when already
 // running and ErrStopped after Stop.
 func (d *Discovery) Start(ctx context.Context, self cluster.Registration, update func(peers []cluster.Peer)) error {
 	if err := validateRegistration(self); err != nil {
 		return err
 	}
 	if update == nil {
-		return &ConfigError{"update", "is nil"}
+		return errs.Field("consul.Discovery.Start", "update is nil")
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -292,13 +293,13 @@ func (d *Discovery) deregister(ctx context.Context) error {
 func validateRegistration(r cluster.Registration) error {
 	switch {
 	case r.Cluster == "":
-		return &ConfigError{"Registration.Cluster", "is empty"}
+		return errs.Field("cluster.Registration.Cluster", "is empty")
 	case r.Node == "":
-		return &ConfigError{"Registration.Node", "is empty"}
+		return errs.Field("cluster.Registration.Node", "is empty")
 	case r.Host == "":
-		return &ConfigError{"Registration.Host", "is empty"}
+		return errs.Field("cluster.Registration.Host", "is empty")
 	case r.Port < 1 || r.Port > 65535:
-		return &ConfigError{"Registration.Port", fmt.Sprintf("is %d, want 1-65535", r.Port)}
+		return errs.Field("cluster.Registration.Port", "is %d, want 1-65535", r.Port)
 	}
 	return nil
 }

@@ -13,6 +13,12 @@
 // Discovery only says who may exist; whether a peer is alive is still decided
 // by the node's own heartbeats.
 //
+// Config.Validate, New and Start report bad configuration as an
+// *errs.FieldError (ConfigError is its older name) naming the field
+// ("consul.Config.TTL", "cluster.Registration.Port"); it wraps
+// errs.ErrInvalid, as every bourse configuration error does. The agent's
+// failures wrap ErrUnavailable.
+//
 // This is a leaf package: nothing else in bourse imports the Consul client.
 // Integration tests run against a real agent: .ci/consul.sh start, then
 // BOURSE_CONSUL_ADDR=127.0.0.1:18500 go test ./cluster/consul/.

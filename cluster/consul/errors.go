@@ -1,6 +1,10 @@
 package consul
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/bourse-go/bourse/errs"
+)
 
 // Errors returned by Discovery. Compare with errors.Is: they are wrapped with
 // details.
@@ -15,15 +19,8 @@ var (
 )
 
 // ConfigError is a problem with one field of a Config or of the
-// cluster.Registration passed to Start. Its message names the field:
-// "bourse: consul: Address is empty".
-type ConfigError struct {
-	// Field is the field's name, e.g. "Address" or "Registration.Port".
-	Field string
-	// Problem says what is wrong with it, e.g. "is empty".
-	Problem string
-}
-
-func (e *ConfigError) Error() string {
-	return "bourse: consul: " + e.Field + " " + e.Problem
-}
+// cluster.Registration passed to Start: an alias of errs.FieldError, the one
+// field-error type of every bourse package, kept for the code that names it.
+// Its Field names the struct and field ("consul.Config.Address",
+// "cluster.Registration.Port"); it wraps errs.ErrInvalid.
+type ConfigError = errs.FieldError

@@ -7,4 +7,8 @@
 //
 //	d, err := static.Parse([]string{"10.0.0.1:7000", "10.0.0.2:7000"})
 //	n, err := cluster.Start(ctx, cluster.Config{..., Discovery: d})
+//
+// A malformed address is an *errs.FieldError naming the entry
+// ("static.Peers[1]") that wraps ErrInvalidPeer and errs.ErrInvalid, as
+// every bourse configuration error does.
 package static

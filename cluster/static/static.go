@@ -10,15 +10,17 @@ import (
 	"sync"
 
 	"github.com/bourse-go/bourse/cluster"
+	"github.com/bourse-go/bourse/errs"
 )
 
 // ErrInvalidPeer means a peer address is not "host:port" with a port in
-// 1..65535. Errors of Parse and Start wrap it and name the bad entry.
-var ErrInvalidPeer = errors.New("static: invalid peer address")
+// 1..65535. Errors of Parse and Start are *errs.FieldError naming the bad
+// entry ("static.Peers[2]"), and wrap it and errs.ErrInvalid.
+var ErrInvalidPeer = errs.New("bourse: static: invalid peer address")
 
 // ErrStarted means Start was called on a Discovery that was already started
 // or stopped: a Discovery serves one node once.
-var ErrStarted = errors.New("static: already started")
+var ErrStarted = errors.New("bourse: static: already started")
 
 var _ cluster.Discovery = (*Discovery)(nil)
 
@@ -50,7 +52,11 @@ func Parse(peers []string) (*Discovery, error) {
 	d := &Discovery{peers: make([]string, 0, len(peers))}
 	for i, p := range peers {
 		if err := validate(p); err != nil {
-			return nil, fmt.Errorf("%w: peers[%d] %q: %v", ErrInvalidPeer, i, p, err)
+			return nil, &errs.FieldError{
+				Field:   fmt.Sprintf("static.Peers[%d]", i),
+				Problem: fmt.Sprintf("%q is not host:port with a port in 1..65535: %v", p, err),
+				Err:     ErrInvalidPeer,
+			}
 		}
 		if !slices.Contains(d.peers, p) {
 			d.peers = append(d.peers, p)

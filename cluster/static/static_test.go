@@ -10,6 +10,7 @@ import (
 	"github.com/bourse-go/bourse/cluster"
 	"github.com/bourse-go/bourse/cluster/discoverytest"
 	"github.com/bourse-go/bourse/cluster/static"
+	"github.com/bourse-go/bourse/errs"
 )
 
 func TestParse(t *testing.T) {
@@ -24,13 +25,13 @@ func TestParse(t *testing.T) {
 		{name: "hostname", peers: []string{"node-a.example:1"}, want: []string{"node-a.example:1"}},
 		{name: "ipv6", peers: []string{"[::1]:65535"}, want: []string{"[::1]:65535"}},
 		{name: "duplicates dropped", peers: []string{"a:1", "b:2", "a:1"}, want: []string{"a:1", "b:2"}},
-		{name: "missing port", peers: []string{"a:1", "host"}, wantErr: `peers[1] "host": address host: missing port in address`},
-		{name: "empty host", peers: []string{":7000"}, wantErr: `peers[0] ":7000": empty host`},
-		{name: "port zero", peers: []string{"a:0"}, wantErr: `peers[0] "a:0": port 0 out of range 1..65535`},
+		{name: "missing port", peers: []string{"a:1", "host"}, wantErr: `static.Peers[1]: "host" is not host:port with a port in 1..65535: address host: missing port in address`},
+		{name: "empty host", peers: []string{":7000"}, wantErr: `static.Peers[0]: ":7000" is not host:port with a port in 1..65535: empty host`},
+		{name: "port zero", peers: []string{"a:0"}, wantErr: `static.Peers[0]: "a:0" is not host:port with a port in 1..65535: port 0 out of range 1..65535`},
 		{name: "port too big", peers: []string{"a:65536"}, wantErr: `port 65536 out of range`},
 		{name: "negative port", peers: []string{"a:-1"}, wantErr: `port -1 out of range`},
 		{name: "named port", peers: []string{"a:http"}, wantErr: `port "http" is not a number`},
-		{name: "empty entry", peers: []string{""}, wantErr: `peers[0] ""`},
+		{name: "empty entry", peers: []string{""}, wantErr: `static.Peers[0]: "" is not host:port with a port in 1..65535`},
 		{name: "ipv6 without brackets", peers: []string{"::1:7000"}, wantErr: `too many colons`},
 	}
 	for _, tt := range tests {
@@ -40,8 +41,15 @@ func TestParse(t *testing.T) {
 				if err == nil {
 					t.Fatalf("Parse(%q) = nil error, want %q", tt.peers, tt.wantErr)
 				}
-				if !errors.Is(err, static.ErrInvalidPeer) {
-					t.Errorf("error %v does not wrap ErrInvalidPeer", err)
+				if !errors.Is(err, static.ErrInvalidPeer) || !errors.Is(err, errs.ErrInvalid) {
+					t.Errorf("error %v does not wrap ErrInvalidPeer and errs.ErrInvalid", err)
+				}
+				var fe *errs.FieldError
+				if !errors.As(err, &fe) || !strings.HasPrefix(fe.Field, "static.Peers[") {
+					t.Errorf("error %v is not an *errs.FieldError naming the entry", err)
+				}
+				if !strings.HasPrefix(err.Error(), "bourse: ") {
+					t.Errorf("error %q lacks the bourse: prefix", err)
 				}
 				if !strings.Contains(err.Error(), tt.wantErr) {
 					t.Errorf("error %q does not contain %q", err, tt.wantErr)
@@ -78,6 +86,8 @@ func TestStartReportsPeersOnceSynchronously(t *testing.T) {
 	}
 	if err := d.Start(context.Background(), self, func([]cluster.Peer) {}); !errors.Is(err, static.ErrStarted) {
 		t.Errorf("second Start = %v, want ErrStarted", err)
+	} else if !strings.HasPrefix(err.Error(), "bourse: static: ") {
+		t.Errorf("second Start = %q, want the bourse: static: prefix", err)
 	}
 	for range 2 {
 		if err := d.Stop(context.Background()); err != nil {

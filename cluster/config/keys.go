@@ -1,0 +1,83 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/bourse-go/bourse/errs"
+)
+
+// keys maps the fields the core's errors name (errs.FieldError.Field) to
+// the file's keys: it is how a rule of cluster.Config.Validate, of
+// exchange.Spec.Validate, of consul.Config.Validate or of static.Parse
+// reports the key, file and line, without the loader repeating the rule. A
+// field matches its longest prefix here, and keeps the rest ("[2]" of
+// "static.Peers[2]"); "[i]" in a key stands for the index of the exchange
+// being read. TestEveryCoreRuleHasAKey breaks each rule once and checks
+// that its field is here.
+var keys = []struct{ field, key string }{
+	{"cluster.Config.Cluster", "cluster.name"},
+	{"cluster.Config.Node", "node.name"},
+	{"cluster.Config.Host", "node.host"},
+	{"cluster.Config.Port", "node.port"},
+	{"cluster.Config.DataPort", "node.data_port"},
+	{"cluster.Config.HeartbeatInterval", "cluster.heartbeat_interval"},
+	{"cluster.Config.SuspectAfter", "cluster.suspect_after"},
+	{"cluster.Config.JoinTimeout", "cluster.join_timeout"},
+	{"cluster.Config.Exchange.Node", "node.name"},
+	{"cluster.Config.Exchange.MaxRedirects", "broker.max_redirects"},
+	// The lease is half of suspect_after: no key of its own.
+	{"cluster.Config.Exchange.LeaseDuration", "cluster.suspect_after"},
+	{"static.Peers", "cluster.discovery.peers"},
+	{"consul.Config.Address", "cluster.discovery.consul.address"},
+	{"consul.Config.Token", "cluster.discovery.consul.token"},
+	{"consul.Config.TTL", "cluster.discovery.consul.ttl"},
+	{"consul.Config.RefreshInterval", "cluster.discovery.consul.refresh_interval"},
+	{"consul.Config.DeregisterAfter", "cluster.discovery.consul.deregister_after"},
+	{"consul.Config.WaitTime", "cluster.discovery.consul.wait_time"},
+	{"exchange.Spec.Name", "exchanges[i].name"},
+	{"exchange.Spec.Kind", "exchanges[i].kind"},
+	{"exchange.Spec.Strategy", "exchanges[i].strategy"},
+	{"exchange.Spec.Params", "exchanges[i].params"},
+}
+
+// keyOf returns the file's key of a core field, with i as the exchange's
+// index, or "" when the table has no prefix of field.
+func keyOf(field string, i int) string {
+	best := -1
+	for j, k := range keys {
+		if strings.HasPrefix(field, k.field) && (best < 0 || len(k.field) > len(keys[best].field)) {
+			rest := field[len(k.field):]
+			if rest == "" || rest[0] == '[' || rest[0] == '.' {
+				best = j
+			}
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	key := keys[best].key + field[len(keys[best].field):]
+	return strings.Replace(key, "[i]", fmt.Sprintf("[%d]", i), 1)
+}
+
+// coreError records an error of the core: an *errs.FieldError is reported
+// under its field's key (i is the exchange's index for fields of
+// exchange.Spec, -1 otherwise), saying where the value came from when it
+// was the environment; any other error (or a field missing from keys) is
+// reported for the whole file. The *Error wraps err.
+func (p *parser) coreError(err error, i int) {
+	var fe *errs.FieldError
+	if !errors.As(err, &fe) {
+		p.fail(&Error{Problem: strings.TrimPrefix(err.Error(), "bourse: "), Err: err}, false)
+		return
+	}
+	key := keyOf(fe.Field, i)
+	if key == "" {
+		p.fail(&Error{Problem: strings.TrimPrefix(err.Error(), "bourse: "), Err: err}, false)
+		return
+	}
+	envKey, _, _ := strings.Cut(key, "[") // one variable holds a whole list
+	_, env := p.get(envKey)
+	p.badCause(key, env, err, "%s", fe.Problem)
+}
