@@ -27,8 +27,7 @@ var keys = []struct{ field, key string }{
 	{"cluster.Config.JoinTimeout", "cluster.join_timeout"},
 	{"cluster.Config.Exchange.Node", "node.name"},
 	{"cluster.Config.Exchange.MaxRedirects", "broker.max_redirects"},
-	// The lease is half of suspect_after: no key of its own.
-	{"cluster.Config.Exchange.LeaseDuration", "cluster.suspect_after"},
+	{"cluster.Config.Exchange.LeaseDuration", "cluster.lease_duration"},
 	{"static.Peers", "cluster.discovery.peers"},
 	{"consul.Config.Address", "cluster.discovery.consul.address"},
 	{"consul.Config.Token", "cluster.discovery.consul.token"},

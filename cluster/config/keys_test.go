@@ -55,7 +55,7 @@ func TestEveryCoreRuleHasAKey(t *testing.T) {
 		clusterCase("heartbeat", "cluster.heartbeat_interval", func(c *cluster.Config) { c.HeartbeatInterval = time.Millisecond }),
 		clusterCase("join timeout", "cluster.join_timeout", func(c *cluster.Config) { c.JoinTimeout = -1 }),
 		clusterCase("suspect", "cluster.suspect_after", func(c *cluster.Config) { c.SuspectAfter = c.HeartbeatInterval }),
-		clusterCase("lease", "cluster.suspect_after", func(c *cluster.Config) { c.Exchange.LeaseDuration = time.Millisecond }),
+		clusterCase("lease", "cluster.lease_duration", func(c *cluster.Config) { c.Exchange.LeaseDuration = time.Millisecond }),
 		clusterCase("max redirects", "broker.max_redirects", func(c *cluster.Config) { c.Exchange.MaxRedirects = 65 }),
 		{"peer", "cluster.discovery.peers[1]", peerErr},
 		{"consul address", "cluster.discovery.consul.address", consul.Config{Address: "x"}.Validate()},

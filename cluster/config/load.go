@@ -220,6 +220,9 @@ func (p *parser) build(o options) *File {
 	if d, ok := p.duration("cluster.suspect_after"); ok && d != 0 {
 		cfg.SuspectAfter = d
 	}
+	if d, ok := p.duration("cluster.lease_duration"); ok && d != 0 {
+		cfg.Exchange.LeaseDuration = d
+	}
 	if d, ok := p.duration("cluster.join_timeout"); ok && d != 0 {
 		cfg.JoinTimeout = d
 	}

@@ -1,9 +1,12 @@
 package config_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -262,5 +265,29 @@ func TestSampleFile(t *testing.T) {
 	}
 	if f.Cluster.Node != "md-1" || f.Discovery.Provider != config.ProviderStatic || len(f.Exchanges) != 3 {
 		t.Errorf("sample: node %s, discovery %s, exchanges %v", f.Cluster.Node, f.Discovery.Provider, specsString(f.Exchanges))
+	}
+}
+
+// TestLeaseDurationKey: cluster.lease_duration sets the leader lease, from
+// the file or the environment, and a bad one names its key.
+func TestLeaseDurationKey(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "node.yaml")
+	yaml := "node: {name: n1}\ncluster:\n  name: c\n  suspect_after: 1s\n  lease_duration: 300ms\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Cluster.Exchange.LeaseDuration; got != 300*time.Millisecond {
+		t.Fatalf("lease %v, want 300ms", got)
+	}
+	t.Setenv("BOURSE_CLUSTER_LEASE_DURATION", "2s")
+	_, err = config.Load(path)
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Key != "cluster.lease_duration" {
+		t.Fatalf("lease above suspect_after from the environment: %v, want an error naming cluster.lease_duration", err)
 	}
 }

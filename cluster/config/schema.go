@@ -49,6 +49,7 @@ var schema = sectionOf(map[string]*schemaNode{
 		"name":               leafNode,
 		"heartbeat_interval": leafNode,
 		"suspect_after":      leafNode,
+		"lease_duration":     leafNode,
 		"join_timeout":       leafNode,
 		"tls": sectionOf(map[string]*schemaNode{
 			"cert_file": leafNode,
@@ -94,6 +95,7 @@ var envVars = []struct{ key, env string }{
 	{"cluster.name", "BOURSE_CLUSTER_NAME"},
 	{"cluster.heartbeat_interval", "BOURSE_CLUSTER_HEARTBEAT_INTERVAL"},
 	{"cluster.suspect_after", "BOURSE_CLUSTER_SUSPECT_AFTER"},
+	{"cluster.lease_duration", "BOURSE_CLUSTER_LEASE_DURATION"},
 	{"cluster.join_timeout", "BOURSE_CLUSTER_JOIN_TIMEOUT"},
 	{"cluster.tls.cert_file", "BOURSE_CLUSTER_TLS_CERT_FILE"},
 	{"cluster.tls.key_file", "BOURSE_CLUSTER_TLS_KEY_FILE"},
