@@ -7,7 +7,8 @@
 //
 //   - The control plane is one authority actor per exchange. It keeps who is
 //     connected, appoints the leader (the longest-connected handler; no
-//     voting) and renews its lease (lease.go; the rules are succession.go),
+//     voting) and renews its lease after a majority of the cluster
+//     confirmed its term (lease.go, vote.go; the rules are succession.go),
 //     tells handlers Leader, SlaveUp and SlaveDown, aggregates subscriptions
 //     per node, and pushes a routing table, with its term, to every point
 //     of presence after each change. docs/guarantees.md says what holds
