@@ -141,7 +141,7 @@ func sortMembers(ms []Member) {
 func toExchange(ms []Member) []exchange.Member {
 	out := make([]exchange.Member, len(ms))
 	for i, m := range ms {
-		out[i] = exchange.Member{Node: m.Node, Address: m.Address, Data: m.Data}
+		out[i] = exchange.Member{Node: m.Node, Address: m.Address, Data: m.Data, Incarnation: m.Incarnation}
 	}
 	return out
 }

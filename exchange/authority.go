@@ -42,8 +42,9 @@ type authority struct {
 	nodes    map[string]*nodeState // by address
 
 	succ        succession
-	now         func() time.Duration // the hub's monotonic clock
-	quorumUntil func() time.Time     // Config.QuorumUntil
+	now         func() time.Duration             // the hub's monotonic clock
+	quorumUntil func() time.Time                 // Config.QuorumUntil
+	stale       func(*boursepb.HandlerInfo) bool // Hub.staleHandler
 	lease       time.Duration
 	dead        map[string]bool   // addresses of nodes known gone for good (View.Dead)
 	appt        selfTimer         // fires when a successor may be appointed
@@ -121,6 +122,7 @@ func newAuthority(h *Hub, name, self string, live []string, quorum bool, dead ma
 	a := &authority{
 		now:         h.now,
 		quorumUntil: h.cfg.QuorumUntil,
+		stale:       h.staleHandler,
 		voters:      voters,
 		lease:       h.cfg.leaseDuration(),
 		dead:        dead,
@@ -514,8 +516,8 @@ func (a *authority) seed(ctx actor.Context) {
 		// down may be frozen, and its handler, the leader perhaps, must not
 		// be kept as if connected.
 		addr := h.GetPid().GetAddress()
-		if _, attached := a.nodes[addr]; attached || !a.live[addr] {
-			continue
+		if _, attached := a.nodes[addr]; attached || !a.live[addr] || a.stale(h) {
+			continue // (a handler of an earlier process at a live address is gone)
 		}
 		if _, ok := a.handlers[h.GetId()]; !ok {
 			a.add(h)
@@ -634,8 +636,13 @@ func (a *authority) membersChanged(ctx actor.Context, live map[string]bool) {
 	}
 	departed := map[string]string{}
 	for id, pid := range a.pids {
-		if !live[pid.Address] && !(a.seeded[pid.Address] && !a.dead[pid.Address]) {
+		switch {
+		case !live[pid.Address] && !(a.seeded[pid.Address] && !a.dead[pid.Address]):
 			a.remove(id, a.dead[pid.Address])
+			departed[id] = "node down"
+		case a.stale(a.handlers[id]):
+			// Its node restarted without this authority seeing it go.
+			a.remove(id, true)
 			departed[id] = "node down"
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/bourse-go/bourse/internal/link"
+	boursepb "github.com/bourse-go/bourse/proto"
 )
 
 // Frame kinds of the data link (see Config.DataAddr).
@@ -24,6 +25,7 @@ type peerMap struct {
 	data   map[string]string // remote address -> data-link address
 	remote map[string]string // data-link address -> remote address
 	live   map[string]bool   // remote addresses of the members; nil until told
+	inc    map[string]uint64 // remote address -> the member's incarnation, when known
 }
 
 // startLink starts the hub's data link on cfg.DataAddr.
@@ -56,9 +58,12 @@ func (h *Hub) DataAddress() string {
 // setPeers records the data-link addresses of members (with membersMu held)
 // and closes the link's connections to the nodes that are gone.
 func (h *Hub) setPeers(members []Member) {
-	pm := &peerMap{data: map[string]string{}, remote: map[string]string{}, live: map[string]bool{}}
+	pm := &peerMap{data: map[string]string{}, remote: map[string]string{}, live: map[string]bool{}, inc: map[string]uint64{}}
 	for _, m := range members {
 		pm.live[m.Address] = true
+		if m.Incarnation != 0 {
+			pm.inc[m.Address] = m.Incarnation
+		}
 		if m.Data != "" {
 			h.lastData.Store(m.Address, m.Data)
 		}
@@ -76,6 +81,13 @@ func (h *Hub) setPeers(members []Member) {
 			h.link.Forget(data)
 		}
 	}
+}
+
+// staleHandler reports whether info was connected on an earlier process
+// at its address than the member that lives there now.
+func (h *Hub) staleHandler(info *boursepb.HandlerInfo) bool {
+	inc := h.peers.Load().inc[info.GetPid().GetAddress()]
+	return inc != 0 && info.GetIncarnation() != 0 && info.GetIncarnation() != inc
 }
 
 // sendWire sends a data-plane message (a *boursepb.Request, Reply or

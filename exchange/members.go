@@ -16,6 +16,10 @@ type Member struct {
 	// it has none. Requests, replies and publications between two nodes go
 	// over the data link when both have one, and through remote otherwise.
 	Data string
+	// Incarnation identifies the node's process (0: unknown). A handler
+	// listed with another incarnation of the same address belonged to a
+	// process that is gone: no request is routed to it.
+	Incarnation uint64
 }
 
 // View is the cluster layer's word on the cluster: who lives, whether this

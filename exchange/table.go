@@ -83,7 +83,7 @@ func buildTable(rt *boursepb.RoutingTable, strat strategies.Strategy, prev *tabl
 	}
 	infos := make([]*boursepb.HandlerInfo, 0, len(rt.GetHandlers()))
 	for _, info := range rt.GetHandlers() {
-		if !isLive(info.GetPid().GetAddress()) {
+		if !isLive(info.GetPid().GetAddress()) || h.staleHandler(info) {
 			continue
 		}
 		if quorum && info.GetId() == rt.GetLeader() {
