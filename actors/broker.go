@@ -117,8 +117,8 @@ func (b *Broker) Dispatcher() actor.Dispatcher { return b.pool }
 // Declare creates the exchange s describes, or does nothing when an exchange
 // of that name is already declared the same way. In a cluster, every node
 // that uses an exchange declares it. It returns an error wrapping
-// ErrExchangeExists when the name is taken by a different declaration,
-// ErrInvalid (a *FieldError) for a malformed spec or an unknown strategy.
+// ErrExchangeExists when the name is taken by a different declaration, and
+// ErrInvalid for a malformed spec (a *FieldError) or an unknown strategy.
 // When Declare returns nil, the exchange takes calls.
 func (b *Broker) Declare(ctx context.Context, s Spec) error { return b.hub.Declare(ctx, s) }
 
