@@ -21,7 +21,7 @@ type Option func(*options)
 
 type options struct {
 	system *actor.ActorSystem
-	cfg    exchange.Config
+	cfg    Config
 }
 
 // WithActorSystem runs the broker on an existing actor system, which the
@@ -31,9 +31,9 @@ func WithActorSystem(sys *actor.ActorSystem) Option {
 	return func(o *options) { o.system = sys }
 }
 
-// WithConfig replaces the exchange configuration (default:
-// exchange.DefaultConfig()).
-func WithConfig(cfg exchange.Config) Option {
+// WithConfig replaces the exchange configuration (default: DefaultConfig()).
+// Get one from DefaultConfig and change what you need; New validates it.
+func WithConfig(cfg Config) Option {
 	return func(o *options) { o.cfg = cfg }
 }
 
@@ -64,7 +64,8 @@ type Broker struct {
 
 	mu       sync.Mutex
 	services map[*Service]struct{}
-	funcSubs []funcSub // SubscribeFunc actors, stopped by Stop
+	funcSubs []funcSub                 // SubscribeFunc actors, stopped by Stop
+	watches  map[*leaderWatch]struct{} // WatchLeader channels, closed by Stop
 	stopped  lifecycle.Once
 	ctx      context.Context // canceled by Stop; handed to Serve handlers
 	cancel   context.CancelFunc
@@ -76,7 +77,7 @@ func New(opts ...Option) (*Broker, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	b := &Broker{system: o.system, services: map[*Service]struct{}{}, pool: dispatch.New(2*runtime.GOMAXPROCS(0), 0)}
+	b := &Broker{system: o.system, services: map[*Service]struct{}{}, watches: map[*leaderWatch]struct{}{}, pool: dispatch.New(2*runtime.GOMAXPROCS(0), 0)}
 	if b.system == nil {
 		// protoactor logs to its own console logger by default; route it to
 		// the broker's logger so an application has one place for logs.
@@ -102,9 +103,6 @@ func New(opts ...Option) (*Broker, error) {
 	return b, nil
 }
 
-// Hub returns the exchange layer the broker runs.
-func (b *Broker) Hub() *exchange.Hub { return b.hub }
-
 // System returns the broker's actor system, to spawn handler and subscriber
 // actors on.
 func (b *Broker) System() *actor.ActorSystem { return b.system }
@@ -116,42 +114,80 @@ func (b *Broker) System() *actor.ActorSystem { return b.system }
 // protoactor's default dispatcher (docs/benchmarks.md).
 func (b *Broker) Dispatcher() actor.Dispatcher { return b.pool }
 
-// Declare declares an exchange (see exchange.Hub.Declare).
+// Declare creates the exchange s describes, or does nothing when an exchange
+// of that name is already declared the same way. In a cluster, every node
+// that uses an exchange declares it. It returns an error wrapping
+// ErrExchangeExists when the name is taken by a different declaration, and
+// ErrInvalid for a malformed spec (a *FieldError) or an unknown strategy.
+// When Declare returns nil, the exchange takes calls.
 func (b *Broker) Declare(ctx context.Context, s Spec) error { return b.hub.Declare(ctx, s) }
 
-// Connect connects handler actor pid to req-resp exchange name (see
-// exchange.Hub.Connect).
+// Connect connects the actor pid as a handler of req-resp exchange name.
+// From then on pid receives a *Request for each request routed to it, a
+// *Leader at once and whenever the leader changes, *SlaveUp and *SlaveDown
+// as other handlers come and go, and *Leadership when its own leadership
+// starts and ends. When pid stops, its connections are removed. Connect
+// returns when requests can reach pid, on every node. Errors:
+// ErrAlreadyConnected, ErrUnknownExchange, ErrWrongKind, ErrStopped, or
+// ctx's. Serve and ServeFunc do it for handlers written as functions.
 func (b *Broker) Connect(ctx context.Context, name string, pid *actor.PID, opts ...ConnectOption) (*Connection, error) {
 	return b.hub.Connect(ctx, name, pid, opts...)
 }
 
-// Request sends payload to req-resp exchange name and waits for the reply or
-// ctx (see exchange.Hub.Request).
+// Request sends payload to req-resp exchange name and waits for the reply,
+// or for ctx. The exchange's strategy picks the handler; the request goes
+// straight to it and the reply straight back. When the strategy broadcasts
+// (default), Request returns the first successful reply, or the first error
+// when every handler fails (RequestAll returns them all).
+//
+// Errors wrap ErrNoHandlers (at once, when nobody is connected),
+// ErrNoLeader (at once: a consensus exchange without a leader), ErrNodeDown
+// (the handler's node went away meanwhile), ErrTimeout (ctx ended; it also
+// matches ctx's error), ErrHandler (a *HandlerError), ErrRejected,
+// ErrRedirectLoop, ErrUnknownExchange, ErrWrongKind or ErrStopped. Call is
+// the typed form.
 func (b *Broker) Request(ctx context.Context, name string, payload proto.Message, opts ...CallOption) (proto.Message, error) {
 	return b.hub.Request(ctx, name, payload, opts...)
 }
 
-// RequestAll sends payload and collects one reply per handler it went to (see
-// exchange.Hub.RequestAll).
+// RequestAll sends payload like Request and returns one Reply per handler
+// it went to (every handler of the group under a broadcasting strategy, one
+// otherwise), in the order they came. When ctx ends first, it returns the
+// replies so far and an error wrapping ErrTimeout. A handler's own failure
+// is in its Reply's Err, not in the returned error.
 func (b *Broker) RequestAll(ctx context.Context, name string, payload proto.Message, opts ...CallOption) ([]*Reply, error) {
 	return b.hub.RequestAll(ctx, name, payload, opts...)
 }
 
 // RequestAsync sends payload without waiting; the reply arrives at replyTo (an
-// actor, usually ctx.Self()) as a *Reply carrying the WithTag tag.
+// actor, usually ctx.Self()) as a *Reply carrying the WithTag tag (one per
+// handler under a broadcasting strategy). Errors known at once
+// (ErrNoHandlers, ErrRejected, ErrUnknownExchange, ...) are returned, not
+// sent. No deadline is tracked: use the actor's ReceiveTimeout.
 func (b *Broker) RequestAsync(replyTo *actor.PID, name string, payload proto.Message, opts ...CallOption) error {
 	return b.hub.RequestAsync(replyTo, name, payload, opts...)
 }
 
 // Publish publishes payload on pub-sub exchange name under routing key key
-// (see exchange.Hub.Publish).
+// (dotted words, "prices.nyse.AAPL"). Every subscriber whose pattern matches
+// receives one *Publication: those of this node straight from this
+// goroutine, those of another node through one network message to that
+// node. Publications of one goroutine (or actor) reach each subscriber in
+// the order they were published. Publish does not wait for delivery.
+// Errors: ErrInvalid (a malformed key), ErrUnknownExchange, ErrWrongKind,
+// ErrStopped.
 func (b *Broker) Publish(ctx context.Context, name, key string, payload proto.Message) error {
 	_, err := b.hub.Publish(ctx, name, key, payload)
 	return err
 }
 
-// Subscribe subscribes actor pid to pub-sub exchange name for keys matching
-// pattern (see exchange.Hub.Subscribe).
+// Subscribe subscribes actor pid to pub-sub exchange name for routing keys
+// matching pattern: dotted words, where "*" stands for one word and "#" for
+// zero or more. pid receives a *Publication for each match, once per
+// publication even when several of its subscriptions match. When pid
+// stops, its subscriptions are removed. Subscribe returns when publications
+// reach pid, from every node. SubscribeFunc and the generic SubscribeFunc
+// spawn the actor for a function.
 func (b *Broker) Subscribe(ctx context.Context, name, pattern string, pid *actor.PID) (*Subscription, error) {
 	return b.hub.Subscribe(ctx, name, pattern, pid)
 }
@@ -191,7 +227,7 @@ type funcSub struct {
 
 // Stop stops the broker's services, its SubscribeFunc actors, its exchanges
 // and, when New made it, its actor system. Waiting requests fail with
-// ErrStopped.
+// ErrStopped; WatchLeader channels close.
 //
 // ctx bounds the waits for actors to stop: when it ends first (a handler,
 // an OnLeading function or a subscriber function does not return), Stop
@@ -206,6 +242,7 @@ func (b *Broker) Stop(ctx context.Context) error {
 
 func (b *Broker) stop(ctx context.Context) error {
 	b.cancel()
+	b.endWatches()
 	b.mu.Lock()
 	svcs := make([]*Service, 0, len(b.services))
 	for s := range b.services {

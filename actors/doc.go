@@ -28,6 +28,21 @@
 // Serve (untyped: Handler, HandlerFunc) and ServeFunc (typed: TypedFunc)
 // spawn the actor for you.
 //
+// What a node knows of its exchanges is on the Broker, and none of it
+// blocks: Leader (with the term of the authority that appointed it, a
+// fencing token), Handlers, Subscriptions (aggregated per node), Stats,
+// LinkStats, Exchanges, Node. WatchLeader follows a leader without being a
+// handler, as raft's LeaderCh: a channel of every change, in order, that
+// never slows the exchange (a lagging watcher loses the oldest changes it
+// has not read, never the latest).
+//
+// This is the one package a service needs: exchange kinds, specs, options,
+// messages, errors and the configuration are all here (the types are
+// aliases of package exchange's, which services never import). In a
+// cluster, cluster.Start returns a cluster.Node whose Broker is used the
+// same way; the node adds what is the cluster's (Members, Subscribe,
+// HasQuorum, Owner).
+//
 // The package keeps no global state: every Broker is independent, and Stop
 // leaves no goroutine behind.
 package actors

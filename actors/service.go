@@ -17,7 +17,7 @@ type Handler interface {
 	// Handle answers req. It is called from the service's actor, one request
 	// at a time, in arrival order. ctx ends when the broker stops. A nil error
 	// sends the returned message; an error reaches the caller as a
-	// *exchange.HandlerError, or as itself when it wraps a bourse sentinel.
+	// *HandlerError, or as itself when it wraps a bourse sentinel.
 	Handle(ctx context.Context, req *Request) (proto.Message, error)
 }
 
@@ -48,7 +48,7 @@ func WithConnectOptions(opts ...ConnectOption) ServeOption {
 // leading (isLeader true) and when it stops (false), with the last Leader
 // message of the exchange (nil when none came yet). A service leads while
 // the exchange names it leader and its node holds a valid lease (see
-// exchange.Leadership): a leader whose node is frozen, cut off or on the
+// Leadership): a leader whose node is frozen, cut off or on the
 // minority side of a partition stops leading within one lease, by itself,
 // and the exchange never has two leaders at once. fn is also called, with
 // isLeader false, on a Leader message naming another service.

@@ -235,7 +235,7 @@ func (c *childState) handle(ctx context.Context, cmd command) (string, error) {
 		t := newTracker(count, capacity, func(seq int, ts int64) { c.send(message{Event: "done", Seq: seq, TS: ts}) })
 		return "", subscribeMany(ctx, b, arg(0), arg(1), count, t)
 	case "owner":
-		return b.Hub().Owner(arg(0)), nil
+		return c.node.Owner(arg(0)), nil
 	case "quiet": // the cluster is stopping: peers that leave are no news
 		logLevel.Set(slog.LevelError + 1)
 		return "", nil

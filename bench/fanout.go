@@ -33,7 +33,7 @@ type FanoutResult struct {
 	Seconds          float64 `json:"seconds"`
 	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
 	// Network messages the publisher's node sent for all publications of the
-	// run (Hub.Stats RemoteSent), per publication, and what R18 says it must
+	// run (Broker.Stats RemoteSent), per publication, and what R18 says it must
 	// be: the number of other nodes with subscribers.
 	NetworkMessages       uint64  `json:"network_messages"`
 	NetworkMessagesPerPub float64 `json:"network_messages_per_publication"`
@@ -122,7 +122,7 @@ func (r *runner) runFanout(ctx context.Context) (err error) {
 	res.SetupSeconds = time.Since(setup).Seconds()
 
 	w := &fanoutWait{events: bc.events, nodes: withSubs, count: make([]int, capacity), last: make([]int64, capacity)}
-	stats0, err := b.Hub().Stats(fanoutExchange)
+	stats0, err := b.Stats(fanoutExchange)
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func (r *runner) runFanout(ctx context.Context) (err error) {
 	res.Seconds = time.Duration(end - start.UnixNano()).Seconds()
 	res.DeliveriesPerSec = float64(c.pubs*c.subscribers) / res.Seconds
 
-	stats1, err := b.Hub().Stats(fanoutExchange)
+	stats1, err := b.Stats(fanoutExchange)
 	if err != nil {
 		return err
 	}
@@ -223,9 +223,9 @@ func (r *runner) subscribeAll(ctx context.Context, bc *benchCluster, perNode []i
 func awaitRemoteSubscriptions(ctx context.Context, b *actors.Broker, n int) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	self := b.Hub().Node()
+	self := b.Node()
 	for {
-		subs, err := b.Hub().Subscriptions(fanoutExchange)
+		subs, err := b.Subscriptions(fanoutExchange)
 		if err != nil {
 			return err
 		}

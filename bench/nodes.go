@@ -144,7 +144,7 @@ func (c *benchCluster) childCPU(ctx context.Context) time.Duration {
 func (c *benchCluster) pickName(prefix, owner string) (string, error) {
 	for i := range 1000 {
 		name := prefix + "-" + strconv.Itoa(i)
-		if c.node.Broker().Hub().Owner(name) == owner {
+		if c.node.Owner(name) == owner {
 			return name, nil
 		}
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bourse-go/bourse/actors"
-	"github.com/bourse-go/bourse/exchange"
 )
 
 // echoActor is the name of the raw reference's echo actor on the handler's
@@ -150,7 +149,7 @@ func (r *runner) runThreeNodes(ctx context.Context) (err error) {
 		if _, err := bc.procs[1].call(ctx, "serve", name, strconv.Itoa(c.handlers)); err != nil {
 			return err
 		}
-		if err := awaitHandlers(ctx, b.Hub(), name, c.handlers); err != nil {
+		if err := awaitHandlers(ctx, b, name, c.handlers); err != nil {
 			return err
 		}
 		title := fmt.Sprintf("request-response, 3 nodes: caller on node 1, authority on node 2, handler on node 3 (%s, %d handler(s), %d-byte payload)",
@@ -185,11 +184,11 @@ func (r *runner) runThreeNodes(ctx context.Context) (err error) {
 }
 
 // awaitHandlers waits until the caller's node knows n handlers of name.
-func awaitHandlers(ctx context.Context, h *exchange.Hub, name string, n int) error {
+func awaitHandlers(ctx context.Context, b *actors.Broker, name string, n int) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
-		hs, err := h.Handlers(name)
+		hs, err := b.Handlers(name)
 		if err != nil {
 			return err
 		}

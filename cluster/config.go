@@ -16,8 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bourse-go/bourse/actors"
 	"github.com/bourse-go/bourse/errs"
-	"github.com/bourse-go/bourse/exchange"
 )
 
 // Defaults of Config. A zero duration in a Config means its default.
@@ -59,9 +59,9 @@ type Config struct {
 	// DataPort is the TCP port of the node's data link, on Host: requests,
 	// replies and publications to and from other nodes travel on it, one
 	// framed connection per pair of nodes, while protoactor remote carries
-	// the control plane (see exchange.Config.DataAddr). 0 picks a free port,
-	// which the heartbeats tell the peers; DataPortOff (-1) turns the link
-	// off and sends everything through remote.
+	// the control plane. 0 picks a free port, which the heartbeats tell the
+	// peers; DataPortOff (-1) turns the link off and sends everything
+	// through remote.
 	DataPort int
 	// Discovery tells the node which peers may exist. nil means none: the
 	// node is alone until a peer that knows its address contacts it.
@@ -76,11 +76,11 @@ type Config struct {
 	// JoinTimeout bounds how long Start waits for the peers discovery lists
 	// to answer before it returns. 0 means DefaultJoinTimeout (2 s).
 	JoinTimeout time.Duration
-	// Exchange configures the node's exchange layer (the Broker's Hub). Its
+	// Exchange configures the node's exchange layer (actors.Config). Its
 	// Node is set to Config.Node, a nil Logger to Config.Logger, and a zero
-	// LeaseDuration (the leader lease, see exchange.Leadership) to half of
+	// LeaseDuration (the leader lease, see actors.Leadership) to half of
 	// SuspectAfter.
-	Exchange exchange.Config
+	Exchange actors.Config
 	// Logger receives the node's logs and protoactor's (with attribute
 	// lib=protoactor). nil means slog.Default().
 	Logger *slog.Logger
@@ -212,7 +212,7 @@ func DefaultConfig() Config {
 		HeartbeatInterval: DefaultHeartbeatInterval,
 		SuspectAfter:      DefaultSuspectAfter,
 		JoinTimeout:       DefaultJoinTimeout,
-		Exchange:          exchange.DefaultConfig(),
+		Exchange:          actors.DefaultConfig(),
 	}
 }
 

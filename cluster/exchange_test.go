@@ -315,7 +315,7 @@ func runExchangeChild(ctx context.Context, c *clustertest.Child) error {
 	if want, _ := strconv.Atoi(os.Getenv("EX_STICKY_HANDLERS")); want > 0 {
 		go func() {
 			for ctx.Err() == nil {
-				hs, _ := b.Hub().Handlers("sticky")
+				hs, _ := b.Handlers("sticky")
 				if len(hs) == want {
 					break
 				}
@@ -471,7 +471,7 @@ func startExClusterEnv(t *testing.T, disco string, handlers, subs, aHandlers int
 	want := 2*handlers + aHandlers
 	for _, ex := range handlerExchanges() {
 		waitFor(t, 5*time.Second, "a's table of "+ex+" lists every handler", func() bool {
-			hs, _ := a.Broker().Hub().Handlers(ex)
+			hs, _ := a.Broker().Handlers(ex)
 			return len(hs) == want
 		})
 	}
@@ -563,7 +563,7 @@ func testExchanges(t *testing.T, disco string) *exCluster {
 	})
 
 	t.Run("consensus", func(t *testing.T) {
-		leader, _, err := x.a.Broker().Hub().Leader("cons")
+		leader, _, err := x.a.Broker().Leader("cons")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -593,7 +593,7 @@ func testExchanges(t *testing.T, disco string) *exCluster {
 		}
 		// Every handler on every node was told the same leader.
 		for _, ex := range []string{"cons", "crr"} {
-			l, _, err := x.a.Broker().Hub().Leader(ex)
+			l, _, err := x.a.Broker().Leader(ex)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -651,8 +651,8 @@ func testExchanges(t *testing.T, disco string) *exCluster {
 	})
 
 	t.Run("pub-sub", func(t *testing.T) {
-		before, _ := x.a.Broker().Hub().Stats("ps")
-		linkBefore, _ := x.a.Broker().Hub().LinkStats()
+		before, _ := x.a.Broker().Stats("ps")
+		linkBefore, _ := x.a.Broker().LinkStats()
 		const pubs = 100
 		for i := range pubs {
 			if err := a.Publish(ctx, "ps", "t."+strconv.Itoa(i), wrapperspb.Int64(int64(i))); err != nil {
@@ -662,14 +662,14 @@ func testExchanges(t *testing.T, disco string) *exCluster {
 		for _, c := range x.children {
 			c.await(t, 5*time.Second, "received", func(v string) bool { return v == strconv.Itoa(pubs*subs) })
 		}
-		after, _ := x.a.Broker().Hub().Stats("ps")
+		after, _ := x.a.Broker().Stats("ps")
 		perPub := float64(after.RemoteSent-before.RemoteSent) / pubs
 		t.Logf("%d publications to %d subscribers on 2 other nodes: %.2f network messages per publication", pubs, 2*subs, perPub)
 		if perPub != 2 {
 			t.Errorf("%.2f network messages per publication, want 2 (one per node with subscribers)", perPub)
 		}
 		// They went on the data link, one frame each.
-		if ls, ok := x.a.Broker().Hub().LinkStats(); !ok || ls.FramesSent-linkBefore.FramesSent != after.RemoteSent-before.RemoteSent {
+		if ls, ok := x.a.Broker().LinkStats(); !ok || ls.FramesSent-linkBefore.FramesSent != after.RemoteSent-before.RemoteSent {
 			t.Errorf("data link frames sent during the publications: %d (has a link: %v), want %d",
 				ls.FramesSent-linkBefore.FramesSent, ok, after.RemoteSent-before.RemoteSent)
 		}
@@ -677,7 +677,7 @@ func testExchanges(t *testing.T, disco string) *exCluster {
 		if err := a.Publish(ctx, "ps", "other.key", wrapperspb.Int64(0)); err != nil {
 			t.Fatal(err)
 		}
-		if s, _ := x.a.Broker().Hub().Stats("ps"); s.RemoteSent != after.RemoteSent {
+		if s, _ := x.a.Broker().Stats("ps"); s.RemoteSent != after.RemoteSent {
 			t.Errorf("unmatched publication sent %d network messages", s.RemoteSent-after.RemoteSent)
 		}
 	})
@@ -771,7 +771,7 @@ func TestClusterAuthorityFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startNode(t, cfg)
-	hub := a.Broker().Hub()
+	hub := a.Broker()
 	waitFor(t, 5*time.Second, "a sees a,b,c", func() bool { return names(a.Members()) == "a,b,c" })
 	if err := declare(ctx, a.Broker()); err != nil {
 		t.Fatal(err)
@@ -784,7 +784,7 @@ func TestClusterAuthorityFailover(t *testing.T) {
 	}
 	ex := ""
 	for i := range failoverCandidates {
-		if n := fmt.Sprintf("fo-%d", i); hub.Owner(n) == b.addr {
+		if n := fmt.Sprintf("fo-%d", i); a.Owner(n) == b.addr {
 			ex = n
 			break
 		}
@@ -861,7 +861,7 @@ func TestClusterAuthorityFailover(t *testing.T) {
 		return len(hs) == 3
 	})
 	back := time.Since(killed)
-	t.Logf("kill -9 of the authority's node: %s works again (new handler accepted, table rebuilt) after %v; authority now on %s", ex, back, hub.Owner(ex))
+	t.Logf("kill -9 of the authority's node: %s works again (new handler accepted, table rebuilt) after %v; authority now on %s", ex, back, a.Owner(ex))
 	if back > 2*time.Second {
 		t.Errorf("exchange back after %v, want within 2s", back)
 	}
@@ -932,11 +932,11 @@ func TestClusterJoin(t *testing.T) {
 	const subs = 20
 	x := startExCluster(t, "static", 2, subs, 0)
 	a := x.a
-	hub := a.Broker().Hub()
+	hub := a.Broker()
 	ctx := testCtx(t)
 	owners := map[string]string{}
 	for _, s := range testSpecs() {
-		owners[s.Name] = hub.Owner(s.Name)
+		owners[s.Name] = a.Owner(s.Name)
 	}
 	leaders := map[string]string{}
 	for _, ex := range handlerExchanges() {
@@ -987,7 +987,7 @@ func TestClusterJoin(t *testing.T) {
 	}
 	moved := 0
 	for name, o := range owners {
-		if hub.Owner(name) != o {
+		if a.Owner(name) != o {
 			moved++
 		}
 	}

@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/bourse-go/bourse/exchange"
+	"github.com/bourse-go/bourse/internal/wiring"
 )
 
 // run is the membership goroutine. It alone reads and writes m, calls
-// Hub.SetMembers and publishes to observers, so changes are applied in
+// the hub's SetView and publishes to observers, so changes are applied in
 // order and never concurrently.
 func (n *Node) run(m *membership) {
 	defer n.wg.Done()
@@ -148,7 +148,7 @@ func (n *Node) publishView(view []Member, quorum bool, dead map[string]bool, cl 
 	}
 	n.quorum.Store(quorum)
 	n.setView(view)
-	n.broker.Hub().SetView(exchange.View{Members: toExchange(view), Quorum: quorum, Dead: dead, Cluster: cl,
+	n.hub.SetView(wiring.View{Members: toWiring(view), Quorum: quorum, Dead: dead, Cluster: cl,
 		Restarted: n.restarted.Load()})
 }
 

@@ -15,8 +15,8 @@ import (
 	"github.com/bourse-go/bourse/cluster"
 	"github.com/bourse-go/bourse/cluster/clustertest"
 	"github.com/bourse-go/bourse/cluster/static"
-	"github.com/bourse-go/bourse/exchange"
 	"github.com/bourse-go/bourse/internal/leakcheck"
+	"github.com/bourse-go/bourse/internal/wiring"
 	"go.uber.org/goleak"
 )
 
@@ -133,7 +133,7 @@ func viewString(ms []cluster.Member) string {
 }
 
 // hubString renders what a node last told its hub as "node@address,...".
-func hubString(ms []exchange.Member) string {
+func hubString(ms []wiring.Member) string {
 	s := make([]string, len(ms))
 	for i, m := range ms {
 		s[i] = m.Node + "@" + m.Address
@@ -172,7 +172,7 @@ func runNodeChild(ctx context.Context, c *clustertest.Child) error {
 	c.Set("address", n.Address())
 	c.Set("incarnation", fmt.Sprint(n.Self().Incarnation))
 	report := func(view []cluster.Member) {
-		c.Set("hub", hubString(n.Broker().Hub().Members()))
+		c.Set("hub", hubString(wiring.HubOf(n.Broker().System()).Members()))
 		c.Set("members", viewString(view))
 	}
 	report(n.Members())

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/bourse-go/bourse/exchange"
+	"github.com/bourse-go/bourse/internal/wiring"
 )
 
 // Member is one live node of the cluster.
@@ -138,10 +138,11 @@ func sortMembers(ms []Member) {
 	slices.SortFunc(ms, func(a, b Member) int { return cmp.Compare(a.Address, b.Address) })
 }
 
-func toExchange(ms []Member) []exchange.Member {
-	out := make([]exchange.Member, len(ms))
+// toWiring turns a view into the hub's members.
+func toWiring(ms []Member) []wiring.Member {
+	out := make([]wiring.Member, len(ms))
 	for i, m := range ms {
-		out[i] = exchange.Member{Node: m.Node, Address: m.Address, Data: m.Data, Incarnation: m.Incarnation}
+		out[i] = wiring.Member{Node: m.Node, Address: m.Address, Data: m.Data, Incarnation: m.Incarnation}
 	}
 	return out
 }

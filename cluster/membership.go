@@ -83,7 +83,7 @@ type probeReq struct {
 }
 
 // effects is what the node must do after an event, in this order: apply the
-// changes (one SetMembers per change), send a heartbeat to each of send,
+// changes (one SetView per change), send a heartbeat to each of send,
 // start each probe.
 type effects struct {
 	changes []change
@@ -429,7 +429,7 @@ func (m *membership) counted() []string {
 }
 
 // dead returns the addresses of the peers that are not alive and are known
-// dead (see exchange.View.Dead).
+// dead (see wiring.View.Dead).
 func (m *membership) dead() map[string]bool {
 	d := map[string]bool{}
 	for a, p := range m.peers {

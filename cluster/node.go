@@ -16,7 +16,7 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/bourse-go/bourse/actors"
-	"github.com/bourse-go/bourse/exchange"
+	"github.com/bourse-go/bourse/internal/wiring"
 	boursepb "github.com/bourse-go/bourse/proto"
 )
 
@@ -55,7 +55,7 @@ func leaveAckTimeout(interval time.Duration) time.Duration {
 // does not list it, and gets heartbeats back while it lives.
 //
 // One goroutine owns the membership: it applies every change, in order, to
-// the Hub (Hub.SetMembers with the whole live set, self included, never
+// the broker's exchange layer (the whole live set, self included, never
 // concurrently) and then to the observers.
 //
 // All methods are safe for concurrent use.
@@ -66,6 +66,7 @@ type Node struct {
 	system *actor.ActorSystem
 	remote *remote.Remote
 	broker *actors.Broker
+	hub    wiring.Hub // the broker's exchange layer, as the cluster drives it
 	pid    *actor.PID // the membership actor
 
 	endpointSub *eventstream.Subscription
@@ -174,7 +175,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return fail(fmt.Errorf("bourse: cluster: start broker: %w", err))
 	}
-	n.self.Data = n.broker.Hub().DataAddress()
+	n.hub = wiring.HubOf(n.system)
+	n.self.Data = n.hub.DataAddress()
 	n.pid, err = n.system.Root.SpawnNamed(actor.PropsFromFunc(n.receive), MembersActor)
 	if err != nil {
 		return fail(fmt.Errorf("bourse: cluster: spawn %s: %w", MembersActor, err))
@@ -186,11 +188,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 
 	// Until the node has joined, its hub knows only part of the cluster:
 	// starting an authority then would build it from partial state.
-	n.broker.Hub().SetJoining(true)
+	n.hub.SetJoining(true)
 	m := newMembership(cfg, n.self)
 	n.setView(m.view())
 	n.quorum.Store(true)
-	n.broker.Hub().SetView(exchange.View{Members: toExchange(m.view()), Quorum: true})
+	n.hub.SetView(wiring.View{Members: toWiring(m.view()), Quorum: true})
 	n.wg.Add(1)
 	go n.run(m)
 
@@ -215,7 +217,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			return fail(fmt.Errorf("bourse: cluster: joining: %w", ctx.Err()))
 		}
 	}
-	n.broker.Hub().SetJoining(false)
+	n.hub.SetJoining(false)
 	n.log.Info("node started", slog.Uint64("incarnation", n.self.Incarnation))
 	return n, nil
 }
@@ -247,6 +249,14 @@ func (n *Node) Self() Member { return n.self }
 // Members returns the live set as the node sees it, self included, sorted by
 // address. It does not block.
 func (n *Node) Members() []Member { return slices.Clone(*n.view.Load()) }
+
+// Owner returns the address of the node that runs the authority of
+// exchange name (its registry and its leader's appointment) under this
+// node's current view: the rendezvous hash of the name over the live
+// members' addresses, which every node with the same view computes alike. A
+// change of membership moves only the exchanges of the nodes that came or
+// went. It does not block.
+func (n *Node) Owner(name string) string { return n.hub.Owner(name) }
 
 func (n *Node) setView(ms []Member) { n.view.Store(&ms) }
 

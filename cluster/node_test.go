@@ -20,14 +20,14 @@ import (
 
 	"github.com/bourse-go/bourse/cluster"
 	"github.com/bourse-go/bourse/cluster/clustertest"
-	"github.com/bourse-go/bourse/exchange"
+	"github.com/bourse-go/bourse/internal/wiring"
 	"go.uber.org/goleak"
 )
 
-func asExchange(ms []cluster.Member) []exchange.Member {
-	out := make([]exchange.Member, len(ms))
+func asWiring(ms []cluster.Member) []wiring.Member {
+	out := make([]wiring.Member, len(ms))
 	for i, m := range ms {
-		out[i] = exchange.Member{Node: m.Node, Address: m.Address}
+		out[i] = wiring.Member{Node: m.Node, Address: m.Address}
 	}
 	return out
 }
@@ -35,7 +35,7 @@ func asExchange(ms []cluster.Member) []exchange.Member {
 // checkHub checks that n's hub was told n's current view.
 func checkHub(t testing.TB, n *cluster.Node) {
 	t.Helper()
-	if got, want := hubString(n.Broker().Hub().Members()), hubString(asExchange(n.Members())); got != want {
+	if got, want := hubString(wiring.HubOf(n.Broker().System()).Members()), hubString(asWiring(n.Members())); got != want {
 		t.Errorf("%s's hub has %s, want %s", n.Name(), got, want)
 	}
 }
@@ -83,7 +83,7 @@ func TestThreeNodesSeeEachOther(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := hubString(asExchange(view)); hub != want {
+		if want := hubString(asWiring(view)); hub != want {
 			t.Errorf("%s's hub has %s, want %s", ch.name, hub, want)
 		}
 	}

@@ -46,10 +46,10 @@ type authority struct {
 	quorumUntil func() time.Time                 // Config.QuorumUntil
 	stale       func(*boursepb.HandlerInfo) bool // Hub.staleHandler
 	lease       time.Duration
-	dead        map[string]bool   // addresses of nodes known gone for good (View.Dead)
+	dead        map[string]bool   // addresses of nodes known gone for good (wiring.View.Dead)
 	appt        selfTimer         // fires when a successor may be appointed
 	acked       map[string]uint64 // address -> newest epoch of this term its pop acknowledged
-	voters      []string          // addresses that count for the quorum (View.Cluster)
+	voters      []string          // addresses that count for the quorum (wiring.View.Cluster)
 	round       *round            // the lease round in flight (vote.go)
 	queued      []*boursepb.LeaseRequest
 	roundSeq    uint64

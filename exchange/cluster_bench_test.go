@@ -38,7 +38,7 @@ func BenchmarkRemoteRequestResponse(b *testing.B) {
 func benchRemoteRequestResponse(b *testing.B, tr transport) {
 	nodes := startNodesB(b, 3, tr)
 	declareAllB(b, nodes, reqResp("bench", "round-robin"))
-	owner := nodes[0].hub.Owner("bench")
+	owner := nodes[0].wire.Owner("bench")
 	var caller, handler *testNode
 	for _, n := range nodes {
 		if n.sys.Address() == owner {

@@ -21,6 +21,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/bourse-go/bourse/exchange"
+	"github.com/bourse-go/bourse/internal/wiring"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -33,6 +34,7 @@ type testNode struct {
 	sys    *actor.ActorSystem
 	remote *remote.Remote
 	hub    *exchange.Hub
+	wire   wiring.Hub // what package cluster drives
 }
 
 // transport is how the in-process nodes' hubs reach each other: "link" (the
@@ -67,7 +69,7 @@ func startNodesB(t testing.TB, n int, tr transport) []*testNode {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tn := &testNode{name: cfg.Node, sys: sys, remote: r, hub: h}
+		tn := &testNode{name: cfg.Node, sys: sys, remote: r, hub: h, wire: wiring.HubOf(sys)}
 		nodes = append(nodes, tn)
 	}
 	// Every hub first, then every remote: a hub still running sends its
@@ -103,13 +105,26 @@ func (n *testNode) stop() {
 }
 
 func setMembers(nodes ...*testNode) {
-	var ms []exchange.Member
+	var ms []wiring.Member
 	for _, n := range nodes {
-		ms = append(ms, exchange.Member{Node: n.name, Address: n.sys.Address(), Data: n.hub.DataAddress()})
+		ms = append(ms, wiring.Member{Node: n.name, Address: n.sys.Address(), Data: n.wire.DataAddress()})
 	}
 	for _, n := range nodes {
-		n.hub.SetMembers(ms)
+		setView(n.wire, ms)
 	}
+}
+
+// setView tells w that ms are alive, with a quorum, and that every node it
+// knew and ms leaves out is dead.
+func setView(w wiring.Hub, ms []wiring.Member) {
+	dead := map[string]bool{}
+	for _, m := range w.Members() {
+		dead[m.Address] = true
+	}
+	for _, m := range ms {
+		delete(dead, m.Address)
+	}
+	w.SetView(wiring.View{Members: ms, Quorum: true, Dead: dead})
 }
 
 func declareAll(t *testing.T, nodes []*testNode, specs ...exchange.Spec) {
@@ -267,7 +282,7 @@ func TestClusterAuthorityFailover(t *testing.T) { forTransports(t, testClusterAu
 func testClusterAuthorityFailover(t *testing.T, tr transport) {
 	nodes := startNodes(t, 3, tr)
 	declareAll(t, nodes, reqResp("ha", "consensus"), pubSub("ha-news"))
-	owner := nodes[0].hub.Owner("ha")
+	owner := nodes[0].wire.Owner("ha")
 	var victim *testNode
 	var survivors []*testNode
 	for _, n := range nodes {
@@ -300,7 +315,7 @@ func testClusterAuthorityFailover(t *testing.T, tr transport) {
 	setMembers(survivors...)
 	eventually(t, "survivors route again", func() bool {
 		for _, n := range survivors {
-			if n.hub.Owner("ha") == owner {
+			if n.wire.Owner("ha") == owner {
 				return false
 			}
 			hs, _ := n.hub.Handlers("ha")
@@ -394,11 +409,11 @@ func testClusterViewDropsNodeAtOnce(t *testing.T, tr transport) {
 
 	// n1 alone is told n2 went silent (a freeze or a cut: not known dead).
 	n1, n3 := nodes[0], nodes[2]
-	view := []exchange.Member{
-		{Node: n1.name, Address: n1.sys.Address(), Data: n1.hub.DataAddress()},
-		{Node: n3.name, Address: n3.sys.Address(), Data: n3.hub.DataAddress()},
+	view := []wiring.Member{
+		{Node: n1.name, Address: n1.sys.Address(), Data: n1.wire.DataAddress()},
+		{Node: n3.name, Address: n3.sys.Address(), Data: n3.wire.DataAddress()},
 	}
-	n1.hub.SetView(exchange.View{Members: view, Quorum: true})
+	n1.wire.SetView(wiring.View{Members: view, Quorum: true})
 	// At once, before any authority spoke again:
 	hs, _ := n1.hub.Handlers("ff-rr")
 	if len(hs) != 1 || hs[0].GetNode() != "n3" {
@@ -462,16 +477,16 @@ func testClusterSubscribeReturnsWhenRouted(t *testing.T, tr transport) {
 func TestClusterTwoOwnersOneLeader(t *testing.T) {
 	nodes := startNodes(t, 3, "link")
 	const name = "solo"
-	var all []exchange.Member
+	var all []wiring.Member
 	var addrs []string
 	byAddr := map[string]*testNode{}
 	for _, n := range nodes {
-		all = append(all, exchange.Member{Node: n.name, Address: n.sys.Address(), Data: n.hub.DataAddress()})
+		all = append(all, wiring.Member{Node: n.name, Address: n.sys.Address(), Data: n.wire.DataAddress()})
 		addrs = append(addrs, n.sys.Address())
 		byAddr[n.sys.Address()] = n
 	}
-	view := func(ns ...*testNode) exchange.View {
-		v := exchange.View{Quorum: true, Cluster: addrs}
+	view := func(ns ...*testNode) wiring.View {
+		v := wiring.View{Quorum: true, Cluster: addrs}
 		for _, m := range all {
 			for _, n := range ns {
 				if m.Address == n.sys.Address() {
@@ -482,9 +497,9 @@ func TestClusterTwoOwnersOneLeader(t *testing.T) {
 		return v
 	}
 	for _, n := range nodes {
-		n.hub.SetView(view(nodes...))
+		n.wire.SetView(view(nodes...))
 	}
-	o := byAddr[nodes[0].hub.Owner(name)]
+	o := byAddr[nodes[0].wire.Owner(name)]
 	var q, r *testNode
 	for _, n := range nodes {
 		if n != o {
@@ -497,16 +512,16 @@ func TestClusterTwoOwnersOneLeader(t *testing.T) {
 	}
 	// Which of q and r owns the exchange when they see only each other:
 	// found before anything is declared, so that nothing reacts.
-	q.hub.SetView(view(q, r))
-	if q.hub.Owner(name) != q.sys.Address() {
-		q.hub.SetView(view(nodes...))
+	q.wire.SetView(view(q, r))
+	if q.wire.Owner(name) != q.sys.Address() {
+		q.wire.SetView(view(nodes...))
 		q, r = r, q
-		q.hub.SetView(view(q, r))
+		q.wire.SetView(view(q, r))
 	}
-	if q.hub.Owner(name) != q.sys.Address() {
-		t.Fatalf("placement: %s owns %s when it sees %s and %s", q.hub.Owner(name), name, q.name, r.name)
+	if q.wire.Owner(name) != q.sys.Address() {
+		t.Fatalf("placement: %s owns %s when it sees %s and %s", q.wire.Owner(name), name, q.name, r.name)
 	}
-	q.hub.SetView(view(nodes...))
+	q.wire.SetView(view(nodes...))
 
 	declareAll(t, nodes, reqResp(name, "consensus"))
 	conns := map[string]*exchange.Connection{}
@@ -538,9 +553,9 @@ func TestClusterTwoOwnersOneLeader(t *testing.T) {
 			time.Sleep(200 * time.Microsecond)
 		}
 	}
-	q.hub.SetView(view(q, r)) // q stops seeing o: two owners
+	q.wire.SetView(view(q, r)) // q stops seeing o: two owners
 	watch(3 * time.Second)
-	q.hub.SetView(view(nodes...))
+	q.wire.SetView(view(nodes...))
 	watch(2 * time.Second)
 	if overlap > 0 {
 		t.Fatalf("two handlers led at once for %v in all (longest %v)", overlap, longest)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bourse-go/bourse/internal/link"
+	"github.com/bourse-go/bourse/internal/wiring"
 	boursepb "github.com/bourse-go/bourse/proto"
 	"github.com/bourse-go/bourse/strategies"
 )
@@ -45,15 +46,15 @@ type Hub struct {
 	inc   uint64    // Config.Incarnation, or the hub's start time
 	start time.Time // origin of now(), the monotonic clock leases use
 
-	membersMu sync.Mutex // serialises SetView and authority starts
-	members   []Member
-	quorum    atomic.Bool           // see View.Quorum
-	dead      map[string]bool       // see View.Dead
-	voters    []string              // see View.Cluster; nil outside a cluster
+	membersMu sync.Mutex // serialises setView and authority starts
+	members   []wiring.Member
+	quorum    atomic.Bool           // see wiring.View.Quorum
+	dead      map[string]bool       // see wiring.View.Dead
+	voters    []string              // see wiring.View.Cluster; nil outside a cluster
 	votes     *voter                // this node's side of lease rounds (vote.go)
 	auths     map[string]*actor.PID // exchange -> the authority this node runs
 	authSeq   int
-	joining   bool                    // see SetJoining
+	joining   bool                    // see setJoining
 	held      map[string][]any        // Attaches that came while joining, by exchange
 	retiring  map[*actor.PID]struct{} // authorities moved away, still renewing leases (see retire)
 }
@@ -113,11 +114,11 @@ func New(system *actor.ActorSystem, cfg Config) (*Hub, error) {
 			return nil, err
 		}
 	}
+	// The cluster layer's hold on the hub (wiring.HubOf); one hub per
+	// actor system, as the ingress's fixed name already requires.
+	system.Extensions.Register(wired{h})
 	return h, nil
 }
-
-// System returns the actor system the hub runs on.
-func (h *Hub) System() *actor.ActorSystem { return h.system }
 
 // Logger returns the hub's logger.
 func (h *Hub) Logger() *slog.Logger { return h.log }
@@ -194,10 +195,12 @@ func (h *Hub) lookup(name string, kind Kind) (*point, error) {
 }
 
 // Leader returns the current leader of a req-resp exchange as this node's
-// point of presence knows it, with the table's epoch. The error wraps
-// ErrNoHandlers when nobody is connected, ErrNoLeader when no leader is
-// appointed that this node may route to (its node is not a member, or this
-// node has no quorum).
+// point of presence knows it, with the term of the authority that appointed
+// it (a fencing token that increases with every new authority; 0 with an
+// error). The error wraps ErrNoHandlers when nobody is connected,
+// ErrNoLeader when no leader is appointed that this node may route to (its
+// node is not a member, or this node has no quorum). ObserveLeader follows
+// it as it changes.
 func (h *Hub) Leader(name string) (*boursepb.HandlerInfo, uint64, error) {
 	p, err := h.lookup(name, ReqResp)
 	if err != nil {
@@ -205,12 +208,12 @@ func (h *Hub) Leader(name string) (*boursepb.HandlerInfo, uint64, error) {
 	}
 	t := p.table.Load()
 	if len(t.all.members) == 0 {
-		return nil, t.epoch, &RequestError{Exchange: name, Err: ErrNoHandlers}
+		return nil, 0, &RequestError{Exchange: name, Err: ErrNoHandlers}
 	}
 	if t.leader == "" {
-		return nil, t.epoch, &RequestError{Exchange: name, Err: ErrNoLeader}
+		return nil, 0, &RequestError{Exchange: name, Err: ErrNoLeader}
 	}
-	return t.all.infos[0], t.epoch, nil
+	return t.all.infos[0], t.term, nil
 }
 
 // retire moves an authority this node no longer owns into retirement (see
@@ -317,7 +320,7 @@ func (h *Hub) ingressOf(addr string) *actor.PID {
 // lives; every point of presence drops what is on departed nodes from its
 // table at once, and re-attaches if its authority moved; requests waiting
 // on nodes that went away fail with ErrNodeDown.
-func (h *Hub) applyMembers(prev, next []Member, regained bool) {
+func (h *Hub) applyMembers(prev, next []wiring.Member, regained bool) {
 	if h.stopped.Load() {
 		return
 	}

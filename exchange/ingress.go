@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/wiring"
 	boursepb "github.com/bourse-go/bourse/proto"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -81,7 +82,7 @@ func (h *Hub) isLocal(pid *actor.PID) bool {
 // ownerOf places exchange name on one live node by rendezvous hashing: every
 // node computes the same owner from the same members, and a change of
 // membership moves only the exchanges of the nodes that came or went.
-func (h *Hub) ownerOf(name string, members []Member) string {
+func (h *Hub) ownerOf(name string, members []wiring.Member) string {
 	if len(members) == 0 {
 		return h.address()
 	}
@@ -106,7 +107,7 @@ func mix64(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-func (h *Hub) liveAddresses(members []Member) []string {
+func (h *Hub) liveAddresses(members []wiring.Member) []string {
 	if len(members) == 0 {
 		return []string{h.address()}
 	}
@@ -119,7 +120,7 @@ func (h *Hub) liveAddresses(members []Member) []string {
 
 // authorityFor returns the local authority of exchange name, starting it when
 // this node owns the exchange and has none yet; nil when another node owns it
-// or the node is still joining (see SetJoining; the point of presence that
+// or the node is still joining (see setJoining; the point of presence that
 // asked will retry).
 func (h *Hub) authorityFor(name string) *actor.PID {
 	h.membersMu.Lock()
@@ -151,7 +152,7 @@ func (h *Hub) authorityFor(name string) *actor.PID {
 }
 
 // holdAttach keeps an Attach that came while this node was joining, for the
-// authority that SetJoining(false) starts: the point of presence that sent
+// authority that setJoining(false) starts: the point of presence that sent
 // it would otherwise wait for its next retry (attachRetry), and a leader's
 // lease could lapse meanwhile. Attaches for exchanges this node does not
 // own are dropped, as before.

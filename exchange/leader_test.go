@@ -1,8 +1,10 @@
 package exchange_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -175,4 +177,62 @@ func TestExactlyOneLeader(t *testing.T) {
 		t.Fatalf("%d overlaps, first: %s", len(log.overlaps), log.overlaps[0])
 	}
 	t.Logf("%d handlers joined over %d iterations, no overlap", next, iterations)
+}
+
+// TestObserveLeader follows one exchange's leader through its observer: the
+// state at registration, then every change (to a leader, to another, to
+// none), in order, and nothing after stop.
+func TestObserveLeader(t *testing.T) {
+	h, sys := newHub(t, reqResp("watched", "consensus"))
+	var mu sync.Mutex
+	var seen []string
+	record := func(c exchange.LeaderChange) {
+		mu.Lock()
+		defer mu.Unlock()
+		if c.Exchange != "watched" {
+			t.Errorf("change of %q", c.Exchange)
+		}
+		if c.Leader == nil {
+			seen = append(seen, "none")
+			return
+		}
+		if c.Term == 0 {
+			t.Errorf("leader %s with term 0", c.Leader.GetId())
+		}
+		seen = append(seen, c.Leader.GetId())
+	}
+	got := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(seen)
+	}
+	stop, err := h.ObserveLeader("watched", record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pid0, c0 := connect(t, h, sys, "watched", "h0")
+	_, _, c1 := connect(t, h, sys, "watched", "h1")
+	stopActor(t, sys, pid0)
+	eventually(t, "h1 leads", func() bool { return len(got()) == 3 })
+	if want := []string{"none", c0.ID(), c1.ID()}; !slices.Equal(got(), want) {
+		t.Fatalf("changes = %v, want %v", got(), want)
+	}
+	if err := c1.Close(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "no leader", func() bool { return len(got()) == 4 })
+	if last := got()[3]; last != "none" {
+		t.Fatalf("last change = %s, want none", last)
+	}
+	stop()
+	stop() // idempotent
+	connect(t, h, sys, "watched", "h2")
+	time.Sleep(20 * time.Millisecond)
+	if n := len(got()); n != 4 {
+		t.Fatalf("%d changes after stop, want none", n-4)
+	}
+
+	if _, err := h.ObserveLeader("nope", record); !errors.Is(err, exchange.ErrUnknownExchange) {
+		t.Fatalf("unknown exchange: err = %v", err)
+	}
 }

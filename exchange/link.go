@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/bourse-go/bourse/internal/link"
+	"github.com/bourse-go/bourse/internal/wiring"
 	boursepb "github.com/bourse-go/bourse/proto"
 )
 
@@ -46,9 +47,9 @@ func (h *Hub) startLink() error {
 	return nil
 }
 
-// DataAddress returns the address the hub's data link listens on ("" without
-// one). The cluster layer tells the other nodes (Member.Data).
-func (h *Hub) DataAddress() string {
+// dataAddress returns the address the hub's data link listens on ("" without
+// one). The cluster layer tells the other nodes (wiring.Member.Data).
+func (h *Hub) dataAddress() string {
 	if h.link == nil {
 		return ""
 	}
@@ -57,7 +58,7 @@ func (h *Hub) DataAddress() string {
 
 // setPeers records the data-link addresses of members (with membersMu held)
 // and closes the link's connections to the nodes that are gone.
-func (h *Hub) setPeers(members []Member) {
+func (h *Hub) setPeers(members []wiring.Member) {
 	pm := &peerMap{data: map[string]string{}, remote: map[string]string{}, live: map[string]bool{}, inc: map[string]uint64{}}
 	for _, m := range members {
 		pm.live[m.Address] = true

@@ -28,11 +28,14 @@ type point struct {
 	table atomic.Pointer[table]
 
 	// tableMu serialises table builds: the pop actor's (a new table came)
-	// and SetView's (membership changed, see refilter).
+	// and setView's (membership changed, see refilter).
 	tableMu sync.Mutex
 	raw     *boursepb.RoutingTable // the last table accepted, as pushed
 	live    map[string]bool        // the live set it was last filtered with; nil: all
 	quorum  bool
+	// observers are told of leader changes (ObserveLeader), with tableMu
+	// held.
+	observers []*observer
 
 	subMu sync.RWMutex
 	subs  topic.Trie[*subscriber]
@@ -68,7 +71,7 @@ func (p *point) setTable(rt *boursepb.RoutingTable) {
 	defer p.tableMu.Unlock()
 	rt = carrySubscriptions(p.raw, rt, p.live)
 	p.raw = rt
-	p.table.Store(buildTable(rt, p.strat, p.table.Load(), p.h, p.live, p.quorum))
+	p.storeTable(buildTable(rt, p.strat, p.table.Load(), p.h, p.live, p.quorum))
 }
 
 // carrySubscriptions returns next with the subscriptions of prev for live
@@ -96,7 +99,7 @@ func carrySubscriptions(prev, next *boursepb.RoutingTable, live map[string]bool)
 	return out
 }
 
-// refilter rebuilds the table for a new view, before SetView returns: a
+// refilter rebuilds the table for a new view, before setView returns: a
 // node's handlers and subscribers leave the data path the moment
 // membership drops the node, not when the authority's next table comes.
 func (p *point) refilter(live map[string]bool, quorum bool) {
@@ -104,7 +107,7 @@ func (p *point) refilter(live map[string]bool, quorum bool) {
 	defer p.tableMu.Unlock()
 	p.live, p.quorum = live, quorum
 	if p.raw != nil {
-		p.table.Store(buildTable(p.raw, p.strat, p.table.Load(), p.h, live, quorum))
+		p.storeTable(buildTable(p.raw, p.strat, p.table.Load(), p.h, live, quorum))
 	}
 }
 
@@ -222,7 +225,7 @@ func (a *popActor) Receive(ctx actor.Context) {
 		if !m.quorum {
 			a.endLeases(ctx, "no quorum")
 		}
-		if owner := a.p.h.ownerOf(a.p.spec.Name, a.p.h.Members()); owner != a.owner || m.regained {
+		if owner := a.p.h.ownerOf(a.p.spec.Name, a.p.h.liveMembers()); owner != a.owner || m.regained {
 			a.attach(ctx)
 		}
 	case *timerTick:
@@ -275,7 +278,7 @@ func (a *popActor) Receive(ctx actor.Context) {
 // the authority (starting it if needed); it is re-sent until a table from
 // that authority arrives.
 func (a *popActor) attach(ctx actor.Context) {
-	a.owner = a.p.h.ownerOf(a.p.spec.Name, a.p.h.Members())
+	a.owner = a.p.h.ownerOf(a.p.spec.Name, a.p.h.liveMembers())
 	a.attached = false
 	ctx.Request(a.p.h.ingressOf(a.owner), a.state(ctx))
 	a.retry.Start(a.p.h.root, ctx.Self(), attachRetry)

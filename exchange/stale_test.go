@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/wiring"
 	boursepb "github.com/bourse-go/bourse/proto"
 	"github.com/bourse-go/bourse/strategies"
 )
@@ -23,7 +24,7 @@ func TestTableSkipsHandlersOfAnEarlierProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = h.Stop(context.Background()); sys.Shutdown() })
-	h.SetView(View{Quorum: true, Members: []Member{
+	h.setView(wiring.View{Quorum: true, Members: []wiring.Member{
 		{Node: "local", Address: h.address()},
 		{Node: "b", Address: "b:1", Incarnation: 2},
 		{Node: "c", Address: "c:1"}, // incarnation unknown

@@ -24,7 +24,7 @@ import (
 // than the round's that it confirmed a lease for, and how long ago: the
 // authority grants a different leader nothing until that lease has surely
 // run out (unless its holder is known gone). A node keeps its votes in
-// memory only, so a restart of a process the cluster knew (View.Restarted)
+// memory only, so a restart of a process the cluster knew (wiring.View.Restarted)
 // votes for nobody for one lease wait: whatever its predecessor confirmed
 // has run out by then. A node also votes for nobody while it joins: it
 // learns then whether it is such a restart.

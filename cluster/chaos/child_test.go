@@ -341,7 +341,7 @@ func (c *child) reportView() {
 	if n == nil {
 		return
 	}
-	h := n.Broker().Hub()
+	h := n.Broker()
 	var v view
 	for _, m := range n.Members() {
 		v.Members = append(v.Members, fmt.Sprintf("%s#%d", m.Node, m.Incarnation))

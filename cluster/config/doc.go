@@ -2,7 +2,7 @@
 //
 // Load (or Parse, for bytes) reads the file with viper, lets environment
 // variables override it, checks every key, and returns a File: a plain
-// cluster.Config with its Discovery built, and the exchange.Specs to declare.
+// cluster.Config with its Discovery built, and the actors.Specs to declare.
 // Start starts the node and declares them. The core packages never see viper:
 // they take the structs a File holds.
 //

@@ -10,10 +10,10 @@ import (
 
 	"github.com/spf13/viper"
 
+	"github.com/bourse-go/bourse/actors"
 	"github.com/bourse-go/bourse/cluster"
 	"github.com/bourse-go/bourse/cluster/consul"
 	"github.com/bourse-go/bourse/cluster/static"
-	"github.com/bourse-go/bourse/exchange"
 	"github.com/bourse-go/bourse/strategies"
 )
 
@@ -46,8 +46,8 @@ type File struct {
 	Cluster cluster.Config
 	// Exchanges are the exchanges to declare, in the file's order, with
 	// distinct names. A req-resp exchange that names no strategy has
-	// exchange.DefaultStrategy.
-	Exchanges []exchange.Spec
+	// "default".
+	Exchanges []actors.Spec
 	// Discovery is what the file says about discovery, for display and for
 	// overrides that build their own; Cluster.Discovery is built from it.
 	Discovery DiscoverySettings

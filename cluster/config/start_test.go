@@ -35,7 +35,7 @@ exchanges:
 		t.Fatalf("Start: %v", err)
 	}
 	var names []string
-	for _, s := range n.Broker().Hub().Exchanges() {
+	for _, s := range n.Broker().Exchanges() {
 		names = append(names, s.Name+"/"+s.Kind.String())
 	}
 	slices.Sort(names)

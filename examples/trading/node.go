@@ -260,19 +260,18 @@ func (nd *node) halt() {
 // report writes the node's state for the parent.
 func (nd *node) report() {
 	r := &nd.rep
-	hub := nd.b.Hub()
 	r.Members = len(nd.n.Members())
-	if hs, err := hub.Handlers(exBooks); err == nil {
+	if hs, err := nd.b.Handlers(exBooks); err == nil {
 		r.Books = len(hs)
 	}
-	if hs, err := hub.Handlers(exMatching); err == nil {
+	if hs, err := nd.b.Handlers(exMatching); err == nil {
 		r.Engines = len(hs)
 	}
-	if nps, err := hub.Subscriptions(exPrices); err == nil {
+	if nps, err := nd.b.Subscriptions(exPrices); err == nil {
 		r.PriceNodes = len(nps)
 	}
 	r.Leader = ""
-	if l, _, err := hub.Leader(exMatching); err == nil {
+	if l, _, err := nd.b.Leader(exMatching); err == nil {
 		r.Leader = l.GetNode()
 	}
 	if nd.engine != nil {

@@ -283,7 +283,7 @@ func (c *client) place(ctx context.Context, o order) {
 
 // booksTable names this node's current table of "books" by its handlers.
 func (c *client) booksTable() string {
-	hs, _ := c.b.Hub().Handlers(exBooks)
+	hs, _ := c.b.Handlers(exBooks)
 	ids := make([]string, len(hs))
 	for i, h := range hs {
 		ids[i] = h.GetId()

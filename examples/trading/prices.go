@@ -78,12 +78,11 @@ func (f *feed) run(ctx context.Context, stop <-chan struct{}) error {
 // subscribers. The table is read before and after: a publication during a
 // table change is counted as published but not measured.
 func (f *feed) publish(ctx context.Context, key string, price float64) error {
-	hub := f.b.Hub()
-	before, err := hub.Stats(exPrices)
+	before, err := f.b.Stats(exPrices)
 	if err != nil {
 		return err
 	}
-	nodes, err := hub.Subscriptions(exPrices)
+	nodes, err := f.b.Subscriptions(exPrices)
 	if err != nil {
 		return err
 	}
@@ -103,7 +102,7 @@ func (f *feed) publish(ctx context.Context, key string, price float64) error {
 	if err := f.b.Publish(ctx, exPrices, key, msg); err != nil {
 		return fmt.Errorf("publish %s: %w", key, err)
 	}
-	after, err := hub.Stats(exPrices)
+	after, err := f.b.Stats(exPrices)
 	if err != nil {
 		return err
 	}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/bourse-go/bourse/internal/childproc"
 )
 
 // stderrTail is how many of a child's last log lines the parent keeps to
@@ -20,7 +18,7 @@ const stderrTail = 20
 // child is a node process as the parent sees it.
 type child struct {
 	name string
-	p    *childproc.Process
+	p    *proc
 
 	mu              sync.Mutex
 	last            nodeReport
@@ -36,22 +34,22 @@ type child struct {
 // not nil, the child's log lines are copied there.
 func startChild(name string, args []string, logs io.Writer) (*child, error) {
 	c := &child{name: name, changed: make(chan struct{})}
-	p, err := childproc.Start(childproc.Options{
-		Args:   args,
-		Env:    []string{roleEnv + "=" + roleNode},
-		Stdout: c.readReport,
-		Stderr: func(_ *childproc.Process, line string) {
+	p, err := startProc(procOptions{
+		args:   args,
+		env:    []string{roleEnv + "=" + roleNode},
+		stdout: c.readReport,
+		stderr: func(_ *proc, line string) {
 			if logs != nil {
 				fmt.Fprintf(logs, "[%s] %s\n", c.name, line)
 			}
-			if childproc.IsRaceReport(line) {
+			if isRaceReport(line) {
 				c.mu.Lock()
 				c.raced = true
 				c.mu.Unlock()
 			}
 		},
-		Tail:    stderrTail,
-		MaxLine: 4 << 20,
+		tail:    stderrTail,
+		maxLine: 4 << 20,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start node %s: %w", name, err)
@@ -61,14 +59,14 @@ func startChild(name string, args []string, logs io.Writer) (*child, error) {
 }
 
 // readReport takes one line of the child's stdout.
-func (c *child) readReport(p *childproc.Process, line string) {
+func (c *child) readReport(p *proc, line string) {
 	line, ok := strings.CutPrefix(line, reportPrefix)
 	if !ok {
 		return
 	}
 	var rep nodeReport
 	if err := json.Unmarshal([]byte(line), &rep); err != nil {
-		p.Note("bad report: " + err.Error())
+		p.note("bad report: " + err.Error())
 		return
 	}
 	c.mu.Lock()
@@ -80,7 +78,7 @@ func (c *child) readReport(p *childproc.Process, line string) {
 
 // send writes one command line to the child.
 func (c *child) send(ctx context.Context, cmd string) error {
-	if err := c.p.Send(ctx, cmd); err != nil {
+	if err := c.p.send(ctx, cmd); err != nil {
 		return fmt.Errorf("node %s: send %q: %w", c.name, cmd, err)
 	}
 	return nil
@@ -107,8 +105,8 @@ func (c *child) await(ctx context.Context, d time.Duration, what string, ok func
 		}
 		select {
 		case <-changed:
-		case <-c.p.Done():
-			return rep, fmt.Errorf("node %s exited (%v) while waiting for %s%s", c.name, c.p.Err(), what, c.logTail())
+		case <-c.p.exited():
+			return rep, fmt.Errorf("node %s exited (%v) while waiting for %s%s", c.name, c.p.exitErr(), what, c.logTail())
 		case <-timer.C:
 			return rep, fmt.Errorf("node %s: no %s after %v%s", c.name, what, d, c.logTail())
 		case <-ctx.Done():
@@ -118,7 +116,7 @@ func (c *child) await(ctx context.Context, d time.Duration, what string, ok func
 }
 
 func (c *child) logTail() string {
-	tail := c.p.Tail()
+	tail := c.p.tailLines()
 	if len(tail) == 0 {
 		return ""
 	}
@@ -128,7 +126,7 @@ func (c *child) logTail() string {
 // kill kills the child with SIGKILL, as a crash would, and waits until it
 // is gone or ctx ends.
 func (c *child) kill(ctx context.Context) error {
-	if err := c.p.Kill(ctx); err != nil {
+	if err := c.p.kill(ctx); err != nil {
 		return fmt.Errorf("kill node %s: %w", c.name, err)
 	}
 	return nil
@@ -140,8 +138,8 @@ func (c *child) kill(ctx context.Context) error {
 func (c *child) stop(d time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	err := c.p.Stop(ctx)
-	if errors.Is(err, childproc.ErrNotStopped) {
+	err := c.p.stop(ctx)
+	if errors.Is(err, errNotStopped) {
 		return fmt.Errorf("node %s did not stop within %v: killed", c.name, d)
 	}
 	return err

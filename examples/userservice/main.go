@@ -7,7 +7,9 @@
 //     a search index takes "profiles.#", a mailer "profiles.*.email";
 //   - a background task (verifying uploaded documents) runs in exactly one
 //     copy: on the instance the exchange names leader, started and stopped
-//     from OnLeader.
+//     from OnLeader;
+//   - a status page, which is no handler, follows the leader with
+//     WatchLeader.
 //
 // Halfway through, the leader instance stops gracefully: the exchange
 // appoints the next oldest instance, and the task moves there. The command
@@ -99,6 +101,14 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) (err error) 
 	if err := b.Declare(ctx, actors.Spec{Name: exUpdates, Kind: actors.PubSub}); err != nil {
 		return err
 	}
+	// The status page watches from the start, before any instance leads.
+	watch, stopWatch := context.WithCancel(ctx)
+	page, err := watchLeaders(watch, b)
+	if err != nil {
+		stopWatch()
+		return err
+	}
+	defer func() { stopWatch(); <-page.done }()
 	var c counters
 	if _, err := b.SubscribeFunc(ctx, exUpdates, "profiles.#", func(*actors.Publication) { c.indexed.Add(1) }); err != nil {
 		return err
@@ -191,7 +201,10 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) (err error) 
 		}
 		runs, _ = tasks.snapshot()
 	}
+	stopWatch()
+	<-page.done
 	res := report(out, &c, ins, leader, tasks, st)
+	res = append(res, page.report(out, first.owner, second.owner)...)
 	if len(res) > 0 {
 		fmt.Fprintf(out, "invariants: %d FAILED\n", len(res))
 		for _, f := range res {
@@ -200,6 +213,45 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) (err error) 
 		return errors.New("invariants failed: " + strings.Join(res, "; "))
 	}
 	fmt.Fprintln(out, "invariants: ok")
+	return nil
+}
+
+// statusPage follows the leader of "users" without being a handler: it
+// records each instance the exchange names leader, in order.
+type statusPage struct {
+	leaders []string      // written by the watching goroutine until done
+	done    chan struct{} // closed when the watch has ended
+}
+
+// watchLeaders starts a status page; it stops when ctx ends.
+func watchLeaders(ctx context.Context, b *actors.Broker) (*statusPage, error) {
+	changes, err := b.WatchLeader(ctx, exUsers)
+	if err != nil {
+		return nil, err
+	}
+	p := &statusPage{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for c := range changes { // closed when ctx ends
+			if c.Leader == nil {
+				continue // between two leaders, or none yet
+			}
+			name := c.Leader.GetOptions()["instance"]
+			if n := len(p.leaders); n == 0 || p.leaders[n-1] != name {
+				p.leaders = append(p.leaders, name)
+			}
+		}
+	}()
+	return p, nil
+}
+
+// report prints what the page saw, once its watch has ended, and returns
+// the invariants that failed.
+func (p *statusPage) report(out io.Writer, first, second string) []string {
+	fmt.Fprintf(out, "status page (no handler, WatchLeader): leaders seen %s\n", strings.Join(p.leaders, ", then "))
+	if !slices.Equal(p.leaders, []string{first, second}) {
+		return []string{fmt.Sprintf("status page saw leaders %v, want %s then %s", p.leaders, first, second)}
+	}
 	return nil
 }
 

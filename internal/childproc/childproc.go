@@ -1,6 +1,7 @@
 // Package childproc runs the current binary again as a child process and
-// talks to it over its standard streams: the mechanics bourse's bench, its
-// trading example and its multi-process tests (cluster/clustertest) share.
+// talks to it over its standard streams: the mechanics bourse's bench and
+// its multi-process tests (cluster/clustertest) share (examples/trading has a
+// copy of its own, so that it imports only public packages).
 //
 // The parent writes lines to the child's stdin (Send) and gets each line the
 // child writes to its stdout and stderr from a goroutine per stream; what the
