@@ -22,6 +22,7 @@ var keys = []struct{ field, key string }{
 	{"cluster.Config.Host", "node.host"},
 	{"cluster.Config.Port", "node.port"},
 	{"cluster.Config.DataPort", "node.data_port"},
+	{"cluster.Config.Labels", "node.labels"},
 	{"cluster.Config.HeartbeatInterval", "cluster.heartbeat_interval"},
 	{"cluster.Config.SuspectAfter", "cluster.suspect_after"},
 	{"cluster.Config.JoinTimeout", "cluster.join_timeout"},

@@ -211,6 +211,7 @@ func (p *parser) build(o options) *File {
 	if n, ok := p.integer("node.data_port", cluster.DataPortOff, 65535); ok {
 		cfg.DataPort = n
 	}
+	cfg.Labels = p.labels()
 	if s, ok := p.nonEmpty("cluster.name"); ok {
 		cfg.Cluster = s
 	}

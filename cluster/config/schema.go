@@ -44,6 +44,7 @@ var schema = sectionOf(map[string]*schemaNode{
 		"host":      leafNode,
 		"port":      leafNode,
 		"data_port": leafNode,
+		"labels":    freeNode,
 	}),
 	"cluster": sectionOf(map[string]*schemaNode{
 		"name":               leafNode,
