@@ -14,10 +14,14 @@
 //
 // What is not built yet (issue 13): the runtime. Nothing here starts an
 // instance, replicates a spec across the cluster, watches the membership or
-// reconciles what runs with what Place says; there is no Deploy or
-// Undeploy call yet. Place is the pure function that runtime will call.
+// reconciles what runs with what Place says; there is no Deploy or Undeploy
+// call, and no YAML services section yet. Place is the pure function that
+// runtime will call; it does not know where instances run now, so keeping
+// a cluster singleton where it runs when a node joins, and moving replicas
+// one at a time, will be the runtime's part.
 //
-// Dependencies: deploy never imports cluster; the cluster
-// package imports it (for label syntax now, for the runtime later), so the
-// runtime can live on cluster.Node without a cycle.
+// Dependencies: deploy imports actors (a kind builds what Broker.Serve
+// takes) and errs, never cluster. Package cluster imports deploy (for the
+// label syntax now, for the runtime later), so the runtime can live on
+// cluster.Node without a cycle.
 package deploy
