@@ -204,7 +204,7 @@ func TestParseErrors(t *testing.T) {
 			name: "unknown top-level key",
 			yaml: base + "metrics: {port: 9090}\n",
 			key:  "metrics", line: 11,
-			want: []string{"unknown key (known: broker, cluster, exchanges, log, node)"},
+			want: []string{"unknown key (known: broker, cluster, exchanges, log, node, services)"},
 		},
 		{
 			name: "misspelt consul key",
@@ -477,14 +477,14 @@ func TestFileThatSetsNothing(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"empty file", "", "node.yaml: the file is empty: want at least one of the sections broker, cluster, exchanges, log, node"},
+		{"empty file", "", "node.yaml: the file is empty: want at least one of the sections broker, cluster, exchanges, log, node, services"},
 		{"only comments", "# node: {name: md-1}\n\n", "the file is empty"},
 		{"document marker only", "---\n", "the file is empty"},
 		{"null document", "~\n", "the file is empty"},
 		{"empty mapping", "{}\n", "the file is empty"},
-		{"only unknown sections", "services:\n  web: {image: nginx}\nvolumes: {data: /srv}\n",
-			"node.yaml: no known section, only services, volumes: want at least one of the sections broker, cluster, exchanges, log, node"},
-		{"a misspelt section alone", "nodes: {name: md-1}\n", `no known section, only nodes: want at least one of the sections broker, cluster, exchanges, log, node; did you mean "node" for "nodes"?`},
+		{"only unknown sections", "networks:\n  web: {driver: bridge}\nvolumes: {data: /srv}\n",
+			"node.yaml: no known section, only networks, volumes: want at least one of the sections broker, cluster, exchanges, log, node, services"},
+		{"a misspelt section alone", "nodes: {name: md-1}\n", `no known section, only nodes: want at least one of the sections broker, cluster, exchanges, log, node, services; did you mean "node" for "nodes"?`},
 		{"empty sections", "node:\ncluster: {}\nexchanges: []\n", "every section is empty"},
 	}
 	for _, tt := range tests {

@@ -15,8 +15,8 @@
 // What is not built yet (issue 13): the runtime. Nothing here starts an
 // instance, replicates a spec across the cluster, watches the membership or
 // reconciles what runs with what Place says; there is no Deploy or Undeploy
-// call, and no YAML services section yet. Place is the pure function that
-// runtime will call; it does not know where instances run now, so keeping
+// call (cluster/config reads a YAML services section into Specs, which
+// nothing deploys yet). Place is the pure function that runtime will call; it does not know where instances run now, so keeping
 // a cluster singleton where it runs when a node joins, and moving replicas
 // one at a time, will be the runtime's part.
 //
