@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bourse-go/bourse/actors"
+	"github.com/bourse-go/bourse/cluster/deploy"
 	"github.com/bourse-go/bourse/errs"
 )
 
@@ -93,6 +94,15 @@ type Config struct {
 	// addresses) nodes listen on. Every node of a cluster uses TLS or none:
 	// a node without it does not hear from one with it. nil means plaintext.
 	TLS *tls.Config
+	// Labels describe the node to deployment selectors (cluster/deploy):
+	// "zone": "eu-west-1a", "disk": "ssd". Every node learns every live
+	// member's labels from its heartbeats (Member.Labels). Keys and values
+	// follow Kubernetes' label syntax (deploy.CheckLabelKey): a key is a
+	// name of 1-63 letters, digits, '-', '_' and '.' beginning and ending
+	// with a letter or digit, optionally after a DNS prefix and a slash
+	// ("bourse.io/zone"); a value is such a name (never empty). They are
+	// fixed for the node's run. nil means none.
+	Labels map[string]string
 }
 
 // TLSFile names one of TLSFromFiles' files.
@@ -284,6 +294,9 @@ func (c Config) Validate() error {
 		return invalid("SuspectAfter", "is %v, want more than twice the heartbeat interval (%v)", c.SuspectAfter, c.HeartbeatInterval)
 	case c.Exchange.LeaseDuration < 4*time.Millisecond || c.Exchange.LeaseDuration >= c.SuspectAfter:
 		return invalid("Exchange.LeaseDuration", "is %v, want 4ms or more and less than the suspect time (%v)", c.Exchange.LeaseDuration, c.SuspectAfter)
+	}
+	if k, p := deploy.CheckLabels(c.Labels); p != "" {
+		return invalid("Labels["+strconv.Quote(k)+"]", "%s", p)
 	}
 	if ip := net.ParseIP(c.Host); ip != nil && ip.IsUnspecified() {
 		return invalid("Host", "%q is an unspecified address that peers cannot send to; give the address of an interface", c.Host)

@@ -30,10 +30,15 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"SuspectAfter", func(c *cluster.Config) { c.SuspectAfter = 2 * c.HeartbeatInterval }},
 		{"Exchange.LeaseDuration", func(c *cluster.Config) { c.Exchange.LeaseDuration = c.SuspectAfter }},
 		{"Exchange.MaxRedirects", func(c *cluster.Config) { c.Exchange.MaxRedirects = -1 }},
+		{`Labels["zone"]`, func(c *cluster.Config) { c.Labels = map[string]string{"zone": ""} }},
+		{`Labels["-zone"]`, func(c *cluster.Config) { c.Labels = map[string]string{"ok": "1", "-zone": "eu"} }},
+		{`Labels["Bourse.io/zone"]`, func(c *cluster.Config) { c.Labels = map[string]string{"Bourse.io/zone": "eu"} }},
+		{`Labels["zone"]`, func(c *cluster.Config) { c.Labels = map[string]string{"zone": "eu west"} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {
 			cfg := testConfig("a")
+			cfg.Labels = map[string]string{"zone": "eu-west-1a", "bourse.io/disk": "ssd", "rack": "r_1.2"}
 			if err := cfg.Validate(); err != nil {
 				t.Fatalf("testConfig: %v", err)
 			}

@@ -113,7 +113,7 @@ func (n *Node) apply(m *membership, e effects) {
 func undo(after []Member, c change) []Member {
 	before := make([]Member, 0, len(after)+1)
 	for _, m := range after {
-		if m != c.member {
+		if !m.same(c.member) {
 			before = append(before, m)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -132,6 +133,22 @@ func viewString(ms []cluster.Member) string {
 	return strings.Join(s, ",")
 }
 
+// labelsString renders the labels of a view as
+// "node:k=v,k=v;node:;...", nodes by name, labels by key.
+func labelsString(ms []cluster.Member) string {
+	ms = slices.Clone(ms)
+	slices.SortFunc(ms, func(a, b cluster.Member) int { return strings.Compare(a.Node, b.Node) })
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		var kvs []string
+		for _, k := range slices.Sorted(maps.Keys(m.Labels)) {
+			kvs = append(kvs, k+"="+m.Labels[k])
+		}
+		s[i] = m.Node + ":" + strings.Join(kvs, ",")
+	}
+	return strings.Join(s, ";")
+}
+
 // hubString renders what a node last told its hub as "node@address,...".
 func hubString(ms []wiring.Member) string {
 	s := make([]string, len(ms))
@@ -142,8 +159,9 @@ func hubString(ms []wiring.Member) string {
 }
 
 // runNodeChild is the "node" child process: a node configured from the
-// environment (NODE_NAME, NODE_CLUSTER, NODE_PORT, NODE_PEERS) that reports
-// "address", "incarnation", "members" (viewString of its view) and "hub"
+// environment (NODE_NAME, NODE_CLUSTER, NODE_PORT, NODE_PEERS, NODE_LABELS
+// as "k=v,k=v") that reports "address", "incarnation", "members"
+// (viewString of its view), "labels" (labelsString of its view) and "hub"
 // (hubString of its hub's members) at every change.
 func runNodeChild(ctx context.Context, c *clustertest.Child) error {
 	cfg := testConfig(os.Getenv("NODE_NAME"))
@@ -160,6 +178,13 @@ func runNodeChild(ctx context.Context, c *clustertest.Child) error {
 	if p := os.Getenv("NODE_PEERS"); p != "" {
 		cfg.Discovery = static.New(strings.Split(p, ",")...)
 	}
+	if l := os.Getenv("NODE_LABELS"); l != "" {
+		cfg.Labels = map[string]string{}
+		for _, kv := range strings.Split(l, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			cfg.Labels[k] = v
+		}
+	}
 	if os.Getenv("BOURSE_TEST_LOG") == "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -174,6 +199,7 @@ func runNodeChild(ctx context.Context, c *clustertest.Child) error {
 	report := func(view []cluster.Member) {
 		c.Set("hub", hubString(wiring.HubOf(n.Broker().System()).Members()))
 		c.Set("members", viewString(view))
+		c.Set("labels", labelsString(view))
 	}
 	report(n.Members())
 	for {

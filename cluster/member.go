@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"sync"
 
@@ -20,6 +21,27 @@ type Member struct {
 	// Incarnation tells one run of a node from the next at the same address:
 	// it is chosen at Start (from the clock, so it grows across restarts).
 	Incarnation uint64
+	// Labels are the node's labels (Config.Labels), as its heartbeats carry
+	// them: every node sees the same labels for a member. They are fixed
+	// for an incarnation (a heartbeat of a known incarnation with other
+	// labels does not change them). nil when the node has none. Each copy
+	// of a Member that Node returns has a map of its own.
+	Labels map[string]string
+}
+
+// same reports whether a and b are the same run of the same node.
+func (m Member) same(o Member) bool {
+	return m.Address == o.Address && m.Incarnation == o.Incarnation && m.Node == o.Node
+}
+
+// cloneMembers copies ms and each member's labels, for a caller that may
+// keep or change them.
+func cloneMembers(ms []Member) []Member {
+	out := slices.Clone(ms)
+	for i := range out {
+		out[i].Labels = maps.Clone(out[i].Labels)
+	}
+	return out
 }
 
 // EventType says what happened to a member.
@@ -112,7 +134,8 @@ func (o *observers) publish(ev MembershipEvent) (dropped int) {
 	defer o.mu.Unlock()
 	for ch := range o.subs {
 		e := ev
-		e.Members = slices.Clone(ev.Members)
+		e.Member.Labels = maps.Clone(ev.Member.Labels)
+		e.Members = cloneMembers(ev.Members)
 		select {
 		case ch <- e:
 		default:

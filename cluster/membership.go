@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -235,6 +236,9 @@ func (m *membership) heartbeat(hb *boursepb.Heartbeat, now time.Time) effects {
 			return e // from an older run of the process: stale
 		}
 		e.changes = append(e.changes, m.down(p, ReasonRestarted, now))
+	}
+	if len(hb.GetLabels()) > 0 {
+		nm.Labels = maps.Clone(hb.GetLabels())
 	}
 	p.member, p.alive, p.heard, p.lastHeard = nm, true, true, now
 	p.left, p.certain = false, false

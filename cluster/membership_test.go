@@ -286,3 +286,53 @@ func TestMembershipAloneIsNoMajority(t *testing.T) {
 		t.Fatalf("3 of 7 (two gossiped, never heard): quorum")
 	}
 }
+
+// Labels travel in heartbeats: a peer's labels are those of the first
+// heartbeat of its incarnation (its configuration's, fixed for the run), a
+// restart brings the new run's, and the view carries them.
+func TestMembershipLabels(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	m := testMembership("n1")
+	m.self.Labels = map[string]string{"zone": "eu"}
+	labelled := func(addr string, inc uint64, labels map[string]string) *boursepb.Heartbeat {
+		h := hb(addr, inc, false)
+		h.Labels = labels
+		return h
+	}
+	sent := map[string]string{"zone": "us", "disk": "ssd"}
+	e := m.heartbeat(labelled("n2", 1, sent), t0)
+	if len(e.changes) != 1 || !e.changes[0].up || !maps.Equal(e.changes[0].member.Labels, sent) {
+		t.Fatalf("first heartbeat: changes %+v, want n2 up with labels %v", e.changes, sent)
+	}
+	sent["zone"] = "changed" // the membership keeps a copy of its own
+	m.heartbeat(labelled("n3", 1, nil), t0)
+	// A later heartbeat of the same run cannot change them.
+	m.heartbeat(labelled("n2", 1, map[string]string{"zone": "mars"}), t0.Add(10*time.Millisecond))
+	got := map[string]map[string]string{}
+	for _, mb := range m.view() {
+		got[mb.Node] = mb.Labels
+	}
+	want := map[string]map[string]string{"n1": {"zone": "eu"}, "n2": {"zone": "us", "disk": "ssd"}, "n3": nil}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("view labels %v, want %v", got, want)
+	}
+	// A restart: down of the old run, up of the new with its labels; the
+	// view after the down (undo) is found by identity, whatever the labels.
+	e = m.heartbeat(labelled("n2", 2, map[string]string{"zone": "ap"}), t0.Add(20*time.Millisecond))
+	if len(e.changes) != 2 || e.changes[0].up || !e.changes[1].up || e.changes[1].member.Labels["zone"] != "ap" {
+		t.Fatalf("restart: changes %+v, want n2#1 down then n2#2 up with zone=ap", e.changes)
+	}
+	after := m.view()
+	before := undo(after, e.changes[1])
+	if len(before) != 2 || slices.ContainsFunc(before, func(mb Member) bool { return mb.Node == "n2" }) {
+		t.Errorf("undo of n2#2's up from %v = %v, want n1 and n3", viewNames(after), viewNames(before))
+	}
+}
+
+func viewNames(ms []Member) []string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = fmt.Sprintf("%s#%d", m.Node, m.Incarnation)
+	}
+	return s
+}

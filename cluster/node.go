@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -142,6 +143,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.remote = r
 	n.self = Member{Node: cfg.Node, Address: addr, Incarnation: uint64(time.Now().UnixNano())}
+	if len(cfg.Labels) > 0 {
+		n.self.Labels = maps.Clone(cfg.Labels) // the caller may change its map
+	}
 	n.log = cfg.Logger.With(slog.String("cluster", cfg.Cluster), slog.String("node", cfg.Node), slog.String("address", addr))
 
 	// From here on, a failure undoes what is done with the same code as Stop.
@@ -243,12 +247,17 @@ func (n *Node) Address() string { return n.self.Address }
 // Name returns the node's name (Config.Node).
 func (n *Node) Name() string { return n.self.Node }
 
-// Self returns the node as a Member, with its incarnation.
-func (n *Node) Self() Member { return n.self }
+// Self returns the node as a Member, with its incarnation and labels.
+func (n *Node) Self() Member {
+	s := n.self
+	s.Labels = maps.Clone(s.Labels)
+	return s
+}
 
 // Members returns the live set as the node sees it, self included, sorted by
-// address. It does not block.
-func (n *Node) Members() []Member { return slices.Clone(*n.view.Load()) }
+// address, each member with its labels (a copy of its own). It does not
+// block.
+func (n *Node) Members() []Member { return cloneMembers(*n.view.Load()) }
 
 // Owner returns the address of the node that runs the authority of
 // exchange name (its registry and its leader's appointment) under this
@@ -341,6 +350,7 @@ func (n *Node) heartbeat(leaving bool) *boursepb.Heartbeat {
 		DataAddress: n.self.Data,
 		Incarnation: n.self.Incarnation,
 		Leaving:     leaving,
+		Labels:      n.self.Labels, // never changed: sharing it is safe
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"reflect"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -66,7 +67,7 @@ func TestThreeNodesSeeEachOther(t *testing.T) {
 	for _, m := range view {
 		switch m.Node {
 		case "a":
-			if m != a.Self() {
+			if !reflect.DeepEqual(m, a.Self()) {
 				t.Errorf("a is %v in its view, want %v", m, a.Self())
 			}
 		case "b", "c":
@@ -321,7 +322,7 @@ func TestSubscribe(t *testing.T) {
 		t.Error("Subscribe after Stop returned an open channel")
 	}
 	cancel3()
-	if got := a.Members(); len(got) != 1 || got[0] != a.Self() {
+	if got := a.Members(); len(got) != 1 || !reflect.DeepEqual(got[0], a.Self()) {
 		t.Errorf("Members after Stop = %v", got)
 	}
 }
@@ -410,3 +411,39 @@ func (d failingDiscovery) Start(context.Context, cluster.Registration, func([]cl
 	return d.err
 }
 func (failingDiscovery) Stop(context.Context) error { return nil }
+
+// Every node sees every member's labels, its own included, as the member's
+// configuration gives them: b and c in child processes, a here.
+func TestLabelsReachEveryMember(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	c := startChild(t, "c", "NODE_LABELS=zone=eu,bourse.io/disk=ssd")
+	b := startChild(t, "b", "NODE_PEERS="+c.addr, "NODE_LABELS=zone=us")
+	cfg := testConfig("a", b.addr, c.addr)
+	cfg.Labels = map[string]string{"role": "gateway"}
+	a := startNode(t, cfg)
+	cfg.Labels["role"] = "changed after Start" // a's labels are its own copy
+	const want = "a:role=gateway;b:zone=us;c:bourse.io/disk=ssd,zone=eu"
+	waitFor(t, 3*time.Second, "a sees a,b,c", func() bool { return names(a.Members()) == "a,b,c" })
+	if got := labelsString(a.Members()); got != want {
+		t.Errorf("a sees labels %q, want %q", got, want)
+	}
+	for _, ch := range []*child{b, c} {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		if _, err := ch.Await(ctx, "labels", func(v string) bool { return v == want }); err != nil {
+			t.Errorf("%s: labels: %v; want %q", ch.name, err, want)
+		}
+		cancel()
+	}
+	// Members hands out copies: changing one changes nothing in the node.
+	ms := a.Members()
+	for _, m := range ms {
+		if m.Labels != nil {
+			m.Labels["zone"] = "mars"
+		}
+	}
+	if got := labelsString(a.Members()); got != want {
+		t.Errorf("after changing a copy, a sees labels %q, want %q", got, want)
+	}
+}

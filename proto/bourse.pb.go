@@ -2115,8 +2115,12 @@ type Heartbeat struct {
 	// is lost with it.
 	KnownIncarnation    uint64 `protobuf:"varint,10,opt,name=known_incarnation,json=knownIncarnation,proto3" json:"known_incarnation,omitempty"`
 	ReplacedIncarnation uint64 `protobuf:"varint,11,opt,name=replaced_incarnation,json=replacedIncarnation,proto3" json:"replaced_incarnation,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// labels are the sender's node labels (cluster.Config.Labels), the same in
+	// every heartbeat of one incarnation: deployment selectors match them
+	// (cluster/deploy).
+	Labels        map[string]string `protobuf:"bytes,12,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Heartbeat) Reset() {
@@ -2224,6 +2228,13 @@ func (x *Heartbeat) GetReplacedIncarnation() uint64 {
 		return x.ReplacedIncarnation
 	}
 	return 0
+}
+
+func (x *Heartbeat) GetLabels() map[string]string {
+	if x != nil {
+		return x.Labels
+	}
+	return nil
 }
 
 var File_bourse_proto protoreflect.FileDescriptor
@@ -2392,7 +2403,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\x0fother_age_nanos\x18\b \x01(\x03R\rotherAgeNanos\"P\n" +
 	"\x04Sync\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12,\n" +
-	"\tauthority\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\xcc\x02\n" +
+	"\tauthority\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\tauthority\"\xc1\x03\n" +
 	"\tHeartbeat\x12\x18\n" +
 	"\acluster\x18\x01 \x01(\tR\acluster\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x18\n" +
@@ -2405,7 +2416,11 @@ const file_bourse_proto_rawDesc = "" +
 	"\x03ack\x18\t \x01(\x04R\x03ack\x12+\n" +
 	"\x11known_incarnation\x18\n" +
 	" \x01(\x04R\x10knownIncarnation\x121\n" +
-	"\x14replaced_incarnation\x18\v \x01(\x04R\x13replacedIncarnation*\xc8\x02\n" +
+	"\x14replaced_incarnation\x18\v \x01(\x04R\x13replacedIncarnation\x128\n" +
+	"\x06labels\x18\f \x03(\v2 .bourse.v1.Heartbeat.LabelsEntryR\x06labels\x1a9\n" +
+	"\vLabelsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xc8\x02\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CODE_NO_HANDLERS\x10\x01\x12\x10\n" +
@@ -2437,7 +2452,7 @@ func file_bourse_proto_rawDescGZIP() []byte {
 }
 
 var file_bourse_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bourse_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_bourse_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_bourse_proto_goTypes = []any{
 	(Code)(0),                 // 0: bourse.v1.Code
 	(*Pid)(nil),               // 1: bourse.v1.Pid
@@ -2466,7 +2481,8 @@ var file_bourse_proto_goTypes = []any{
 	(*Sync)(nil),              // 24: bourse.v1.Sync
 	(*Heartbeat)(nil),         // 25: bourse.v1.Heartbeat
 	nil,                       // 26: bourse.v1.HandlerInfo.OptionsEntry
-	(*anypb.Any)(nil),         // 27: google.protobuf.Any
+	nil,                       // 27: bourse.v1.Heartbeat.LabelsEntry
+	(*anypb.Any)(nil),         // 28: google.protobuf.Any
 }
 var file_bourse_proto_depIdxs = []int32{
 	1,  // 0: bourse.v1.HandlerInfo.pid:type_name -> bourse.v1.Pid
@@ -2477,13 +2493,13 @@ var file_bourse_proto_depIdxs = []int32{
 	2,  // 5: bourse.v1.SlaveDown.handler:type_name -> bourse.v1.HandlerInfo
 	0,  // 6: bourse.v1.Error.code:type_name -> bourse.v1.Code
 	1,  // 7: bourse.v1.Request.reply_to:type_name -> bourse.v1.Pid
-	27, // 8: bourse.v1.Request.payload:type_name -> google.protobuf.Any
+	28, // 8: bourse.v1.Request.payload:type_name -> google.protobuf.Any
 	1,  // 9: bourse.v1.Request.target:type_name -> bourse.v1.Pid
 	1,  // 10: bourse.v1.Request.deliver_to:type_name -> bourse.v1.Pid
-	27, // 11: bourse.v1.Reply.payload:type_name -> google.protobuf.Any
+	28, // 11: bourse.v1.Reply.payload:type_name -> google.protobuf.Any
 	6,  // 12: bourse.v1.Reply.error:type_name -> bourse.v1.Error
 	1,  // 13: bourse.v1.Reply.deliver_to:type_name -> bourse.v1.Pid
-	27, // 14: bourse.v1.Publication.payload:type_name -> google.protobuf.Any
+	28, // 14: bourse.v1.Publication.payload:type_name -> google.protobuf.Any
 	2,  // 15: bourse.v1.RegisterHandler.handler:type_name -> bourse.v1.HandlerInfo
 	2,  // 16: bourse.v1.HandlerAck.handler:type_name -> bourse.v1.HandlerInfo
 	6,  // 17: bourse.v1.HandlerAck.error:type_name -> bourse.v1.Error
@@ -2500,11 +2516,12 @@ var file_bourse_proto_depIdxs = []int32{
 	1,  // 28: bourse.v1.LeaseRequest.pop:type_name -> bourse.v1.Pid
 	1,  // 29: bourse.v1.VoteRequest.authority:type_name -> bourse.v1.Pid
 	1,  // 30: bourse.v1.Sync.authority:type_name -> bourse.v1.Pid
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	27, // 31: bourse.v1.Heartbeat.labels:type_name -> bourse.v1.Heartbeat.LabelsEntry
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_bourse_proto_init() }
@@ -2518,7 +2535,7 @@ func file_bourse_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bourse_proto_rawDesc), len(file_bourse_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

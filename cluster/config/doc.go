@@ -39,6 +39,13 @@
 //
 // Unknown keys are errors, never silently ignored. Keys are
 // case-insensitive (viper lowercases them), strategy parameters included.
+// The node's labels (node.labels) and the services section are read from
+// the document itself, keeping the case and the dots of label keys and
+// service parameters.
+//
+// The services section describes services the cluster places
+// (deploy.Spec, in File.Services); their kinds are checked with WithKinds.
+// Nothing deploys them yet: Start ignores them (issue 13).
 //
 // The full reference of keys is docs/configuration.md.
 package config

@@ -192,19 +192,19 @@ func TestParseErrors(t *testing.T) {
 			name: "misspelt key in node",
 			yaml: strings.Replace(base, "host: 127.0.0.1", "hots: 127.0.0.1", 1),
 			key:  "node.hots", line: 2,
-			want: []string{"unknown key (known: data_port, host, name, port)", `did you mean "host"?`},
+			want: []string{"unknown key (known: data_port, host, labels, name, port)", `did you mean "host"?`},
 		},
 		{
 			name: "misspelt data port key",
 			yaml: strings.Replace(base, "port: 0", "port: 0, data-port: 7201", 1),
 			key:  "node.data-port", line: 2,
-			want: []string{"unknown key (known: data_port, host, name, port)", `did you mean "data_port"?`},
+			want: []string{"unknown key (known: data_port, host, labels, name, port)", `did you mean "data_port"?`},
 		},
 		{
 			name: "unknown top-level key",
 			yaml: base + "metrics: {port: 9090}\n",
 			key:  "metrics", line: 11,
-			want: []string{"unknown key (known: broker, cluster, exchanges, log, node)"},
+			want: []string{"unknown key (known: broker, cluster, exchanges, log, node, services)"},
 		},
 		{
 			name: "misspelt consul key",
@@ -216,7 +216,7 @@ func TestParseErrors(t *testing.T) {
 			name: "section that is not a mapping",
 			yaml: "node: md-1\n",
 			key:  "node", line: 1,
-			want: []string{`want a mapping with keys data_port, host, name, port, got the string "md-1"`},
+			want: []string{`want a mapping with keys data_port, host, labels, name, port, got the string "md-1"`},
 		},
 		{
 			name: "exchanges that are not a list",
@@ -307,6 +307,30 @@ func TestParseErrors(t *testing.T) {
 			yaml: base + "broker: {max_redirects: 100}\n",
 			key:  "broker.max_redirects", line: 11,
 			want: []string{"100 is out of range 0..64"},
+		},
+		{
+			name: "label value empty",
+			yaml: strings.Replace(base, "node: {name: md-1, host: 127.0.0.1, port: 0}", "node:\n  name: md-1\n  labels:\n    zone: eu\n    disk:\n", 1),
+			key:  `node.labels["disk"]`, line: 6,
+			want: []string{"want a single value, got nothing"},
+		},
+		{
+			name: "label key with a bad prefix",
+			yaml: strings.Replace(base, "node: {name: md-1, host: 127.0.0.1, port: 0}", "node:\n  name: md-1\n  labels:\n    zone: eu\n    Bourse.IO/disk: ssd\n", 1),
+			key:  `node.labels["Bourse.IO/disk"]`, line: 6,
+			want: []string{`key "Bourse.IO/disk": prefix "Bourse.IO" is not a DNS subdomain`, "want 1-63 letters"},
+		},
+		{
+			name: "label value with a space",
+			yaml: strings.Replace(base, "port: 0}", "port: 0, labels: {zone: eu west}}", 1),
+			key:  `node.labels["zone"]`, line: 2,
+			want: []string{`value "eu west" has ' ' at 2`},
+		},
+		{
+			name: "labels not a mapping",
+			yaml: strings.Replace(base, "port: 0}", "port: 0, labels: [zone, eu]}", 1),
+			key:  "node.labels", line: 2,
+			want: []string{"want a mapping, got a list"},
 		},
 		{
 			name: "empty node name",
@@ -453,14 +477,14 @@ func TestFileThatSetsNothing(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"empty file", "", "node.yaml: the file is empty: want at least one of the sections broker, cluster, exchanges, log, node"},
+		{"empty file", "", "node.yaml: the file is empty: want at least one of the sections broker, cluster, exchanges, log, node, services"},
 		{"only comments", "# node: {name: md-1}\n\n", "the file is empty"},
 		{"document marker only", "---\n", "the file is empty"},
 		{"null document", "~\n", "the file is empty"},
 		{"empty mapping", "{}\n", "the file is empty"},
-		{"only unknown sections", "services:\n  web: {image: nginx}\nvolumes: {data: /srv}\n",
-			"node.yaml: no known section, only services, volumes: want at least one of the sections broker, cluster, exchanges, log, node"},
-		{"a misspelt section alone", "nodes: {name: md-1}\n", `no known section, only nodes: want at least one of the sections broker, cluster, exchanges, log, node; did you mean "node" for "nodes"?`},
+		{"only unknown sections", "networks:\n  web: {driver: bridge}\nvolumes: {data: /srv}\n",
+			"node.yaml: no known section, only networks, volumes: want at least one of the sections broker, cluster, exchanges, log, node, services"},
+		{"a misspelt section alone", "nodes: {name: md-1}\n", `no known section, only nodes: want at least one of the sections broker, cluster, exchanges, log, node, services; did you mean "node" for "nodes"?`},
 		{"empty sections", "node:\ncluster: {}\nexchanges: []\n", "every section is empty"},
 	}
 	for _, tt := range tests {

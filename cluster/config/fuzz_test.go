@@ -28,6 +28,13 @@ func FuzzParse(f *testing.F) {
 		"node: {port: 7101, data_port: 7101}\n",
 		"node: {data_port: -1}\n",
 		"node: {data_port: -2}\n",
+		"node: {labels: {zone: eu, bourse.io/disk: ssd, n: 1}}\n",
+		"node: {labels: {zone: , Zone: [x], -a: b}}\n",
+		"node: {labels: &l {a: b}}\ncluster: {name: *l}\n",
+		servicesYAML,
+		"services: [{name: s, exchange: x, kind: k, mode: replicas, total: 3, max_per_node: 1, selector: {match_labels: {a.b/c: d}, match_expressions: [{key: z, op: NotIn, values: [1, 2]}]}}]\n",
+		"services: [{name: s, exchange: x, kind: k, mode: node-singleton, params: {A: [1]}}, {name: s}]\n",
+		"services: [{selector: {match_expressions: [{op: in}, ~]}}, 7]\n",
 		"exchanges: [{name: a, kind: req-resp, strategy: sticky, params: {load_factor: 2, vnodes: 8}}]\n",
 		"exchanges: [{name: a, kind: pub-sub}, {name: a, kind: pub-sub}]\n",
 		"log: {level: debug, format: json}\nbroker: {max_redirects: 3}\n",
@@ -59,6 +66,16 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("Parse returned exchange %q twice", s.Name)
 			}
 			seen[s.Name] = true
+		}
+		services := map[string]bool{}
+		for _, s := range file.Services {
+			if err := s.Validate(); err != nil {
+				t.Fatalf("Parse returned an invalid service: %v", err)
+			}
+			if services[s.Name] {
+				t.Fatalf("Parse returned service %q twice", s.Name)
+			}
+			services[s.Name] = true
 		}
 	})
 }

@@ -14,7 +14,7 @@ import (
 // reports the key, file and line, without the loader repeating the rule. A
 // field matches its longest prefix here, and keeps the rest ("[2]" of
 // "static.Peers[2]"); "[i]" in a key stands for the index of the exchange
-// being read. TestEveryCoreRuleHasAKey breaks each rule once and checks
+// being read (or of the service, for deploy.Spec). TestEveryCoreRuleHasAKey breaks each rule once and checks
 // that its field is here.
 var keys = []struct{ field, key string }{
 	{"cluster.Config.Cluster", "cluster.name"},
@@ -22,6 +22,7 @@ var keys = []struct{ field, key string }{
 	{"cluster.Config.Host", "node.host"},
 	{"cluster.Config.Port", "node.port"},
 	{"cluster.Config.DataPort", "node.data_port"},
+	{"cluster.Config.Labels", "node.labels"},
 	{"cluster.Config.HeartbeatInterval", "cluster.heartbeat_interval"},
 	{"cluster.Config.SuspectAfter", "cluster.suspect_after"},
 	{"cluster.Config.JoinTimeout", "cluster.join_timeout"},
@@ -39,6 +40,16 @@ var keys = []struct{ field, key string }{
 	{"exchange.Spec.Kind", "exchanges[i].kind"},
 	{"exchange.Spec.Strategy", "exchanges[i].strategy"},
 	{"exchange.Spec.Params", "exchanges[i].params"},
+	{"deploy.Spec.Name", "services[i].name"},
+	{"deploy.Spec.Exchange", "services[i].exchange"},
+	{"deploy.Spec.Kind", "services[i].kind"},
+	{"deploy.Spec.Mode", "services[i].mode"},
+	{"deploy.Spec.Total", "services[i].total"},
+	{"deploy.Spec.MaxPerNode", "services[i].max_per_node"},
+	{"deploy.Spec.ServiceTag", "services[i].service_tag"},
+	{"deploy.Spec.Params", "services[i].params"},
+	{"deploy.Spec.Selector.MatchLabels", "services[i].selector.match_labels"},
+	{"deploy.Spec.Selector.MatchExpressions", "services[i].selector.match_expressions"},
 }
 
 // keyOf returns the file's key of a core field, with i as the exchange's

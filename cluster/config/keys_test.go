@@ -8,6 +8,7 @@ import (
 
 	"github.com/bourse-go/bourse/cluster"
 	"github.com/bourse-go/bourse/cluster/consul"
+	"github.com/bourse-go/bourse/cluster/deploy"
 	"github.com/bourse-go/bourse/cluster/static"
 	"github.com/bourse-go/bourse/errs"
 	"github.com/bourse-go/bourse/exchange"
@@ -41,6 +42,11 @@ func TestEveryCoreRuleHasAKey(t *testing.T) {
 		return c.Validate()
 	}
 	_, peerErr := static.Parse([]string{"a:1", "nope"})
+	svc := func(change func(*deploy.Spec)) error {
+		s := deploy.Spec{Name: "s", Exchange: "x", Kind: "k", Mode: deploy.ModeReplicas, Total: 1}
+		change(&s)
+		return s.Validate()
+	}
 	tests := []struct {
 		name, key string
 		err       error
@@ -52,6 +58,7 @@ func TestEveryCoreRuleHasAKey(t *testing.T) {
 		clusterCase("port", "node.port", func(c *cluster.Config) { c.Port = 70000 }),
 		clusterCase("data port", "node.data_port", func(c *cluster.Config) { c.DataPort = -2 }),
 		clusterCase("data port is port", "node.data_port", func(c *cluster.Config) { c.Port, c.DataPort = 7101, 7101 }),
+		clusterCase("labels", `node.labels["zone"]`, func(c *cluster.Config) { c.Labels = map[string]string{"zone": "-eu"} }),
 		clusterCase("heartbeat", "cluster.heartbeat_interval", func(c *cluster.Config) { c.HeartbeatInterval = time.Millisecond }),
 		clusterCase("join timeout", "cluster.join_timeout", func(c *cluster.Config) { c.JoinTimeout = -1 }),
 		clusterCase("suspect", "cluster.suspect_after", func(c *cluster.Config) { c.SuspectAfter = c.HeartbeatInterval }),
@@ -67,6 +74,18 @@ func TestEveryCoreRuleHasAKey(t *testing.T) {
 		{"spec long name", "exchanges[3].name", exchange.Spec{Name: strings.Repeat("x", 256), Kind: exchange.PubSub}.Validate()},
 		{"spec kind", "exchanges[3].kind", exchange.Spec{Name: "x"}.Validate()},
 		{"spec strategy", "exchanges[3].strategy", exchange.Spec{Name: "x", Kind: exchange.PubSub, Strategy: "sticky"}.Validate()},
+		{"service name", "services[3].name", svc(func(s *deploy.Spec) { s.Name = "" })},
+		{"service exchange", "services[3].exchange", svc(func(s *deploy.Spec) { s.Exchange = "" })},
+		{"service kind", "services[3].kind", svc(func(s *deploy.Spec) { s.Kind = "a b" })},
+		{"service mode", "services[3].mode", svc(func(s *deploy.Spec) { s.Mode = "x" })},
+		{"service total", "services[3].total", svc(func(s *deploy.Spec) { s.Total = 0 })},
+		{"service max per node", "services[3].max_per_node", svc(func(s *deploy.Spec) { s.MaxPerNode = -1 })},
+		{"service tag", "services[3].service_tag", svc(func(s *deploy.Spec) { s.ServiceTag = strings.Repeat("t", 256) })},
+		{"service params", "services[3].params", svc(func(s *deploy.Spec) { s.Params = map[string]string{"": ""} })},
+		{"service label", `services[3].selector.match_labels["a"]`, svc(func(s *deploy.Spec) { s.Selector.MatchLabels = map[string]string{"a": ""} })},
+		{"service expression", "services[3].selector.match_expressions[0].Op", svc(func(s *deploy.Spec) {
+			s.Selector.MatchExpressions = []deploy.Requirement{{Key: "a", Op: "x"}}
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

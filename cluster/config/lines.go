@@ -62,7 +62,30 @@ func (x *lineIndex) line(path string) int {
 }
 
 // splitPath splits "exchanges[2].strategy" into "exchanges", "2",
-// "strategy".
+// "strategy", and `node.labels["bourse.io/zone"]` into "node", "labels",
+// "bourse.io/zone": a quoted segment is one, dots and all.
 func splitPath(path string) []string {
-	return strings.FieldsFunc(path, func(r rune) bool { return r == '.' || r == '[' || r == ']' })
+	var segs []string
+	for path != "" {
+		if strings.HasPrefix(path, `["`) {
+			if q, err := strconv.QuotedPrefix(path[1:]); err == nil && strings.HasPrefix(path[1+len(q):], "]") {
+				u, _ := strconv.Unquote(q)
+				segs = append(segs, u)
+				path = path[1+len(q)+1:]
+				continue
+			}
+		}
+		i := strings.IndexAny(path, ".[]")
+		switch {
+		case i < 0:
+			segs = append(segs, path)
+			path = ""
+		case i == 0:
+			path = path[1:]
+		default:
+			segs = append(segs, path[:i])
+			path = path[i:]
+		}
+	}
+	return segs
 }

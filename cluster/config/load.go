@@ -13,6 +13,7 @@ import (
 	"github.com/bourse-go/bourse/actors"
 	"github.com/bourse-go/bourse/cluster"
 	"github.com/bourse-go/bourse/cluster/consul"
+	"github.com/bourse-go/bourse/cluster/deploy"
 	"github.com/bourse-go/bourse/cluster/static"
 	"github.com/bourse-go/bourse/strategies"
 )
@@ -48,6 +49,12 @@ type File struct {
 	// distinct names. A req-resp exchange that names no strategy has
 	// "default".
 	Exchanges []actors.Spec
+	// Services are the services the file asks the cluster to place, in the
+	// file's order, valid (deploy.Spec.Validate) and with distinct names.
+	// Their kinds are checked against the registry given with WithKinds,
+	// and otherwise when they are deployed. Start does not deploy them:
+	// the runtime that does is not built yet (issue 13).
+	Services []deploy.Spec
 	// Discovery is what the file says about discovery, for display and for
 	// overrides that build their own; Cluster.Discovery is built from it.
 	Discovery DiscoverySettings
@@ -79,6 +86,7 @@ type Option func(*options)
 
 type options struct {
 	registry  *strategies.Registry
+	kinds     *deploy.Kinds
 	logOut    io.Writer
 	overrides []func(*File)
 }
@@ -90,6 +98,14 @@ type options struct {
 // is strategies.Builtin().
 func WithStrategies(r *strategies.Registry) Option {
 	return func(o *options) { o.registry = r }
+}
+
+// WithKinds checks the services' kinds against k: an unknown kind is then
+// an error of the file, naming its key. Without this option kinds are not
+// checked when the file is read (a node may register them after), only when
+// a service is deployed.
+func WithKinds(k *deploy.Kinds) Option {
+	return func(o *options) { o.kinds = k }
 }
 
 // WithLogOutput sends the node's logs to w instead of os.Stderr, in the
@@ -191,6 +207,11 @@ func (f *File) validate() error {
 			return err
 		}
 	}
+	for _, s := range f.Services {
+		if err := s.Validate(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -211,6 +232,7 @@ func (p *parser) build(o options) *File {
 	if n, ok := p.integer("node.data_port", cluster.DataPortOff, 65535); ok {
 		cfg.DataPort = n
 	}
+	cfg.Labels = p.labels()
 	if s, ok := p.nonEmpty("cluster.name"); ok {
 		cfg.Cluster = s
 	}
@@ -238,6 +260,7 @@ func (p *parser) build(o options) *File {
 
 	f.Discovery, cfg.Discovery = p.discovery(cfg.Logger)
 	f.Exchanges = p.exchanges(o.registry)
+	f.Services = p.services(o.kinds, f.Exchanges)
 
 	f.Cluster = cfg
 	return f

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -289,5 +290,36 @@ func TestLeaseDurationKey(t *testing.T) {
 	var ce *config.Error
 	if !errors.As(err, &ce) || ce.Key != "cluster.lease_duration" {
 		t.Fatalf("lease above suspect_after from the environment: %v, want an error naming cluster.lease_duration", err)
+	}
+}
+
+// TestNodeLabels: node.labels is read as written, case and dots kept (viper
+// would lowercase and split them), values taken as their text.
+func TestNodeLabels(t *testing.T) {
+	f := parse(t, `
+node:
+  name: n1
+  labels:
+    Zone: eu-west-1a
+    bourse.io/disk: ssd
+    rack: 7
+`)
+	want := map[string]string{"Zone": "eu-west-1a", "bourse.io/disk": "ssd", "rack": "7"}
+	if !maps.Equal(f.Cluster.Labels, want) {
+		t.Errorf("labels %v, want %v", f.Cluster.Labels, want)
+	}
+	if f := parse(t, "node: {name: n1}\n"); f.Cluster.Labels != nil {
+		t.Errorf("no labels: got %v, want nil", f.Cluster.Labels)
+	}
+	if f := parse(t, "node: {name: n1, labels: }\n"); f.Cluster.Labels != nil {
+		t.Errorf("empty labels: got %v, want nil", f.Cluster.Labels)
+	}
+	// The sample file shows them.
+	sample, err := config.Load("../../examples/node/node.yaml", config.WithLogOutput(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sample.Cluster.Labels["zone"] == "" {
+		t.Errorf("sample labels %v, want a zone", sample.Cluster.Labels)
 	}
 }

@@ -44,6 +44,7 @@ var schema = sectionOf(map[string]*schemaNode{
 		"host":      leafNode,
 		"port":      leafNode,
 		"data_port": leafNode,
+		"labels":    freeNode,
 	}),
 	"cluster": sectionOf(map[string]*schemaNode{
 		"name":               leafNode,
@@ -77,6 +78,24 @@ var schema = sectionOf(map[string]*schemaNode{
 		"kind":     leafNode,
 		"strategy": leafNode,
 		"params":   freeNode,
+	}},
+	"services": {shape: sectionList, fields: map[string]*schemaNode{
+		"name":         leafNode,
+		"exchange":     leafNode,
+		"kind":         leafNode,
+		"mode":         leafNode,
+		"total":        leafNode,
+		"max_per_node": leafNode,
+		"service_tag":  leafNode,
+		"params":       freeNode,
+		"selector": sectionOf(map[string]*schemaNode{
+			"match_labels": freeNode,
+			"match_expressions": {shape: sectionList, fields: map[string]*schemaNode{
+				"key":    leafNode,
+				"op":     leafNode,
+				"values": listNode,
+			}},
+		}),
 	}},
 	"log": sectionOf(map[string]*schemaNode{
 		"level":  leafNode,
