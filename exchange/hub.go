@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/bourse-go/bourse/internal/link"
 	"github.com/bourse-go/bourse/internal/wiring"
 	boursepb "github.com/bourse-go/bourse/proto"
@@ -28,6 +29,7 @@ type Hub struct {
 
 	inbox      *inbox
 	inboxPID   *actor.PID
+	deadSub    *eventstream.Subscription // see failDeadLetter
 	ingressPID *actor.PID
 	wireSelf   atomic.Pointer[boursepb.Pid] // see wireIngress
 	ingresses  sync.Map                     // address -> *actor.PID of that node's ingress
@@ -104,6 +106,7 @@ func New(system *actor.ActorSystem, cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("%w: actor system already runs a bourse hub", ErrInvalid)
 	}
 	h.ingressPID = ipid
+	h.deadSub = system.EventStream.Subscribe(failDeadLetter)
 	empty := map[string]*point{}
 	h.points.Store(&empty)
 	h.peers.Store(&peerMap{})
@@ -261,6 +264,7 @@ func (h *Hub) Stop(ctx context.Context) error {
 	h.mu.Unlock()
 
 	// Waiting callers wake on h.done and return ErrStopped.
+	h.system.EventStream.Unsubscribe(h.deadSub)
 	h.system.ProcessRegistry.Remove(h.inboxPID)
 	h.system.ProcessRegistry.Remove(h.ingressPID)
 	h.membersMu.Lock()
@@ -353,5 +357,20 @@ func (h *Hub) applyMembers(prev, next []wiring.Member, regained bool) {
 			h.inbox.failNode(m.Address)
 			h.ingresses.Delete(m.Address)
 		}
+	}
+}
+
+// failDeadLetter fails at once a request that protoactor could not deliver
+// because its handler's actor no longer exists (it stopped after the
+// caller's table was built: a handler that hands leadership over, or a
+// service that stops), instead of letting the caller wait out its deadline.
+// It runs on the publisher's goroutine and does not block.
+func failDeadLetter(evt any) {
+	dl, ok := evt.(*actor.DeadLetterEvent)
+	if !ok {
+		return
+	}
+	if r, ok := dl.Message.(*Request); ok {
+		r.Fail(fmt.Errorf("%w: its handler stopped before it got the request", ErrNoHandlers))
 	}
 }
