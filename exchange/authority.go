@@ -251,7 +251,7 @@ func (a *authority) Receive(ctx actor.Context) {
 // runs out unless a later request is granted.
 func (a *authority) leaseRequest(ctx actor.Context, m *boursepb.LeaseRequest) {
 	switch {
-	case a.rebuilding || !a.succ.quorum || !a.quorumHolds():
+	case a.rebuilding || !a.succ.quorum:
 		return // no answer: the lease runs out unless renewed in time
 	case m.GetTerm() != a.term || m.GetHandler() != a.succ.leader:
 		ctx.Send(toPID(m.GetPop()), &boursepb.LeaseGrant{Exchange: a.name, Handler: m.GetHandler(), Term: m.GetTerm(), Id: m.GetId()})

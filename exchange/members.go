@@ -37,7 +37,6 @@ func (h *Hub) setView(v wiring.View) {
 func (h *Hub) setJoining(joining bool) {
 	h.membersMu.Lock()
 	h.joining = joining
-	h.votes.setJoining(joining)
 	held := h.held
 	if !joining {
 		h.held = nil

@@ -26,18 +26,19 @@ import (
 // run out (unless its holder is known gone). A node keeps its votes in
 // memory only, so a restart of a process the cluster knew (wiring.View.Restarted)
 // votes for nobody for one lease wait: whatever its predecessor confirmed
-// has run out by then. A node also votes for nobody while it joins: it
-// learns then whether it is such a restart.
+// has run out by then. It learns that it restarted from the first
+// heartbeat of a peer that knew its predecessor, which the peer sends before
+// anything else once it hears the new process; a vote asked for in the
+// instant before that heartbeat is read is not covered (docs/guarantees.md).
 
 // voter is a node's side of lease rounds, for every exchange. The ingress
 // calls it from remote's readers, so it locks.
 type voter struct {
-	mu      sync.Mutex
-	joining bool
-	seen    bool          // told it is a restart
-	from    time.Duration // no vote before (see above)
-	wait    time.Duration // how long after a vote a lease it confirmed may run
-	ex      map[string]*promise
+	mu   sync.Mutex
+	seen bool          // told it is a restart
+	from time.Duration // no vote before (see above)
+	wait time.Duration // how long after a vote a lease it confirmed may run
+	ex   map[string]*promise
 }
 
 // promise is what a node confirmed for one exchange.
@@ -62,19 +63,13 @@ func (v *voter) restarted(now time.Duration) {
 	}
 }
 
-func (v *voter) setJoining(joining bool) {
-	v.mu.Lock()
-	v.joining = joining
-	v.mu.Unlock()
-}
-
 // vote answers a round at now (the hub's monotonic clock).
 func (v *voter) vote(now time.Duration, self string, m *boursepb.VoteRequest) *boursepb.Vote {
 	out := &boursepb.Vote{Exchange: m.GetExchange(), Address: self, Term: m.GetTerm(), Round: m.GetRound()}
 	auth := pidKey(toPID(m.GetAuthority()))
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.joining || now < v.from {
+	if now < v.from {
 		return out // abstains (see above)
 	}
 	p := v.ex[m.GetExchange()]
@@ -140,7 +135,11 @@ func (a *authority) roundFor() time.Duration { return a.lease / 2 }
 // when it is alone, otherwise after a round (see above).
 func (a *authority) askLease(ctx actor.Context, m *boursepb.LeaseRequest) {
 	if len(a.voters) <= 1 {
-		a.grantLease(ctx, m, a.now())
+		// Alone: the failure detector's word on the quorum stands in for a
+		// round (see Config.QuorumUntil).
+		if a.quorumHolds() {
+			a.grantLease(ctx, m, a.now())
+		}
 		return
 	}
 	a.queued = append(a.queued, m)
@@ -221,10 +220,13 @@ func (a *authority) endRound(ctx actor.Context) {
 	}
 }
 
-// grantLease grants m if it still stands: same term, same leader, the quorum
-// holding for the lease's length.
+// grantLease grants m if it still stands: same term, same leader. A won
+// round is the quorum's confirmation, by round trips sent after the request:
+// the failure detector's (quorumHolds) is not asked again, as a node that
+// joined a moment ago has not measured its peers' round trips yet and would
+// let its leader's lease lapse.
 func (a *authority) grantLease(ctx actor.Context, m *boursepb.LeaseRequest, now time.Duration) {
-	if m.GetTerm() != a.term || !a.quorumHolds() || !a.succ.grant(m.GetHandler(), now) {
+	if m.GetTerm() != a.term || !a.succ.grant(m.GetHandler(), now) {
 		return // no answer: the point of presence asks again, or its lease runs out
 	}
 	ctx.Send(toPID(m.GetPop()), &boursepb.LeaseGrant{Exchange: a.name, Handler: m.GetHandler(), Term: m.GetTerm(), Id: m.GetId(),

@@ -27,23 +27,22 @@ func TestVoter(t *testing.T) {
 	tests := []struct {
 		name    string
 		restart time.Duration // told it is a restart at (0: never)
-		joining bool
 		steps   []step
 	}{
-		{"one authority, one leader", 0, false, []step{
+		{"one authority, one leader", 0, []step{
 			{at: 0, auth: "x", term: 1, leader: "a", granted: true, prom: 1},
 			{at: 30 * ms, auth: "x", term: 1, leader: "a", granted: true, prom: 1},
 		}},
-		{"same term, other authority: refused", 0, false, []step{
+		{"same term, other authority: refused", 0, []step{
 			{at: 0, auth: "x", term: 3, leader: "a", granted: true, prom: 3},
 			{at: 1 * ms, auth: "y", term: 3, leader: "b", granted: false, prom: 3},
 		}},
-		{"lower term after a higher: refused, the higher named", 0, false, []step{
+		{"lower term after a higher: refused, the higher named", 0, []step{
 			{at: 0, auth: "y", term: 4, leader: "b", granted: true, prom: 4},
 			{at: 5 * ms, auth: "x", term: 3, leader: "a", granted: false, prom: 4},
 			{at: 10 * ms, auth: "y", term: 4, leader: "b", granted: true, prom: 4},
 		}},
-		{"higher term takes over and hears of the other leader", 0, false, []step{
+		{"higher term takes over and hears of the other leader", 0, []step{
 			{at: 0, auth: "x", term: 3, leader: "a", granted: true, prom: 3},
 			{at: 40 * ms, auth: "x", term: 3, leader: "a", granted: true, prom: 3},
 			{at: 50 * ms, auth: "y", term: 4, leader: "b", granted: true, prom: 4, other: "a", age: 10 * ms},
@@ -51,24 +50,20 @@ func TestVoter(t *testing.T) {
 			{at: 100 * ms, auth: "y", term: 4, leader: "b", granted: true, prom: 4, other: "a", age: 60 * ms},
 			{at: 151 * ms, auth: "y", term: 4, leader: "b", granted: true, prom: 4}, // a's last vote is a wait old
 		}},
-		{"the newest of several other leaders is reported", 0, false, []step{
+		{"the newest of several other leaders is reported", 0, []step{
 			{at: 0, auth: "x", term: 1, leader: "a", granted: true, prom: 1},
 			{at: 20 * ms, auth: "x", term: 2, leader: "b", granted: true, prom: 2, other: "a", age: 20 * ms},
 			{at: 30 * ms, auth: "x", term: 3, leader: "c", granted: true, prom: 3, other: "b", age: 10 * ms},
 		}},
-		{"a restart votes for nobody for one wait", 5 * ms, false, []step{
+		{"a restart votes for nobody for one wait", 5 * ms, []step{
 			{at: 10 * ms, auth: "x", term: 1, leader: "a", granted: false, prom: 0},
 			{at: 114 * ms, auth: "x", term: 1, leader: "a", granted: false, prom: 0},
 			{at: 115 * ms, auth: "x", term: 1, leader: "a", granted: true, prom: 1},
-		}},
-		{"a joining node votes for nobody", 0, true, []step{
-			{at: 0, auth: "x", term: 1, leader: "a", granted: false, prom: 0},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := newVoter(wait)
-			v.setJoining(tt.joining)
 			if tt.restart > 0 {
 				v.restarted(tt.restart)
 				v.restarted(tt.restart + 50*ms) // only the first time counts

@@ -635,11 +635,14 @@ func (r *run) stalls() (n int, longest int64) {
 // node took to declare the killed node down (its MemberDown event), and
 // adds the figures to fig.
 func (r *run) killDetection(fig map[string]any) string {
-	var lat []int64
+	var lat, exits, after []int64
 	missing := 0
 	for _, p := range r.procs {
 		if !p.killed || p.inc == 0 {
 			continue
+		}
+		if p.exited > p.ended {
+			exits = append(exits, p.exited-p.ended)
 		}
 		name, k := fmt.Sprintf("n%d", p.node+1), p.ended
 		for _, q := range r.procs {
@@ -650,6 +653,9 @@ func (r *run) killDetection(fig map[string]any) string {
 			for _, ev := range q.members {
 				if ev.Node == name && ev.Inc == p.inc && !ev.Is && ev.T >= k {
 					lat = append(lat, ev.T-k)
+					if p.exited > p.ended {
+						after = append(after, max(ev.T-p.exited, 0))
+					}
 					found = true
 					break
 				}
@@ -665,5 +671,17 @@ func (r *run) killDetection(fig map[string]any) string {
 	slices.Sort(lat)
 	p50, p99, mx := pct(lat, .5), pct(lat, .99), lat[len(lat)-1]
 	fig["kill_detection"] = map[string]any{"n": len(lat), "missing": missing, "p50_ms": ms(p50), "p99_ms": ms(p99), "max_ms": ms(mx)}
-	return fmt.Sprintf("kill -9 declared down by the other nodes: n=%d p50=%.1fms p99=%.1fms max=%.1fms (not seen: %d)", len(lat), ms(p50), ms(p99), ms(mx), missing)
+	line := fmt.Sprintf("kill -9 declared down by the other nodes: n=%d p50=%.1fms p99=%.1fms max=%.1fms (not seen: %d)", len(lat), ms(p50), ms(p99), ms(mx), missing)
+	if len(exits) > 0 && len(after) > 0 {
+		// The kernel closes a killed process's sockets only once it has
+		// torn the process down (its memory first): nothing on another node
+		// can see the kill before then.
+		slices.Sort(exits)
+		slices.Sort(after)
+		fig["kill_exit"] = map[string]any{"p50_ms": ms(pct(exits, .5)), "p99_ms": ms(pct(exits, .99))}
+		fig["kill_detection_after_exit"] = map[string]any{"p50_ms": ms(pct(after, .5)), "p99_ms": ms(pct(after, .99)), "max_ms": ms(after[len(after)-1])}
+		line += fmt.Sprintf("; the killed process's files closed after p50=%.1fms p99=%.1fms, and it was declared down after that in p50=%.1fms p99=%.1fms max=%.1fms",
+			ms(pct(exits, .5)), ms(pct(exits, .99)), ms(pct(after, .5)), ms(pct(after, .99)), ms(after[len(after)-1]))
+	}
+	return line
 }

@@ -66,6 +66,7 @@ type proc struct {
 
 	started, ended int64 // ended: killed or stopped; 0 while it runs
 	killed         bool
+	exited         int64 // killed: when its files were closed (its output pipes ended)
 	stopping       bool
 	freezes        []span
 
@@ -290,7 +291,11 @@ func (r *run) kill(p *proc) error {
 	r.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return p.cp.Kill(ctx)
+	err := p.cp.Kill(ctx)
+	r.mu.Lock()
+	p.exited = mono()
+	r.mu.Unlock()
+	return err
 }
 
 // freeze stops p with SIGSTOP (true) or resumes it with SIGCONT (false).

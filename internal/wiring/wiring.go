@@ -55,8 +55,7 @@ type View struct {
 	Cluster []string
 	// Restarted reports that the cluster knew another incarnation of this
 	// node at its address: what that process confirmed for leases was lost
-	// with it, so this one confirms no lease term for one lease wait. A node
-	// also confirms none while it joins.
+	// with it, so this one confirms no lease term for one lease wait.
 	Restarted bool
 }
 
