@@ -2,11 +2,9 @@ package exchange
 
 import (
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/bourse-go/bourse/internal/wiring"
 	boursepb "github.com/bourse-go/bourse/proto"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -77,45 +75,6 @@ func (h *Hub) address() string { return h.system.Address() }
 
 func (h *Hub) isLocal(pid *actor.PID) bool {
 	return pid.Address == h.system.Address() || pid.Address == "nonhost"
-}
-
-// ownerOf places exchange name on one live node by rendezvous hashing: every
-// node computes the same owner from the same members, and a change of
-// membership moves only the exchanges of the nodes that came or went.
-func (h *Hub) ownerOf(name string, members []wiring.Member) string {
-	if len(members) == 0 {
-		return h.address()
-	}
-	best, bestScore := "", uint64(0)
-	for _, m := range members {
-		f := fnv.New64a()
-		_, _ = f.Write([]byte(name))
-		_, _ = f.Write([]byte{0})
-		_, _ = f.Write([]byte(m.Address))
-		if s := mix64(f.Sum64()); best == "" || s > bestScore {
-			best, bestScore = m.Address, s
-		}
-	}
-	return best
-}
-
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ (x >> 31)
-}
-
-func (h *Hub) liveAddresses(members []wiring.Member) []string {
-	if len(members) == 0 {
-		return []string{h.address()}
-	}
-	out := make([]string, len(members))
-	for i, m := range members {
-		out[i] = m.Address
-	}
-	return out
 }
 
 // authorityFor returns the local authority of exchange name, starting it when
