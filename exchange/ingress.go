@@ -17,7 +17,7 @@ const ingressID = "bourse$ingress"
 // ingress is the hub's door for messages from other nodes that come through
 // protoactor remote: control messages that must find (or start) an
 // authority, and requests, replies and publications from nodes the data link
-// does not reach (see link.go; those that take the link arrive in onFrame,
+// does not reach (see carriage.go; those that take the link arrive in onFrame,
 // and both end in deliverRequest, deliverReply, deliverPublication). It is a plain
 // process, not an actor: remote's reader calls it directly, so a request or a
 // publication from another node costs no extra mailbox hop, and one sender's

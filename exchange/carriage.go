@@ -13,6 +13,13 @@ import (
 	boursepb "github.com/bourse-go/bourse/proto"
 )
 
+// Carriage: the hub's use of the data link (internal/link) that carries
+// requests, replies and publications between nodes: the peer map from remote
+// addresses to data-link addresses, sendWire (a frame on the link, which
+// encodes it with wire.go's outbound, or the message through remote),
+// onFrame (decode with wire.go, hand to deliverRequest, deliverReply or
+// deliverPublication) and onLinkDown (fail the calls in flight to that node).
+
 // Frame kinds of the data link (see Config.DataAddr).
 const (
 	frameRequest byte = 1 + iota
