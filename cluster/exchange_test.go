@@ -458,6 +458,20 @@ func startExClusterEnv(t *testing.T, disco string, handlers, subs, aHandlers int
 		t.Fatal(err)
 	}
 	a := startNode(t, cfg)
+	// At the end, the children go first (cleanups run last-in first-out),
+	// by SIGKILL, so that nothing sends to a while its remote shuts down:
+	// protoactor remote's Shutdown races with its stream readers when peers
+	// still send (endpointReader.suspend against Receive, and its
+	// dead-letter answers against endpointManager.stop; protoactor-go
+	// v0.0.0-20240822202345-3c0e61ca19c9), and the lease rounds' steady
+	// control traffic made that show in TestClusterJoin under -race. A test
+	// that stops a child itself first is unaffected (Kill of a child that
+	// exited is a no-op).
+	t.Cleanup(func() {
+		for _, ch := range []*exChild{b, c} {
+			_ = ch.Kill()
+		}
+	})
 	waitFor(t, 5*time.Second, "a sees a,b,c", func() bool { return names(a.Members()) == "a,b,c" })
 	if err := declare(ctx, a.Broker()); err != nil {
 		t.Fatal(err)
@@ -771,6 +785,10 @@ func TestClusterAuthorityFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startNode(t, cfg)
+	t.Cleanup(func() { // children first, as in startExClusterEnv
+		_ = b.Kill()
+		_ = c.Kill()
+	})
 	hub := a.Broker()
 	waitFor(t, 5*time.Second, "a sees a,b,c", func() bool { return names(a.Members()) == "a,b,c" })
 	if err := declare(ctx, a.Broker()); err != nil {
