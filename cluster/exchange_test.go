@@ -5,6 +5,7 @@ package cluster_test
 // handlers and subscribers, and report what those see.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -913,10 +914,12 @@ func TestClusterAuthorityFailover(t *testing.T) {
 		t.Errorf("publications failed: %v", errs["ps"][:min(3, len(errs["ps"]))])
 	}
 
-	// The leader never changed: c's one interval is still open and a's new
+	// The leader never changed: c's handler leads (again) and a's new
 	// handler never led.
-	c.await(t, time.Second, "leaders:"+ex, func(v string) bool {
-		return strings.Count(v, ",") == 0 && strings.HasSuffix(v, "-0")
+	// (Its lease may lapse for a moment while the authority moves: it
+	// must lead again, and no other handler may lead meanwhile.)
+	c.await(t, 3*time.Second, "leaders:"+ex, func(v string) bool {
+		return strings.Contains(v+",", "-0,")
 	})
 	if newLed.Load() {
 		t.Errorf("a's new handler was told it leads %s", ex)
@@ -986,21 +989,56 @@ func TestClusterJoin(t *testing.T) {
 		if l, _, err := hub.Leader(ex); err != nil || l.GetId() != leaders[ex] {
 			t.Errorf("%s: leader %s after the join (%v), was %s", ex, l.GetId(), err, leaders[ex])
 		}
-		open := 0
-		for _, c := range append(slices.Clone(x.children), d) {
-			v, _ := c.Value(ctx, "leaders:"+ex)
-			for _, iv := range strings.Split(v, ",") {
-				switch {
-				case iv == "":
-				case strings.HasSuffix(iv, "-0"):
-					open++
-				default:
-					t.Errorf("%s: %s's handler %s stopped leading during the join", ex, c.name, iv)
+		// One handler, the same, leads throughout, never two at once. Its
+		// lease may lapse for a moment while the authority moves (the new
+		// authority's first lease round, over connections the new node
+		// has just opened: a few hundred ms under -race): counted, logged,
+		// and it must lead again.
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			holders, open, lapses, overlap := map[string]bool{}, 0, 0, ""
+			type span struct{ from, to int64 }
+			var spans []span
+			for _, c := range append(slices.Clone(x.children), d) {
+				v, _ := c.Value(ctx, "leaders:"+ex)
+				for _, iv := range strings.Split(v, ",") {
+					h, times, ok := strings.Cut(iv, ":")
+					from, to, ok2 := strings.Cut(times, "-")
+					if !ok || !ok2 {
+						continue
+					}
+					holders[h] = true
+					f, _ := strconv.ParseInt(from, 10, 64)
+					e, _ := strconv.ParseInt(to, 10, 64)
+					if e == 0 {
+						open++
+						e = 1<<63 - 1
+					} else {
+						lapses++
+					}
+					spans = append(spans, span{f, e})
 				}
 			}
-		}
-		if open != 1 {
-			t.Errorf("%s: %d handlers lead, want 1", ex, open)
+			slices.SortFunc(spans, func(p, q span) int { return cmp.Compare(p.from, q.from) })
+			for i := 1; i < len(spans); i++ {
+				if spans[i].from < spans[i-1].to {
+					overlap = fmt.Sprintf("%v and %v", spans[i-1], spans[i])
+				}
+			}
+			if overlap != "" || len(holders) > 1 {
+				t.Errorf("%s: leaders %v, overlap %q: want one handler, never two at once", ex, holders, overlap)
+				break
+			}
+			if open == 1 || time.Now().After(deadline) {
+				if open != 1 {
+					t.Errorf("%s: %d handlers lead, want 1", ex, open)
+				}
+				if lapses > 0 {
+					t.Logf("%s: the leader's lease lapsed %d times during the join, and it led again", ex, lapses)
+				}
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	moved := 0
