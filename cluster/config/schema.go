@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/bourse-go/bourse/internal/suggest"
 )
 
 // shape is what a key's value must look like in the file. Types of single
@@ -276,7 +278,7 @@ func checkNotEmpty(settings map[string]any) *Error {
 	case len(unknown) == len(settings):
 		problem := fmt.Sprintf("no known section, only %s: %s", strings.Join(unknown, ", "), want)
 		for _, u := range unknown {
-			if m := closest(u, sections); m != "" {
+			if m := suggest.Closest(u, sections); m != "" {
 				problem += fmt.Sprintf("; did you mean %q for %q?", m, u)
 				break
 			}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/bourse-go/bourse/actors"
+	"github.com/bourse-go/bourse/internal/suggest"
 )
 
 // Instance is what a kind's constructor builds: what actors.Broker.Serve
@@ -102,7 +103,7 @@ func (k *Kinds) Check(name string) error {
 		return nil
 	}
 	names := k.Names()
-	return &UnknownKindError{Name: name, Known: names, Suggestion: closest(name, names)}
+	return &UnknownKindError{Name: name, Known: names, Suggestion: suggest.Closest(name, names)}
 }
 
 // New builds the instance of spec numbered slot with the constructor of

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/bourse-go/bourse/errs"
+	"github.com/bourse-go/bourse/internal/suggest"
 )
 
 // Operator is the test of a Requirement, spelled as Kubernetes spells it.
@@ -181,7 +182,7 @@ func (s Selector) String() string {
 // followed by `; did you mean "b"?` when one is close to got.
 func known(got string, names []string) string {
 	s := " (known: " + strings.Join(names, ", ") + ")"
-	if m := closest(got, names); m != "" {
+	if m := suggest.Closest(got, names); m != "" {
 		s += fmt.Sprintf("; did you mean %q?", m)
 	}
 	return s
