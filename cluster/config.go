@@ -103,6 +103,19 @@ type Config struct {
 	// ("bourse.io/zone"); a value is such a name (never empty). They are
 	// fixed for the node's run. nil means none.
 	Labels map[string]string
+	// Kinds are the service kinds this node can run (Node.Deploy): each
+	// node registers its own constructors, under the names specs use. An
+	// instance of a kind this node lacks fails to start here, and Deploy
+	// says so. nil means none.
+	Kinds *deploy.Kinds
+	// RebalanceInterval is the least time between two replicas a node
+	// takes over from others (when it joins, say): each new instance is
+	// routed to before the one it replaces stops. 0 means
+	// DefaultRebalanceInterval.
+	RebalanceInterval time.Duration
+	// DeployStartTimeout bounds the start-up of one deployed instance (its
+	// constructor and its connection). 0 means DefaultDeployStartTimeout.
+	DeployStartTimeout time.Duration
 }
 
 // TLSFile names one of TLSFromFiles' files.
@@ -246,6 +259,12 @@ func (c Config) withDefaults() Config {
 	if c.JoinTimeout == 0 {
 		c.JoinTimeout = DefaultJoinTimeout
 	}
+	if c.RebalanceInterval == 0 {
+		c.RebalanceInterval = DefaultRebalanceInterval
+	}
+	if c.DeployStartTimeout == 0 {
+		c.DeployStartTimeout = DefaultDeployStartTimeout
+	}
 	c.Exchange.Node = c.Node
 	if c.DataPort != DataPortOff {
 		c.Exchange.DataAddr = net.JoinHostPort(c.Host, strconv.Itoa(c.DataPort))
@@ -292,6 +311,10 @@ func (c Config) Validate() error {
 		return invalid("JoinTimeout", "is %v, want 0 (the default, %v) or more", c.JoinTimeout, DefaultJoinTimeout)
 	case c.SuspectAfter <= 2*c.HeartbeatInterval:
 		return invalid("SuspectAfter", "is %v, want more than twice the heartbeat interval (%v)", c.SuspectAfter, c.HeartbeatInterval)
+	case c.RebalanceInterval < 0:
+		return invalid("RebalanceInterval", "is %v, want 0 (the default, %v) or more", c.RebalanceInterval, DefaultRebalanceInterval)
+	case c.DeployStartTimeout < 0:
+		return invalid("DeployStartTimeout", "is %v, want 0 (the default, %v) or more", c.DeployStartTimeout, DefaultDeployStartTimeout)
 	case c.Exchange.LeaseDuration < 4*time.Millisecond || c.Exchange.LeaseDuration >= c.SuspectAfter:
 		return invalid("Exchange.LeaseDuration", "is %v, want 4ms or more and less than the suspect time (%v)", c.Exchange.LeaseDuration, c.SuspectAfter)
 	}

@@ -22,7 +22,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	clustertest.Main(map[string]clustertest.ChildFunc{"node": runNodeChild, "exnode": runExchangeChild})
+	clustertest.Main(map[string]clustertest.ChildFunc{"node": runNodeChild, "exnode": runExchangeChild, "dnode": runDeployChild})
 	goleak.VerifyTestMain(m, leakOptions()...)
 }
 

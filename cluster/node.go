@@ -91,6 +91,8 @@ type Node struct {
 	observers   observers
 	lastAlive   []string // live peers when the membership goroutine ended (for Stop)
 
+	deployer *deployer // the deployment runtime (deployer.go)
+
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -222,6 +224,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		}
 	}
 	n.hub.SetJoining(false)
+	n.deployer = newDeployer(n)
+	if err := n.deployer.start(ctx); err != nil {
+		_ = n.deployer.stop(ctx)
+		return fail(err)
+	}
 	n.log.Info("node started", slog.Uint64("incarnation", n.self.Incarnation))
 	return n, nil
 }
@@ -368,7 +375,15 @@ func (n *Node) Stop(ctx context.Context) error {
 	n.stopOnce.Do(func() {
 		start := time.Now()
 		var errs []error
-		// The broker first, while membership still runs: disconnecting its
+		// The deployed instances first, while the broker runs: a cluster
+		// singleton's candidacy ends at once, so its successor need not
+		// wait out the lease.
+		if n.deployer != nil {
+			if err := n.deployer.stop(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("bourse: cluster: stop deployments: %w", err))
+			}
+		}
+		// The broker next, while membership still runs: disconnecting its
 		// handlers needs the exchanges' authorities, and when an authority's
 		// node is gone too, only membership moves the authority to a live
 		// node that can answer.

@@ -89,6 +89,11 @@ type Spec struct {
 	// them. Strings, so that a spec travels between nodes and compares
 	// without loss; keys must not be empty.
 	Params map[string]string
+	// KeepPartial keeps what started when a Deploy fails or its ctx ends:
+	// the spec stays in the cluster and the nodes whose instances failed
+	// try again (see cluster.Node.Deploy). By default a failed Deploy
+	// removes the spec and stops every instance it started.
+	KeepPartial bool
 }
 
 // Validate reports the first problem of s as an *errs.FieldError naming the
@@ -153,7 +158,7 @@ func modeNames() []string {
 // empty map or list are the same).
 func (s Spec) Equal(o Spec) bool {
 	if s.Name != o.Name || s.Exchange != o.Exchange || s.Kind != o.Kind || s.Mode != o.Mode ||
-		s.Total != o.Total || s.MaxPerNode != o.MaxPerNode || s.ServiceTag != o.ServiceTag ||
+		s.Total != o.Total || s.MaxPerNode != o.MaxPerNode || s.ServiceTag != o.ServiceTag || s.KeepPartial != o.KeepPartial ||
 		!maps.Equal(s.Params, o.Params) || !maps.Equal(s.Selector.MatchLabels, o.Selector.MatchLabels) ||
 		len(s.Selector.MatchExpressions) != len(o.Selector.MatchExpressions) {
 		return false

@@ -1,0 +1,335 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bourse-go/bourse/actors"
+	"github.com/bourse-go/bourse/cluster"
+	"github.com/bourse-go/bourse/cluster/clustertest"
+	"github.com/bourse-go/bourse/cluster/deploy"
+	"github.com/bourse-go/bourse/errs"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// The exchange deployed test services connect to.
+const deployExchange = "svc"
+
+// deployKinds registers the kinds of the deploy tests on a node: "echo"
+// answers "node/slot"; "fails-on" fails to start on the node its param
+// "node" names and answers as echo elsewhere.
+func deployKinds(node string) *deploy.Kinds {
+	k := deploy.NewKinds()
+	echo := func(_ context.Context, spec deploy.Spec, slot int) (deploy.Instance, error) {
+		answer := fmt.Sprintf("%s/%d", node, slot)
+		return deploy.Instance{Handler: actors.TypedFunc[*wrapperspb.StringValue, *wrapperspb.StringValue](
+			func(context.Context, *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
+				return wrapperspb.String(answer), nil
+			})}, nil
+	}
+	_ = k.Register("echo", echo)
+	_ = k.Register("fails-on", func(ctx context.Context, spec deploy.Spec, slot int) (deploy.Instance, error) {
+		if spec.Params["node"] == node {
+			return deploy.Instance{}, fmt.Errorf("no database on %s", node)
+		}
+		return echo(ctx, spec, slot)
+	})
+	return k
+}
+
+func deployConfig(name string, labels map[string]string, peers ...string) cluster.Config {
+	cfg := testConfig(name, peers...)
+	cfg.Labels = labels
+	cfg.Kinds = deployKinds(name)
+	cfg.RebalanceInterval = 300 * time.Millisecond
+	return cfg
+}
+
+func parseLabels(s string) map[string]string {
+	if s == "" {
+		return nil
+	}
+	m := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// runDeployChild runs a node with the deploy tests' kinds and exchange; it
+// reports its address and, at every change, the keys of the instances it
+// runs ("running": "svc/key,..." sorted).
+func runDeployChild(ctx context.Context, c *clustertest.Child) error {
+	var peers []string
+	if p := os.Getenv("NODE_PEERS"); p != "" {
+		peers = strings.Split(p, ",")
+	}
+	cfg := deployConfig(os.Getenv("NODE_NAME"), parseLabels(os.Getenv("NODE_LABELS")), peers...)
+	if os.Getenv("BOURSE_TEST_LOG") == "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	n, err := cluster.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	events, cancel := n.WatchDeploy()
+	defer cancel()
+	if err := n.Broker().Declare(ctx, actors.Spec{Name: deployExchange, Kind: actors.ReqResp, Strategy: "round-robin"}); err != nil {
+		return err
+	}
+	c.Set("address", n.Address())
+	running := map[string]bool{}
+	report := func() {
+		var keys []string
+		for k := range running {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		c.Set("running", strings.Join(keys, ","))
+	}
+	report()
+	for {
+		select {
+		case ev := <-events:
+			k := ev.Service + "/" + ev.Key
+			switch ev.Type {
+			case deploy.Placed:
+				running[k] = true
+				// The monotonic instant, for the overlap checks: the
+				// children share the host's monotonic clock.
+				c.Set("placed "+k, strconv.FormatInt(mono(), 10))
+			case deploy.Removed:
+				delete(running, k)
+				c.Set("removed "+k, strconv.FormatInt(mono()-time.Since(ev.At).Nanoseconds(), 10))
+			}
+			report()
+		case <-ctx.Done():
+			return n.Stop(context.Background())
+		}
+	}
+}
+
+// startDeployChild starts a deploy node in a child process.
+func startDeployChild(t testing.TB, name, labels string, peers ...string) *child {
+	t.Helper()
+	p := clustertest.Start(t, "dnode", "NODE_NAME="+name, "NODE_LABELS="+labels, "NODE_PEERS="+strings.Join(peers, ","))
+	addr, err := p.Value(testCtx(t), "address")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &child{Process: p, name: name, addr: addr}
+}
+
+// deployCluster starts b, c, d in child processes and a in this process,
+// with labels zone=x on a and b, zone=y on c and d, and waits until a sees
+// all four.
+func deployCluster(t *testing.T) (*cluster.Node, []*child) {
+	t.Helper()
+	b := startDeployChild(t, "b", "zone=x")
+	c := startDeployChild(t, "c", "zone=y", b.addr)
+	d := startDeployChild(t, "d", "zone=y", b.addr)
+	a := startNode(t, deployConfig("a", map[string]string{"zone": "x"}, b.addr, c.addr, d.addr))
+	if err := a.Broker().Declare(testCtx(t), actors.Spec{Name: deployExchange, Kind: actors.ReqResp, Strategy: "round-robin"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "a sees a,b,c,d", func() bool { return names(a.Members()) == "a,b,c,d" })
+	return a, []*child{b, c, d}
+}
+
+// placements renders where service runs: "node:key,..." sorted, running
+// instances only.
+func placements(ctx context.Context, n *cluster.Node, service string) string {
+	var out []string
+	for _, r := range n.Placements(ctx, service) {
+		if r.State == deploy.StateRunning {
+			out = append(out, r.Node+":"+r.Key)
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
+}
+
+// answers calls the service n times from a and returns the distinct
+// answers, sorted.
+func answers(t *testing.T, a *cluster.Node, tag string, n int) []string {
+	t.Helper()
+	seen := map[string]bool{}
+	for range n {
+		r, err := actors.Call[*wrapperspb.StringValue](testCtx(t), a.Broker(), deployExchange, wrapperspb.String("hi"),
+			actors.WithServiceTag(tag), actors.WithTimeout(2*time.Second))
+		if err != nil {
+			t.Fatalf("call %s: %v", tag, err)
+		}
+		seen[r.GetValue()] = true
+	}
+	var out []string
+	for k := range seen {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestDeployModes(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	a, _ := deployCluster(t)
+	ctx := testCtx(t)
+
+	// Node singletons on the nodes of zone y, answering when Deploy returns.
+	feed := deploy.Spec{Name: "feed", Exchange: deployExchange, Kind: "echo", Mode: deploy.ModeNodeSingleton,
+		ServiceTag: "feed", Selector: deploy.Selector{MatchLabels: map[string]string{"zone": "y"}}}
+	start := time.Now()
+	if err := a.Deploy(ctx, feed); err != nil {
+		t.Fatalf("Deploy(feed): %v", err)
+	}
+	t.Logf("node singletons on 2 of 4 nodes: Deploy took %v", time.Since(start))
+	if got, want := placements(ctx, a, "feed"), "c:@c,d:@d"; got != want {
+		t.Errorf("feed runs on %s, want %s", got, want)
+	}
+	if got, want := answers(t, a, "feed", 20), []string{"c/0", "d/1"}; !slices.Equal(got, want) {
+		t.Errorf("feed answered %v, want %v", got, want)
+	}
+
+	// One cluster singleton.
+	engine := deploy.Spec{Name: "engine", Exchange: deployExchange, Kind: "echo", Mode: deploy.ModeClusterSingleton, ServiceTag: "engine"}
+	start = time.Now()
+	if err := a.Deploy(ctx, engine); err != nil {
+		t.Fatalf("Deploy(engine): %v", err)
+	}
+	t.Logf("cluster singleton: Deploy took %v", time.Since(start))
+	got := placements(ctx, a, "engine")
+	if strings.Count(got, ":") != 1 {
+		t.Errorf("engine runs as %q, want one instance", got)
+	}
+	if ans := answers(t, a, "engine", 10); len(ans) != 1 {
+		t.Errorf("engine answered as %v, want one instance", ans)
+	}
+
+	// Replicas: 5, at most 2 per node, where Place puts them.
+	books := deploy.Spec{Name: "books", Exchange: deployExchange, Kind: "echo", Mode: deploy.ModeReplicas, Total: 5, MaxPerNode: 2, ServiceTag: "books"}
+	start = time.Now()
+	if err := a.Deploy(ctx, books); err != nil {
+		t.Fatalf("Deploy(books): %v", err)
+	}
+	t.Logf("5 replicas: Deploy took %v", time.Since(start))
+	plan, err := deploy.Place(books, []deploy.Candidate{{Node: "a"}, {Node: "b"}, {Node: "c"}, {Node: "d"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, p := range plan.Placements {
+		want = append(want, fmt.Sprintf("%s:%d", p.Node, p.Slot))
+	}
+	slices.Sort(want)
+	if got := placements(ctx, a, "books"); got != strings.Join(want, ",") {
+		t.Errorf("books runs on %s, want %s", got, strings.Join(want, ","))
+	}
+	if ans := answers(t, a, "books", 25); len(ans) != 5 {
+		t.Errorf("books answered as %v, want 5 instances", ans)
+	}
+
+	// The same spec again is a no-op; another spec under the name is a
+	// conflict.
+	if err := a.Deploy(ctx, books); err != nil {
+		t.Errorf("Deploy(books) again: %v", err)
+	}
+	other := books
+	other.Total = 6
+	if err := a.Deploy(ctx, other); !errors.Is(err, deploy.ErrConflict) {
+		t.Errorf("Deploy(books, total 6) = %v, want ErrConflict", err)
+	}
+
+	// Undeploy stops every instance.
+	if err := a.Undeploy(ctx, "feed"); err != nil {
+		t.Fatalf("Undeploy(feed): %v", err)
+	}
+	if got := placements(ctx, a, "feed"); got != "" {
+		t.Errorf("after Undeploy, feed runs on %s", got)
+	}
+	if err := a.Undeploy(ctx, "feed"); !errors.Is(err, deploy.ErrNotDeployed) {
+		t.Errorf("Undeploy(feed) again = %v, want ErrNotDeployed", err)
+	}
+	if _, err := actors.Call[*wrapperspb.StringValue](ctx, a.Broker(), deployExchange, wrapperspb.String("hi"),
+		actors.WithServiceTag("feed")); !errors.Is(err, actors.ErrNoHandlers) {
+		t.Errorf("call feed after Undeploy = %v, want ErrNoHandlers", err)
+	}
+}
+
+func TestDeployBadInput(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	a := startNode(t, deployConfig("a", map[string]string{"zone": "x"}))
+	ctx := testCtx(t)
+	for _, tc := range []struct {
+		name string
+		spec deploy.Spec
+		is   error
+	}{
+		{"unknown kind", deploy.Spec{Name: "s", Exchange: "svc", Kind: "ecko", Mode: deploy.ModeNodeSingleton}, deploy.ErrUnknownKind},
+		{"no node matches", deploy.Spec{Name: "s", Exchange: "svc", Kind: "echo", Mode: deploy.ModeNodeSingleton,
+			Selector: deploy.Selector{MatchLabels: map[string]string{"zone": "mars"}}}, deploy.ErrNoEligibleNode},
+		{"cannot fit", deploy.Spec{Name: "s", Exchange: "svc", Kind: "echo", Mode: deploy.ModeReplicas, Total: 3, MaxPerNode: 2}, deploy.ErrCannotFit},
+		{"total below 1", deploy.Spec{Name: "s", Exchange: "svc", Kind: "echo", Mode: deploy.ModeReplicas}, errs.ErrInvalid},
+	} {
+		err := a.Deploy(ctx, tc.spec)
+		if !errors.Is(err, tc.is) {
+			t.Errorf("%s: Deploy = %v, want %v", tc.name, err, tc.is)
+		}
+		t.Logf("%s: %v", tc.name, err)
+	}
+	var uk *deploy.UnknownKindError
+	if err := a.Deploy(ctx, deploy.Spec{Name: "s", Exchange: "svc", Kind: "ecko", Mode: deploy.ModeNodeSingleton}); !errors.As(err, &uk) || uk.Suggestion != "echo" {
+		t.Errorf("unknown kind: %v, want a suggestion of echo", err)
+	}
+	if got := a.Deployments(); len(got) != 0 {
+		t.Errorf("after refused deployments, Deployments() = %v", got)
+	}
+}
+
+func TestDeployFailureRollsBack(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	a, _ := deployCluster(t)
+	ctx := testCtx(t)
+	spec := deploy.Spec{Name: "db", Exchange: deployExchange, Kind: "fails-on", Mode: deploy.ModeNodeSingleton,
+		ServiceTag: "db", Params: map[string]string{"node": "c"}}
+	err := a.Deploy(ctx, spec)
+	var de *deploy.Error
+	if !errors.As(err, &de) {
+		t.Fatalf("Deploy = %v, want a *deploy.Error", err)
+	}
+	t.Logf("Deploy: %v", err)
+	if len(de.Failures) != 1 || de.Failures[0].Node != "c" || !errors.Is(err, deploy.ErrStartFailed) ||
+		!strings.Contains(err.Error(), "no database on c") || !de.RolledBack {
+		t.Errorf("Deploy = %v: want one failure, on c, ErrStartFailed, naming the cause, rolled back", err)
+	}
+	if got := placements(ctx, a, "db"); got != "" {
+		t.Errorf("after the rollback, db runs on %s", got)
+	}
+	if got := a.Deployments(); len(got) != 0 {
+		t.Errorf("after the rollback, Deployments() = %v", got)
+	}
+
+	// KeepPartial keeps what started: the three other nodes.
+	spec.KeepPartial = true
+	err = a.Deploy(ctx, spec)
+	if !errors.As(err, &de) || de.RolledBack {
+		t.Fatalf("Deploy(keep partial) = %v, want a *deploy.Error, not rolled back", err)
+	}
+	if got, want := placements(ctx, a, "db"), "a:@a,b:@b,d:@d"; got != want {
+		t.Errorf("kept partial: db runs on %s, want %s", got, want)
+	}
+}
