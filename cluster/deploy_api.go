@@ -221,7 +221,7 @@ func (d *deployer) check(ctx context.Context, spec deploy.Spec) (progress, error
 	var p progress
 	sts := d.statusAll(ctx, spec.Name)
 	state := map[string]*boursepb.DeployInstance{} // node/key → instance
-	var single *boursepb.DeployInstance          // a cluster singleton's, running or failed
+	var single *boursepb.DeployInstance            // a cluster singleton's, running or failed
 	for _, st := range sts {
 		for _, e := range st.GetEntries() {
 			if cur := specFromWire(e.GetSpec()); !cur.Equal(spec) {
