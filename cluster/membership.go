@@ -421,11 +421,34 @@ func (m *membership) quorum(view []Member) bool {
 // every peer's that did not leave gracefully and that it heard from, that
 // discovery lists, or that a live peer named. A peer never heard from
 // counts too: a node that starts (or restarts) while its peers do not
-// answer yet must not believe it is a majority of one.
+// answer yet must not believe it is a majority of one. A peer that is not
+// alive while a live member (or this node) has its node's name at another
+// address does not: that node restarted on a new address and counts once,
+// there; else every restart on a new port would grow the cluster for good
+// and, after a few, leave no majority anywhere.
 func (m *membership) counted() []string {
+	// For each node name, the address that stands for it: a live one, else
+	// the one of its newest incarnation.
+	stands := map[string]*peer{m.self.Node: nil} // nil: this node
+	for _, p := range m.peers {
+		if !p.heard || p.member.Node == "" || p.left {
+			continue
+		}
+		cur, ok := stands[p.member.Node]
+		switch {
+		case !ok:
+			stands[p.member.Node] = p
+		case cur == nil || cur.alive && !p.alive:
+		case p.alive && !cur.alive, p.alive == cur.alive && p.member.Incarnation > cur.member.Incarnation:
+			stands[p.member.Node] = p
+		}
+	}
 	known := []string{m.self.Address}
 	for a, p := range m.peers {
-		if !p.left && (p.heard || p.discovered || p.gossiped) {
+		switch {
+		case p.left || !(p.heard || p.discovered || p.gossiped):
+		case p.heard && p.member.Node != "" && stands[p.member.Node] != p:
+		default:
 			known = append(known, a)
 		}
 	}

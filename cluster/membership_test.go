@@ -336,3 +336,52 @@ func viewNames(ms []Member) []string {
 	}
 	return s
 }
+
+// A node that restarts on another address counts once for the quorum: its
+// old address, which discovery may still list, no longer counts once the
+// node's name is alive elsewhere (TestDeploySingletonSurvivesKill found
+// it: after three restarts on new ports, 3 live nodes of 4 had no
+// majority).
+func TestMembershipRestartOnNewAddressCountsOnce(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	m := testMembership("a")
+	named := func(node, addr string, inc uint64) *boursepb.Heartbeat {
+		return &boursepb.Heartbeat{Cluster: "c", Node: node, Address: addr, Incarnation: inc}
+	}
+	m.discovered([]Peer{{Address: "b0"}, {Address: "c0"}, {Address: "d0"}}, t0)
+	for _, p := range []string{"b", "c", "d"} {
+		m.heartbeat(named(p, p+"0", 1), t0)
+	}
+	if got := len(m.counted()); got != 4 {
+		t.Fatalf("4 nodes: %d counted", got)
+	}
+	// b, c and d each die and come back on new addresses; discovery still
+	// lists the old ones.
+	at := t0
+	for _, p := range []string{"b", "c", "d"} {
+		at = at.Add(10 * time.Millisecond)
+		m.endpointTerminated(p+"0", at)
+		m.probed(probeReq{addr: p + "0", verify: true}, false, at)
+		m.heartbeat(named(p, p+"1", 2), at)
+	}
+	for range 5 { // keep the new ones alive past the old ones' suspicion
+		at = at.Add(50 * time.Millisecond)
+		for _, p := range []string{"b", "c", "d"} {
+			m.heartbeat(named(p, p+"1", 2), at)
+		}
+		m.tick(at)
+	}
+	if got := m.counted(); len(got) != 4 {
+		t.Errorf("after 3 restarts on new addresses: counted %v, want 4 addresses", got)
+	}
+	if !m.quorum(m.view()) {
+		t.Errorf("4 live nodes of 4: no quorum")
+	}
+	// One of them dies for good: 3 of 4 is still a majority.
+	at = at.Add(10 * time.Millisecond)
+	m.endpointTerminated("d1", at)
+	m.probed(probeReq{addr: "d1", verify: true}, false, at)
+	if got := m.counted(); len(got) != 4 || !m.quorum(m.view()) {
+		t.Errorf("3 live nodes of 4: counted %v, quorum %v", got, m.quorum(m.view()))
+	}
+}
