@@ -462,3 +462,160 @@ func TestDeploySingletonSurvivesKill(t *testing.T) {
 		t.Errorf("%d requests waited out their deadline", total.waited)
 	}
 }
+
+// TestDeployJoin adds a 4th node to 3 that run a node singleton, a cluster
+// singleton and replicas, under load: the node singleton starts on it, the
+// cluster singleton stays, and the replicas Place gives it move one per
+// rebalance interval, each routed to before its predecessor stops, with no
+// failed request.
+func TestDeployJoin(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	b := startDeployChild(t, "b", "")
+	c := startDeployChild(t, "c", "", b.addr)
+	a := startNode(t, deployConfig("a", nil, b.addr, c.addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := a.Broker().Declare(ctx, actors.Spec{Name: deployExchange, Kind: actors.ReqResp, Strategy: "round-robin"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "a sees a,b,c", func() bool { return names(a.Members()) == "a,b,c" })
+	aEvents, unwatch := a.WatchDeploy()
+	defer unwatch()
+	specs := []deploy.Spec{
+		{Name: "feed", Exchange: deployExchange, Kind: "echo", Mode: deploy.ModeNodeSingleton, ServiceTag: "feed"},
+		{Name: "engine", Exchange: deployExchange, Kind: "echo", Mode: deploy.ModeClusterSingleton, ServiceTag: "engine"},
+		{Name: "books", Exchange: deployExchange, Kind: "echo", Mode: deploy.ModeReplicas, Total: 8, ServiceTag: "books"},
+	}
+	for _, s := range specs {
+		if err := a.Deploy(ctx, s); err != nil {
+			t.Fatalf("Deploy(%s): %v", s.Name, err)
+		}
+	}
+	engineBefore := placements(ctx, a, "engine")
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	type tally struct {
+		ok   int
+		errs []error
+	}
+	results := make(chan tally, 5)
+	for range 5 {
+		go func() {
+			var r tally
+			defer func() { results <- r }()
+			for loadCtx.Err() == nil {
+				_, err := actors.Call[*wrapperspb.StringValue](loadCtx, a.Broker(), deployExchange, wrapperspb.String("hi"),
+					actors.WithServiceTag("books"), actors.WithTimeout(2*time.Second))
+				switch {
+				case err == nil:
+					r.ok++
+				case loadCtx.Err() == nil:
+					r.errs = append(r.errs, err)
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	joined := mono()
+	d := startDeployChild(t, "d", "", b.addr)
+	four := []deploy.Candidate{{Node: "a"}, {Node: "b"}, {Node: "c"}, {Node: "d"}}
+	plan, err := deploy.Place(specs[2], four)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	moving := 0
+	for _, p := range plan.Placements {
+		want = append(want, fmt.Sprintf("%s:%d", p.Node, p.Slot))
+		if p.Node == "d" {
+			moving++
+		}
+	}
+	slices.Sort(want)
+	waitFor(t, 20*time.Second, "books placed as on 4 nodes", func() bool {
+		return placements(ctx, a, "books") == strings.Join(want, ",")
+	})
+	waitFor(t, 5*time.Second, "feed on d", func() bool { return strings.Contains(placements(ctx, a, "feed"), "d:@d") })
+	stopLoad()
+	var total tally
+	for range 5 {
+		r := <-results
+		total.ok += r.ok
+		total.errs = append(total.errs, r.errs...)
+	}
+	t.Logf("%d replicas of 8 moved to the 4th node; callers: %d answered, %d failed", moving, total.ok, len(total.errs))
+	for i, err := range total.errs {
+		if i < 5 {
+			t.Errorf("a request failed during the rebalance: %v", err)
+		}
+	}
+	if got := placements(ctx, a, "engine"); got != engineBefore {
+		t.Errorf("the cluster singleton moved from %s to %s when d joined", engineBefore, got)
+	}
+	// d took its replicas one per interval.
+	var placed []int64
+	for _, p := range plan.Placements {
+		if p.Node != "d" {
+			continue
+		}
+		v, err := d.Value(ctx, fmt.Sprintf("placed books/%d", p.Slot))
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, _ := strconv.ParseInt(v, 10, 64)
+		placed = append(placed, at)
+	}
+	slices.Sort(placed)
+	for i := 1; i < len(placed); i++ {
+		// The interval is 300 ms; a reconcile tick (100 ms) may round it.
+		if gap := time.Duration(placed[i] - placed[i-1]); gap < 250*time.Millisecond {
+			t.Errorf("replicas %d and %d reached d %v apart, want at least the 300 ms interval", i-1, i, gap)
+		}
+	}
+	if len(placed) > 0 {
+		t.Logf("d's replicas placed at %v after it started", func() (out []time.Duration) {
+			for _, p := range placed {
+				out = append(out, time.Duration(p-joined).Round(time.Millisecond))
+			}
+			return out
+		}())
+	}
+	// Each predecessor stopped after its successor was placed.
+	before, err := deploy.Place(specs[2], four[:3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	removedAt := map[string]int64{}
+	for _, p := range plan.Placements {
+		old := before.Placements[p.Slot].Node
+		if p.Node != "d" || old == "a" {
+			continue
+		}
+		k := map[string]*child{"b": b, "c": c}[old]
+		if v, err := k.Value(ctx, fmt.Sprintf("removed books/%d", p.Slot)); err == nil {
+			removedAt[fmt.Sprint(p.Slot)], _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+drain:
+	for {
+		select {
+		case ev := <-aEvents:
+			if ev.Type == deploy.Removed && ev.Service == "books" {
+				removedAt[ev.Key] = mono() - time.Since(ev.At).Nanoseconds()
+			}
+		default:
+			break drain
+		}
+	}
+	for _, p := range plan.Placements {
+		if p.Node != "d" {
+			continue
+		}
+		v, _ := d.Value(ctx, fmt.Sprintf("placed books/%d", p.Slot))
+		at, _ := strconv.ParseInt(v, 10, 64)
+		if r, ok := removedAt[fmt.Sprint(p.Slot)]; !ok || r < at {
+			t.Errorf("books/%d: its old instance stopped at %d (found %v), before d's started at %d", p.Slot, r, ok, at)
+		}
+	}
+}

@@ -432,11 +432,15 @@ func (d *deployer) reconcile(now time.Time) {
 	}
 	d.mu.Unlock()
 	holders := map[string]map[string]bool{} // instKey → nodes hosting a visible instance
+	blind := map[string]bool{}              // services whose exchange this node cannot read
 	for _, s := range specs {
 		if s.Mode != deploy.ModeReplicas {
 			continue
 		}
-		hs, _ := d.b.Handlers(s.Exchange)
+		hs, err := d.b.Handlers(s.Exchange)
+		if err != nil {
+			blind[s.Name] = true
+		}
 		prefix := InstanceTagPrefix + s.Name + "/"
 		for _, h := range hs {
 			if key, ok := strings.CutPrefix(h.GetConnTag(), prefix); ok {
@@ -486,19 +490,18 @@ func (d *deployer) reconcile(now time.Time) {
 			k := instKey(name, key)
 			keep[k] = true
 			in := d.insts[k]
+			// A hand-over: the instance runs elsewhere (or this node cannot
+			// tell) and moves here. At most one per interval, and the old
+			// one stops only once this one is routed to.
+			handover := spec.Mode == deploy.ModeReplicas && (len(holders[k]) > 0 || blind[name])
 			switch {
-			case in == nil:
-				if spec.Mode == deploy.ModeReplicas && len(holders[k]) > 0 {
-					// A hand-over: the instance runs elsewhere and moves
-					// here; at most one per interval, and the old one stops
-					// only once this one is routed to.
+			case in == nil || in.state == deploy.StateFailed && !now.Before(in.retryAt):
+				if handover {
 					if now.Sub(d.moved[name]) < d.rebalance {
 						continue
 					}
 					d.moved[name] = now
 				}
-				d.startLocked(spec, e.GetVersion(), key, p.Slot, nil)
-			case in.state == deploy.StateFailed && !now.Before(in.retryAt):
 				d.startLocked(spec, e.GetVersion(), key, p.Slot, in)
 			case in.state == deploy.StateRunning && !in.spec.Equal(spec):
 				// Redeployed with another spec after an undeploy that this

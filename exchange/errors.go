@@ -54,6 +54,18 @@ var (
 	ErrRedirectLoop = errors.New("bourse: too many redirects")
 )
 
+// errUndelivered: the request reached the handler's node after the
+// handler's actor had stopped, so no handler saw it. It matches
+// ErrNoHandlers. Request sends such a request again to the handler its
+// strategy picks then (see maxResends); callers see it only when that
+// fails too.
+var errUndelivered = &undelivered{}
+
+type undelivered struct{}
+
+func (*undelivered) Error() string { return "bourse: no handlers: its handler stopped before it got the request" }
+func (*undelivered) Unwrap() error { return ErrNoHandlers }
+
 // codes maps each sentinel to its wire code, in the order CodeOf tries them:
 // an error that wraps two sentinels gets the code of the first one listed.
 // The more specific causes come first (a node that went down, a timeout)
@@ -66,6 +78,7 @@ var codes = []struct {
 	{boursepb.Code_CODE_TIMEOUT, ErrTimeout},
 	{boursepb.Code_CODE_STOPPED, ErrStopped},
 	{boursepb.Code_CODE_NO_LEADER, ErrNoLeader},
+	{boursepb.Code_CODE_UNDELIVERED, errUndelivered}, // before ErrNoHandlers, which it wraps
 	{boursepb.Code_CODE_NO_HANDLERS, ErrNoHandlers},
 	{boursepb.Code_CODE_REJECTED, ErrRejected},
 	{boursepb.Code_CODE_REDIRECT_LOOP, ErrRedirectLoop},

@@ -371,6 +371,6 @@ func failDeadLetter(evt any) {
 		return
 	}
 	if r, ok := dl.Message.(*Request); ok {
-		r.Fail(fmt.Errorf("%w: its handler stopped before it got the request", ErrNoHandlers))
+		r.Fail(errUndelivered)
 	}
 }

@@ -52,13 +52,43 @@ func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, o
 	for _, opt := range opts {
 		opt(&o)
 	}
-	rt, err := h.route(name, &o, payload)
+	var start time.Time
+	timeout := o.timeout
+	if timeout > 0 {
+		start = time.Now()
+	}
+	for resends := 0; ; resends++ {
+		if resends > 0 && timeout > 0 {
+			// WithTimeout bounds the call, not each attempt.
+			if o.timeout = timeout - time.Since(start); o.timeout <= 0 {
+				return nil, &TimeoutError{Exchange: name, Cause: context.DeadlineExceeded}
+			}
+		}
+		reply, err := h.request(ctx, name, payload, &o)
+		// A request no handler saw goes to the handler the strategy picks
+		// now: the caller's table lagged behind a handler that stopped (it
+		// handed over, or its service stopped), and the next pick is most
+		// likely live. Bounded, so that a table that keeps naming a stopped
+		// handler ends in an error, not a loop.
+		if err == nil || !errors.Is(err, errUndelivered) || resends == maxResends || ctx.Err() != nil {
+			return reply, err
+		}
+	}
+}
+
+// maxResends bounds how many times Request sends again a request that no
+// handler saw (errUndelivered).
+const maxResends = 3
+
+// request is one attempt of Request.
+func (h *Hub) request(ctx context.Context, name string, payload proto.Message, o *callOptions) (proto.Message, error) {
+	rt, err := h.route(name, o, payload)
 	if err != nil {
 		return nil, err
 	}
 	n := rt.count()
 	c := h.inbox.open(n, rt.p.spec.Name)
-	if err := h.send(&rt, &o, h.inboxPID, c); err != nil {
+	if err := h.send(&rt, o, h.inboxPID, c); err != nil {
 		h.inbox.close(c, 0)
 		return nil, err
 	}

@@ -51,6 +51,10 @@ const (
 	// a payload of another type than a typed call or handler expects
 	// (ErrWrongType); the message names both types.
 	Code_CODE_WRONG_TYPE Code = 14
+	// the request never reached its handler, whose actor had stopped (it
+	// matches ErrNoHandlers): the caller may send it to another handler, as
+	// no handler saw it.
+	Code_CODE_UNDELIVERED Code = 15
 )
 
 // Enum value maps for Code.
@@ -71,6 +75,7 @@ var (
 		12: "CODE_EXCHANGE_EXISTS",
 		13: "CODE_ALREADY_CONNECTED",
 		14: "CODE_WRONG_TYPE",
+		15: "CODE_UNDELIVERED",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
@@ -88,6 +93,7 @@ var (
 		"CODE_EXCHANGE_EXISTS":   12,
 		"CODE_ALREADY_CONNECTED": 13,
 		"CODE_WRONG_TYPE":        14,
+		"CODE_UNDELIVERED":       15,
 	}
 )
 
@@ -2420,7 +2426,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\x06labels\x18\f \x03(\v2 .bourse.v1.Heartbeat.LabelsEntryR\x06labels\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xc8\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xde\x02\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CODE_NO_HANDLERS\x10\x01\x12\x10\n" +
@@ -2437,7 +2443,8 @@ const file_bourse_proto_rawDesc = "" +
 	"\x0eCODE_NO_LEADER\x10\v\x12\x18\n" +
 	"\x14CODE_EXCHANGE_EXISTS\x10\f\x12\x1a\n" +
 	"\x16CODE_ALREADY_CONNECTED\x10\r\x12\x13\n" +
-	"\x0fCODE_WRONG_TYPE\x10\x0eB,Z*github.com/bourse-go/bourse/proto;boursepbb\x06proto3"
+	"\x0fCODE_WRONG_TYPE\x10\x0e\x12\x14\n" +
+	"\x10CODE_UNDELIVERED\x10\x0fB,Z*github.com/bourse-go/bourse/proto;boursepbb\x06proto3"
 
 var (
 	file_bourse_proto_rawDescOnce sync.Once
