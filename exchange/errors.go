@@ -63,7 +63,9 @@ var errUndelivered = &undelivered{}
 
 type undelivered struct{}
 
-func (*undelivered) Error() string { return "bourse: no handlers: its handler stopped before it got the request" }
+func (*undelivered) Error() string {
+	return "bourse: no handlers: its handler stopped before it got the request"
+}
 func (*undelivered) Unwrap() error { return ErrNoHandlers }
 
 // codes maps each sentinel to its wire code, in the order CodeOf tries them:
