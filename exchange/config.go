@@ -3,6 +3,7 @@ package exchange
 import (
 	"crypto/tls"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/bourse-go/bourse/errs"
@@ -23,6 +24,15 @@ type Config struct {
 	MaxRedirects int
 	// Logger receives the hub's logs. nil means slog.Default().
 	Logger *slog.Logger
+	// Workers is the number of long-lived goroutines in the pool that runs
+	// the mailboxes of the actors a Broker of package actors spawns (Serve,
+	// SubscribeFunc, and actors spawned with Broker.Dispatcher); the Hub
+	// itself does not use it. 0 means DefaultWorkersPerProc per GOMAXPROCS
+	// (WorkerCount). When every worker is blocked, the pool starts extra
+	// goroutines rather than let queued mailboxes wait, so more workers
+	// than that only help handlers that block often; fewer leave more of
+	// the processors to the rest of the program. 0..MaxWorkers.
+	Workers int
 	// DataAddr is the "host:port" the hub's data link listens on (port 0
 	// picks a free one); "" means no data link. The data link carries
 	// requests, replies and publications between nodes on a framed TCP
@@ -62,6 +72,17 @@ type Config struct {
 // DefaultLeaseDuration is the leader lease when Config.LeaseDuration is 0.
 const DefaultLeaseDuration = 500 * time.Millisecond
 
+// DefaultWorkersPerProc is how many pool workers a Broker starts per
+// GOMAXPROCS when Config.Workers is 0: two, so that while one worker waits
+// in a handler (for a reply, a lock, I/O) another can use the processor.
+const DefaultWorkersPerProc = 2
+
+// MaxWorkers bounds Config.Workers. Each worker keeps its grown stack for
+// the broker's life, and the pool adds goroutines by itself when all its
+// workers are blocked: a larger figure is a mistake (a size in bytes, a
+// rate), not a need.
+const MaxWorkers = 4096
+
 // DefaultConfig returns the configuration New uses when given none.
 func DefaultConfig() Config {
 	return Config{Node: "local", MaxRedirects: 8}
@@ -76,10 +97,22 @@ func (c Config) Validate() error {
 	if c.MaxRedirects < 0 || c.MaxRedirects > 64 {
 		return errs.Field("exchange.Config.MaxRedirects", "is %d, want 0..64", c.MaxRedirects)
 	}
+	if c.Workers < 0 || c.Workers > MaxWorkers {
+		return errs.Field("exchange.Config.Workers", "is %d, want 0 (%d per GOMAXPROCS) to %d", c.Workers, DefaultWorkersPerProc, MaxWorkers)
+	}
 	if c.LeaseDuration < 0 {
 		return errs.Field("exchange.Config.LeaseDuration", "is %v, want 0 (the default) or more", c.LeaseDuration)
 	}
 	return nil
+}
+
+// WorkerCount returns the size of the worker pool c asks for: Workers, or
+// DefaultWorkersPerProc times runtime.GOMAXPROCS(0) when Workers is 0.
+func (c Config) WorkerCount() int {
+	if c.Workers == 0 {
+		return DefaultWorkersPerProc * runtime.GOMAXPROCS(0)
+	}
+	return c.Workers
 }
 
 func (c Config) leaseDuration() time.Duration {

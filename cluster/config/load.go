@@ -251,6 +251,9 @@ func (p *parser) build(o options) *File {
 	if n, ok := p.integer("broker.max_redirects", 0, 64); ok {
 		cfg.Exchange.MaxRedirects = n
 	}
+	if n, ok := p.integer("broker.workers", 0, actors.MaxWorkers); ok {
+		cfg.Exchange.Workers = n
+	}
 	p.checkCore(cfg)
 	cfg.TLS = p.tlsConfig()
 

@@ -48,6 +48,7 @@ type Pool struct {
 	goroutines lifecycle.Group // workers, the stall detector, draining goroutines
 	once       sync.Once
 	throughput int
+	workers    int
 }
 
 var _ actor.Dispatcher = (*Pool)(nil)
@@ -61,7 +62,7 @@ func New(workers, throughput int) *Pool {
 	if throughput < 1 {
 		throughput = 300
 	}
-	p := &Pool{queue: make([]func(), 64), kick: make(chan struct{}, 1), stop: make(chan struct{}), throughput: throughput}
+	p := &Pool{queue: make([]func(), 64), kick: make(chan struct{}, 1), stop: make(chan struct{}), throughput: throughput, workers: workers}
 	p.cond.L = &p.mu
 	for range workers {
 		p.goroutines.Go(p.worker)
@@ -195,6 +196,10 @@ func (p *Pool) drain() {
 		fn()
 	}
 }
+
+// Workers returns the number of long-lived workers the pool started (the
+// goroutines it adds when they are all blocked are not counted).
+func (p *Pool) Workers() int { return p.workers }
 
 // Throughput implements actor.Dispatcher.
 func (p *Pool) Throughput() int { return p.throughput }
