@@ -20,7 +20,8 @@ type Config struct {
 	// nil means strategies.Builtin().
 	Strategies *strategies.Registry
 	// MaxRedirects bounds how many times fun strategies may redirect one
-	// request to another exchange before it fails with ErrRedirectLoop.
+	// request to another exchange before it fails with ErrRedirectLoop:
+	// 0..MaxRedirectsLimit, DefaultMaxRedirects in DefaultConfig.
 	MaxRedirects int
 	// Logger receives the hub's logs. nil means slog.Default().
 	Logger *slog.Logger
@@ -72,6 +73,15 @@ type Config struct {
 // DefaultLeaseDuration is the leader lease when Config.LeaseDuration is 0.
 const DefaultLeaseDuration = 500 * time.Millisecond
 
+// DefaultMaxRedirects is Config.MaxRedirects in DefaultConfig: room for
+// a few exchanges that hand requests on to each other, while a loop among
+// them fails after a handful of hops.
+const DefaultMaxRedirects = 8
+
+// MaxRedirectsLimit is the largest Config.MaxRedirects Validate accepts:
+// a chain of redirects longer than that is a loop, not a route.
+const MaxRedirectsLimit = 64
+
 // DefaultWorkersPerProc is how many pool workers a Broker starts per
 // GOMAXPROCS when Config.Workers is 0: two, so that while one worker waits
 // in a handler (for a reply, a lock, I/O) another can use the processor.
@@ -85,7 +95,7 @@ const MaxWorkers = 4096
 
 // DefaultConfig returns the configuration New uses when given none.
 func DefaultConfig() Config {
-	return Config{Node: "local", MaxRedirects: 8}
+	return Config{Node: "local", MaxRedirects: DefaultMaxRedirects}
 }
 
 // Validate reports the first problem of c, as an *errs.FieldError naming
@@ -94,8 +104,8 @@ func (c Config) Validate() error {
 	if c.Node == "" {
 		return errs.Field("exchange.Config.Node", "is empty")
 	}
-	if c.MaxRedirects < 0 || c.MaxRedirects > 64 {
-		return errs.Field("exchange.Config.MaxRedirects", "is %d, want 0..64", c.MaxRedirects)
+	if c.MaxRedirects < 0 || c.MaxRedirects > MaxRedirectsLimit {
+		return errs.Field("exchange.Config.MaxRedirects", "is %d, want 0..%d", c.MaxRedirects, MaxRedirectsLimit)
 	}
 	if c.Workers < 0 || c.Workers > MaxWorkers {
 		return errs.Field("exchange.Config.Workers", "is %d, want 0 (%d per GOMAXPROCS) to %d", c.Workers, DefaultWorkersPerProc, MaxWorkers)
