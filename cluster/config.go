@@ -36,6 +36,11 @@ const DataPortOff = -1
 // MinHeartbeatInterval is the shortest HeartbeatInterval Validate accepts.
 const MinHeartbeatInterval = 10 * time.Millisecond
 
+// minLeaseDuration is the shortest leader lease Validate accepts: a leader
+// asks to renew its lease four times per lease, so a shorter one would
+// renew more often than every millisecond.
+const minLeaseDuration = 4 * time.Millisecond
+
 // ErrInvalidConfig is wrapped by every error of Config.Validate and Start
 // about the configuration. It is errs.ErrInvalid, the one sentinel of bad
 // configuration in every bourse package, under its older name: Validate's
@@ -292,8 +297,8 @@ func (c Config) Validate() error {
 		return invalid("JoinTimeout", "is %v, want 0 (the default, %v) or more", c.JoinTimeout, DefaultJoinTimeout)
 	case c.SuspectAfter <= 2*c.HeartbeatInterval:
 		return invalid("SuspectAfter", "is %v, want more than twice the heartbeat interval (%v)", c.SuspectAfter, c.HeartbeatInterval)
-	case c.Exchange.LeaseDuration < 4*time.Millisecond || c.Exchange.LeaseDuration >= c.SuspectAfter:
-		return invalid("Exchange.LeaseDuration", "is %v, want 4ms or more and less than the suspect time (%v)", c.Exchange.LeaseDuration, c.SuspectAfter)
+	case c.Exchange.LeaseDuration < minLeaseDuration || c.Exchange.LeaseDuration >= c.SuspectAfter:
+		return invalid("Exchange.LeaseDuration", "is %v, want %v or more and less than the suspect time (%v)", c.Exchange.LeaseDuration, minLeaseDuration, c.SuspectAfter)
 	}
 	if k, p := deploy.CheckLabels(c.Labels); p != "" {
 		return invalid("Labels["+strconv.Quote(k)+"]", "%s", p)
