@@ -371,11 +371,13 @@ func (n *Node) heartbeat(leaving bool) *boursepb.Heartbeat {
 // still runs; ends the membership goroutine and its probes; sends a leaving
 // heartbeat to every live peer and waits for their acknowledgements (twice
 // HeartbeatInterval, within 100-500 ms), so that they drop it at once;
-// stops discovery, the membership actor, remote and the actor system;
-// closes the Subscribe channels. It returns when every goroutine the node
-// started has ended. ctx bounds the waits on the broker, the
-// acknowledgements, discovery and remote; remote is then stopped forcibly.
-// Stop is idempotent: later calls return the first call's result.
+// when there were peers, keeps remote running 50 ms more, so that what
+// they sent before dropping the node arrives; stops discovery, the
+// membership actor, remote and the actor system; closes the Subscribe
+// channels. It returns when every goroutine the node started has ended.
+// ctx bounds the waits on the broker, the acknowledgements, the drain,
+// discovery and remote; remote is then stopped forcibly. Stop is
+// idempotent: later calls return the first call's result.
 func (n *Node) Stop(ctx context.Context) error {
 	n.stopOnce.Do(func() {
 		start := time.Now()
