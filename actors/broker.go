@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -54,6 +53,16 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.cfg.Logger = l }
 }
 
+// WithWorkers sets the size of the broker's worker pool, the long-lived
+// goroutines that run the mailboxes of its handler and subscriber actors
+// (see Dispatcher). It sets Config.Workers: 0 means DefaultWorkersPerProc
+// per GOMAXPROCS (the default), and New refuses a figure below 0 or above
+// MaxWorkers with a *FieldError. Like the other options that set a field of
+// Config, it must come after WithConfig.
+func WithWorkers(n int) Option {
+	return func(o *options) { o.cfg.Workers = n }
+}
+
 // Broker is a service's handle on bourse. Its methods are safe for concurrent
 // use.
 type Broker struct {
@@ -77,7 +86,12 @@ func New(opts ...Option) (*Broker, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	b := &Broker{system: o.system, services: map[*Service]struct{}{}, watches: map[*leaderWatch]struct{}{}, pool: dispatch.New(2*runtime.GOMAXPROCS(0), 0)}
+	// Checked before anything starts (exchange.New checks it again), so
+	// that a bad Workers starts no pool.
+	if err := o.cfg.Validate(); err != nil {
+		return nil, err
+	}
+	b := &Broker{system: o.system, services: map[*Service]struct{}{}, watches: map[*leaderWatch]struct{}{}, pool: dispatch.New(o.cfg.WorkerCount(), 0)}
 	if b.system == nil {
 		// protoactor logs to its own console logger by default; route it to
 		// the broker's logger so an application has one place for logs.
@@ -108,7 +122,7 @@ func New(opts ...Option) (*Broker, error) {
 func (b *Broker) System() *actor.ActorSystem { return b.system }
 
 // Dispatcher returns the broker's dispatcher: a pool of long-lived goroutines
-// that run actors' mailboxes. Spawn handler and subscriber actors with
+// that run actors' mailboxes (Config.Workers of them, WithWorkers). Spawn handler and subscriber actors with
 // actor.WithDispatcher(b.Dispatcher()) (Serve and SubscribeFunc do): a
 // request-response cycle then costs about half of what it costs on
 // protoactor's default dispatcher (docs/benchmarks.md).

@@ -81,8 +81,9 @@ type (
 	WrongTypeError = exchange.WrongTypeError
 	// Config configures a broker's exchange layer (WithConfig): Node (the
 	// node's name), Strategies (the strategy registry, WithStrategies),
-	// MaxRedirects (the bound on fun strategies' redirects), Logger, and
-	// LeaseDuration (the leader lease). Its other fields are set by package
+	// MaxRedirects (the bound on fun strategies' redirects), Logger,
+	// Workers (the size of the worker pool, WithWorkers) and LeaseDuration
+	// (the leader lease). Its other fields are set by package
 	// cluster, whose Config.Exchange holds it; Validate reports a bad one as
 	// a *FieldError.
 	Config = exchange.Config
@@ -90,6 +91,15 @@ type (
 
 // DefaultConfig returns the configuration New uses when given none.
 func DefaultConfig() Config { return exchange.DefaultConfig() }
+
+// Bounds of Config.Workers, the size of the broker's worker pool.
+const (
+	// DefaultWorkersPerProc is how many workers a broker starts per
+	// GOMAXPROCS when Config.Workers is 0.
+	DefaultWorkersPerProc = exchange.DefaultWorkersPerProc
+	// MaxWorkers is the largest Config.Workers New accepts.
+	MaxWorkers = exchange.MaxWorkers
+)
 
 // What a broker reports about its exchanges (Broker.Stats,
 // Broker.Subscriptions, Broker.LinkStats).

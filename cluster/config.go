@@ -36,6 +36,11 @@ const DataPortOff = -1
 // MinHeartbeatInterval is the shortest HeartbeatInterval Validate accepts.
 const MinHeartbeatInterval = 10 * time.Millisecond
 
+// minLeaseDuration is the shortest leader lease Validate accepts: a leader
+// asks to renew its lease four times per lease, so a shorter one would
+// renew more often than every millisecond.
+const minLeaseDuration = 4 * time.Millisecond
+
 // ErrInvalidConfig is wrapped by every error of Config.Validate and Start
 // about the configuration. It is errs.ErrInvalid, the one sentinel of bad
 // configuration in every bourse package, under its older name: Validate's
@@ -315,8 +320,8 @@ func (c Config) Validate() error {
 		return invalid("RebalanceInterval", "is %v, want 0 (the default, %v) or more", c.RebalanceInterval, DefaultRebalanceInterval)
 	case c.DeployStartTimeout < 0:
 		return invalid("DeployStartTimeout", "is %v, want 0 (the default, %v) or more", c.DeployStartTimeout, DefaultDeployStartTimeout)
-	case c.Exchange.LeaseDuration < 4*time.Millisecond || c.Exchange.LeaseDuration >= c.SuspectAfter:
-		return invalid("Exchange.LeaseDuration", "is %v, want 4ms or more and less than the suspect time (%v)", c.Exchange.LeaseDuration, c.SuspectAfter)
+	case c.Exchange.LeaseDuration < minLeaseDuration || c.Exchange.LeaseDuration >= c.SuspectAfter:
+		return invalid("Exchange.LeaseDuration", "is %v, want %v or more and less than the suspect time (%v)", c.Exchange.LeaseDuration, minLeaseDuration, c.SuspectAfter)
 	}
 	if k, p := deploy.CheckLabels(c.Labels); p != "" {
 		return invalid("Labels["+strconv.Quote(k)+"]", "%s", p)

@@ -93,6 +93,11 @@ type effects struct {
 	paused  time.Duration // this process did not run for this long (see tick)
 }
 
+// forever stands for "no end" where the quorum needs a time: a node alone
+// in its cluster has a quorum that no peer's silence can take away. A
+// century: beyond any run, and well within a time.Duration (292 years).
+const forever = 100 * 365 * 24 * time.Hour
+
 func newMembership(cfg Config, self Member) *membership {
 	return &membership{
 		cluster:      cfg.Cluster,
@@ -523,7 +528,7 @@ func (m *membership) quorumUntil(now time.Time) time.Time {
 	slices.SortFunc(ps, func(a, b fresh) int { return b.at.Compare(a.at) })
 	view := []Member{m.self}
 	if m.quorum(view) {
-		return now.Add(100 * 365 * 24 * time.Hour) // alone: no peer to lose
+		return now.Add(forever) // alone: no peer to lose
 	}
 	for _, f := range ps {
 		view = append(view, f.p.member)

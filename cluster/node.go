@@ -25,6 +25,18 @@ import (
 // heartbeats: actor.NewPID(address, MembersActor).
 const MembersActor = "bourse$members"
 
+// Room in the channels that feed the membership goroutine, so that their
+// senders (the membership actor, remote's event stream, discovery, the
+// probes), which wait when a channel is full, keep going while the
+// goroutine works through a tick. onLinkDown drops instead of waiting: a
+// full downBacklog already holds checks that will probe the node anyway.
+const (
+	heartbeatBacklog = 256 // heartbeats: one per peer per interval, for a burst from a large cluster
+	downBacklog      = 64  // addresses whose connection broke, to check at once
+	discoveryBacklog = 4   // discovery updates: each is the whole list of peers
+	probeBacklog     = 64  // results of reachability probes
+)
+
 // leaveAckTimeout bounds how long Stop waits for peers to acknowledge its
 // leaving heartbeat: twice the heartbeat interval, within 100-500 ms. A live
 // peer answers within a round trip; a peer that died just before does not.
@@ -124,10 +136,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{
 		cfg:        cfg,
-		heartbeats: make(chan *boursepb.Heartbeat, 256),
-		terminated: make(chan string, 64),
-		discovered: make(chan []Peer, 4),
-		probes:     make(chan probeResult, 64),
+		heartbeats: make(chan *boursepb.Heartbeat, heartbeatBacklog),
+		terminated: make(chan string, downBacklog),
+		discovered: make(chan []Peer, discoveryBacklog),
+		probes:     make(chan probeResult, probeBacklog),
 		quit:       make(chan struct{}),
 		joined:     make(chan struct{}),
 		discovery:  cfg.Discovery,
@@ -175,8 +187,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	xcfg.Incarnation = n.self.Incarnation
 	xcfg.OnPeerDown = n.onLinkDown
 	xcfg.QuorumUntil = func() time.Time { return *n.quorumUntil.Load() }
-	forever := time.Now().Add(100 * 365 * 24 * time.Hour) // alone until the first heartbeat
-	n.quorumUntil.Store(&forever)
+	alone := time.Now().Add(forever) // alone until the first heartbeat
+	n.quorumUntil.Store(&alone)
 	n.broker, err = actors.New(actors.WithActorSystem(n.system), actors.WithConfig(xcfg))
 	if err != nil {
 		return fail(fmt.Errorf("bourse: cluster: start broker: %w", err))
@@ -366,11 +378,13 @@ func (n *Node) heartbeat(leaving bool) *boursepb.Heartbeat {
 // still runs; ends the membership goroutine and its probes; sends a leaving
 // heartbeat to every live peer and waits for their acknowledgements (twice
 // HeartbeatInterval, within 100-500 ms), so that they drop it at once;
-// stops discovery, the membership actor, remote and the actor system;
-// closes the Subscribe channels. It returns when every goroutine the node
-// started has ended. ctx bounds the waits on the broker, the
-// acknowledgements, discovery and remote; remote is then stopped forcibly.
-// Stop is idempotent: later calls return the first call's result.
+// when there were peers, keeps remote running 50 ms more, so that what
+// they sent before dropping the node arrives; stops discovery, the
+// membership actor, remote and the actor system; closes the Subscribe
+// channels. It returns when every goroutine the node started has ended.
+// ctx bounds the waits on the broker, the acknowledgements, the drain,
+// discovery and remote; remote is then stopped forcibly. Stop is
+// idempotent: later calls return the first call's result.
 func (n *Node) Stop(ctx context.Context) error {
 	n.stopOnce.Do(func() {
 		start := time.Now()

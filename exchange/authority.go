@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"log/slog"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -16,6 +17,13 @@ import (
 // their state before it starts routing with what it has. Nodes that answer
 // later are merged in as they come.
 const rebuildWait = 500 * time.Millisecond
+
+// seedKeep is how long an authority keeps the state of a node that
+// answered it while its own node does not see that node yet (it came back
+// from a partition a moment ago): four rebuild waits, ample for membership
+// to hear the node's heartbeats; a node still unseen then is taken as gone
+// and its state dropped.
+const seedKeep = 4 * rebuildWait
 
 // authority is an exchange's control plane: the one place that orders its
 // connections by seniority, appoints the leader (the oldest connection: no
@@ -341,7 +349,7 @@ func (a *authority) releaseAcks(ctx actor.Context) {
 	if len(a.acks) == 0 {
 		return
 	}
-	low := uint64(1<<64 - 1)
+	low := uint64(math.MaxUint64)
 	for addr, ns := range a.nodes {
 		if ns.pop != nil && a.live[addr] {
 			low = min(low, a.acked[addr])
@@ -371,7 +379,7 @@ func (a *authority) attach(ctx actor.Context, m *boursepb.Attach) {
 		// lose the publications to it meanwhile.
 		a.markSeeded(addr)
 		if !a.rebuilding && !a.seedT.armed {
-			a.seedT.Start(a.root, ctx.Self(), 4*rebuildWait)
+			a.seedT.Start(a.root, ctx.Self(), seedKeep)
 		}
 	}
 	if a.rebuilding && m.GetHasExchange() && m.GetTerm() >= a.maxRep {
@@ -538,7 +546,7 @@ func (a *authority) seed(ctx actor.Context) {
 	}
 	a.knownSubs = nil
 	if len(a.seeded) > 0 && !a.seedT.armed {
-		a.seedT.Start(a.root, ctx.Self(), 4*rebuildWait)
+		a.seedT.Start(a.root, ctx.Self(), seedKeep)
 	}
 }
 

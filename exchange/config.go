@@ -3,6 +3,7 @@ package exchange
 import (
 	"crypto/tls"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/bourse-go/bourse/errs"
@@ -19,10 +20,20 @@ type Config struct {
 	// nil means strategies.Builtin().
 	Strategies *strategies.Registry
 	// MaxRedirects bounds how many times fun strategies may redirect one
-	// request to another exchange before it fails with ErrRedirectLoop.
+	// request to another exchange before it fails with ErrRedirectLoop:
+	// 0..MaxRedirectsLimit, DefaultMaxRedirects in DefaultConfig.
 	MaxRedirects int
 	// Logger receives the hub's logs. nil means slog.Default().
 	Logger *slog.Logger
+	// Workers is the number of long-lived goroutines in the pool that runs
+	// the mailboxes of the actors a Broker of package actors spawns (Serve,
+	// SubscribeFunc, and actors spawned with Broker.Dispatcher); the Hub
+	// itself does not use it. 0 means DefaultWorkersPerProc per GOMAXPROCS
+	// (WorkerCount). When every worker is blocked, the pool starts extra
+	// goroutines rather than let queued mailboxes wait, so more workers
+	// than that only help handlers that block often; fewer leave more of
+	// the processors to the rest of the program. 0..MaxWorkers.
+	Workers int
 	// DataAddr is the "host:port" the hub's data link listens on (port 0
 	// picks a free one); "" means no data link. The data link carries
 	// requests, replies and publications between nodes on a framed TCP
@@ -62,9 +73,29 @@ type Config struct {
 // DefaultLeaseDuration is the leader lease when Config.LeaseDuration is 0.
 const DefaultLeaseDuration = 500 * time.Millisecond
 
+// DefaultMaxRedirects is Config.MaxRedirects in DefaultConfig: room for
+// a few exchanges that hand requests on to each other, while a loop among
+// them fails after a handful of hops.
+const DefaultMaxRedirects = 8
+
+// MaxRedirectsLimit is the largest Config.MaxRedirects Validate accepts:
+// a chain of redirects longer than that is a loop, not a route.
+const MaxRedirectsLimit = 64
+
+// DefaultWorkersPerProc is how many pool workers a Broker starts per
+// GOMAXPROCS when Config.Workers is 0: two, so that while one worker waits
+// in a handler (for a reply, a lock, I/O) another can use the processor.
+const DefaultWorkersPerProc = 2
+
+// MaxWorkers bounds Config.Workers. Each worker keeps its grown stack for
+// the broker's life, and the pool adds goroutines by itself when all its
+// workers are blocked: a larger figure is a mistake (a size in bytes, a
+// rate), not a need.
+const MaxWorkers = 4096
+
 // DefaultConfig returns the configuration New uses when given none.
 func DefaultConfig() Config {
-	return Config{Node: "local", MaxRedirects: 8}
+	return Config{Node: "local", MaxRedirects: DefaultMaxRedirects}
 }
 
 // Validate reports the first problem of c, as an *errs.FieldError naming
@@ -73,13 +104,25 @@ func (c Config) Validate() error {
 	if c.Node == "" {
 		return errs.Field("exchange.Config.Node", "is empty")
 	}
-	if c.MaxRedirects < 0 || c.MaxRedirects > 64 {
-		return errs.Field("exchange.Config.MaxRedirects", "is %d, want 0..64", c.MaxRedirects)
+	if c.MaxRedirects < 0 || c.MaxRedirects > MaxRedirectsLimit {
+		return errs.Field("exchange.Config.MaxRedirects", "is %d, want 0..%d", c.MaxRedirects, MaxRedirectsLimit)
+	}
+	if c.Workers < 0 || c.Workers > MaxWorkers {
+		return errs.Field("exchange.Config.Workers", "is %d, want 0 (%d per GOMAXPROCS) to %d", c.Workers, DefaultWorkersPerProc, MaxWorkers)
 	}
 	if c.LeaseDuration < 0 {
 		return errs.Field("exchange.Config.LeaseDuration", "is %v, want 0 (the default) or more", c.LeaseDuration)
 	}
 	return nil
+}
+
+// WorkerCount returns the size of the worker pool c asks for: Workers, or
+// DefaultWorkersPerProc times runtime.GOMAXPROCS(0) when Workers is 0.
+func (c Config) WorkerCount() int {
+	if c.Workers == 0 {
+		return DefaultWorkersPerProc * runtime.GOMAXPROCS(0)
+	}
+	return c.Workers
 }
 
 func (c Config) leaseDuration() time.Duration {

@@ -57,12 +57,18 @@ type leaseState struct {
 
 func (l *leaseState) valid(now time.Duration) bool { return int64(now) < l.until.Load() }
 
+// renewsPerLease is how many times per lease a point of presence asks to
+// extend the leases it holds: four, which leaves room for a request or its
+// grant to be lost or late once or twice before the lease runs out, at a
+// cost of four small messages per lease.
+const renewsPerLease = 4
+
 // leases are a point of presence's leases for its node's leading connections.
 type leases struct {
 	held   map[string]*heldLease // by connection id: the local connections the table names leader
 	sent   map[uint64]sentLease  // lease requests in flight, by id
 	nextID uint64
-	renew  selfTimer // every LeaseDuration/4 while any is held
+	renew  selfTimer // every LeaseDuration/renewsPerLease while any is held
 	expire selfTimer // at the earliest end of a lease
 }
 
@@ -122,7 +128,7 @@ func (a *popActor) leadersChanged(ctx actor.Context) {
 	hl.term = a.term
 	a.requestLease(ctx, hl)
 	if !ls.renew.armed {
-		ls.renew.Start(a.p.h.root, ctx.Self(), a.p.h.cfg.leaseDuration()/4)
+		ls.renew.Start(a.p.h.root, ctx.Self(), a.p.h.cfg.leaseDuration()/renewsPerLease)
 	}
 }
 
@@ -215,7 +221,7 @@ func (a *popActor) leaseTick(ctx actor.Context, m *timerTick) {
 		for _, hl := range ls.held {
 			a.requestLease(ctx, hl)
 		}
-		ls.renew.Start(a.p.h.root, ctx.Self(), a.p.h.cfg.leaseDuration()/4)
+		ls.renew.Start(a.p.h.root, ctx.Self(), a.p.h.cfg.leaseDuration()/renewsPerLease)
 	}
 	if ls.expire.Fired(m) {
 		now := a.p.h.now()

@@ -309,6 +309,12 @@ func TestParseErrors(t *testing.T) {
 			want: []string{"100 is out of range 0..64"},
 		},
 		{
+			name: "workers out of range",
+			yaml: base + "broker: {workers: -2}\n",
+			key:  "broker.workers", line: 11,
+			want: []string{"-2 is out of range 0..4096"},
+		},
+		{
 			name: "label value empty",
 			yaml: strings.Replace(base, "node: {name: md-1, host: 127.0.0.1, port: 0}", "node:\n  name: md-1\n  labels:\n    zone: eu\n    disk:\n", 1),
 			key:  `node.labels["disk"]`, line: 6,

@@ -28,6 +28,7 @@ var keys = []struct{ field, key string }{
 	{"cluster.Config.JoinTimeout", "cluster.join_timeout"},
 	{"cluster.Config.Exchange.Node", "node.name"},
 	{"cluster.Config.Exchange.MaxRedirects", "broker.max_redirects"},
+	{"cluster.Config.Exchange.Workers", "broker.workers"},
 	{"cluster.Config.Exchange.LeaseDuration", "cluster.lease_duration"},
 	{"static.Peers", "cluster.discovery.peers"},
 	{"consul.Config.Address", "cluster.discovery.consul.address"},

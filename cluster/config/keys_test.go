@@ -64,6 +64,7 @@ func TestEveryCoreRuleHasAKey(t *testing.T) {
 		clusterCase("suspect", "cluster.suspect_after", func(c *cluster.Config) { c.SuspectAfter = c.HeartbeatInterval }),
 		clusterCase("lease", "cluster.lease_duration", func(c *cluster.Config) { c.Exchange.LeaseDuration = time.Millisecond }),
 		clusterCase("max redirects", "broker.max_redirects", func(c *cluster.Config) { c.Exchange.MaxRedirects = 65 }),
+		clusterCase("workers", "broker.workers", func(c *cluster.Config) { c.Exchange.Workers = -1 }),
 		{"peer", "cluster.discovery.peers[1]", peerErr},
 		{"consul address", "cluster.discovery.consul.address", consul.Config{Address: "x"}.Validate()},
 		{"consul ttl", "cluster.discovery.consul.ttl", consulErr(consul.Config{TTL: time.Microsecond})},

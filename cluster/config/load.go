@@ -15,6 +15,7 @@ import (
 	"github.com/bourse-go/bourse/cluster/consul"
 	"github.com/bourse-go/bourse/cluster/deploy"
 	"github.com/bourse-go/bourse/cluster/static"
+	"github.com/bourse-go/bourse/exchange"
 	"github.com/bourse-go/bourse/strategies"
 )
 
@@ -248,8 +249,11 @@ func (p *parser) build(o options) *File {
 	if d, ok := p.duration("cluster.join_timeout"); ok && d != 0 {
 		cfg.JoinTimeout = d
 	}
-	if n, ok := p.integer("broker.max_redirects", 0, 64); ok {
+	if n, ok := p.integer("broker.max_redirects", 0, exchange.MaxRedirectsLimit); ok {
 		cfg.Exchange.MaxRedirects = n
+	}
+	if n, ok := p.integer("broker.workers", 0, actors.MaxWorkers); ok {
+		cfg.Exchange.Workers = n
 	}
 	p.checkCore(cfg)
 	cfg.TLS = p.tlsConfig()

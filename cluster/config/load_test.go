@@ -40,7 +40,7 @@ cluster:
   discovery:
     provider: static
     peers: ["10.0.0.8:7101", "10.0.0.9:7101"]
-broker: {max_redirects: 4}
+broker: {max_redirects: 4, workers: 12}
 exchanges:
   - name: orders
     kind: req-resp
@@ -57,7 +57,7 @@ log: {level: debug, format: json}
 	if c.HeartbeatInterval != 100*time.Millisecond || c.SuspectAfter != 2*time.Second {
 		t.Errorf("timings = %v, %v", c.HeartbeatInterval, c.SuspectAfter)
 	}
-	if c.Exchange.MaxRedirects != 4 || c.Exchange.Strategies == nil {
+	if c.Exchange.MaxRedirects != 4 || c.Exchange.Workers != 12 || c.Exchange.Strategies == nil {
 		t.Errorf("exchange config = %+v", c.Exchange)
 	}
 	d, ok := c.Discovery.(*static.Discovery)

@@ -74,6 +74,7 @@ var schema = sectionOf(map[string]*schemaNode{
 	}),
 	"broker": sectionOf(map[string]*schemaNode{
 		"max_redirects": leafNode,
+		"workers":       leafNode,
 	}),
 	"exchanges": {shape: sectionList, fields: map[string]*schemaNode{
 		"name":     leafNode,
@@ -130,6 +131,7 @@ var envVars = []struct{ key, env string }{
 	{"cluster.discovery.consul.deregister_after", "BOURSE_CONSUL_DEREGISTER_AFTER"},
 	{"cluster.discovery.consul.wait_time", "BOURSE_CONSUL_WAIT_TIME"},
 	{"broker.max_redirects", "BOURSE_BROKER_MAX_REDIRECTS"},
+	{"broker.workers", "BOURSE_BROKER_WORKERS"},
 	{"log.level", "BOURSE_LOG_LEVEL"},
 	{"log.format", "BOURSE_LOG_FORMAT"},
 }

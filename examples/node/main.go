@@ -42,32 +42,55 @@ func main() {
 
 // run runs the node until ctx ends, then stops it. The node logs to logOut.
 func run(ctx context.Context, args []string, logOut io.Writer) error {
+	f, err := load(args, logOut)
+	if err != nil {
+		return err
+	}
+	n, err := start(ctx, f)
+	if err != nil {
+		return err
+	}
+	logMembership(ctx, n, f.Cluster.Logger)
+	return stop(n, f.Cluster.Logger)
+}
+
+// load teaches where a node's configuration comes from: a YAML file,
+// overridden by BOURSE_* environment variables. A bad file is an error
+// naming the file, the line and the key.
+func load(args []string, logOut io.Writer) (*config.File, error) {
 	flags := flag.NewFlagSet("node", flag.ContinueOnError)
 	flags.SetOutput(logOut)
 	path := flags.String("config", "examples/node/node.yaml", "YAML file describing the node and its exchanges")
 	if err := flags.Parse(args); err != nil {
-		return err
+		return nil, err
 	}
-	f, err := config.Load(*path, config.WithLogOutput(logOut))
-	if err != nil {
-		return err
-	}
-	log := f.Cluster.Logger
+	return config.Load(*path, config.WithLogOutput(logOut))
+}
 
+// start teaches that one call starts the node, joins its cluster and
+// declares the file's exchanges; the node then has an address and a view
+// of its members.
+func start(ctx context.Context, f *config.File) (*cluster.Node, error) {
 	n, err := config.Start(ctx, f)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	exchanges := make([]string, len(f.Exchanges))
 	for i, s := range f.Exchanges {
 		exchanges[i] = s.Name
 	}
-	log.Info("node up", slog.String("node", n.Name()), slog.String("address", n.Address()),
+	f.Cluster.Logger.Info("node up", slog.String("node", n.Name()), slog.String("address", n.Address()),
 		slog.String("members", members(n.Members())), slog.String("exchanges", strings.Join(exchanges, ",")))
+	return n, nil
+}
 
+// logMembership teaches how to follow the cluster: Subscribe gives every
+// member that joins, leaves or dies, with the view after it. It returns
+// when ctx ends.
+func logMembership(ctx context.Context, n *cluster.Node, log *slog.Logger) {
 	events, unsubscribe := n.Subscribe()
 	defer unsubscribe()
-	for done := false; !done; {
+	for {
 		select {
 		case ev := <-events:
 			attrs := []any{slog.String("event", ev.Type.String()), slog.String("member", ev.Member.Node+"@"+ev.Member.Address)}
@@ -76,11 +99,14 @@ func run(ctx context.Context, args []string, logOut io.Writer) error {
 			}
 			log.Info("membership changed", append(attrs, slog.String("members", members(ev.Members)))...)
 		case <-ctx.Done():
-			done = true
+			return
 		}
 	}
+}
 
-	// ctx is over: stop with a fresh deadline, so peers are told we leave.
+// stop teaches a clean exit: with a fresh deadline, since the run's ctx is
+// over, so that the node still tells its peers it leaves.
+func stop(n *cluster.Node, log *slog.Logger) error {
 	log.Info("stopping", slog.String("node", n.Name()))
 	stopCtx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()

@@ -26,6 +26,20 @@ import (
 // before the pool starts another goroutine for it (see Pool).
 const stallAfter = time.Millisecond
 
+// defaultThroughput is the messages a mailbox processes before it yields
+// when New is given 0: protoactor's own default, so that actors behave the
+// same on the pool as on its dispatcher.
+const defaultThroughput = 300
+
+// The queue is a ring of minQueue slots that doubles when full. Once a
+// burst has grown it beyond keepQueueBelow and drained, it starts again at
+// minQueue: a fan-out to ten thousand local subscribers must not pin its
+// ring for ever.
+const (
+	minQueue       = 64
+	keepQueueBelow = 4096
+)
+
 // Pool is an actor.Dispatcher backed by a set of worker goroutines and a
 // queue. Schedule never blocks. Mailbox runs wait in the queue while every
 // worker is busy; when none of the workers takes any work for stallAfter
@@ -48,20 +62,22 @@ type Pool struct {
 	goroutines lifecycle.Group // workers, the stall detector, draining goroutines
 	once       sync.Once
 	throughput int
+	workers    int
 }
 
 var _ actor.Dispatcher = (*Pool)(nil)
 
 // New starts a pool of workers goroutines; throughput is the number of
-// messages a mailbox processes before yielding (protoactor's default is 300).
+// messages a mailbox processes before yielding (0 means defaultThroughput,
+// protoactor's default, 300).
 func New(workers, throughput int) *Pool {
 	if workers < 1 {
 		workers = 1
 	}
 	if throughput < 1 {
-		throughput = 300
+		throughput = defaultThroughput
 	}
-	p := &Pool{queue: make([]func(), 64), kick: make(chan struct{}, 1), stop: make(chan struct{}), throughput: throughput}
+	p := &Pool{queue: make([]func(), minQueue), kick: make(chan struct{}, 1), stop: make(chan struct{}), throughput: throughput, workers: workers}
 	p.cond.L = &p.mu
 	for range workers {
 		p.goroutines.Go(p.worker)
@@ -94,8 +110,8 @@ func (p *Pool) pop() func() {
 	p.head = (p.head + 1) % len(p.queue)
 	p.n--
 	p.taken++
-	if p.n == 0 && len(p.queue) > 4096 {
-		p.queue, p.head = make([]func(), 64), 0 // a burst's ring is not kept
+	if p.n == 0 && len(p.queue) > keepQueueBelow {
+		p.queue, p.head = make([]func(), minQueue), 0 // a burst's ring is not kept
 	}
 	return fn
 }
@@ -195,6 +211,10 @@ func (p *Pool) drain() {
 		fn()
 	}
 }
+
+// Workers returns the number of long-lived workers the pool started (the
+// goroutines it adds when they are all blocked are not counted).
+func (p *Pool) Workers() int { return p.workers }
 
 // Throughput implements actor.Dispatcher.
 func (p *Pool) Throughput() int { return p.throughput }

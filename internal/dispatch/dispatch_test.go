@@ -88,6 +88,37 @@ func TestDefaults(t *testing.T) {
 	if p.Throughput() != 300 {
 		t.Fatalf("default throughput %d", p.Throughput())
 	}
+	if p.Workers() != 1 {
+		t.Fatalf("workers %d for New(0, 0), want 1", p.Workers())
+	}
+}
+
+// TestWorkers: a pool of n workers parks n goroutines waiting for work,
+// and Workers reports n.
+func TestWorkers(t *testing.T) {
+	for _, n := range []int{1, 3, 17} {
+		p := New(n, 0)
+		if p.Workers() != n {
+			t.Errorf("New(%d, 0).Workers() = %d", n, p.Workers())
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			p.mu.Lock()
+			idle := p.idle
+			p.mu.Unlock()
+			if idle > n {
+				t.Fatalf("New(%d, 0): %d workers waiting", n, idle)
+			}
+			if idle == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("New(%d, 0): %d workers waiting after 10s, want %d", n, idle, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		p.Close()
+	}
 }
 
 // TestStopHonoursContext stops a pool whose worker runs work that does not

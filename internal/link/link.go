@@ -84,6 +84,16 @@ const (
 	version = 1
 )
 
+// helloTimeout bounds how long an accepted connection may take to
+// complete its TLS handshake and send its hello: a peer that dialed us
+// sends both at once, and a stranger that sends nothing must not hold a
+// goroutine for ever.
+const helloTimeout = 5 * time.Second
+
+// closeWriteTimeout bounds Close's last write to each incoming
+// connection: a peer that does not read must not hold Close up.
+const closeWriteTimeout = 100 * time.Millisecond
+
 // Config configures a Link.
 type Config struct {
 	// Handler is called, on the connection's reader goroutine, with each
@@ -324,7 +334,7 @@ func (l *Link) Close(ctx context.Context) error {
 		}
 		l.mu.Lock()
 		for nc := range l.in {
-			_ = nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			_ = nc.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
 			_, _ = nc.Write([]byte{0})
 			_ = nc.Close()
 		}
@@ -405,7 +415,7 @@ func (l *Link) serve(nc net.Conn) {
 		l.mu.Unlock()
 		_ = nc.Close()
 	}()
-	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = nc.SetReadDeadline(time.Now().Add(helloTimeout))
 	if l.cfg.TLS != nil {
 		tc := tls.Server(nc, l.cfg.TLS)
 		if err := tc.Handshake(); err != nil {
