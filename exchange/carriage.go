@@ -8,24 +8,27 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/bourse-go/bourse/internal/codec"
 	"github.com/bourse-go/bourse/internal/link"
 	"github.com/bourse-go/bourse/internal/wiring"
 	boursepb "github.com/bourse-go/bourse/proto"
+	"google.golang.org/protobuf/proto"
 )
 
 // Carriage: the hub's use of the data link (internal/link) that carries
 // requests, replies and publications between nodes: the peer map from remote
-// addresses to data-link addresses, sendWire (a frame on the link, which
-// encodes it with wire.go's outbound, or the message through remote),
-// onFrame (decode with wire.go, hand to deliverRequest, deliverReply or
+// addresses to data-link addresses, sendWire (a frame on the link, encoded
+// by internal/codec, or the message through remote), onFrame (decode with
+// the hub's codec, hand to deliverRequest, deliverReply or
 // deliverPublication) and onLinkDown (fail the calls in flight to that node).
 
-// Frame kinds of the data link (see Config.DataAddr).
-const (
-	frameRequest byte = 1 + iota
-	frameReply
-	framePublication
-)
+// outbound is a data-plane message on its way to another node
+// (codec.OutRequest, OutReply or OutPublication): its link frame, or the
+// same message for protoactor remote.
+type outbound interface {
+	link.Message
+	Proto() (proto.Message, error)
+}
 
 // peerMap maps the protoactor addresses of the live nodes to their data-link
 // addresses and back; a node without a link is absent.
@@ -115,7 +118,7 @@ func (h *Hub) sendWire(addr string, kind byte, m outbound) error {
 		// frozen, and its own view still counts this node in): the caller,
 		// not this node, decides whether to wait for it, and only the link,
 		// which fails what it cannot deliver, carries it.
-		if data, ok := h.lastData.Load(addr); ok && kind == frameReply && h.link != nil {
+		if data, ok := h.lastData.Load(addr); ok && kind == codec.KindReply && h.link != nil {
 			if err := h.link.Send(data.(string), kind, m); err != nil {
 				return linkError(addr, err)
 			}
@@ -131,7 +134,7 @@ func (h *Hub) sendWire(addr string, kind byte, m outbound) error {
 			return nil
 		}
 	}
-	msg, err := m.message()
+	msg, err := m.Proto()
 	if err != nil {
 		return err
 	}
@@ -160,23 +163,23 @@ func linkError(addr string, err error) error {
 func (h *Hub) onFrame(kind byte, body []byte) {
 	var err error
 	switch kind {
-	case frameRequest:
-		var in inRequest
-		if in, err = h.decodeRequest(body); err == nil {
+	case codec.KindRequest:
+		var in codec.InRequest
+		if in, err = h.codec.DecodeRequest(body); err == nil {
 			h.deliverRequest(&in)
 		}
-	case frameReply:
-		var in inReply
-		if in, err = h.decodeReply(body); err == nil {
+	case codec.KindReply:
+		var in codec.InReply
+		if in, err = h.codec.DecodeReply(body); err == nil {
 			h.deliverReply(&in)
 		}
-	case framePublication:
-		var in inPublication
-		if in, err = h.decodePublication(body); err == nil {
+	case codec.KindPublication:
+		var in codec.InPublication
+		if in, err = h.codec.DecodePublication(body); err == nil {
 			h.deliverPublication(&in)
 		}
 	default:
-		err = fmt.Errorf("%w: unknown frame kind %d", errMalformed, kind)
+		err = fmt.Errorf("%w: unknown frame kind %d", codec.ErrMalformed, kind)
 	}
 	if err != nil {
 		h.log.Warn("bourse: data link: dropped a frame", slog.Int("kind", int(kind)), slog.Int("bytes", len(body)), slog.Any("error", err))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/bourse-go/bourse/internal/codec"
 	"github.com/bourse-go/bourse/internal/link"
 	"github.com/bourse-go/bourse/internal/wiring"
 	boursepb "github.com/bourse-go/bourse/proto"
@@ -31,13 +32,12 @@ type Hub struct {
 	inboxPID   *actor.PID
 	deadSub    *eventstream.Subscription // see failDeadLetter
 	ingressPID *actor.PID
-	wireSelf   atomic.Pointer[boursepb.Pid] // see wireIngress
-	ingresses  sync.Map                     // address -> *actor.PID of that node's ingress
-	link       *link.Link                   // the data link; nil without Config.DataAddr
-	peers      atomic.Pointer[peerMap]      // live nodes' data-link addresses
-	lastData   sync.Map                     // remote address -> the last data-link address it had (see sendWire)
-	strs       stringTable                  // the link codec's interned strings
-	targets    cowMap[*actor.PID]           // local actors by id (see localPID)
+	ingresses  sync.Map                // address -> *actor.PID of that node's ingress
+	link       *link.Link              // the data link; nil without Config.DataAddr
+	peers      atomic.Pointer[peerMap] // live nodes' data-link addresses
+	lastData   sync.Map                // remote address -> the last data-link address it had (see sendWire)
+	codec      *codec.Codec            // the data link's codec, with its caches
+	targets    codec.Cache[*actor.PID] // local actors by id (see localPID)
 
 	mu      sync.Mutex // serialises Declare and Stop
 	points  atomic.Pointer[map[string]*point]
@@ -77,6 +77,7 @@ func New(system *actor.ActorSystem, cfg Config) (*Hub, error) {
 		reg:    cfg.Strategies,
 		log:    cfg.Logger,
 		inbox:  newInbox(),
+		codec:  codec.New(),
 		done:   make(chan struct{}),
 		auths:  map[string]*actor.PID{},
 		inc:    cfg.Incarnation,

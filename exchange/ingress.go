@@ -5,9 +5,8 @@ import (
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/codec"
 	boursepb "github.com/bourse-go/bourse/proto"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // ingressID is the id of every hub's ingress process: other nodes address
@@ -33,11 +32,14 @@ func (in *ingress) SendUserMessage(_ *actor.PID, message any) {
 	h := in.h
 	switch m := message.(type) {
 	case *boursepb.Request:
-		h.remoteRequest(m)
+		in := codec.RequestFromProto(m)
+		h.deliverRequest(&in)
 	case *boursepb.Reply:
-		h.remoteReply(m)
+		in := codec.ReplyFromProto(m)
+		h.deliverReply(&in)
 	case *boursepb.Publication:
-		h.remotePublication(m)
+		in := codec.PublicationFromProto(m)
+		h.deliverPublication(&in)
 	case *boursepb.Attach:
 		if auth := h.authorityFor(m.GetExchange()); auth != nil {
 			h.root.Send(auth, envelopeOr(env, m))
@@ -129,161 +131,99 @@ func (h *Hub) holdAttach(name string, msg any) {
 	}
 }
 
-// remoteRequest hands a request that came through remote to its handler.
-func (h *Hub) remoteRequest(m *boursepb.Request) {
-	in := inRequest{exchange: m.GetExchange(), tag: m.GetTag(), key: m.GetKey(), serviceTag: m.GetServiceTag(),
-		connTag: m.GetConnTag(), corr: m.GetCorrelationId(), replyAddr: m.GetReplyTo().GetAddress(), replyID: m.GetReplyTo().GetId(),
-		targetAddr: m.GetTarget().GetAddress(), targetID: m.GetTarget().GetId(), deliverTo: m.GetDeliverTo(), handler: m.GetHandler()}
-	if a := m.GetPayload(); a != nil {
-		in.url, in.value, in.hasPayload = []byte(a.GetTypeUrl()), a.GetValue(), true
-	}
-	h.deliverRequest(&in)
-}
-
 // deliverRequest hands a request from another node to its local handler, or
 // answers it with ErrInvalid.
-func (h *Hub) deliverRequest(in *inRequest) {
-	var replyTo *actor.PID
-	switch {
-	case in.replyID == ingressID && in.replyAddr != "":
-		replyTo = h.ingressOf(in.replyAddr)
-	case in.replyAddr != "":
-		replyTo = actor.NewPID(in.replyAddr, in.replyID)
-	}
-	fail := func(err error) {
-		if replyTo != nil {
-			_ = h.sendWire(replyTo.Address, frameReply, &outReply{exchange: in.exchange, corr: in.corr, tag: in.tag,
-				from: in.handler, err: ErrorToWire(in.exchange, err), deliverTo: in.deliverTo})
-		}
-	}
-	if in.targetID == "" || (in.targetAddr != h.address() && in.targetAddr != "nonhost") {
-		fail(fmt.Errorf("%w: request without a local target", ErrInvalid))
+func (h *Hub) deliverRequest(in *codec.InRequest) {
+	if in.Target.ID == "" || (in.Target.Address != h.address() && in.Target.Address != "nonhost") {
+		h.refuse(in, fmt.Errorf("%w: request without a local target", ErrInvalid))
 		return
 	}
-	if !in.hasPayload {
-		fail(fmt.Errorf("%w: request without a payload", ErrInvalid))
+	if !in.HasPayload {
+		h.refuse(in, fmt.Errorf("%w: request without a payload", ErrInvalid))
 		return
 	}
-	payload, err := newPayload(in.url, in.value)
+	payload, err := h.codec.Payload(in.URL, in.Value)
 	if err != nil {
-		h.log.Warn("bourse: undecodable request payload", slog.String("exchange", in.exchange), slog.Any("error", err))
-		fail(fmt.Errorf("%w: payload: %v", ErrInvalid, err))
+		h.log.Warn("bourse: undecodable request payload", slog.String("exchange", in.Exchange), slog.Any("error", err))
+		h.refuse(in, fmt.Errorf("%w: payload: %v", ErrInvalid, err))
 		return
 	}
-	h.root.Send(h.localPID(in.targetID), &Request{
-		Exchange:   in.exchange,
-		ConnTag:    in.connTag,
-		ServiceTag: in.serviceTag,
-		Tag:        in.tag,
-		Key:        in.key,
+	h.root.Send(h.localPID(in.Target.ID), &Request{
+		Exchange:   in.Exchange,
+		ConnTag:    in.ConnTag,
+		ServiceTag: in.ServiceTag,
+		Tag:        in.Tag,
+		Key:        in.Key,
 		Payload:    payload,
-		from:       in.handler,
-		corr:       in.corr,
-		replyTo:    replyTo,
+		from:       in.Handler,
+		corr:       in.Corr,
+		replyAddr:  in.ReplyTo.Address,
 		remote:     true,
 		hub:        h,
-		deliverTo:  in.deliverTo,
+		deliverTo:  in.DeliverTo,
 		root:       h.root,
 	})
+}
+
+// refuse answers a request from another node that cannot be delivered with
+// err, when it says where to.
+func (h *Hub) refuse(in *codec.InRequest, err error) {
+	if in.ReplyTo.Address == "" {
+		return
+	}
+	_ = h.sendWire(in.ReplyTo.Address, codec.KindReply, h.codec.Reply(codec.OutReply{Exchange: in.Exchange, Corr: in.Corr,
+		Tag: in.Tag, From: in.Handler, Err: ErrorToWire(in.Exchange, err), DeliverTo: in.DeliverTo}))
 }
 
 // localPID returns the PID of local actor id, one per id, so that
 // protoactor's per-PID process cache stays warm across requests.
 func (h *Hub) localPID(id string) *actor.PID {
-	if p, ok := h.targets.load()[id]; ok && p.Address == h.address() {
+	if p, ok := h.targets.Get(id); ok && p.Address == h.address() {
 		return p
 	}
 	p := actor.NewPID(h.address(), id)
-	h.targets.put(id, p)
+	h.targets.Put(id, p)
 	return p
 }
 
-// remoteReply takes a reply that came through remote to a local caller.
-func (h *Hub) remoteReply(m *boursepb.Reply) {
-	in := inReply{exchange: m.GetExchange(), tag: m.GetTag(), from: m.GetFrom(), corr: m.GetCorrelationId(), err: m.GetError()}
-	if a := m.GetPayload(); a != nil {
-		in.url, in.value, in.hasPayload = []byte(a.GetTypeUrl()), a.GetValue(), true
-	}
-	if d := m.GetDeliverTo(); d != nil {
-		in.deliverTo = toPID(d)
-	}
-	h.deliverReply(&in)
-}
-
 // deliverReply takes a reply from another node to a local caller.
-func (h *Hub) deliverReply(in *inReply) {
-	r := &Reply{Exchange: in.exchange, Tag: in.tag, From: in.from, corr: in.corr}
-	if in.err != nil {
-		r.Err = ErrorFromWire(in.err)
-	} else if in.hasPayload {
-		p, err := newPayload(in.url, in.value)
+func (h *Hub) deliverReply(in *codec.InReply) {
+	r := &Reply{Exchange: in.Exchange, Tag: in.Tag, From: in.From, corr: in.Corr}
+	if in.Err != nil {
+		r.Err = ErrorFromWire(in.Err)
+	} else if in.HasPayload {
+		p, err := h.codec.Payload(in.URL, in.Value)
 		if err != nil {
-			r.Err = &RequestError{Exchange: in.exchange, Err: fmt.Errorf("%w: reply payload: %v", ErrInvalid, err)}
+			r.Err = &RequestError{Exchange: in.Exchange, Err: fmt.Errorf("%w: reply payload: %v", ErrInvalid, err)}
 		} else {
 			r.Payload = p
 		}
 	}
-	if in.deliverTo != nil {
-		h.root.Send(in.deliverTo, r)
+	if d := in.DeliverTo; !d.IsZero() {
+		h.root.Send(actor.NewPID(d.Address, d.ID), r)
 		return
 	}
 	h.inbox.deliverRemote(r)
 }
 
-// remotePublication copies a publication that came through remote to the
-// local subscribers.
-func (h *Hub) remotePublication(m *boursepb.Publication) {
-	in := inPublication{exchange: m.GetExchange(), key: m.GetKey()}
-	if a := m.GetPayload(); a != nil {
-		in.url, in.value = []byte(a.GetTypeUrl()), a.GetValue()
-	}
-	h.deliverPublication(&in)
-}
-
 // deliverPublication copies a publication from another node to the local
 // subscribers.
-func (h *Hub) deliverPublication(in *inPublication) {
-	p := (*h.points.Load())[in.exchange]
+func (h *Hub) deliverPublication(in *codec.InPublication) {
+	p := (*h.points.Load())[in.Exchange]
 	if p == nil || p.spec.Kind != PubSub {
 		return
 	}
-	payload, err := newPayload(in.url, in.value)
+	payload, err := h.codec.Payload(in.URL, in.Value)
 	if err != nil {
-		h.log.Warn("bourse: undecodable publication", slog.String("exchange", in.exchange), slog.Any("error", err))
+		h.log.Warn("bourse: undecodable publication", slog.String("exchange", in.Exchange), slog.Any("error", err))
 		return
 	}
 	p.received.Add(1)
-	h.fanOut(p, in.key, payload)
+	h.fanOut(p, in.Key, payload)
 }
 
-// wireRequest is the remote form of a request for handler target.
-func wireRequest(r *Request, target *actor.PID, replyTo *boursepb.Pid, deliverTo *actor.PID) (*boursepb.Request, error) {
-	payload, err := anypb.New(r.Payload)
-	if err != nil {
-		return nil, fmt.Errorf("%w: payload: %v", ErrInvalid, err)
-	}
-	return &boursepb.Request{
-		Exchange: r.Exchange, CorrelationId: r.corr, Tag: r.Tag, Key: r.Key, ServiceTag: r.ServiceTag,
-		ConnTag: r.ConnTag, ReplyTo: replyTo, Payload: payload, Target: fromPID(target), DeliverTo: fromPID(deliverTo),
-		Handler: r.from,
-	}, nil
-}
-
-func marshalAny(m proto.Message) (*anypb.Any, error) {
-	if m == nil {
-		return nil, nil
-	}
-	return anypb.New(m)
-}
-
-// wireIngress returns this node's ingress as a wire Pid, shared by every
-// outgoing request (read-only once made; remade if the address changed, as
-// when remote starts after the hub).
-func (h *Hub) wireIngress() *boursepb.Pid {
-	p := h.wireSelf.Load()
-	if p == nil || p.GetAddress() != h.address() {
-		p = &boursepb.Pid{Address: h.address(), Id: ingressID}
-		h.wireSelf.Store(p)
-	}
-	return p
+// wireIngress returns this node's ingress, the reply address of every
+// request it sends to another node.
+func (h *Hub) wireIngress() codec.Pid {
+	return codec.Pid{Address: h.address(), ID: ingressID}
 }

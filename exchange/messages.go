@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/codec"
 	boursepb "github.com/bourse-go/bourse/proto"
 	"google.golang.org/protobuf/proto"
 )
@@ -31,10 +32,11 @@ type Request struct {
 	corr    uint64
 	call    *call // the blocking caller's call, nil for asynchronous requests
 	replyTo *actor.PID
-	// remote is set when the caller is on another node: replyTo is then its
-	// ingress, and the answer travels as a boursepb.Reply.
+	// remote is set when the caller is on another node: replyAddr is then
+	// that node's address, and the answer goes to its ingress.
 	remote    bool
-	deliverTo *boursepb.Pid
+	replyAddr string
+	deliverTo codec.Pid
 	hub       *Hub // set when remote
 	root      *actor.RootContext
 	answered  atomic.Bool
@@ -57,7 +59,7 @@ func (r *Request) Fail(err error) bool {
 }
 
 func (r *Request) answer(payload proto.Message, err error) bool {
-	if r.replyTo == nil || !r.answered.CompareAndSwap(false, true) {
+	if (r.replyTo == nil && r.replyAddr == "") || !r.answered.CompareAndSwap(false, true) {
 		return false
 	}
 	if err != nil && CodeOf(err) == boursepb.Code_CODE_HANDLER {
@@ -67,18 +69,18 @@ func (r *Request) answer(payload proto.Message, err error) bool {
 		}
 	}
 	if r.remote {
-		w := &outReply{exchange: r.Exchange, corr: r.corr, tag: r.Tag, from: r.from, deliverTo: r.deliverTo}
+		w := r.hub.codec.Reply(codec.OutReply{Exchange: r.Exchange, Corr: r.corr, Tag: r.Tag, From: r.from, DeliverTo: r.deliverTo})
 		if err == nil {
-			w.payload = payload
+			w.Payload = payload
 		} else {
-			w.err = ErrorToWire(r.Exchange, err)
+			w.Err = ErrorToWire(r.Exchange, err)
 		}
 		// A reply that cannot be sent is lost with its link, whose failure
 		// fails the caller's call on its own node; one whose payload does
 		// not encode is answered with ErrInvalid instead.
-		if serr := r.hub.sendWire(r.replyTo.Address, frameReply, w); errors.Is(serr, ErrInvalid) && w.err == nil {
-			w.payload, w.err = nil, ErrorToWire(r.Exchange, serr)
-			_ = r.hub.sendWire(r.replyTo.Address, frameReply, w)
+		if serr := r.hub.sendWire(r.replyAddr, codec.KindReply, w); errors.Is(serr, ErrInvalid) && w.Err == nil {
+			w.Payload, w.Err = nil, ErrorToWire(r.Exchange, serr)
+			_ = r.hub.sendWire(r.replyAddr, codec.KindReply, w)
 		}
 		return true
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/codec"
 	"github.com/bourse-go/bourse/strategies"
 	"google.golang.org/protobuf/proto"
 )
@@ -230,22 +231,24 @@ func (h *Hub) send(r *routed, o *callOptions, replyTo *actor.PID, c *call) error
 }
 
 func (h *Hub) sendOne(r *routed, i int, pid *actor.PID, o *callOptions, replyTo *actor.PID, c *call) error {
-	req := h.newRequest(r, i, o, replyTo, c)
 	if h.isLocal(pid) {
-		h.root.Send(pid, req)
+		h.root.Send(pid, h.newRequest(r, i, o, replyTo, c))
 		return nil
 	}
-	var deliverTo *actor.PID
+	m := &r.g.members[i]
+	out := h.codec.Request(codec.OutRequest{Exchange: r.p.spec.Name, Tag: o.tag, Key: o.key, ServiceTag: o.serviceTag,
+		ConnTag: m.ConnTag, Handler: m.ID, ReplyTo: h.wireIngress(), Target: codec.Pid{Address: pid.Address, ID: pid.Id},
+		Payload: r.payload})
 	if c == nil {
-		deliverTo = replyTo // asynchronous: the reply goes on to the caller
-	}
-	if c != nil {
+		// Asynchronous: the reply goes on to the caller.
+		out.DeliverTo = codec.Pid{Address: replyTo.Address, ID: replyTo.Id}
+	} else {
+		out.Corr = c.corr
 		// Registered before sendWire looks at membership: a node dropped in
 		// between is either refused there or failed by failNode after this.
 		h.inbox.expectRemote(c, pid.Address)
 	}
-	out := &outRequest{r: req, target: pid, replyTo: h.wireIngress(), deliverTo: deliverTo}
-	if err := h.sendWire(pid.Address, frameRequest, out); err != nil {
+	if err := h.sendWire(pid.Address, codec.KindRequest, out); err != nil {
 		return &RequestError{Exchange: r.p.spec.Name, Err: err}
 	}
 	return nil
