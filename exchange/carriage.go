@@ -142,6 +142,38 @@ func (h *Hub) sendWire(addr string, kind byte, m outbound) error {
 	return nil
 }
 
+// remoteReply answers a caller on another node: a codec.OutReply to the
+// ingress of the caller's node, which hands it to the caller's call or, for
+// RequestAsync, on to deliverTo.
+type remoteReply struct {
+	h         *Hub
+	addr      string    // the caller's node
+	deliverTo codec.Pid // RequestAsync's caller; zero for a blocking call
+}
+
+func (rr *remoteReply) reply(r *Request, payload proto.Message, err error) {
+	w := rr.h.codec.Reply(codec.OutReply{Exchange: r.Exchange, Corr: r.corr, Tag: r.Tag, From: r.from, DeliverTo: rr.deliverTo})
+	if err == nil {
+		w.Payload = payload
+	} else {
+		w.Err = ErrorToWire(r.Exchange, err)
+	}
+	// A reply that cannot be sent is lost with its link, whose failure
+	// fails the caller's call on its own node; one whose payload does not
+	// encode is answered with ErrInvalid instead.
+	if serr := rr.h.sendWire(rr.addr, codec.KindReply, w); errors.Is(serr, ErrInvalid) && w.Err == nil {
+		w.Payload, w.Err = nil, ErrorToWire(r.Exchange, serr)
+		_ = rr.h.sendWire(rr.addr, codec.KindReply, w)
+	}
+}
+
+// remoteRequest is a Request from a caller on another node, with its
+// replier.
+type remoteRequest struct {
+	Request
+	via remoteReply
+}
+
 // linkError turns a failure of the link into the exchange's errors.
 func linkError(addr string, err error) error {
 	switch {

@@ -148,21 +148,23 @@ func (h *Hub) deliverRequest(in *codec.InRequest) {
 		h.refuse(in, fmt.Errorf("%w: payload: %v", ErrInvalid, err))
 		return
 	}
-	h.root.Send(h.localPID(in.Target.ID), &Request{
-		Exchange:   in.Exchange,
-		ConnTag:    in.ConnTag,
-		ServiceTag: in.ServiceTag,
-		Tag:        in.Tag,
-		Key:        in.Key,
-		Payload:    payload,
-		from:       in.Handler,
-		corr:       in.Corr,
-		replyAddr:  in.ReplyTo.Address,
-		remote:     true,
-		hub:        h,
-		deliverTo:  in.DeliverTo,
-		root:       h.root,
-	})
+	rr := &remoteRequest{
+		Request: Request{
+			Exchange:   in.Exchange,
+			ConnTag:    in.ConnTag,
+			ServiceTag: in.ServiceTag,
+			Tag:        in.Tag,
+			Key:        in.Key,
+			Payload:    payload,
+			from:       in.Handler,
+			corr:       in.Corr,
+		},
+		via: remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: in.DeliverTo},
+	}
+	if rr.via.addr != "" {
+		rr.replier = &rr.via
+	}
+	h.root.Send(h.localPID(in.Target.ID), &rr.Request)
 }
 
 // refuse answers a request from another node that cannot be delivered with
@@ -171,8 +173,8 @@ func (h *Hub) refuse(in *codec.InRequest, err error) {
 	if in.ReplyTo.Address == "" {
 		return
 	}
-	_ = h.sendWire(in.ReplyTo.Address, codec.KindReply, h.codec.Reply(codec.OutReply{Exchange: in.Exchange, Corr: in.Corr,
-		Tag: in.Tag, From: in.Handler, Err: ErrorToWire(in.Exchange, err), DeliverTo: in.DeliverTo}))
+	back := remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: in.DeliverTo}
+	back.reply(&Request{Exchange: in.Exchange, Tag: in.Tag, from: in.Handler, corr: in.Corr}, nil, err)
 }
 
 // localPID returns the PID of local actor id, one per id, so that

@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/bourse-go/bourse/internal/codec"
 	boursepb "github.com/bourse-go/bourse/proto"
 	"google.golang.org/protobuf/proto"
 )
@@ -28,18 +27,44 @@ type Request struct {
 	// Payload is the caller's message (or the fun strategy's replacement).
 	Payload proto.Message
 
-	from    string // connection id of the handler it was routed to
-	corr    uint64
-	call    *call // the blocking caller's call, nil for asynchronous requests
+	from     string // connection id of the handler it was routed to
+	corr     uint64 // the caller's correlation id, 0 for asynchronous requests
+	answered atomic.Bool
+	// replier takes the answer to the caller, wherever it waits: a
+	// *localReply or a *remoteReply (carriage.go), nil when there is no one
+	// to answer.
+	replier replier
+}
+
+// replier is how a Request's answer reaches its caller. Each kind comes in
+// one allocation with its Request (localRequest, remoteRequest), so that
+// answering costs a request nothing more than its Reply.
+type replier interface {
+	reply(r *Request, payload proto.Message, err error)
+}
+
+// localReply answers a caller on this node: a *Reply to the hub's inbox,
+// which hands it to the blocking caller's call, or to RequestAsync's actor.
+type localReply struct {
+	root    *actor.RootContext
 	replyTo *actor.PID
-	// remote is set when the caller is on another node: replyAddr is then
-	// that node's address, and the answer goes to its ingress.
-	remote    bool
-	replyAddr string
-	deliverTo codec.Pid
-	hub       *Hub // set when remote
-	root      *actor.RootContext
-	answered  atomic.Bool
+	call    *call // the blocking caller's call, nil for asynchronous requests
+}
+
+func (l *localReply) reply(r *Request, payload proto.Message, err error) {
+	l.root.Send(l.replyTo, &Reply{Exchange: r.Exchange, Tag: r.Tag, From: r.from, Payload: payload, Err: err, corr: r.corr, call: l.call})
+}
+
+// localRequest is a Request from a caller on this node, with its replier.
+type localRequest struct {
+	Request
+	via localReply
+}
+
+// newLocalRequest returns r's Request, set to answer through r.via.
+func newLocalRequest(r *localRequest) *Request {
+	r.replier = &r.via
+	return &r.Request
 }
 
 // Respond sends payload back to the caller. It reports false when the request
@@ -59,7 +84,7 @@ func (r *Request) Fail(err error) bool {
 }
 
 func (r *Request) answer(payload proto.Message, err error) bool {
-	if (r.replyTo == nil && r.replyAddr == "") || !r.answered.CompareAndSwap(false, true) {
+	if r.replier == nil || !r.answered.CompareAndSwap(false, true) {
 		return false
 	}
 	if err != nil && CodeOf(err) == boursepb.Code_CODE_HANDLER {
@@ -68,23 +93,7 @@ func (r *Request) answer(payload proto.Message, err error) bool {
 			err = &HandlerError{Exchange: r.Exchange, Message: err.Error()}
 		}
 	}
-	if r.remote {
-		w := r.hub.codec.Reply(codec.OutReply{Exchange: r.Exchange, Corr: r.corr, Tag: r.Tag, From: r.from, DeliverTo: r.deliverTo})
-		if err == nil {
-			w.Payload = payload
-		} else {
-			w.Err = ErrorToWire(r.Exchange, err)
-		}
-		// A reply that cannot be sent is lost with its link, whose failure
-		// fails the caller's call on its own node; one whose payload does
-		// not encode is answered with ErrInvalid instead.
-		if serr := r.hub.sendWire(r.replyAddr, codec.KindReply, w); errors.Is(serr, ErrInvalid) && w.Err == nil {
-			w.Payload, w.Err = nil, ErrorToWire(r.Exchange, serr)
-			_ = r.hub.sendWire(r.replyAddr, codec.KindReply, w)
-		}
-		return true
-	}
-	r.root.Send(r.replyTo, &Reply{Exchange: r.Exchange, Tag: r.Tag, From: r.from, Payload: payload, Err: err, corr: r.corr, call: r.call})
+	r.replier.reply(r, payload, err)
 	return true
 }
 

@@ -254,25 +254,27 @@ func (h *Hub) sendOne(r *routed, i int, pid *actor.PID, o *callOptions, replyTo 
 	return nil
 }
 
+// newRequest returns the Request for the i-th handler of a routed request
+// whose caller is on this node.
 func (h *Hub) newRequest(r *routed, i int, o *callOptions, replyTo *actor.PID, c *call) *Request {
 	m := &r.g.members[i]
 	var corr uint64
 	if c != nil {
 		corr = c.corr
 	}
-	return &Request{
-		Exchange:   r.p.spec.Name,
-		ConnTag:    m.ConnTag,
-		ServiceTag: o.serviceTag,
-		Tag:        o.tag,
-		Key:        o.key,
-		Payload:    r.payload,
-		from:       m.ID,
-		corr:       corr,
-		call:       c,
-		replyTo:    replyTo,
-		root:       h.root,
-	}
+	return newLocalRequest(&localRequest{
+		Request: Request{
+			Exchange:   r.p.spec.Name,
+			ConnTag:    m.ConnTag,
+			ServiceTag: o.serviceTag,
+			Tag:        o.tag,
+			Key:        o.key,
+			Payload:    r.payload,
+			from:       m.ID,
+			corr:       corr,
+		},
+		via: localReply{root: h.root, replyTo: replyTo, call: c},
+	})
 }
 
 // IsTimeout reports whether err is a request timeout.
