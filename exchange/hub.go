@@ -184,20 +184,6 @@ func (h *Hub) Exchanges() []Spec {
 	return out
 }
 
-func (h *Hub) lookup(name string, kind Kind) (*point, error) {
-	if h.stopped.Load() {
-		return nil, &RequestError{Exchange: name, Err: ErrStopped}
-	}
-	p := (*h.points.Load())[name]
-	if p == nil {
-		return nil, &RequestError{Exchange: name, Err: ErrUnknownExchange}
-	}
-	if p.spec.Kind != kind {
-		return nil, &RequestError{Exchange: name, Err: fmt.Errorf("%w: %q is %s, not %s", ErrWrongKind, name, p.spec.Kind, kind)}
-	}
-	return p, nil
-}
-
 // Leader returns the current leader of a req-resp exchange as this node's
 // point of presence knows it, with the term of the authority that appointed
 // it (a fencing token that increases with every new authority; 0 with an
@@ -375,3 +361,6 @@ func failDeadLetter(evt any) {
 		r.Fail(fmt.Errorf("%w: its handler stopped before it got the request", ErrNoHandlers))
 	}
 }
+
+// address returns this node's remote address ("nonhost" without remote).
+func (h *Hub) address() string { return h.system.Address() }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/bourse-go/bourse/internal/codec"
 	"github.com/bourse-go/bourse/strategies"
 	"google.golang.org/protobuf/proto"
 )
@@ -235,23 +234,7 @@ func (h *Hub) sendOne(r *routed, i int, pid *actor.PID, o *callOptions, replyTo 
 		h.root.Send(pid, h.newRequest(r, i, o, replyTo, c))
 		return nil
 	}
-	m := &r.g.members[i]
-	out := h.codec.Request(codec.OutRequest{Exchange: r.p.spec.Name, Tag: o.tag, Key: o.key, ServiceTag: o.serviceTag,
-		ConnTag: m.ConnTag, Handler: m.ID, ReplyTo: h.wireIngress(), Target: codec.Pid{Address: pid.Address, ID: pid.Id},
-		Payload: r.payload})
-	if c == nil {
-		// Asynchronous: the reply goes on to the caller.
-		out.DeliverTo = codec.Pid{Address: replyTo.Address, ID: replyTo.Id}
-	} else {
-		out.Corr = c.corr
-		// Registered before sendWire looks at membership: a node dropped in
-		// between is either refused there or failed by failNode after this.
-		h.inbox.expectRemote(c, pid.Address)
-	}
-	if err := h.sendWire(pid.Address, codec.KindRequest, out); err != nil {
-		return &RequestError{Exchange: r.p.spec.Name, Err: err}
-	}
-	return nil
+	return h.sendRemote(r, i, pid, o, replyTo, c)
 }
 
 // newRequest returns the Request for the i-th handler of a routed request
