@@ -42,12 +42,6 @@ type outbound interface {
 	Proto() (proto.Message, error)
 }
 
-// isLocal reports whether pid is on this node: a request to it goes into
-// its mailbox, one to any other crosses nodes (sendWire).
-func (h *Hub) isLocal(pid *actor.PID) bool {
-	return pid.Address == h.system.Address() || pid.Address == "nonhost"
-}
-
 // wireIngress returns this node's ingress, the reply address of every
 // request it sends to another node.
 func (h *Hub) wireIngress() codec.Pid {

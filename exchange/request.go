@@ -237,6 +237,12 @@ func (h *Hub) sendOne(r *routed, i int, pid *actor.PID, o *callOptions, replyTo 
 	return h.sendRemote(r, i, pid, o, replyTo, c)
 }
 
+// isLocal reports whether pid is on this node: a request to it goes into
+// its mailbox, one to any other crosses nodes (carriage.go: sendRemote).
+func (h *Hub) isLocal(pid *actor.PID) bool {
+	return pid.Address == h.system.Address() || pid.Address == "nonhost"
+}
+
 // newRequest returns the Request for the i-th handler of a routed request
 // whose caller is on this node.
 func (h *Hub) newRequest(r *routed, i int, o *callOptions, replyTo *actor.PID, c *call) *Request {
