@@ -184,7 +184,7 @@ func (h *Hub) deliverRequest(in *codec.InRequest) {
 			from:       in.Handler,
 			corr:       in.Corr,
 		},
-		via: remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: in.DeliverTo},
+		via: remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: deliverTo(in)},
 	}
 	if rr.via.addr != "" {
 		rr.replier = &rr.via
@@ -198,8 +198,18 @@ func (h *Hub) refuse(in *codec.InRequest, err error) {
 	if in.ReplyTo.Address == "" {
 		return
 	}
-	back := remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: in.DeliverTo}
+	back := remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: deliverTo(in)}
 	back.reply(&Request{Exchange: in.Exchange, Tag: in.Tag, from: in.Handler, corr: in.Corr}, nil, err)
+}
+
+// deliverTo returns where the answer to in goes on from the caller's
+// ingress: RequestAsync's caller, nil for a blocking call.
+func deliverTo(in *codec.InRequest) *codec.Pid {
+	if in.DeliverTo.IsZero() {
+		return nil
+	}
+	d := in.DeliverTo
+	return &d
 }
 
 // localPID returns the PID of local actor id, one per id, so that
@@ -225,8 +235,8 @@ type remoteRequest struct {
 // RequestAsync, on to deliverTo.
 type remoteReply struct {
 	h         *Hub
-	addr      string    // the caller's node
-	deliverTo codec.Pid // RequestAsync's caller; zero for a blocking call
+	addr      string     // the caller's node
+	deliverTo *codec.Pid // RequestAsync's caller; nil for a blocking call
 }
 
 func (rr *remoteReply) reply(r *Request, payload proto.Message, err error) {

@@ -55,6 +55,9 @@ type Codec struct {
 	strs     Cache[string] // key and value are the same string
 	typeURLs Cache[string] // message full name -> type URL
 	msgTypes Cache[protoreflect.MessageType]
+	// replyTo is the last ReplyTo that OutRequest.Proto gave, shared
+	// read-only by the requests that repeat it (their node's ingress).
+	replyTo atomic.Pointer[boursepb.Pid]
 }
 
 // New returns a Codec with empty caches.
@@ -169,6 +172,20 @@ func (p Pid) proto() *boursepb.Pid {
 		return nil
 	}
 	return &boursepb.Pid{Address: p.Address, Id: p.ID}
+}
+
+// replyToProto returns p's generated form, shared with the requests before
+// that had the same.
+func (c *Codec) replyToProto(p Pid) *boursepb.Pid {
+	if c == nil {
+		return &boursepb.Pid{Address: p.Address, Id: p.ID}
+	}
+	if w := c.replyTo.Load(); w != nil && w.GetAddress() == p.Address && w.GetId() == p.ID {
+		return w
+	}
+	w := &boursepb.Pid{Address: p.Address, Id: p.ID}
+	c.replyTo.Store(w)
+	return w
 }
 
 // pidOf reads a generated Pid.
@@ -302,7 +319,7 @@ func (r *OutRequest) Proto() (proto.Message, error) {
 	}
 	return &boursepb.Request{
 		Exchange: r.Exchange, CorrelationId: r.Corr, Tag: r.Tag, Key: r.Key, ServiceTag: r.ServiceTag,
-		ConnTag: r.ConnTag, ReplyTo: &boursepb.Pid{Address: r.ReplyTo.Address, Id: r.ReplyTo.ID}, Payload: payload,
+		ConnTag: r.ConnTag, ReplyTo: r.codec.replyToProto(r.ReplyTo), Payload: payload,
 		Target: &boursepb.Pid{Address: r.Target.Address, Id: r.Target.ID}, DeliverTo: r.DeliverTo.proto(), Handler: r.Handler,
 	}, nil
 }
@@ -316,7 +333,7 @@ type OutReply struct {
 	Corr      uint64
 	Payload   proto.Message
 	Err       *boursepb.Error
-	DeliverTo Pid // written when it is not zero
+	DeliverTo *Pid // written when not nil
 
 	codec *Codec
 }
@@ -344,15 +361,18 @@ func (r *OutReply) AppendTo(b []byte) ([]byte, error) {
 			return b, err
 		}
 	}
-	if !r.DeliverTo.IsZero() {
-		b = appendPid(b, 7, r.DeliverTo)
+	if r.DeliverTo != nil {
+		b = appendPid(b, 7, *r.DeliverTo)
 	}
 	return b, nil
 }
 
 // Proto returns r as a *boursepb.Reply.
 func (r *OutReply) Proto() (proto.Message, error) {
-	w := &boursepb.Reply{Exchange: r.Exchange, CorrelationId: r.Corr, Tag: r.Tag, From: r.From, Error: r.Err, DeliverTo: r.DeliverTo.proto()}
+	w := &boursepb.Reply{Exchange: r.Exchange, CorrelationId: r.Corr, Tag: r.Tag, From: r.From, Error: r.Err}
+	if r.DeliverTo != nil {
+		w.DeliverTo = &boursepb.Pid{Address: r.DeliverTo.Address, Id: r.DeliverTo.ID}
+	}
 	if r.Payload != nil {
 		a, err := marshalAny(r.Payload)
 		if err != nil {

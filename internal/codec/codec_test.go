@@ -116,7 +116,7 @@ func TestReplyIsProtoReply(t *testing.T) {
 		{Exchange: "orders", Tag: "t", From: "h1", Corr: 99, Payload: wrapperspb.String("pong")},
 		{Exchange: "orders", Corr: 1, Payload: &emptypb.Empty{}},
 		{Exchange: "orders", Corr: 3, Err: handlerErr},
-		{Exchange: "orders", Corr: 4, Payload: wrapperspb.Int64(5), DeliverTo: Pid{"a:1", "caller"}},
+		{Exchange: "orders", Corr: 4, Payload: wrapperspb.Int64(5), DeliverTo: &Pid{"a:1", "caller"}},
 		{Exchange: "orders", Corr: 5}, // no payload, no error
 	}
 	for i, r := range cases {
@@ -208,7 +208,7 @@ func TestFramesPinned(t *testing.T) {
 			{"request", c.Request(req), reqHead + "6203682d37"},
 			{"async request", c.Request(async), reqHead + "5a190a0d31302e302e302e313a37303030120863616c6c65722433" + "6203682d37"},
 			{"reply", c.Reply(OutReply{Exchange: "orders", Tag: "t-1", From: "h-7", Corr: 99, Payload: wrapperspb.String("pong"),
-				DeliverTo: Pid{"10.0.0.1:7000", "caller$3"}}),
+				DeliverTo: &Pid{"10.0.0.1:7000", "caller$3"}}),
 				"0a066f726465727310631a03742d312203682d372a39" + anyString + "12060a04706f6e673a190a0d31302e302e302e313a37303030120863616c6c65722433"},
 			{"error reply", c.Reply(OutReply{Exchange: "orders", Corr: 2,
 				Err: &boursepb.Error{Code: boursepb.Code_CODE_HANDLER, Message: "boom", Exchange: "orders"}}),
@@ -366,4 +366,25 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestProtoSharesTheReplyAddress: the protobuf form of the requests of one
+// node shares one ReplyTo, as the hub used to keep it, so that a request
+// through remote costs no Pid for it.
+func TestProtoSharesTheReplyAddress(t *testing.T) {
+	c := New()
+	form := func(reply Pid) *boursepb.Request {
+		m, err := c.Request(OutRequest{Exchange: "e", ReplyTo: reply, Target: Pid{"b:2", "h"}, Payload: wrapperspb.String("p")}).Proto()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.(*boursepb.Request)
+	}
+	a, b := form(Pid{"a:1", ingress}), form(Pid{"a:1", ingress})
+	if a.ReplyTo != b.ReplyTo {
+		t.Fatal("two requests with one reply address have two Pids")
+	}
+	if o := form(Pid{"a:2", ingress}); o.ReplyTo == a.ReplyTo || o.ReplyTo.Address != "a:2" || a.ReplyTo.Address != "a:1" {
+		t.Fatalf("reply addresses %v and %v", a.ReplyTo, o.ReplyTo)
+	}
 }
