@@ -8,24 +8,288 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/codec"
 	"github.com/bourse-go/bourse/internal/link"
 	"github.com/bourse-go/bourse/internal/wiring"
 	boursepb "github.com/bourse-go/bourse/proto"
+	"google.golang.org/protobuf/proto"
 )
 
-// Carriage: the hub's use of the data link (internal/link) that carries
-// requests, replies and publications between nodes: the peer map from remote
-// addresses to data-link addresses, sendWire (a frame on the link, which
-// encodes it with wire.go's outbound, or the message through remote),
-// onFrame (decode with wire.go, hand to deliverRequest, deliverReply or
-// deliverPublication) and onLinkDown (fail the calls in flight to that node).
+// Carriage: what requests, replies and publications do between nodes, on
+// both sides; request.go, messages.go and publish.go hand over here when
+// the other end is on another node, and take back what arrives.
+//
+//   - Out: sendRemote (a request), remoteReply (a handler's answer to a
+//     caller on another node) and Publish (publish.go) make a codec message
+//     (internal/codec) and give it to sendWire, which queues it on the data
+//     link (internal/link encodes it in place) or sends its protobuf form
+//     through protoactor remote.
+//   - In: the link's reader calls onFrame, which decodes the frame with the
+//     hub's codec; remote calls the ingress (ingress.go), which reads the
+//     protobuf forms. Both end in deliverRequest (a Request with a
+//     remoteReply, into the handler's mailbox), deliverReply (to the inbox,
+//     or to an asynchronous caller) or deliverPublication (to fanOut).
+//   - The link's life: the peer map from remote addresses to data-link
+//     addresses (setPeers), startLink, onLinkDown (fail the calls in flight
+//     to that node), stopLink, LinkStats.
 
-// Frame kinds of the data link (see Config.DataAddr).
-const (
-	frameRequest byte = 1 + iota
-	frameReply
-	framePublication
-)
+// outbound is a data-plane message on its way to another node
+// (codec.OutRequest, OutReply or OutPublication): its link frame, or the
+// same message for protoactor remote.
+type outbound interface {
+	link.Message
+	Proto() (proto.Message, error)
+}
+
+// wireIngress returns this node's ingress, the reply address of every
+// request it sends to another node.
+func (h *Hub) wireIngress() codec.Pid {
+	return codec.Pid{Address: h.address(), ID: ingressID}
+}
+
+// sendRemote sends the i-th handler of a routed request, pid on another
+// node, its request: one frame, which the handler's node decodes into a
+// Request (deliverRequest) whose answer comes back to this node's ingress.
+func (h *Hub) sendRemote(r *routed, i int, pid *actor.PID, o *callOptions, replyTo *actor.PID, c *call) error {
+	m := &r.g.members[i]
+	out := h.codec.Request(codec.OutRequest{Exchange: r.p.spec.Name, Tag: o.tag, Key: o.key, ServiceTag: o.serviceTag,
+		ConnTag: m.ConnTag, Handler: m.ID, ReplyTo: h.wireIngress(), Target: codec.Pid{Address: pid.Address, ID: pid.Id},
+		Payload: r.payload})
+	if c == nil {
+		// Asynchronous: the reply goes on to the caller.
+		out.DeliverTo = codec.Pid{Address: replyTo.Address, ID: replyTo.Id}
+	} else {
+		out.Corr = c.corr
+		// Registered before sendWire looks at membership: a node dropped in
+		// between is either refused there or failed by failNode after this.
+		h.inbox.expectRemote(c, pid.Address)
+	}
+	if err := h.sendWire(pid.Address, codec.KindRequest, out); err != nil {
+		return &RequestError{Exchange: r.p.spec.Name, Err: err}
+	}
+	return nil
+}
+
+// sendWire sends a data-plane message (a codec.OutRequest, OutReply or
+// OutPublication) to the ingress of the node at addr: over the data link when
+// both nodes have one, otherwise through protoactor remote. The choice is
+// fixed per live peer, so one sender's messages to one node keep their order.
+//
+// Nothing goes to a node that is not a member: it fails with ErrNodeDown at
+// once. Remote would take it and never fail it (it does not fail what it
+// cannot deliver), and the calls waiting on that node were already failed
+// when it left, so a reply nobody fails would be waited for until the
+// caller's deadline.
+func (h *Hub) sendWire(addr string, kind byte, m outbound) error {
+	pm := h.peers.Load()
+	if pm.live != nil && !pm.live[addr] {
+		// A reply still goes to a caller this node dropped (it may have been
+		// frozen, and its own view still counts this node in): the caller,
+		// not this node, decides whether to wait for it, and only the link,
+		// which fails what it cannot deliver, carries it.
+		if data, ok := h.lastData.Load(addr); ok && kind == codec.KindReply && h.link != nil {
+			if err := h.link.Send(data.(string), kind, m); err != nil {
+				return linkError(addr, err)
+			}
+			return nil
+		}
+		return fmt.Errorf("%w: %s is not a member", ErrNodeDown, addr)
+	}
+	if h.link != nil {
+		if data := pm.data[addr]; data != "" {
+			if err := h.link.Send(data, kind, m); err != nil {
+				return linkError(addr, err)
+			}
+			return nil
+		}
+	}
+	msg, err := m.Proto()
+	if err != nil {
+		return err
+	}
+	h.root.Send(h.ingressOf(addr), msg)
+	return nil
+}
+
+// linkError turns a failure of the link into the exchange's errors.
+func linkError(addr string, err error) error {
+	switch {
+	case errors.Is(err, ErrInvalid): // the message did not encode
+		return err
+	case errors.Is(err, link.ErrClosed):
+		return ErrStopped
+	case errors.Is(err, link.ErrFrameTooLarge):
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	default: // ErrPeerDown, ErrOverflow: the node does not take messages
+		return fmt.Errorf("%w: %s: %v", ErrNodeDown, addr, err)
+	}
+}
+
+// onFrame decodes one frame from another node's link and hands it on as the
+// ingress does the messages that come through remote. A frame that does not
+// decode is dropped and logged: it comes from another process, which must
+// not be able to crash this one.
+func (h *Hub) onFrame(kind byte, body []byte) {
+	var err error
+	switch kind {
+	case codec.KindRequest:
+		var in codec.InRequest
+		if in, err = h.codec.DecodeRequest(body); err == nil {
+			h.deliverRequest(&in)
+		}
+	case codec.KindReply:
+		var in codec.InReply
+		if in, err = h.codec.DecodeReply(body); err == nil {
+			h.deliverReply(&in)
+		}
+	case codec.KindPublication:
+		var in codec.InPublication
+		if in, err = h.codec.DecodePublication(body); err == nil {
+			h.deliverPublication(&in)
+		}
+	default:
+		err = fmt.Errorf("%w: unknown frame kind %d", codec.ErrMalformed, kind)
+	}
+	if err != nil {
+		h.log.Warn("bourse: data link: dropped a frame", slog.Int("kind", int(kind)), slog.Int("bytes", len(body)), slog.Any("error", err))
+	}
+}
+
+// deliverRequest hands a request from another node to its local handler, or
+// answers it with ErrInvalid.
+func (h *Hub) deliverRequest(in *codec.InRequest) {
+	if in.Target.ID == "" || (in.Target.Address != h.address() && in.Target.Address != "nonhost") {
+		h.refuse(in, fmt.Errorf("%w: request without a local target", ErrInvalid))
+		return
+	}
+	if !in.HasPayload {
+		h.refuse(in, fmt.Errorf("%w: request without a payload", ErrInvalid))
+		return
+	}
+	payload, err := h.codec.Payload(in.URL, in.Value)
+	if err != nil {
+		h.log.Warn("bourse: undecodable request payload", slog.String("exchange", in.Exchange), slog.Any("error", err))
+		h.refuse(in, fmt.Errorf("%w: payload: %v", ErrInvalid, err))
+		return
+	}
+	rr := &remoteRequest{
+		Request: Request{
+			Exchange:   in.Exchange,
+			ConnTag:    in.ConnTag,
+			ServiceTag: in.ServiceTag,
+			Tag:        in.Tag,
+			Key:        in.Key,
+			Payload:    payload,
+			from:       in.Handler,
+			corr:       in.Corr,
+		},
+		via: remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: deliverTo(in)},
+	}
+	if rr.via.addr != "" {
+		rr.replier = &rr.via
+	}
+	h.root.Send(h.localPID(in.Target.ID), &rr.Request)
+}
+
+// refuse answers a request from another node that cannot be delivered with
+// err, when it says where to.
+func (h *Hub) refuse(in *codec.InRequest, err error) {
+	if in.ReplyTo.Address == "" {
+		return
+	}
+	back := remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: deliverTo(in)}
+	back.reply(&Request{Exchange: in.Exchange, Tag: in.Tag, from: in.Handler, corr: in.Corr}, nil, err)
+}
+
+// deliverTo returns where the answer to in goes on from the caller's
+// ingress: RequestAsync's caller, nil for a blocking call.
+func deliverTo(in *codec.InRequest) *codec.Pid {
+	if in.DeliverTo.IsZero() {
+		return nil
+	}
+	d := in.DeliverTo
+	return &d
+}
+
+// localPID returns the PID of local actor id, one per id, so that
+// protoactor's per-PID process cache stays warm across requests.
+func (h *Hub) localPID(id string) *actor.PID {
+	if p, ok := h.targets.Get(id); ok && p.Address == h.address() {
+		return p
+	}
+	p := actor.NewPID(h.address(), id)
+	h.targets.Put(id, p)
+	return p
+}
+
+// remoteRequest is a Request from a caller on another node, with its
+// replier.
+type remoteRequest struct {
+	Request
+	via remoteReply
+}
+
+// remoteReply answers a caller on another node: a codec.OutReply to the
+// ingress of the caller's node, which hands it to the caller's call or, for
+// RequestAsync, on to deliverTo.
+type remoteReply struct {
+	h         *Hub
+	addr      string     // the caller's node
+	deliverTo *codec.Pid // RequestAsync's caller; nil for a blocking call
+}
+
+func (rr *remoteReply) reply(r *Request, payload proto.Message, err error) {
+	w := rr.h.codec.Reply(codec.OutReply{Exchange: r.Exchange, Corr: r.corr, Tag: r.Tag, From: r.from, DeliverTo: rr.deliverTo})
+	if err == nil {
+		w.Payload = payload
+	} else {
+		w.Err = ErrorToWire(r.Exchange, err)
+	}
+	// A reply that cannot be sent is lost with its link, whose failure
+	// fails the caller's call on its own node; one whose payload does not
+	// encode is answered with ErrInvalid instead.
+	if serr := rr.h.sendWire(rr.addr, codec.KindReply, w); errors.Is(serr, ErrInvalid) && w.Err == nil {
+		w.Payload, w.Err = nil, ErrorToWire(r.Exchange, serr)
+		_ = rr.h.sendWire(rr.addr, codec.KindReply, w)
+	}
+}
+
+// deliverReply takes a reply from another node to a local caller.
+func (h *Hub) deliverReply(in *codec.InReply) {
+	r := &Reply{Exchange: in.Exchange, Tag: in.Tag, From: in.From, corr: in.Corr}
+	if in.Err != nil {
+		r.Err = ErrorFromWire(in.Err)
+	} else if in.HasPayload {
+		p, err := h.codec.Payload(in.URL, in.Value)
+		if err != nil {
+			r.Err = &RequestError{Exchange: in.Exchange, Err: fmt.Errorf("%w: reply payload: %v", ErrInvalid, err)}
+		} else {
+			r.Payload = p
+		}
+	}
+	if d := in.DeliverTo; !d.IsZero() {
+		h.root.Send(actor.NewPID(d.Address, d.ID), r)
+		return
+	}
+	h.inbox.deliverRemote(r)
+}
+
+// deliverPublication copies a publication from another node to the local
+// subscribers.
+func (h *Hub) deliverPublication(in *codec.InPublication) {
+	p := (*h.points.Load())[in.Exchange]
+	if p == nil || p.spec.Kind != PubSub {
+		return
+	}
+	payload, err := h.codec.Payload(in.URL, in.Value)
+	if err != nil {
+		h.log.Warn("bourse: undecodable publication", slog.String("exchange", in.Exchange), slog.Any("error", err))
+		return
+	}
+	p.received.Add(1)
+	h.fanOut(p, in.Key, payload)
+}
 
 // peerMap maps the protoactor addresses of the live nodes to their data-link
 // addresses and back; a node without a link is absent.
@@ -96,91 +360,6 @@ func (h *Hub) setPeers(members []wiring.Member) {
 func (h *Hub) staleHandler(info *boursepb.HandlerInfo) bool {
 	inc := h.peers.Load().inc[info.GetPid().GetAddress()]
 	return inc != 0 && info.GetIncarnation() != 0 && info.GetIncarnation() != inc
-}
-
-// sendWire sends a data-plane message (a *boursepb.Request, Reply or
-// Publication) to the ingress of the node at addr: over the data link when
-// both nodes have one, otherwise through protoactor remote. The choice is
-// fixed per live peer, so one sender's messages to one node keep their order.
-//
-// Nothing goes to a node that is not a member: it fails with ErrNodeDown at
-// once. Remote would take it and never fail it (it does not fail what it
-// cannot deliver), and the calls waiting on that node were already failed
-// when it left, so a reply nobody fails would be waited for until the
-// caller's deadline.
-func (h *Hub) sendWire(addr string, kind byte, m outbound) error {
-	pm := h.peers.Load()
-	if pm.live != nil && !pm.live[addr] {
-		// A reply still goes to a caller this node dropped (it may have been
-		// frozen, and its own view still counts this node in): the caller,
-		// not this node, decides whether to wait for it, and only the link,
-		// which fails what it cannot deliver, carries it.
-		if data, ok := h.lastData.Load(addr); ok && kind == frameReply && h.link != nil {
-			if err := h.link.Send(data.(string), kind, m); err != nil {
-				return linkError(addr, err)
-			}
-			return nil
-		}
-		return fmt.Errorf("%w: %s is not a member", ErrNodeDown, addr)
-	}
-	if h.link != nil {
-		if data := pm.data[addr]; data != "" {
-			if err := h.link.Send(data, kind, m); err != nil {
-				return linkError(addr, err)
-			}
-			return nil
-		}
-	}
-	msg, err := m.message()
-	if err != nil {
-		return err
-	}
-	h.root.Send(h.ingressOf(addr), msg)
-	return nil
-}
-
-// linkError turns a failure of the link into the exchange's errors.
-func linkError(addr string, err error) error {
-	switch {
-	case errors.Is(err, ErrInvalid): // the message did not encode
-		return err
-	case errors.Is(err, link.ErrClosed):
-		return ErrStopped
-	case errors.Is(err, link.ErrFrameTooLarge):
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
-	default: // ErrPeerDown, ErrOverflow: the node does not take messages
-		return fmt.Errorf("%w: %s: %v", ErrNodeDown, addr, err)
-	}
-}
-
-// onFrame decodes one frame from another node's link and hands it on as the
-// ingress does the messages that come through remote. A frame that does not
-// decode is dropped and logged: it comes from another process, which must
-// not be able to crash this one.
-func (h *Hub) onFrame(kind byte, body []byte) {
-	var err error
-	switch kind {
-	case frameRequest:
-		var in inRequest
-		if in, err = h.decodeRequest(body); err == nil {
-			h.deliverRequest(&in)
-		}
-	case frameReply:
-		var in inReply
-		if in, err = h.decodeReply(body); err == nil {
-			h.deliverReply(&in)
-		}
-	case framePublication:
-		var in inPublication
-		if in, err = h.decodePublication(body); err == nil {
-			h.deliverPublication(&in)
-		}
-	default:
-		err = fmt.Errorf("%w: unknown frame kind %d", errMalformed, kind)
-	}
-	if err != nil {
-		h.log.Warn("bourse: data link: dropped a frame", slog.Int("kind", int(kind)), slog.Int("bytes", len(body)), slog.Any("error", err))
-	}
 }
 
 // onLinkDown fails the calls waiting on a node whose link connection broke:

@@ -30,7 +30,8 @@ func TestRequestToAStoppedHandlerFailsAtOnce(t *testing.T) {
 	if err := sys.Root.StopFuture(gone).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	sys.Root.Send(gone, &Request{Exchange: "x", Tag: "t1", replyTo: caller, root: sys.Root})
+	req := newLocalRequest(&localRequest{Request: Request{Exchange: "x", Tag: "t1"}, via: localReply{root: sys.Root, replyTo: caller}})
+	sys.Root.Send(gone, req)
 	select {
 	case r := <-got:
 		if !errors.Is(r.Err, ErrNoHandlers) || r.Tag != "t1" {

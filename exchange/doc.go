@@ -28,75 +28,92 @@
 // but feeding them: Declare (hub.go), Connect (connect.go) and Subscribe
 // (publish.go) send commands to the point of presence's actor (point.go:
 // popActor), which attaches to the exchange's authority on the node that
-// owns the exchange (placement.go: ownerOf; ingress.go: authorityFor;
-// authority.go, with lease.go, vote.go and succession.go); the authority
-// pushes its routing table back (point.go: popActor.table, point.setTable;
-// table.go: buildTable, which gives each group its strategy's picker).
+// owns the exchange (placement.go: ownerOf, authorityFor; authority.go,
+// with lease.go, vote.go and succession.go); the authority pushes its
+// routing table back (point.go: popActor.table, point.setTable; table.go:
+// buildTable, which gives each group its strategy's picker).
+//
+// One file is the seam between the exchange and the carriage between nodes:
+// a request, a reply or a publication whose other end is on another node
+// leaves the exchange's files for carriage.go, and what arrives from
+// another node comes back through it (or through ingress.go, the door of
+// protoactor remote). The frames are internal/codec's (the hub owns its
+// codec.Codec and the caches in it), and internal/link carries them.
 //
 // A request, caller and handler on one node:
 //
 //  1. request.go: Hub.Request (RequestAll, RequestAsync) calls route, which
-//     finds the point with lookup (hub.go), reads its table and group
-//     (table.go) and asks the group's picker (package strategies) for the
-//     handler.
+//     finds the point with lookup, reads its table and group (table.go)
+//     and asks the group's picker (package strategies) for the handler.
 //  2. inbox.go: for Request and RequestAll (not RequestAsync), inbox.open
 //     takes a pooled call with a correlation id and call.arm starts its
 //     timeout.
-//  3. request.go: send, sendOne and newRequest make the *Request
-//     (messages.go); isLocal (ingress.go) holds, so it goes straight into
+//  3. request.go: send and sendOne; isLocal holds, so newRequest makes the
+//     *Request (messages.go) with its localReply and puts it straight into
 //     the handler's mailbox.
 //  4. The handler (any actor; actors/service.go for an actors.Service)
-//     answers with Request.Respond or Fail (messages.go: answer), which
-//     sends a *Reply to the hub's inbox, or to RequestAsync's reply-to actor.
+//     answers with Request.Respond or Fail (messages.go: answer), whose
+//     localReply sends a *Reply to the hub's inbox, or to RequestAsync's
+//     reply-to actor.
 //  5. inbox.go: inbox.SendUserMessage and deliver hand the reply to its
 //     call; Request (request.go) takes it from the call's channel and ends
 //     the call with inbox.close.
 //
 // A request across nodes (both with a data link, Config.DataAddr):
 //
-//  1. request.go: Request, route and sendOne as above (hub.go, table.go,
+//  1. request.go: Request, route and sendOne as above (table.go,
 //     strategies, inbox.go: open); the handler is on another node, so
-//     sendOne registers the call with inbox.expectRemote (inbox.go) and
-//     makes an outRequest (wire.go) whose reply address is this node's
-//     ingress (ingress.go: wireIngress).
-//  2. carriage.go: sendWire picks the link; internal/link: Link.Send
-//     (link.go) and outConn.send (out.go) encode the frame in place
-//     (wire.go: outRequest.AppendTo), and the writer goroutine (out.go:
-//     outConn.run) writes every frame queued meanwhile in one write.
+//     sendOne hands over to carriage.go: sendRemote, which registers the
+//     call with inbox.expectRemote (inbox.go), makes a codec.OutRequest
+//     whose reply address is this node's ingress, and calls sendWire.
+//  2. internal/link: Link.Send (link.go) and outConn.send (out.go) encode
+//     the frame in place (internal/codec, codec.go: OutRequest.AppendTo),
+//     and the writer goroutine (out.go: outConn.run) writes every frame
+//     queued meanwhile in one write.
 //  3. On the handler's node, internal/link's reader goroutine (link.go:
 //     serve; reader.go: frames) calls carriage.go: onFrame, which decodes
-//     with wire.go: decodeRequest and calls ingress.go: deliverRequest; it
-//     decodes the payload (wire.go: newPayload) and puts a *Request that
-//     remembers it came from afar into the handler's mailbox (localPID).
-//  4. The handler answers (messages.go: answer): an outReply (wire.go; an
-//     error goes as errors.go: ErrorToWire) through carriage.go: sendWire
-//     and internal/link as in 2.
-//  5. On the caller's node: internal/link, carriage.go: onFrame, wire.go:
-//     decodeReply, ingress.go: deliverReply (errors.go: ErrorFromWire),
+//     with codec.go: DecodeRequest, and deliverRequest, which decodes the
+//     payload (codec.go: Codec.Payload) and puts a *Request with its
+//     remoteReply into the handler's mailbox (localPID).
+//  4. The handler answers (messages.go: answer); its remoteReply
+//     (carriage.go) makes a codec.OutReply (an error goes as errors.go:
+//     ErrorToWire) and sends it with sendWire, through internal/link as in
+//     2.
+//  5. On the caller's node: internal/link, carriage.go: onFrame, codec.go:
+//     DecodeReply, carriage.go: deliverReply (errors.go: ErrorFromWire),
 //     then inbox.go: deliverRemote and deliver, and the caller's Request
 //     (request.go) returns. A RequestAsync reply goes instead to the
-//     caller's actor (the request's deliverTo).
+//     caller's actor (the request's DeliverTo).
+//
+// That is 11 files: 5 of exchange's (request.go, table.go, inbox.go,
+// carriage.go, messages.go), codec.go, internal/link's link.go, out.go and
+// reader.go, the strategy's file and the handler's; 12 and 6 when the
+// handler fails (errors.go). It was 13 and 8 (14 and 9 when it fails) while
+// the codec was exchange's wire.go, the receiving side was in ingress.go
+// and lookup in hub.go: a request went back and forth between request.go,
+// ingress.go, wire.go and carriage.go.
 //
 // When either node has no data link, sendWire (carriage.go) sends the
-// protobuf form instead (wire.go: outbound.message; ingress.go: wireRequest)
-// through protoactor remote to the other node's ingress process (ingress.go:
-// ingress.SendUserMessage, then remoteRequest, remoteReply or
-// remotePublication), which ends in the same deliver functions. When a node
-// goes, carriage.go: onLinkDown or the membership (hub.go: applyMembers)
-// fail its calls in flight with ErrNodeDown (inbox.go: failNode).
+// protobuf form instead (codec.go: OutRequest.Proto and the like) through
+// protoactor remote to the other node's ingress process (ingress.go:
+// ingress.SendUserMessage, which reads it with codec.go:
+// RequestFromProto, ReplyFromProto or PublicationFromProto), which ends in
+// the same deliver functions. When a node goes, carriage.go: onLinkDown or
+// the membership (hub.go: applyMembers) fail its calls in flight with
+// ErrNodeDown (inbox.go: failNode).
 //
 // A publication:
 //
-//  1. publish.go: Hub.Publish finds the point (hub.go: lookup). For each
+//  1. publish.go: Hub.Publish finds the point (table.go: lookup). For each
 //     other node whose subscriptions match (table.go: remoteSubs, from the
-//     routing table) it encodes the payload once (wire.go:
-//     outPublication.encodePayload) and sends it with carriage.go:
-//     sendWire, as a request goes.
+//     routing table) it encodes the payload once (codec.go:
+//     OutPublication.Encode) and sends it with carriage.go: sendWire, as a
+//     request goes.
 //  2. publish.go: fanOut matches the key against the node's local
 //     subscriptions (point.go: point.subs, a topic.Trie) and sends one
 //     *Publication (messages.go) to each matching subscriber's mailbox.
-//  3. On each receiving node: internal/link, carriage.go: onFrame, wire.go:
-//     decodePublication, ingress.go: deliverPublication, then publish.go:
+//  3. On each receiving node: internal/link, carriage.go: onFrame, codec.go:
+//     DecodePublication, carriage.go: deliverPublication, then publish.go:
 //     fanOut as in 2.
 //
 // A Hub is the package's handle on one actor system. It holds no global state:

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bourse-go/bourse/internal/codec"
 	boursepb "github.com/bourse-go/bourse/proto"
 )
 
@@ -83,15 +84,15 @@ func TestSentinelsCrossTheWire(t *testing.T) {
 			if s != ErrHandler && w.GetCode() == boursepb.Code_CODE_HANDLER {
 				t.Fatalf("%s has no wire code of its own", name)
 			}
-			b, aerr := (&outReply{exchange: "x", corr: 1, err: w}).AppendTo(nil)
+			b, aerr := (&codec.OutReply{Exchange: "x", Corr: 1, Err: w}).AppendTo(nil)
 			if aerr != nil {
 				t.Fatal(aerr)
 			}
-			in, derr := (&Hub{}).decodeReply(b)
+			in, derr := codec.New().DecodeReply(b)
 			if derr != nil {
 				t.Fatal(derr)
 			}
-			back := ErrorFromWire(in.err)
+			back := ErrorFromWire(in.Err)
 			if !errors.Is(back, s) {
 				t.Fatalf("came back as %v (code %v)", back, w.GetCode())
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/bourse-go/bourse/internal/codec"
 	"github.com/bourse-go/bourse/internal/link"
 	"github.com/bourse-go/bourse/internal/wiring"
 	boursepb "github.com/bourse-go/bourse/proto"
@@ -31,13 +32,12 @@ type Hub struct {
 	inboxPID   *actor.PID
 	deadSub    *eventstream.Subscription // see failDeadLetter
 	ingressPID *actor.PID
-	wireSelf   atomic.Pointer[boursepb.Pid] // see wireIngress
-	ingresses  sync.Map                     // address -> *actor.PID of that node's ingress
-	link       *link.Link                   // the data link; nil without Config.DataAddr
-	peers      atomic.Pointer[peerMap]      // live nodes' data-link addresses
-	lastData   sync.Map                     // remote address -> the last data-link address it had (see sendWire)
-	strs       stringTable                  // the link codec's interned strings
-	targets    cowMap[*actor.PID]           // local actors by id (see localPID)
+	ingresses  sync.Map                // address -> *actor.PID of that node's ingress
+	link       *link.Link              // the data link; nil without Config.DataAddr
+	peers      atomic.Pointer[peerMap] // live nodes' data-link addresses
+	lastData   sync.Map                // remote address -> the last data-link address it had (see sendWire)
+	codec      *codec.Codec            // the data link's codec, with its caches
+	targets    codec.Cache[*actor.PID] // local actors by id (see localPID)
 
 	mu      sync.Mutex // serialises Declare and Stop
 	points  atomic.Pointer[map[string]*point]
@@ -77,6 +77,7 @@ func New(system *actor.ActorSystem, cfg Config) (*Hub, error) {
 		reg:    cfg.Strategies,
 		log:    cfg.Logger,
 		inbox:  newInbox(),
+		codec:  codec.New(),
 		done:   make(chan struct{}),
 		auths:  map[string]*actor.PID{},
 		inc:    cfg.Incarnation,
@@ -181,20 +182,6 @@ func (h *Hub) Exchanges() []Spec {
 		out = append(out, p.spec)
 	}
 	return out
-}
-
-func (h *Hub) lookup(name string, kind Kind) (*point, error) {
-	if h.stopped.Load() {
-		return nil, &RequestError{Exchange: name, Err: ErrStopped}
-	}
-	p := (*h.points.Load())[name]
-	if p == nil {
-		return nil, &RequestError{Exchange: name, Err: ErrUnknownExchange}
-	}
-	if p.spec.Kind != kind {
-		return nil, &RequestError{Exchange: name, Err: fmt.Errorf("%w: %q is %s, not %s", ErrWrongKind, name, p.spec.Kind, kind)}
-	}
-	return p, nil
 }
 
 // Leader returns the current leader of a req-resp exchange as this node's
@@ -374,3 +361,6 @@ func failDeadLetter(evt any) {
 		r.Fail(errUndelivered)
 	}
 }
+
+// address returns this node's remote address ("nonhost" without remote).
+func (h *Hub) address() string { return h.system.Address() }

@@ -27,17 +27,44 @@ type Request struct {
 	// Payload is the caller's message (or the fun strategy's replacement).
 	Payload proto.Message
 
-	from    string // connection id of the handler it was routed to
-	corr    uint64
-	call    *call // the blocking caller's call, nil for asynchronous requests
+	from     string // connection id of the handler it was routed to
+	corr     uint64 // the caller's correlation id, 0 for asynchronous requests
+	answered atomic.Bool
+	// replier takes the answer to the caller, wherever it waits: a
+	// *localReply or a *remoteReply (carriage.go), nil when there is no one
+	// to answer.
+	replier replier
+}
+
+// replier is how a Request's answer reaches its caller. Each kind comes in
+// one allocation with its Request (localRequest, remoteRequest), so that
+// answering costs a request nothing more than its Reply.
+type replier interface {
+	reply(r *Request, payload proto.Message, err error)
+}
+
+// localReply answers a caller on this node: a *Reply to the hub's inbox,
+// which hands it to the blocking caller's call, or to RequestAsync's actor.
+type localReply struct {
+	root    *actor.RootContext
 	replyTo *actor.PID
-	// remote is set when the caller is on another node: replyTo is then its
-	// ingress, and the answer travels as a boursepb.Reply.
-	remote    bool
-	deliverTo *boursepb.Pid
-	hub       *Hub // set when remote
-	root      *actor.RootContext
-	answered  atomic.Bool
+	call    *call // the blocking caller's call, nil for asynchronous requests
+}
+
+func (l *localReply) reply(r *Request, payload proto.Message, err error) {
+	l.root.Send(l.replyTo, &Reply{Exchange: r.Exchange, Tag: r.Tag, From: r.from, Payload: payload, Err: err, corr: r.corr, call: l.call})
+}
+
+// localRequest is a Request from a caller on this node, with its replier.
+type localRequest struct {
+	Request
+	via localReply
+}
+
+// newLocalRequest returns r's Request, set to answer through r.via.
+func newLocalRequest(r *localRequest) *Request {
+	r.replier = &r.via
+	return &r.Request
 }
 
 // Respond sends payload back to the caller. It reports false when the request
@@ -57,7 +84,7 @@ func (r *Request) Fail(err error) bool {
 }
 
 func (r *Request) answer(payload proto.Message, err error) bool {
-	if r.replyTo == nil || !r.answered.CompareAndSwap(false, true) {
+	if r.replier == nil || !r.answered.CompareAndSwap(false, true) {
 		return false
 	}
 	if err != nil && CodeOf(err) == boursepb.Code_CODE_HANDLER {
@@ -66,23 +93,7 @@ func (r *Request) answer(payload proto.Message, err error) bool {
 			err = &HandlerError{Exchange: r.Exchange, Message: err.Error()}
 		}
 	}
-	if r.remote {
-		w := &outReply{exchange: r.Exchange, corr: r.corr, tag: r.Tag, from: r.from, deliverTo: r.deliverTo}
-		if err == nil {
-			w.payload = payload
-		} else {
-			w.err = ErrorToWire(r.Exchange, err)
-		}
-		// A reply that cannot be sent is lost with its link, whose failure
-		// fails the caller's call on its own node; one whose payload does
-		// not encode is answered with ErrInvalid instead.
-		if serr := r.hub.sendWire(r.replyTo.Address, frameReply, w); errors.Is(serr, ErrInvalid) && w.err == nil {
-			w.payload, w.err = nil, ErrorToWire(r.Exchange, serr)
-			_ = r.hub.sendWire(r.replyTo.Address, frameReply, w)
-		}
-		return true
-	}
-	r.root.Send(r.replyTo, &Reply{Exchange: r.Exchange, Tag: r.Tag, From: r.from, Payload: payload, Err: err, corr: r.corr, call: r.call})
+	r.replier.reply(r, payload, err)
 	return true
 }
 

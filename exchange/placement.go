@@ -1,8 +1,11 @@
 package exchange
 
 import (
+	"fmt"
 	"hash/fnv"
+	"log/slog"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bourse-go/bourse/internal/wiring"
 )
 
@@ -56,4 +59,56 @@ func (h *Hub) liveAddresses(members []wiring.Member) []string {
 		out[i] = m.Address
 	}
 	return out
+}
+
+// authorityFor returns the local authority of exchange name, starting it when
+// this node owns the exchange and has none yet; nil when another node owns it
+// or the node is still joining (see setJoining; the point of presence that
+// asked will retry).
+func (h *Hub) authorityFor(name string) *actor.PID {
+	h.membersMu.Lock()
+	defer h.membersMu.Unlock()
+	if h.stopped.Load() {
+		return nil
+	}
+	if pid := h.auths[name]; pid != nil {
+		return pid
+	}
+	if h.joining {
+		return nil
+	}
+	if h.ownerOf(name, h.members) != h.address() {
+		return nil
+	}
+	h.authSeq++
+	live := h.liveAddresses(h.members)
+	quorum, dead, voters := h.quorum.Load(), h.dead, h.voters
+	pid, err := h.root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor {
+		return newAuthority(h, name, h.address(), live, quorum, dead, voters, h.log)
+	}), fmt.Sprintf("bourse$auth$%s$%d", name, h.authSeq))
+	if err != nil {
+		h.log.Error("bourse: cannot start authority", slog.String("exchange", name), slog.Any("error", err))
+		return nil
+	}
+	h.auths[name] = pid
+	return pid
+}
+
+// holdAttach keeps an Attach that came while this node was joining, for the
+// authority that setJoining(false) starts: the point of presence that sent
+// it would otherwise wait for its next retry (attachRetry), and a leader's
+// lease could lapse meanwhile. Attaches for exchanges this node does not
+// own are dropped, as before.
+func (h *Hub) holdAttach(name string, msg any) {
+	h.membersMu.Lock()
+	defer h.membersMu.Unlock()
+	if !h.joining || h.stopped.Load() || h.ownerOf(name, h.members) != h.address() {
+		return
+	}
+	if h.held == nil {
+		h.held = map[string][]any{}
+	}
+	if len(h.held[name]) < 1024 {
+		h.held[name] = append(h.held[name], msg)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/internal/codec"
 	"github.com/bourse-go/bourse/internal/lifecycle"
 	"github.com/bourse-go/bourse/internal/topic"
 	boursepb "github.com/bourse-go/bourse/proto"
@@ -86,18 +87,18 @@ func (h *Hub) Publish(ctx context.Context, name, key string, payload proto.Messa
 	if err := ctx.Err(); err != nil {
 		return 0, reqErr(name, err)
 	}
-	var out *outPublication
+	var out *codec.OutPublication
 	for _, rs := range p.table.Load().remote {
 		if !rs.trie.HasMatch(key) {
 			continue
 		}
 		if out == nil {
-			out = &outPublication{exchange: name, key: key, payload: payload}
-			if err := out.encodePayload(); err != nil {
+			out = h.codec.Publication(codec.OutPublication{Exchange: name, Key: key, Payload: payload})
+			if err := out.Encode(); err != nil {
 				return 0, &RequestError{Exchange: name, Err: err}
 			}
 		}
-		if err := h.sendWire(rs.addr, framePublication, out); err != nil {
+		if err := h.sendWire(rs.addr, codec.KindPublication, out); err != nil {
 			// The node is down or stopping: the membership drops it from
 			// the table; a publication is not retried (at most once).
 			p.remoteDropped.Add(1)

@@ -260,46 +260,40 @@ func (h *Hub) send(r *routed, o *callOptions, replyTo *actor.PID, c *call) error
 }
 
 func (h *Hub) sendOne(r *routed, i int, pid *actor.PID, o *callOptions, replyTo *actor.PID, c *call) error {
-	req := h.newRequest(r, i, o, replyTo, c)
 	if h.isLocal(pid) {
-		h.root.Send(pid, req)
+		h.root.Send(pid, h.newRequest(r, i, o, replyTo, c))
 		return nil
 	}
-	var deliverTo *actor.PID
-	if c == nil {
-		deliverTo = replyTo // asynchronous: the reply goes on to the caller
-	}
-	if c != nil {
-		// Registered before sendWire looks at membership: a node dropped in
-		// between is either refused there or failed by failNode after this.
-		h.inbox.expectRemote(c, pid.Address)
-	}
-	out := &outRequest{r: req, target: pid, replyTo: h.wireIngress(), deliverTo: deliverTo}
-	if err := h.sendWire(pid.Address, frameRequest, out); err != nil {
-		return &RequestError{Exchange: r.p.spec.Name, Err: err}
-	}
-	return nil
+	return h.sendRemote(r, i, pid, o, replyTo, c)
 }
 
+// isLocal reports whether pid is on this node: a request to it goes into
+// its mailbox, one to any other crosses nodes (carriage.go: sendRemote).
+func (h *Hub) isLocal(pid *actor.PID) bool {
+	return pid.Address == h.system.Address() || pid.Address == "nonhost"
+}
+
+// newRequest returns the Request for the i-th handler of a routed request
+// whose caller is on this node.
 func (h *Hub) newRequest(r *routed, i int, o *callOptions, replyTo *actor.PID, c *call) *Request {
 	m := &r.g.members[i]
 	var corr uint64
 	if c != nil {
 		corr = c.corr
 	}
-	return &Request{
-		Exchange:   r.p.spec.Name,
-		ConnTag:    m.ConnTag,
-		ServiceTag: o.serviceTag,
-		Tag:        o.tag,
-		Key:        o.key,
-		Payload:    r.payload,
-		from:       m.ID,
-		corr:       corr,
-		call:       c,
-		replyTo:    replyTo,
-		root:       h.root,
-	}
+	return newLocalRequest(&localRequest{
+		Request: Request{
+			Exchange:   r.p.spec.Name,
+			ConnTag:    m.ConnTag,
+			ServiceTag: o.serviceTag,
+			Tag:        o.tag,
+			Key:        o.key,
+			Payload:    r.payload,
+			from:       m.ID,
+			corr:       corr,
+		},
+		via: localReply{root: h.root, replyTo: replyTo, call: c},
+	})
 }
 
 // IsTimeout reports whether err is a request timeout.

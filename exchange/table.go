@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"fmt"
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -39,6 +40,22 @@ type group struct {
 	infos   []*boursepb.HandlerInfo
 	pids    []*actor.PID
 	picker  strategies.Picker
+}
+
+// lookup finds the point of presence of exchange name, of kind kind: the
+// first step of every request and publication, whose table it holds.
+func (h *Hub) lookup(name string, kind Kind) (*point, error) {
+	if h.stopped.Load() {
+		return nil, &RequestError{Exchange: name, Err: ErrStopped}
+	}
+	p := (*h.points.Load())[name]
+	if p == nil {
+		return nil, &RequestError{Exchange: name, Err: ErrUnknownExchange}
+	}
+	if p.spec.Kind != kind {
+		return nil, &RequestError{Exchange: name, Err: fmt.Errorf("%w: %q is %s, not %s", ErrWrongKind, name, p.spec.Kind, kind)}
+	}
+	return p, nil
 }
 
 var emptyPicker = strategies.PickerFunc(func(strategies.Request) (strategies.Decision, error) {
