@@ -39,7 +39,9 @@ exchanges:
 		names = append(names, s.Name+"/"+s.Kind.String())
 	}
 	slices.Sort(names)
-	if got := strings.Join(names, ","); got != "orders/req-resp,prices/pub-sub" {
+	// bourse.deploy is the deployment runtime's control exchange, on every
+	// node.
+	if got := strings.Join(names, ","); got != "bourse.deploy/req-resp,orders/req-resp,prices/pub-sub" {
 		t.Errorf("declared %s", got)
 	}
 	if n.Name() != "solo" || len(n.Members()) != 1 {
