@@ -138,11 +138,25 @@ func deployCluster(t *testing.T) (*cluster.Node, []*child) {
 	c := startDeployChild(t, "c", "zone=y", b.addr)
 	d := startDeployChild(t, "d", "zone=y", b.addr)
 	a := startNode(t, deployConfig("a", map[string]string{"zone": "x"}, b.addr, c.addr, d.addr))
+	killFirst(t, func() []*child { return []*child{b, c, d} })
 	if err := a.Broker().Declare(testCtx(t), actors.Spec{Name: deployExchange, Kind: actors.ReqResp, Strategy: "round-robin"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "a sees a,b,c,d", func() bool { return names(a.Members()) == "a,b,c,d" })
 	return a, []*child{b, c, d}
+}
+
+// killFirst kills the children at cleanup before the in-process node
+// stops (cleanups run last-in first-out: call it after startNode), so that
+// nothing sends to it while its remote shuts down (see startExClusterEnv).
+func killFirst(t testing.TB, kids func() []*child) {
+	t.Cleanup(func() {
+		for _, k := range kids() {
+			if k != nil {
+				_ = k.Kill()
+			}
+		}
+	})
 }
 
 // placements renders where service runs: "node:key,..." sorted, running
@@ -358,6 +372,8 @@ func TestDeploySingletonSurvivesKill(t *testing.T) {
 	c := startDeployChild(t, "c", worker, b.addr)
 	d := startDeployChild(t, "d", worker, b.addr)
 	a := startNode(t, deployConfig("a", map[string]string{"role": "caller"}, b.addr, c.addr, d.addr))
+	kids := map[string]*child{"b": b, "c": c, "d": d}
+	killFirst(t, func() []*child { return []*child{kids["b"], kids["c"], kids["d"]} })
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if err := a.Broker().Declare(ctx, actors.Spec{Name: deployExchange, Kind: actors.ReqResp, Strategy: "round-robin"}); err != nil {
@@ -395,7 +411,6 @@ func TestDeploySingletonSurvivesKill(t *testing.T) {
 			}
 		}()
 	}
-	kids := map[string]*child{"b": b, "c": c, "d": d}
 	var gaps []time.Duration
 	for run := range 10 {
 		list := []*child{kids["b"], kids["c"], kids["d"]}
@@ -475,6 +490,8 @@ func TestDeployJoin(t *testing.T) {
 	b := startDeployChild(t, "b", "")
 	c := startDeployChild(t, "c", "", b.addr)
 	a := startNode(t, deployConfig("a", nil, b.addr, c.addr))
+	var d *child
+	killFirst(t, func() []*child { return []*child{b, c, d} })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := a.Broker().Declare(ctx, actors.Spec{Name: deployExchange, Kind: actors.ReqResp, Strategy: "round-robin"}); err != nil {
@@ -518,7 +535,7 @@ func TestDeployJoin(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	joined := mono()
-	d := startDeployChild(t, "d", "", b.addr)
+	d = startDeployChild(t, "d", "", b.addr)
 	four := []deploy.Candidate{{Node: "a"}, {Node: "b"}, {Node: "c"}, {Node: "d"}}
 	plan, err := deploy.Place(specs[2], four)
 	if err != nil {
