@@ -35,25 +35,16 @@ import (
 // then what runs stays, and the failed instances are tried again with
 // back-off).
 func (n *Node) Deploy(ctx context.Context, spec deploy.Spec) error {
-	d := n.deployer
 	if err := spec.Validate(); err != nil {
-		return err
-	}
-	if err := d.kinds.Check(spec.Kind); err != nil {
 		return err
 	}
 	if _, err := deploy.Place(spec, candidatesOf(n.Members())); err != nil {
 		return err
 	}
-	if e := d.live(spec.Name); e != nil {
-		if cur := specFromWire(e.GetSpec()); !cur.Equal(spec) {
-			return fmt.Errorf("%w: %q runs as %s; undeploy it first", deploy.ErrConflict, spec.Name, cur)
-		}
-	} else {
-		d.push(ctx, d.write(spec, false))
+	if err := n.Apply(ctx, spec); err != nil {
+		return err
 	}
-	d.kickNow()
-	err := d.await(ctx, spec)
+	err := n.deployer.await(ctx, spec)
 	if err == nil {
 		return nil
 	}
@@ -71,6 +62,48 @@ func (n *Node) Deploy(ctx context.Context, spec deploy.Spec) error {
 		}
 	}
 	return de
+}
+
+// Apply records spec in the cluster and returns without waiting for it to
+// run, as a declarative configuration does (a node started from a YAML
+// file applies its services section): the nodes start its instances as
+// soon as the membership allows (a selector matching no node yet, or
+// replicas that cannot fit yet, wait for the nodes that will come, with a
+// warning in the log). Await waits for it to run. Errors are those of
+// Deploy that need no placement: spec.Validate's, an *UnknownKindError,
+// and deploy.ErrConflict; applying the same spec again is a no-op.
+func (n *Node) Apply(ctx context.Context, spec deploy.Spec) error {
+	d := n.deployer
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	if err := d.kinds.Check(spec.Kind); err != nil {
+		return err
+	}
+	if e := d.live(spec.Name); e != nil {
+		if cur := specFromWire(e.GetSpec()); !cur.Equal(spec) {
+			return fmt.Errorf("%w: %q runs as %s; undeploy it first", deploy.ErrConflict, spec.Name, cur)
+		}
+	} else {
+		d.push(ctx, d.write(spec, false))
+	}
+	d.kickNow()
+	return nil
+}
+
+// Await waits until the deployed service name runs as Deploy promises
+// (every instance started, connected, and routed to on every node), and
+// returns nil; or until an instance fails, and returns a *deploy.Error
+// listing the failures (without rolling back: what runs stays, and failed
+// instances are tried again); or until ctx ends (a *deploy.Error wrapping
+// ctx.Err()). It returns an error wrapping deploy.ErrNotDeployed when the
+// service is not deployed.
+func (n *Node) Await(ctx context.Context, name string) error {
+	e := n.deployer.live(name)
+	if e == nil {
+		return fmt.Errorf("%w: %q", deploy.ErrNotDeployed, name)
+	}
+	return n.deployer.await(ctx, specFromWire(e.GetSpec()))
 }
 
 // Undeploy removes the service name from the cluster and returns once no

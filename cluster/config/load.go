@@ -246,6 +246,9 @@ func (p *parser) build(o options) *File {
 	if d, ok := p.duration("cluster.lease_duration"); ok && d != 0 {
 		cfg.Exchange.LeaseDuration = d
 	}
+	if d, ok := p.duration("cluster.rebalance_interval"); ok && d != 0 {
+		cfg.RebalanceInterval = d
+	}
 	if d, ok := p.duration("cluster.join_timeout"); ok && d != 0 {
 		cfg.JoinTimeout = d
 	}
@@ -261,6 +264,7 @@ func (p *parser) build(o options) *File {
 	f.Log = p.logSettings()
 	cfg.Logger = newLogger(o.logOut, f.Log)
 	cfg.Exchange.Strategies = o.registry
+	cfg.Kinds = o.kinds
 
 	f.Discovery, cfg.Discovery = p.discovery(cfg.Logger)
 	f.Exchanges = p.exchanges(o.registry)

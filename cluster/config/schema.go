@@ -53,6 +53,7 @@ var schema = sectionOf(map[string]*schemaNode{
 		"heartbeat_interval": leafNode,
 		"suspect_after":      leafNode,
 		"lease_duration":     leafNode,
+		"rebalance_interval": leafNode,
 		"join_timeout":       leafNode,
 		"tls": sectionOf(map[string]*schemaNode{
 			"cert_file": leafNode,
@@ -90,6 +91,7 @@ var schema = sectionOf(map[string]*schemaNode{
 		"total":        leafNode,
 		"max_per_node": leafNode,
 		"service_tag":  leafNode,
+		"keep_partial": leafNode,
 		"params":       freeNode,
 		"selector": sectionOf(map[string]*schemaNode{
 			"match_labels": freeNode,
@@ -118,6 +120,7 @@ var envVars = []struct{ key, env string }{
 	{"cluster.heartbeat_interval", "BOURSE_CLUSTER_HEARTBEAT_INTERVAL"},
 	{"cluster.suspect_after", "BOURSE_CLUSTER_SUSPECT_AFTER"},
 	{"cluster.lease_duration", "BOURSE_CLUSTER_LEASE_DURATION"},
+	{"cluster.rebalance_interval", "BOURSE_CLUSTER_REBALANCE_INTERVAL"},
 	{"cluster.join_timeout", "BOURSE_CLUSTER_JOIN_TIMEOUT"},
 	{"cluster.tls.cert_file", "BOURSE_CLUSTER_TLS_CERT_FILE"},
 	{"cluster.tls.key_file", "BOURSE_CLUSTER_TLS_KEY_FILE"},

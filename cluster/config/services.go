@@ -47,14 +47,15 @@ func (p *parser) services(kinds *deploy.Kinds, exchanges []exchange.Spec) []depl
 		r := nodeReader{p: p, at: fmt.Sprintf("services[%d]", i)}
 		e = resolve(e)
 		s := deploy.Spec{
-			Name:       r.str(e, "name"),
-			Exchange:   r.str(e, "exchange"),
-			Kind:       r.str(e, "kind"),
-			Mode:       deploy.Mode(r.str(e, "mode")),
-			Total:      r.integer(e, "total"),
-			MaxPerNode: r.integer(e, "max_per_node"),
-			ServiceTag: r.str(e, "service_tag"),
-			Params:     r.strMap(e, "params"),
+			Name:        r.str(e, "name"),
+			Exchange:    r.str(e, "exchange"),
+			Kind:        r.str(e, "kind"),
+			Mode:        deploy.Mode(r.str(e, "mode")),
+			Total:       r.integer(e, "total"),
+			MaxPerNode:  r.integer(e, "max_per_node"),
+			ServiceTag:  r.str(e, "service_tag"),
+			Params:      r.strMap(e, "params"),
+			KeepPartial: r.boolean(e, "keep_partial"),
 		}
 		if sel := child(e, "selector"); sel != nil {
 			sr := nodeReader{p: p, at: r.at + ".selector"}
@@ -194,6 +195,20 @@ func (r nodeReader) integer(m *yaml.Node, key string) int {
 		return 0
 	}
 	return n
+}
+
+// boolean reads true or false.
+func (r nodeReader) boolean(m *yaml.Node, key string) bool {
+	v := r.scalar(m, key)
+	if v == nil {
+		return false
+	}
+	b, err := strconv.ParseBool(v.Value)
+	if v.Tag != "!!bool" || err != nil {
+		r.bad(m, key, "want true or false, got %s", describeNode(v))
+		return false
+	}
+	return b
 }
 
 // strs reads a list of single values, taken as written.

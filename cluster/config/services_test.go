@@ -98,7 +98,7 @@ func TestParseServicesErrors(t *testing.T) {
 		{"total as a string", "total: 8", `total: "8"`, "services[2].total", 16, `want an integer, got the value "8"`},
 		{"total for a singleton", "mode: cluster-singleton}", "mode: cluster-singleton, total: 1}", "services[0].total", 6, "only mode replicas takes a total"},
 		{"max per node negative", "max_per_node: 2", "max_per_node: -1", "services[2].max_per_node", 17, "is -1, want 0 (no bound) or more"},
-		{"unknown key", "max_per_node: 2", "max_per_nodes: 2", "services[2].max_per_nodes", 17, `unknown key (known: exchange, kind, max_per_node, mode, name, params, selector, service_tag, total); did you mean "max_per_node"?`},
+		{"unknown key", "max_per_node: 2", "max_per_nodes: 2", "services[2].max_per_nodes", 17, `unknown key (known: exchange, keep_partial, kind, max_per_node, mode, name, params, selector, service_tag, total); did you mean "max_per_node"?`},
 		{"duplicate name", "name: feed", "name: matching", "services[1].name", 7, `duplicate service name "matching" (services[0] has it)`},
 		{"pub-sub exchange", "exchange: prices-in", "exchange: prices", "services[1].exchange", 8, `exchange "prices" is pub-sub: services answer requests, on a req-resp exchange`},
 		{"bad label key", "bourse.io/Role", "Bourse.io/Role", `services[1].selector.match_labels["Bourse.io/Role"]`, 11, `prefix "Bourse.io" is not a DNS subdomain`},

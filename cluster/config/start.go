@@ -4,14 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/bourse-go/bourse/cluster"
 )
 
-// Start starts the node f describes (cluster.Start with f.Cluster) and
-// declares f.Exchanges on its broker, in order. If a declaration fails, it
-// stops the node and returns the declaration's error, naming the exchange,
-// joined with Stop's. ctx bounds the start and the declarations and is not
+// Start starts the node f describes (cluster.Start with f.Cluster),
+// declares f.Exchanges on its broker, in order, and applies f.Services to
+// the cluster (Node.Apply: every node started from the same file applies
+// the same specs, a no-op after the first; Node.Await waits for one to
+// run). If a declaration fails, it stops the node and returns the
+// declaration's error, naming the exchange, joined with Stop's; a service
+// that cannot be applied (a kind this node lacks, a service of that name
+// deployed with another spec) is an *Error naming its key. ctx bounds the start and the declarations and is not
 // kept. Stop the node with Node.Stop.
 //
 // A File starts one node: its Discovery serves one node once.
@@ -23,6 +28,12 @@ func Start(ctx context.Context, f *File) (*cluster.Node, error) {
 	for i, s := range f.Exchanges {
 		if err := n.Broker().Declare(ctx, s); err != nil {
 			err = fmt.Errorf("bourse: %s: exchanges[%d] (%q): declare: %w", f.Name, i, s.Name, err)
+			return nil, errors.Join(err, n.Stop(ctx))
+		}
+	}
+	for i, s := range f.Services {
+		if err := n.Apply(ctx, s); err != nil {
+			err = &Error{File: f.Name, Key: fmt.Sprintf("services[%d]", i), Problem: fmt.Sprintf("%q: %v", s.Name, strings.TrimPrefix(err.Error(), "bourse: ")), Err: err}
 			return nil, errors.Join(err, n.Stop(ctx))
 		}
 	}

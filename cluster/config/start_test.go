@@ -8,9 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bourse-go/bourse/actors"
 	"github.com/bourse-go/bourse/cluster/clustertest"
 	"github.com/bourse-go/bourse/cluster/config"
+	"github.com/bourse-go/bourse/cluster/deploy"
 	"github.com/bourse-go/bourse/exchange"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // The tests that start a node run each in a process of its own: protoactor
@@ -72,5 +76,61 @@ func TestStartStopsNodeWhenDeclareFails(t *testing.T) {
 	t.Logf("error: %v", err)
 	if !errors.Is(err, exchange.ErrExchangeExists) || !strings.Contains(err.Error(), `exchanges[1] ("orders")`) {
 		t.Errorf("error %q, want one naming exchanges[1] and wrapping ErrExchangeExists", err)
+	}
+}
+
+// A node started from a file applies its services: they run once Await
+// returns, and one of a kind the node lacks is an error naming its key.
+func TestStartAppliesServices(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	kinds := deploy.NewKinds()
+	if err := kinds.Register("echo", func(context.Context, deploy.Spec, int) (deploy.Instance, error) {
+		return deploy.Instance{Handler: actors.HandlerFunc(func(_ context.Context, r *actors.Request) (proto.Message, error) {
+			return r.Payload, nil
+		})}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f := parse(t, `
+node: {name: solo, port: 0, labels: {role: engine}}
+cluster: {name: test, heartbeat_interval: 50ms, suspect_after: 500ms, rebalance_interval: 200ms}
+exchanges:
+  - {name: orders, kind: req-resp, strategy: round-robin}
+services:
+  - {name: books, exchange: orders, kind: echo, mode: replicas, total: 3, keep_partial: true}
+  - name: engine
+    exchange: orders
+    kind: echo
+    mode: cluster-singleton
+    service_tag: engine
+    selector: {match_labels: {role: engine}}
+`, config.WithKinds(kinds))
+	if f.Cluster.RebalanceInterval != 200*time.Millisecond || !f.Services[0].KeepPartial {
+		t.Errorf("read rebalance_interval %v, keep_partial %v", f.Cluster.RebalanceInterval, f.Services[0].KeepPartial)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := config.Start(ctx, f)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer func() {
+		if err := n.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	}()
+	for _, s := range []string{"books", "engine"} {
+		if err := n.Await(ctx, s); err != nil {
+			t.Errorf("Await(%s): %v", s, err)
+		}
+	}
+	if got := len(n.Placements(ctx, "books")); got != 3 {
+		t.Errorf("books runs %d instances, want 3", got)
+	}
+	r, err := actors.Call[*wrapperspb.StringValue](ctx, n.Broker(), "orders", wrapperspb.String("ping"), actors.WithServiceTag("engine"))
+	if err != nil || r.GetValue() != "ping" {
+		t.Errorf("call engine: %v, %v", r, err)
 	}
 }
