@@ -12,16 +12,13 @@
 // labels (cluster.Config.Labels, carried by the heartbeats; the syntax is
 // that of Kubernetes labels, see CheckLabelKey).
 //
-// What is not built yet (issue 13): the runtime. Nothing here starts an
-// instance, replicates a spec across the cluster, watches the membership or
-// reconciles what runs with what Place says; there is no Deploy or Undeploy
-// call (cluster/config reads a YAML services section into Specs, which
-// nothing deploys yet). Place is the pure function that runtime will call; it does not know where instances run now, so keeping
-// a cluster singleton where it runs when a node joins, and moving replicas
-// one at a time, will be the runtime's part.
+// The runtime is cluster.Node's: Deploy, Apply, Await, Undeploy,
+// Deployments, Placements and WatchDeploy (docs/deploy.md). This package
+// holds what it speaks: the Spec, the Kinds, Place, and what the runtime
+// reports (Running, Event, and the typed errors Error and NodeError).
 //
 // Dependencies: deploy imports actors (a kind builds what Broker.Serve
-// takes) and errs, never cluster. Package cluster imports deploy (for the
-// label syntax now, for the runtime later), so the runtime can live on
-// cluster.Node without a cycle.
+// takes) and errs, never cluster. Package cluster imports deploy (the
+// label syntax and the runtime), so the runtime lives on cluster.Node
+// without a cycle.
 package deploy

@@ -12,12 +12,14 @@ import (
 
 // Instance is what a kind's constructor builds: what actors.Broker.Serve
 // takes to start one instance of the service, a Handler and its options.
-// The runtime (not built yet) will serve it on the spec's exchange, adding
-// the spec's service tag and a connection tag of the instance's own.
+// The runtime (cluster.Node.Deploy) serves it on the spec's exchange, adding
+// the spec's service tag and a connection tag of the instance's own
+// (cluster.InstanceTagPrefix + service + "/" + key), which wins over one
+// given in Options.
 type Instance struct {
 	// Handler answers the instance's requests (actors.HandlerFunc,
 	// actors.TypedFunc, or a type of your own). When it also has a method
-	// Stop(context.Context) error, the runtime will call it after the
+	// Stop(context.Context) error, the runtime calls it after the
 	// instance is disconnected, to release what the constructor acquired.
 	Handler actors.Handler
 	// Options are Serve's options: actors.OnLeading for leader-only work,
@@ -27,7 +29,7 @@ type Instance struct {
 
 // Constructor builds the instance of spec numbered slot (see Placement.Slot)
 // on the node it runs on. It is the service's start-up: an error is the
-// instance's failure to start, which the runtime will report to the caller
+// instance's failure to start, which the runtime reports to the caller
 // of Deploy, naming the node. ctx bounds the start-up; it is not the
 // instance's lifetime (the Handler's ctx is).
 //
