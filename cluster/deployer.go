@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bourse-go/bourse/actors"
@@ -124,7 +125,8 @@ type instance struct {
 
 type candidate struct {
 	spec    deploy.Spec
-	svc     *actors.Service // nil while it connects
+	svc     *actors.Service                // nil while it connects
+	served  atomic.Pointer[actors.Service] // svc, for the request path, without the lock
 	retryAt time.Time       // a failed connection is tried again then
 	failed  bool
 }
@@ -625,10 +627,10 @@ func (d *deployer) stopService(svc *actors.Service, stopFn func(context.Context)
 }
 
 // startInstance builds the instance with its kind's constructor and
-// connects it to the spec's exchange. acting, when not nil, bounds the
-// time the instance answers (a cluster singleton's leadership): after it
-// ends, requests fail with actors.ErrNoLeader.
-func (d *deployer) startInstance(ctx context.Context, spec deploy.Spec, key string, slot int, acting context.Context) (*actors.Service, func(context.Context) error, error) {
+// connects it to the spec's exchange. acting, when not nil, says whether
+// the instance may act at this instant (a cluster singleton's leadership
+// and lease): when it may not, requests fail with actors.ErrNoLeader.
+func (d *deployer) startInstance(ctx context.Context, spec deploy.Spec, key string, slot int, acting func() bool) (*actors.Service, func(context.Context) error, error) {
 	inst, err := d.kinds.New(ctx, spec, slot)
 	if err != nil {
 		if errors.Is(err, deploy.ErrUnknownKind) || errors.Is(err, deploy.ErrInvalidKind) {
@@ -663,11 +665,11 @@ func (d *deployer) startInstance(ctx context.Context, spec deploy.Spec, key stri
 // actingHandler answers only while its instance may act.
 type actingHandler struct {
 	h      actors.Handler
-	acting context.Context
+	acting func() bool
 }
 
 func (a actingHandler) Handle(ctx context.Context, r *actors.Request) (proto.Message, error) {
-	if a.acting.Err() != nil {
+	if !a.acting() {
 		return nil, fmt.Errorf("%w: the cluster singleton's leadership ended", actors.ErrNoLeader)
 	}
 	return a.h.Handle(ctx, r)
@@ -731,6 +733,7 @@ func (d *deployer) connectCandidate(c *candidate) {
 		return
 	}
 	c.svc = svc
+	c.served.Store(svc)
 	d.mu.Unlock()
 }
 
@@ -758,6 +761,17 @@ func (candidateHandler) Handle(context.Context, *actors.Request) (proto.Message,
 func (d *deployer) lead(ctx context.Context, c *candidate, term uint64) {
 	spec := c.spec
 	k := instKey(spec.Name, "0")
+	// It acts while the leadership's context lives and, at each request,
+	// while the candidate's lease holds at that instant: a node that
+	// resumes from a freeze finds its lease lapsed before the context's
+	// timer has fired.
+	acting := func() bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		svc := c.served.Load()
+		return svc == nil || svc.IsLeader()
+	}
 	var prev *instance
 	for ctx.Err() == nil {
 		in := &instance{spec: spec, key: "0", singleton: true, state: deploy.StateStarting}
@@ -771,7 +785,7 @@ func (d *deployer) lead(ctx context.Context, c *candidate, term uint64) {
 		d.insts[k] = in
 		d.mu.Unlock()
 		sctx, cancel := context.WithTimeout(ctx, d.startTimeout)
-		svc, stopFn, err := d.startInstance(sctx, spec, "0", 0, ctx)
+		svc, stopFn, err := d.startInstance(sctx, spec, "0", 0, acting)
 		cancel()
 		if err != nil {
 			d.mu.Lock()

@@ -23,6 +23,7 @@ import (
 
 	"github.com/bourse-go/bourse/actors"
 	"github.com/bourse-go/bourse/cluster"
+	"github.com/bourse-go/bourse/cluster/deploy"
 	"github.com/bourse-go/bourse/cluster/static"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -158,6 +159,8 @@ func (c *child) run(ctx context.Context) error {
 	ncfg.Port, ncfg.DataPort = c.cfg.port, c.cfg.dataPort
 	ncfg.HeartbeatInterval, ncfg.SuspectAfter = c.cfg.heartbeat, c.cfg.suspect
 	ncfg.Discovery = static.New(c.cfg.peers...)
+	ncfg.Labels = map[string]string{"chaos.node": c.cfg.node}
+	ncfg.Kinds = c.kinds()
 	ncfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	n, err := cluster.Start(ctx, ncfg)
 	if err != nil {
@@ -191,6 +194,7 @@ func (c *child) run(ctx context.Context) error {
 		{Name: "rr", Kind: actors.ReqResp, Strategy: "round-robin"},
 		{Name: "lead", Kind: actors.ReqResp, Strategy: "consensus"},
 		{Name: "feed", Kind: actors.PubSub},
+		{Name: deployedExchange, Kind: actors.ReqResp, Strategy: "round-robin"},
 	} {
 		if err := b.Declare(ctx, s); err != nil {
 			return fmt.Errorf("declare %s: %w", s.Name, err)
@@ -208,6 +212,9 @@ func (c *child) run(ctx context.Context) error {
 			c.leadSvc, c.leadL = svc, l
 			c.mu.Unlock()
 		}
+	}
+	if err := c.deploy(ctx, n); err != nil {
+		return err
 	}
 	c.streams = streamLog{out: c.out, m: map[string]*stream{}}
 	if _, err := b.SubscribeFunc(ctx, "feed", "pub.#", c.streams.receive); err != nil {
@@ -364,6 +371,7 @@ func (c *child) reportView() {
 	}
 	slices.Sort(v.Members)
 	v.RR, v.Lead = handlers("rr"), handlers("lead")
+	v.Single, v.PerNode = deployedHandlers(h, singleService), deployedHandlers(h, perNodeService)
 	v.RRLeader, v.LeadLeader = leader("rr"), leader("lead")
 	c.out.emit(event{E: evView, View: &v})
 }
@@ -689,4 +697,77 @@ func (s *streamLog) summary() {
 	for k, st := range s.m {
 		s.out.emit(event{E: evStream, Key: k, N: st.n, From: st.first, To: st.last})
 	}
+}
+
+// The deployed services: a cluster singleton on every node but the
+// observer (which is never killed or frozen on its own, so the singleton
+// meets every fault), and a node singleton on every node.
+const (
+	deployedExchange = "dsvc"
+	singleService    = "single"
+	perNodeService   = "pernode"
+	observerNode     = "n1"
+)
+
+// kinds registers the deployed services' constructors. The singleton's
+// says it may act from the moment it is built (before it is connected:
+// the earliest it could answer); the Removed event of its instance says
+// when it stopped acting (see deploy).
+func (c *child) kinds() *deploy.Kinds {
+	k := deploy.NewKinds()
+	answer := func(context.Context, deploy.Spec, int) (deploy.Instance, error) {
+		reply := wrapperspb.String(c.cfg.node)
+		return deploy.Instance{Handler: actors.HandlerFunc(func(context.Context, *actors.Request) (proto.Message, error) {
+			return reply, nil
+		})}, nil
+	}
+	_ = k.Register(singleService, func(ctx context.Context, s deploy.Spec, slot int) (deploy.Instance, error) {
+		c.out.emit(event{E: evLead, Ex: singleService, Is: true, Src: "deploy"})
+		return answer(ctx, s, slot)
+	})
+	_ = k.Register(perNodeService, answer)
+	return k
+}
+
+// deploy applies the two services (every node applies the same specs: the
+// first one wins, the others are no-ops) and reports when the singleton's
+// instance on this node stops acting.
+func (c *child) deploy(ctx context.Context, n *cluster.Node) error {
+	events, unwatch := n.WatchDeploy()
+	go func() { // ends when the node stops (the channel closes)
+		defer unwatch()
+		for ev := range events {
+			// Removed: it stopped acting at ev.At. Failed: it was built
+			// (and said it may act) but could not be connected.
+			if ev.Service == singleService && (ev.Type == deploy.Removed || ev.Type == deploy.Failed) {
+				c.out.emit(event{E: evLead, Ex: singleService, Is: false, Src: "deploy", T: mono() - time.Since(ev.At).Nanoseconds()})
+			}
+		}
+	}()
+	specs := []deploy.Spec{
+		{Name: singleService, Exchange: deployedExchange, Kind: singleService, Mode: deploy.ModeClusterSingleton, ServiceTag: singleService,
+			Selector: deploy.Selector{MatchExpressions: []deploy.Requirement{{Key: "chaos.node", Op: deploy.NotIn, Values: []string{observerNode}}}}},
+		{Name: perNodeService, Exchange: deployedExchange, Kind: perNodeService, Mode: deploy.ModeNodeSingleton, ServiceTag: perNodeService},
+	}
+	for _, s := range specs {
+		if err := n.Apply(ctx, s); err != nil {
+			return fmt.Errorf("apply %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+// deployedHandlers lists the instances of service that the broker routes
+// to, as node/key.
+func deployedHandlers(b *actors.Broker, service string) []string {
+	hs, _ := b.Handlers(deployedExchange)
+	var out []string
+	prefix := cluster.InstanceTagPrefix + service + "/"
+	for _, h := range hs {
+		if key, ok := strings.CutPrefix(h.GetConnTag(), prefix); ok {
+			out = append(out, h.GetNode()+"/"+key)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -275,7 +275,9 @@ func (r *run) checkLeaders(faults []faultSpan) result {
 	fig := map[string]any{}
 	var parts []string
 	okAll := true
-	for _, ex := range []string{"lead", "rr"} {
+	// "single" is the deployed cluster singleton: its instance reports
+	// when it may start acting and when it stops, as a leader does.
+	for _, ex := range []string{"lead", "rr", singleService} {
 		ivs := r.leaderIntervals(ex)
 		type point struct {
 			t     int64
@@ -503,8 +505,9 @@ func viewKey(v *view) string {
 	if v == nil {
 		return "no view"
 	}
-	return fmt.Sprintf("members=%s rr=%s lead=%s rrLeader=%s leadLeader=%s", strings.Join(v.Members, ","),
-		strings.Join(v.RR, ","), strings.Join(v.Lead, ","), v.RRLeader, v.LeadLeader)
+	return fmt.Sprintf("members=%s rr=%s lead=%s rrLeader=%s leadLeader=%s single=%s perNode=%s", strings.Join(v.Members, ","),
+		strings.Join(v.RR, ","), strings.Join(v.Lead, ","), v.RRLeader, v.LeadLeader,
+		strings.Join(v.Single, ","), strings.Join(v.PerNode, ","))
 }
 
 // agreement says whether every current process's view, reported after
@@ -521,7 +524,8 @@ func (r *run) agreement(since int64) (bool, []string) {
 			v = nil
 		}
 		k := viewKey(v)
-		if v == nil || len(v.Members) != r.nodes || len(v.RR) != r.nodes || len(v.Lead) != r.nodes || v.LeadLeader == "none" {
+		if v == nil || len(v.Members) != r.nodes || len(v.RR) != r.nodes || len(v.Lead) != r.nodes || v.LeadLeader == "none" ||
+			len(v.Single) != 1 || len(v.PerNode) != r.nodes {
 			same = false
 		}
 		if i == 0 {

@@ -237,6 +237,13 @@ func (r *run) checkLeader(p *proc, ev event) {
 	if r.loadStart == 0 {
 		return // the cluster is forming: each node leads until it hears of the others
 	}
+	if ev.Src == "deploy" {
+		// A deployed singleton's end is reported once its instance has
+		// stopped, with the time it stopped acting: later than a
+		// successor's start may arrive. Only the final check, which orders
+		// by those times, can tell.
+		return
+	}
 	for _, q := range r.cur {
 		if q != nil && q != p && q.ended == 0 && !q.suspended && q.acting[ev.Ex] {
 			r.online("two leaders of %s at %s: %s (%s) and %s", ev.Ex, r.off(ev.T), p.label, ev.Src, q.label)

@@ -94,6 +94,10 @@ type view struct {
 	Lead       []string `json:"lead"`
 	RRLeader   string   `json:"rrLeader"`
 	LeadLeader string   `json:"leadLeader"`
+	// Single and PerNode are the deployed services' instances this node
+	// routes to: node/key each.
+	Single  []string `json:"single"`
+	PerNode []string `json:"perNode"`
 }
 
 // emitter writes events as lines; safe for concurrent use.
