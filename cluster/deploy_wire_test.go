@@ -57,3 +57,35 @@ func TestFailureWireKeepsIdentity(t *testing.T) {
 		t.Error("nil failures must stay nil")
 	}
 }
+
+// The store merges last-writer-wins on (version, origin), whatever order
+// the entries come in, and its clock passes every version it saw.
+func TestStoreMerge(t *testing.T) {
+	entry := func(name string, version uint64, origin string, deleted bool, total int) *boursepb.DeployEntry {
+		return &boursepb.DeployEntry{Spec: specToWire(deploy.Spec{Name: name, Exchange: "x", Kind: "k",
+			Mode: deploy.ModeReplicas, Total: total}), Version: version, Origin: origin, Deleted: deleted}
+	}
+	es := []*boursepb.DeployEntry{
+		entry("s", 1, "a", false, 1),
+		entry("s", 2, "b", false, 2),
+		entry("s", 2, "a", false, 3), // same version, smaller origin: loses to b
+		entry("s", 3, "a", true, 2),  // the tombstone wins
+		entry("t", 5, "c", false, 1),
+		{Spec: &boursepb.DeploySpec{}}, // no name: ignored
+	}
+	// Every order of the entries gives the same store.
+	orders := [][]int{{0, 1, 2, 3, 4, 5}, {5, 4, 3, 2, 1, 0}, {2, 0, 3, 5, 1, 4}, {3, 1, 4, 0, 2, 5}}
+	for _, order := range orders {
+		d := &deployer{store: map[string]*boursepb.DeployEntry{}}
+		for _, i := range order {
+			d.merge([]*boursepb.DeployEntry{es[i]})
+		}
+		s, tt := d.store["s"], d.store["t"]
+		if len(d.store) != 2 || !s.GetDeleted() || s.GetVersion() != 3 || tt.GetVersion() != 5 || d.clock != 5 {
+			t.Errorf("order %v: store %v, clock %d", order, d.store, d.clock)
+		}
+		if d.merge([]*boursepb.DeployEntry{es[1]}) {
+			t.Errorf("order %v: an older entry changed the store", order)
+		}
+	}
+}
