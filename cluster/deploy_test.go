@@ -86,6 +86,13 @@ func runDeployChild(ctx context.Context, c *clustertest.Child) error {
 	if err := n.Broker().Declare(ctx, actors.Spec{Name: deployExchange, Kind: actors.ReqResp, Strategy: "round-robin"}); err != nil {
 		return err
 	}
+	if os.Getenv("NODE_APPLY") != "" {
+		// This node deploys a service, then may die: the spec must outlive it.
+		spec := deploy.Spec{Name: "orphan", Exchange: deployExchange, Kind: "echo", Mode: deploy.ModeNodeSingleton, ServiceTag: "orphan"}
+		if err := n.Apply(ctx, spec); err != nil {
+			return err
+		}
+	}
 	c.Set("address", n.Address())
 	running := map[string]bool{}
 	report := func() {
@@ -385,6 +392,14 @@ func TestDeploySingletonSurvivesKill(t *testing.T) {
 	if err := a.Deploy(ctx, engine); err != nil {
 		t.Fatalf("Deploy: %v", err)
 	}
+	// Replicas on the workers too: 4, at most 2 per node, so that they fit
+	// on the 2 workers left while one is down.
+	books := deploy.Spec{Name: "books", Exchange: deployExchange, Kind: "echo", Mode: deploy.ModeReplicas, Total: 4, MaxPerNode: 2,
+		ServiceTag: "books", Selector: engine.Selector}
+	if err := a.Deploy(ctx, books); err != nil {
+		t.Fatalf("Deploy(books): %v", err)
+	}
+	booksRun := func() int { return strings.Count(placements(ctx, a, "books"), ":") }
 	// Callers under load: none may wait out its deadline.
 	const deadline = 2 * time.Second
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -445,6 +460,8 @@ func TestDeploySingletonSurvivesKill(t *testing.T) {
 			t.Fatalf("run %d: %s started acting %v before %s was killed", run, next.name, time.Duration(killed-placed), host.name)
 		}
 		gaps = append(gaps, time.Duration(placed-killed))
+		// The killed node's replicas run again on the survivors.
+		waitFor(t, 5*time.Second, "4 replicas on the 2 workers left", func() bool { return booksRun() == 4 })
 		// Exactly one runs: the others report none.
 		for _, k := range list {
 			if k != host && k != next {
@@ -639,5 +656,39 @@ drain:
 		if r, ok := removedAt[fmt.Sprint(p.Slot)]; !ok || time.Duration(at-r) > ackMargin {
 			t.Errorf("books/%d: its old instance stopped (found %v) %v before d's started", p.Slot, ok, time.Duration(at-r))
 		}
+	}
+}
+
+// TestDeploySurvivesItsDeployer deploys a node singleton from a node that
+// is then killed: the others keep the spec and run it, and a node that
+// joins afterwards learns it from them and runs it too.
+func TestDeploySurvivesItsDeployer(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	b := startDeployChild(t, "b", "")
+	p := clustertest.Start(t, "dnode", "NODE_NAME=c", "NODE_PEERS="+b.addr, "NODE_APPLY=1")
+	c := &child{Process: p, name: "c"}
+	a := startNode(t, deployConfig("a", nil, b.addr))
+	var d *child
+	killFirst(t, func() []*child { return []*child{b, c, d} })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Broker().Declare(ctx, actors.Spec{Name: deployExchange, Kind: actors.ReqResp, Strategy: "round-robin"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "a sees a,b,c", func() bool { return names(a.Members()) == "a,b,c" })
+	waitFor(t, 5*time.Second, "orphan on a, b, c", func() bool { return placements(ctx, a, "orphan") == "a:@a,b:@b,c:@c" })
+	if err := c.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "a sees a,b", func() bool { return names(a.Members()) == "a,b" })
+	d = startDeployChild(t, "d", "", b.addr)
+	waitFor(t, 5*time.Second, "orphan on a, b, d", func() bool { return placements(ctx, a, "orphan") == "a:@a,b:@b,d:@d" })
+	if err := a.Await(ctx, "orphan"); err != nil {
+		t.Errorf("Await(orphan): %v", err)
+	}
+	if got := answers(t, a, "orphan", 12); len(got) != 3 {
+		t.Errorf("orphan answered as %v, want 3 instances", got)
 	}
 }
