@@ -36,6 +36,10 @@ func deployKinds(node string) *deploy.Kinds {
 			})}, nil
 	}
 	_ = k.Register("echo", echo)
+	_ = k.Register("slow", func(ctx context.Context, spec deploy.Spec, slot int) (deploy.Instance, error) {
+		time.Sleep(300 * time.Millisecond) // a start-up longer than the caller will wait
+		return echo(ctx, spec, slot)
+	})
 	_ = k.Register("fails-on", func(ctx context.Context, spec deploy.Spec, slot int) (deploy.Instance, error) {
 		if spec.Params["node"] == node {
 			return deploy.Instance{}, fmt.Errorf("no database on %s", node)
@@ -293,6 +297,9 @@ func TestDeployBadInput(t *testing.T) {
 	}
 	a := startNode(t, deployConfig("a", map[string]string{"zone": "x"}))
 	ctx := testCtx(t)
+	if err := a.Broker().Declare(ctx, actors.Spec{Name: deployExchange, Kind: actors.ReqResp, Strategy: "round-robin"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		spec deploy.Spec
@@ -316,6 +323,18 @@ func TestDeployBadInput(t *testing.T) {
 	}
 	if got := a.Deployments(); len(got) != 0 {
 		t.Errorf("after refused deployments, Deployments() = %v", got)
+	}
+
+	// A caller that gives up rolls back what started meanwhile.
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	err := a.Deploy(short, deploy.Spec{Name: "slow", Exchange: "svc", Kind: "slow", Mode: deploy.ModeReplicas, Total: 2})
+	var de *deploy.Error
+	if !errors.As(err, &de) || !errors.Is(err, context.DeadlineExceeded) || !de.RolledBack {
+		t.Errorf("Deploy with a 100 ms ctx = %v, want a *deploy.Error wrapping DeadlineExceeded, rolled back", err)
+	}
+	if got := a.Placements(ctx, "slow"); len(got) != 0 || len(a.Deployments()) != 0 {
+		t.Errorf("after the rollback: placements %v, deployments %v", got, a.Deployments())
 	}
 }
 
