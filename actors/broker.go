@@ -75,6 +75,7 @@ type Broker struct {
 	services map[*Service]struct{}
 	funcSubs []funcSub                 // SubscribeFunc actors, stopped by Stop
 	watches  map[*leaderWatch]struct{} // WatchLeader channels, closed by Stop
+	watchWG  sync.WaitGroup            // WatchHealth goroutines, ended by Stop
 	stopped  lifecycle.Once
 	ctx      context.Context // canceled by Stop; handed to Serve handlers
 	cancel   context.CancelFunc
@@ -257,6 +258,7 @@ func (b *Broker) Stop(ctx context.Context) error {
 func (b *Broker) stop(ctx context.Context) error {
 	b.cancel()
 	b.endWatches()
+	b.watchWG.Wait() // they end on b.ctx
 	b.mu.Lock()
 	svcs := make([]*Service, 0, len(b.services))
 	for s := range b.services {

@@ -120,6 +120,13 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 	s.pid = b.system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		switch m := c.Message().(type) {
 		case *Request:
+			if m.IsProbe() {
+				// Probation asks whether this service answers again (see
+				// exchange.ProbationConfig): from its own actor, so that a
+				// stuck service is not let back; never the handler's work.
+				m.Respond(m.Payload)
+				return
+			}
 			reply, err := s.handle(h, m)
 			if err != nil {
 				m.Fail(err)

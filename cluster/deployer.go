@@ -127,7 +127,7 @@ type candidate struct {
 	spec    deploy.Spec
 	svc     *actors.Service                // nil while it connects
 	served  atomic.Pointer[actors.Service] // svc, for the request path, without the lock
-	retryAt time.Time       // a failed connection is tried again then
+	retryAt time.Time                      // a failed connection is tried again then
 	failed  bool
 }
 

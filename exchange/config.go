@@ -56,6 +56,10 @@ type Config struct {
 	// out. 0 means DefaultLeaseDuration. The cluster layer sets it below the
 	// failure detector's SuspectAfter.
 	LeaseDuration time.Duration
+	// Probation takes handlers that time out or fail in transport out of
+	// this node's rotation for a while (probation.go). The zero value is
+	// on, with the defaults; Probation.Failures = ProbationOff turns it off.
+	Probation ProbationConfig
 	// OnPeerDown, when not nil, is called (from the data link's goroutine,
 	// so it must not block) with the remote address of a node whose data
 	// link connection broke without a goodbye: the cluster layer checks at
@@ -112,6 +116,19 @@ func (c Config) Validate() error {
 	}
 	if c.LeaseDuration < 0 {
 		return errs.Field("exchange.Config.LeaseDuration", "is %v, want 0 (the default) or more", c.LeaseDuration)
+	}
+	pc := c.Probation
+	switch {
+	case pc.Failures < ProbationOff:
+		return errs.Field("exchange.Config.Probation.Failures", "is %d, want 0 (the default, %d), more, or %d (off)", pc.Failures, DefaultProbationFailures, ProbationOff)
+	case pc.Eject < 0:
+		return errs.Field("exchange.Config.Probation.Eject", "is %v, want 0 (the default, %v) or more", pc.Eject, DefaultProbationEject)
+	case pc.MaxEject < 0 || pc.MaxEject != 0 && pc.MaxEject < pc.withDefaults().Eject:
+		return errs.Field("exchange.Config.Probation.MaxEject", "is %v, want 0 (the default, %v) or at least Eject", pc.MaxEject, DefaultProbationMaxEject)
+	case pc.Ramp < 0:
+		return errs.Field("exchange.Config.Probation.Ramp", "is %v, want 0 (the default, %v) or more", pc.Ramp, DefaultProbationRamp)
+	case pc.ProbeTimeout < 0:
+		return errs.Field("exchange.Config.Probation.ProbeTimeout", "is %v, want 0 (the default, %v) or more", pc.ProbeTimeout, DefaultProbeTimeout)
 	}
 	return nil
 }

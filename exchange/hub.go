@@ -59,6 +59,8 @@ type Hub struct {
 	joining   bool                    // see setJoining
 	held      map[string][]any        // Attaches that came while joining, by exchange
 	retiring  map[*actor.PID]struct{} // authorities moved away, still renewing leases (see retire)
+
+	probes sync.WaitGroup // probation probes in flight (probation.go)
 }
 
 // New starts a hub on system. The hub does not own system: stopping the hub
@@ -271,6 +273,13 @@ func (h *Hub) Stop(ctx context.Context) error {
 		futs = append(futs, h.root.StopFuture(p.popPID))
 	}
 	err := waitFutures(ctx, futs)
+	for _, p := range points {
+		p.prob.closeWatches()
+	}
+	// Probes end within their timeout, or at once on h.done.
+	if werr := waitGroup(ctx, &h.probes); werr != nil {
+		err = errors.Join(err, werr)
+	}
 	// Last, so that the answers the stopping handlers gave still go out.
 	return errors.Join(err, h.stopLink(ctx))
 }
@@ -364,3 +373,18 @@ func failDeadLetter(evt any) {
 
 // address returns this node's remote address ("nonhost" without remote).
 func (h *Hub) address() string { return h.system.Address() }
+
+// waitGroup waits for wg, or ctx.
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("bourse: stop: probes still running: %w", ctx.Err())
+	}
+}

@@ -63,6 +63,7 @@ type observer struct {
 // leader's observers when the leader or its term changed (with tableMu
 // held).
 func (p *point) storeTable(t *table) {
+	p.prob.attach(t)
 	prev := p.table.Swap(t)
 	if len(p.observers) == 0 || prev.leader == t.leader && (t.leader == "" || prev.term == t.term) {
 		return

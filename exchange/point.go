@@ -26,6 +26,7 @@ type point struct {
 	leaderOnly bool // strat sends every request to the leader (strategies.LeaderOnly)
 
 	table atomic.Pointer[table]
+	prob  *probation // this node's view of its handlers' health (probation.go)
 
 	// tableMu serialises table builds: the pop actor's (a new table came)
 	// and setView's (membership changed, see refilter).
@@ -57,7 +58,8 @@ type subscriber struct {
 }
 
 func newPoint(h *Hub, s Spec, strat strategies.Strategy) *point {
-	p := &point{h: h, spec: s, strat: strat, ready: make(chan struct{}), quorum: true}
+	p := &point{h: h, spec: s, strat: strat, ready: make(chan struct{}), quorum: true,
+		prob: newProbation(s.Name, h.cfg.Probation)}
 	if lo, ok := strat.(strategies.LeaderOnly); ok {
 		p.leaderOnly = lo.LeaderOnly()
 	}

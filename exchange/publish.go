@@ -146,6 +146,9 @@ type Stats struct {
 	Received uint64
 	// Epoch is the routing table's epoch.
 	Epoch uint64
+	// Health counts probation's ejections, probes and readmissions of this
+	// exchange's handlers on this node (req-resp exchanges).
+	Health HealthStats
 }
 
 // Stats returns the counters of exchange name on this node.
@@ -155,7 +158,8 @@ func (h *Hub) Stats(name string) (Stats, error) {
 		return Stats{}, &RequestError{Exchange: name, Err: ErrUnknownExchange}
 	}
 	return Stats{Published: p.published.Load(), Delivered: p.delivered.Load(), RemoteSent: p.remoteSent.Load(),
-		RemoteDropped: p.remoteDropped.Load(), Received: p.received.Load(), Epoch: p.table.Load().epoch}, nil
+		RemoteDropped: p.remoteDropped.Load(), Received: p.received.Load(), Epoch: p.table.Load().epoch,
+		Health: p.prob.stats()}, nil
 }
 
 // Subscriptions returns the subscriptions of pub-sub exchange name aggregated

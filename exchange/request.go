@@ -86,9 +86,18 @@ func (h *Hub) request(ctx context.Context, name string, payload proto.Message, o
 	if err != nil {
 		return nil, err
 	}
+	reply, err := h.await(ctx, name, &rt, o)
+	if !rt.broadcast {
+		rt.p.prob.observe(rt.g, rt.target, err) // probation.go
+	}
+	return reply, err
+}
+
+// await sends a routed request and waits for its reply.
+func (h *Hub) await(ctx context.Context, name string, rt *routed, o *callOptions) (proto.Message, error) {
 	n := rt.count()
 	c := h.inbox.open(n, rt.p.spec.Name)
-	if err := h.send(&rt, o, h.inboxPID, c); err != nil {
+	if err := h.send(rt, o, h.inboxPID, c); err != nil {
 		h.inbox.close(c, 0)
 		return nil, err
 	}
@@ -219,7 +228,13 @@ func (h *Hub) route(name string, o *callOptions, payload proto.Message) (routed,
 		if p.leaderOnly && g == t.all && t.leader == "" {
 			return routed{}, &RequestError{Exchange: name, Err: ErrNoLeader}
 		}
-		d, err := g.picker.Pick(strategies.Request{Exchange: name, Key: o.key, ServiceTag: o.serviceTag, Tag: o.tag, Payload: payload})
+		req := strategies.Request{Exchange: name, Key: o.key, ServiceTag: o.serviceTag, Tag: o.tag, Payload: payload}
+		var d strategies.Decision
+		if p.prob.avoiding() {
+			d, err = p.prob.pick(h, p, g, req)
+		} else {
+			d, err = g.picker.Pick(req)
+		}
 		if err != nil {
 			return routed{}, &RequestError{Exchange: name, Err: err}
 		}

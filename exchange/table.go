@@ -40,6 +40,7 @@ type group struct {
 	infos   []*boursepb.HandlerInfo
 	pids    []*actor.PID
 	picker  strategies.Picker
+	health  []*health // probation standing, by index (probation.go); nil when off
 }
 
 // lookup finds the point of presence of exchange name, of kind kind: the

@@ -518,6 +518,45 @@ func (x *SlaveDown) GetTerm() uint64 {
 	return 0
 }
 
+// Probe is the payload of a probation probe (exchange/probation.go): a
+// request that is not a user's, sent to a handler taken out of rotation to
+// learn whether it answers again. A handler answers it with itself.
+type Probe struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Probe) Reset() {
+	*x = Probe{}
+	mi := &file_bourse_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Probe) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Probe) ProtoMessage() {}
+
+func (x *Probe) ProtoReflect() protoreflect.Message {
+	mi := &file_bourse_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Probe.ProtoReflect.Descriptor instead.
+func (*Probe) Descriptor() ([]byte, []int) {
+	return file_bourse_proto_rawDescGZIP(), []int{5}
+}
+
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Code          Code                   `protobuf:"varint,1,opt,name=code,proto3,enum=bourse.v1.Code" json:"code,omitempty"`
@@ -529,7 +568,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_bourse_proto_msgTypes[5]
+	mi := &file_bourse_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -541,7 +580,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[5]
+	mi := &file_bourse_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -554,7 +593,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{5}
+	return file_bourse_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Error) GetCode() Code {
@@ -608,7 +647,7 @@ type Request struct {
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_bourse_proto_msgTypes[6]
+	mi := &file_bourse_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +659,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[6]
+	mi := &file_bourse_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +672,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{6}
+	return file_bourse_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Request) GetExchange() string {
@@ -738,7 +777,7 @@ type Reply struct {
 
 func (x *Reply) Reset() {
 	*x = Reply{}
-	mi := &file_bourse_proto_msgTypes[7]
+	mi := &file_bourse_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +789,7 @@ func (x *Reply) String() string {
 func (*Reply) ProtoMessage() {}
 
 func (x *Reply) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[7]
+	mi := &file_bourse_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +802,7 @@ func (x *Reply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reply.ProtoReflect.Descriptor instead.
 func (*Reply) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{7}
+	return file_bourse_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Reply) GetExchange() string {
@@ -827,7 +866,7 @@ type Publication struct {
 
 func (x *Publication) Reset() {
 	*x = Publication{}
-	mi := &file_bourse_proto_msgTypes[8]
+	mi := &file_bourse_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +878,7 @@ func (x *Publication) String() string {
 func (*Publication) ProtoMessage() {}
 
 func (x *Publication) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[8]
+	mi := &file_bourse_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +891,7 @@ func (x *Publication) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Publication.ProtoReflect.Descriptor instead.
 func (*Publication) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{8}
+	return file_bourse_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Publication) GetExchange() string {
@@ -889,7 +928,7 @@ type RegisterHandler struct {
 
 func (x *RegisterHandler) Reset() {
 	*x = RegisterHandler{}
-	mi := &file_bourse_proto_msgTypes[9]
+	mi := &file_bourse_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +940,7 @@ func (x *RegisterHandler) String() string {
 func (*RegisterHandler) ProtoMessage() {}
 
 func (x *RegisterHandler) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[9]
+	mi := &file_bourse_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +953,7 @@ func (x *RegisterHandler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterHandler.ProtoReflect.Descriptor instead.
 func (*RegisterHandler) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{9}
+	return file_bourse_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RegisterHandler) GetExchange() string {
@@ -943,7 +982,7 @@ type UnregisterHandler struct {
 
 func (x *UnregisterHandler) Reset() {
 	*x = UnregisterHandler{}
-	mi := &file_bourse_proto_msgTypes[10]
+	mi := &file_bourse_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -955,7 +994,7 @@ func (x *UnregisterHandler) String() string {
 func (*UnregisterHandler) ProtoMessage() {}
 
 func (x *UnregisterHandler) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[10]
+	mi := &file_bourse_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -968,7 +1007,7 @@ func (x *UnregisterHandler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnregisterHandler.ProtoReflect.Descriptor instead.
 func (*UnregisterHandler) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{10}
+	return file_bourse_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UnregisterHandler) GetExchange() string {
@@ -1006,7 +1045,7 @@ type HandlerAck struct {
 
 func (x *HandlerAck) Reset() {
 	*x = HandlerAck{}
-	mi := &file_bourse_proto_msgTypes[11]
+	mi := &file_bourse_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1057,7 @@ func (x *HandlerAck) String() string {
 func (*HandlerAck) ProtoMessage() {}
 
 func (x *HandlerAck) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[11]
+	mi := &file_bourse_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1070,7 @@ func (x *HandlerAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandlerAck.ProtoReflect.Descriptor instead.
 func (*HandlerAck) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{11}
+	return file_bourse_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *HandlerAck) GetExchange() string {
@@ -1075,7 +1114,7 @@ type NodePatterns struct {
 
 func (x *NodePatterns) Reset() {
 	*x = NodePatterns{}
-	mi := &file_bourse_proto_msgTypes[12]
+	mi := &file_bourse_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1126,7 @@ func (x *NodePatterns) String() string {
 func (*NodePatterns) ProtoMessage() {}
 
 func (x *NodePatterns) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[12]
+	mi := &file_bourse_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1139,7 @@ func (x *NodePatterns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodePatterns.ProtoReflect.Descriptor instead.
 func (*NodePatterns) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{12}
+	return file_bourse_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *NodePatterns) GetNode() string {
@@ -1139,7 +1178,7 @@ type AddPattern struct {
 
 func (x *AddPattern) Reset() {
 	*x = AddPattern{}
-	mi := &file_bourse_proto_msgTypes[13]
+	mi := &file_bourse_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1190,7 @@ func (x *AddPattern) String() string {
 func (*AddPattern) ProtoMessage() {}
 
 func (x *AddPattern) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[13]
+	mi := &file_bourse_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1164,7 +1203,7 @@ func (x *AddPattern) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPattern.ProtoReflect.Descriptor instead.
 func (*AddPattern) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{13}
+	return file_bourse_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AddPattern) GetExchange() string {
@@ -1206,7 +1245,7 @@ type RemovePattern struct {
 
 func (x *RemovePattern) Reset() {
 	*x = RemovePattern{}
-	mi := &file_bourse_proto_msgTypes[14]
+	mi := &file_bourse_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1257,7 @@ func (x *RemovePattern) String() string {
 func (*RemovePattern) ProtoMessage() {}
 
 func (x *RemovePattern) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[14]
+	mi := &file_bourse_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1270,7 @@ func (x *RemovePattern) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePattern.ProtoReflect.Descriptor instead.
 func (*RemovePattern) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{14}
+	return file_bourse_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RemovePattern) GetExchange() string {
@@ -1266,7 +1305,7 @@ type PatternAck struct {
 
 func (x *PatternAck) Reset() {
 	*x = PatternAck{}
-	mi := &file_bourse_proto_msgTypes[15]
+	mi := &file_bourse_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1317,7 @@ func (x *PatternAck) String() string {
 func (*PatternAck) ProtoMessage() {}
 
 func (x *PatternAck) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[15]
+	mi := &file_bourse_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1330,7 @@ func (x *PatternAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PatternAck.ProtoReflect.Descriptor instead.
 func (*PatternAck) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{15}
+	return file_bourse_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PatternAck) GetExchange() string {
@@ -1351,7 +1390,7 @@ type RoutingTable struct {
 
 func (x *RoutingTable) Reset() {
 	*x = RoutingTable{}
-	mi := &file_bourse_proto_msgTypes[16]
+	mi := &file_bourse_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1402,7 @@ func (x *RoutingTable) String() string {
 func (*RoutingTable) ProtoMessage() {}
 
 func (x *RoutingTable) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[16]
+	mi := &file_bourse_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1415,7 @@ func (x *RoutingTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutingTable.ProtoReflect.Descriptor instead.
 func (*RoutingTable) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{16}
+	return file_bourse_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RoutingTable) GetExchange() string {
@@ -1485,7 +1524,7 @@ type Attach struct {
 
 func (x *Attach) Reset() {
 	*x = Attach{}
-	mi := &file_bourse_proto_msgTypes[17]
+	mi := &file_bourse_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1497,7 +1536,7 @@ func (x *Attach) String() string {
 func (*Attach) ProtoMessage() {}
 
 func (x *Attach) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[17]
+	mi := &file_bourse_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1510,7 +1549,7 @@ func (x *Attach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attach.ProtoReflect.Descriptor instead.
 func (*Attach) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{17}
+	return file_bourse_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Attach) GetExchange() string {
@@ -1619,7 +1658,7 @@ type TableAck struct {
 
 func (x *TableAck) Reset() {
 	*x = TableAck{}
-	mi := &file_bourse_proto_msgTypes[18]
+	mi := &file_bourse_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1631,7 +1670,7 @@ func (x *TableAck) String() string {
 func (*TableAck) ProtoMessage() {}
 
 func (x *TableAck) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[18]
+	mi := &file_bourse_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1644,7 +1683,7 @@ func (x *TableAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableAck.ProtoReflect.Descriptor instead.
 func (*TableAck) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{18}
+	return file_bourse_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *TableAck) GetExchange() string {
@@ -1692,7 +1731,7 @@ type LeaseRequest struct {
 
 func (x *LeaseRequest) Reset() {
 	*x = LeaseRequest{}
-	mi := &file_bourse_proto_msgTypes[19]
+	mi := &file_bourse_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1704,7 +1743,7 @@ func (x *LeaseRequest) String() string {
 func (*LeaseRequest) ProtoMessage() {}
 
 func (x *LeaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[19]
+	mi := &file_bourse_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1717,7 +1756,7 @@ func (x *LeaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseRequest.ProtoReflect.Descriptor instead.
 func (*LeaseRequest) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{19}
+	return file_bourse_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LeaseRequest) GetExchange() string {
@@ -1772,7 +1811,7 @@ type LeaseGrant struct {
 
 func (x *LeaseGrant) Reset() {
 	*x = LeaseGrant{}
-	mi := &file_bourse_proto_msgTypes[20]
+	mi := &file_bourse_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1784,7 +1823,7 @@ func (x *LeaseGrant) String() string {
 func (*LeaseGrant) ProtoMessage() {}
 
 func (x *LeaseGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[20]
+	mi := &file_bourse_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1797,7 +1836,7 @@ func (x *LeaseGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseGrant.ProtoReflect.Descriptor instead.
 func (*LeaseGrant) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{20}
+	return file_bourse_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LeaseGrant) GetExchange() string {
@@ -1862,7 +1901,7 @@ type VoteRequest struct {
 
 func (x *VoteRequest) Reset() {
 	*x = VoteRequest{}
-	mi := &file_bourse_proto_msgTypes[21]
+	mi := &file_bourse_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1874,7 +1913,7 @@ func (x *VoteRequest) String() string {
 func (*VoteRequest) ProtoMessage() {}
 
 func (x *VoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[21]
+	mi := &file_bourse_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1887,7 +1926,7 @@ func (x *VoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoteRequest.ProtoReflect.Descriptor instead.
 func (*VoteRequest) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{21}
+	return file_bourse_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *VoteRequest) GetExchange() string {
@@ -1949,7 +1988,7 @@ type Vote struct {
 
 func (x *Vote) Reset() {
 	*x = Vote{}
-	mi := &file_bourse_proto_msgTypes[22]
+	mi := &file_bourse_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1961,7 +2000,7 @@ func (x *Vote) String() string {
 func (*Vote) ProtoMessage() {}
 
 func (x *Vote) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[22]
+	mi := &file_bourse_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1974,7 +2013,7 @@ func (x *Vote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vote.ProtoReflect.Descriptor instead.
 func (*Vote) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{22}
+	return file_bourse_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Vote) GetExchange() string {
@@ -2045,7 +2084,7 @@ type Sync struct {
 
 func (x *Sync) Reset() {
 	*x = Sync{}
-	mi := &file_bourse_proto_msgTypes[23]
+	mi := &file_bourse_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2057,7 +2096,7 @@ func (x *Sync) String() string {
 func (*Sync) ProtoMessage() {}
 
 func (x *Sync) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[23]
+	mi := &file_bourse_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2070,7 +2109,7 @@ func (x *Sync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sync.ProtoReflect.Descriptor instead.
 func (*Sync) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{23}
+	return file_bourse_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Sync) GetExchange() string {
@@ -2131,7 +2170,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_bourse_proto_msgTypes[24]
+	mi := &file_bourse_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2143,7 +2182,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[24]
+	mi := &file_bourse_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2156,7 +2195,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{24}
+	return file_bourse_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Heartbeat) GetCluster() string {
@@ -2280,7 +2319,8 @@ const file_bourse_proto_rawDesc = "" +
 	"\ahandler\x18\x02 \x01(\v2\x16.bourse.v1.HandlerInfoR\ahandler\x12\x14\n" +
 	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x12\n" +
-	"\x04term\x18\x05 \x01(\x04R\x04term\"b\n" +
+	"\x04term\x18\x05 \x01(\x04R\x04term\"\a\n" +
+	"\x05Probe\"b\n" +
 	"\x05Error\x12#\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x0f.bourse.v1.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1a\n" +
@@ -2459,7 +2499,7 @@ func file_bourse_proto_rawDescGZIP() []byte {
 }
 
 var file_bourse_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bourse_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_bourse_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_bourse_proto_goTypes = []any{
 	(Code)(0),                 // 0: bourse.v1.Code
 	(*Pid)(nil),               // 1: bourse.v1.Pid
@@ -2467,63 +2507,64 @@ var file_bourse_proto_goTypes = []any{
 	(*Leader)(nil),            // 3: bourse.v1.Leader
 	(*SlaveUp)(nil),           // 4: bourse.v1.SlaveUp
 	(*SlaveDown)(nil),         // 5: bourse.v1.SlaveDown
-	(*Error)(nil),             // 6: bourse.v1.Error
-	(*Request)(nil),           // 7: bourse.v1.Request
-	(*Reply)(nil),             // 8: bourse.v1.Reply
-	(*Publication)(nil),       // 9: bourse.v1.Publication
-	(*RegisterHandler)(nil),   // 10: bourse.v1.RegisterHandler
-	(*UnregisterHandler)(nil), // 11: bourse.v1.UnregisterHandler
-	(*HandlerAck)(nil),        // 12: bourse.v1.HandlerAck
-	(*NodePatterns)(nil),      // 13: bourse.v1.NodePatterns
-	(*AddPattern)(nil),        // 14: bourse.v1.AddPattern
-	(*RemovePattern)(nil),     // 15: bourse.v1.RemovePattern
-	(*PatternAck)(nil),        // 16: bourse.v1.PatternAck
-	(*RoutingTable)(nil),      // 17: bourse.v1.RoutingTable
-	(*Attach)(nil),            // 18: bourse.v1.Attach
-	(*TableAck)(nil),          // 19: bourse.v1.TableAck
-	(*LeaseRequest)(nil),      // 20: bourse.v1.LeaseRequest
-	(*LeaseGrant)(nil),        // 21: bourse.v1.LeaseGrant
-	(*VoteRequest)(nil),       // 22: bourse.v1.VoteRequest
-	(*Vote)(nil),              // 23: bourse.v1.Vote
-	(*Sync)(nil),              // 24: bourse.v1.Sync
-	(*Heartbeat)(nil),         // 25: bourse.v1.Heartbeat
-	nil,                       // 26: bourse.v1.HandlerInfo.OptionsEntry
-	nil,                       // 27: bourse.v1.Heartbeat.LabelsEntry
-	(*anypb.Any)(nil),         // 28: google.protobuf.Any
+	(*Probe)(nil),             // 6: bourse.v1.Probe
+	(*Error)(nil),             // 7: bourse.v1.Error
+	(*Request)(nil),           // 8: bourse.v1.Request
+	(*Reply)(nil),             // 9: bourse.v1.Reply
+	(*Publication)(nil),       // 10: bourse.v1.Publication
+	(*RegisterHandler)(nil),   // 11: bourse.v1.RegisterHandler
+	(*UnregisterHandler)(nil), // 12: bourse.v1.UnregisterHandler
+	(*HandlerAck)(nil),        // 13: bourse.v1.HandlerAck
+	(*NodePatterns)(nil),      // 14: bourse.v1.NodePatterns
+	(*AddPattern)(nil),        // 15: bourse.v1.AddPattern
+	(*RemovePattern)(nil),     // 16: bourse.v1.RemovePattern
+	(*PatternAck)(nil),        // 17: bourse.v1.PatternAck
+	(*RoutingTable)(nil),      // 18: bourse.v1.RoutingTable
+	(*Attach)(nil),            // 19: bourse.v1.Attach
+	(*TableAck)(nil),          // 20: bourse.v1.TableAck
+	(*LeaseRequest)(nil),      // 21: bourse.v1.LeaseRequest
+	(*LeaseGrant)(nil),        // 22: bourse.v1.LeaseGrant
+	(*VoteRequest)(nil),       // 23: bourse.v1.VoteRequest
+	(*Vote)(nil),              // 24: bourse.v1.Vote
+	(*Sync)(nil),              // 25: bourse.v1.Sync
+	(*Heartbeat)(nil),         // 26: bourse.v1.Heartbeat
+	nil,                       // 27: bourse.v1.HandlerInfo.OptionsEntry
+	nil,                       // 28: bourse.v1.Heartbeat.LabelsEntry
+	(*anypb.Any)(nil),         // 29: google.protobuf.Any
 }
 var file_bourse_proto_depIdxs = []int32{
 	1,  // 0: bourse.v1.HandlerInfo.pid:type_name -> bourse.v1.Pid
-	26, // 1: bourse.v1.HandlerInfo.options:type_name -> bourse.v1.HandlerInfo.OptionsEntry
+	27, // 1: bourse.v1.HandlerInfo.options:type_name -> bourse.v1.HandlerInfo.OptionsEntry
 	2,  // 2: bourse.v1.Leader.leader:type_name -> bourse.v1.HandlerInfo
 	2,  // 3: bourse.v1.Leader.handlers:type_name -> bourse.v1.HandlerInfo
 	2,  // 4: bourse.v1.SlaveUp.handler:type_name -> bourse.v1.HandlerInfo
 	2,  // 5: bourse.v1.SlaveDown.handler:type_name -> bourse.v1.HandlerInfo
 	0,  // 6: bourse.v1.Error.code:type_name -> bourse.v1.Code
 	1,  // 7: bourse.v1.Request.reply_to:type_name -> bourse.v1.Pid
-	28, // 8: bourse.v1.Request.payload:type_name -> google.protobuf.Any
+	29, // 8: bourse.v1.Request.payload:type_name -> google.protobuf.Any
 	1,  // 9: bourse.v1.Request.target:type_name -> bourse.v1.Pid
 	1,  // 10: bourse.v1.Request.deliver_to:type_name -> bourse.v1.Pid
-	28, // 11: bourse.v1.Reply.payload:type_name -> google.protobuf.Any
-	6,  // 12: bourse.v1.Reply.error:type_name -> bourse.v1.Error
+	29, // 11: bourse.v1.Reply.payload:type_name -> google.protobuf.Any
+	7,  // 12: bourse.v1.Reply.error:type_name -> bourse.v1.Error
 	1,  // 13: bourse.v1.Reply.deliver_to:type_name -> bourse.v1.Pid
-	28, // 14: bourse.v1.Publication.payload:type_name -> google.protobuf.Any
+	29, // 14: bourse.v1.Publication.payload:type_name -> google.protobuf.Any
 	2,  // 15: bourse.v1.RegisterHandler.handler:type_name -> bourse.v1.HandlerInfo
 	2,  // 16: bourse.v1.HandlerAck.handler:type_name -> bourse.v1.HandlerInfo
-	6,  // 17: bourse.v1.HandlerAck.error:type_name -> bourse.v1.Error
+	7,  // 17: bourse.v1.HandlerAck.error:type_name -> bourse.v1.Error
 	1,  // 18: bourse.v1.NodePatterns.pop:type_name -> bourse.v1.Pid
 	1,  // 19: bourse.v1.AddPattern.pop:type_name -> bourse.v1.Pid
 	2,  // 20: bourse.v1.RoutingTable.handlers:type_name -> bourse.v1.HandlerInfo
-	13, // 21: bourse.v1.RoutingTable.subscriptions:type_name -> bourse.v1.NodePatterns
+	14, // 21: bourse.v1.RoutingTable.subscriptions:type_name -> bourse.v1.NodePatterns
 	1,  // 22: bourse.v1.RoutingTable.authority:type_name -> bourse.v1.Pid
 	1,  // 23: bourse.v1.Attach.pop:type_name -> bourse.v1.Pid
 	2,  // 24: bourse.v1.Attach.handlers:type_name -> bourse.v1.HandlerInfo
 	2,  // 25: bourse.v1.Attach.known:type_name -> bourse.v1.HandlerInfo
-	13, // 26: bourse.v1.Attach.known_subscriptions:type_name -> bourse.v1.NodePatterns
+	14, // 26: bourse.v1.Attach.known_subscriptions:type_name -> bourse.v1.NodePatterns
 	1,  // 27: bourse.v1.TableAck.pop:type_name -> bourse.v1.Pid
 	1,  // 28: bourse.v1.LeaseRequest.pop:type_name -> bourse.v1.Pid
 	1,  // 29: bourse.v1.VoteRequest.authority:type_name -> bourse.v1.Pid
 	1,  // 30: bourse.v1.Sync.authority:type_name -> bourse.v1.Pid
-	27, // 31: bourse.v1.Heartbeat.labels:type_name -> bourse.v1.Heartbeat.LabelsEntry
+	28, // 31: bourse.v1.Heartbeat.labels:type_name -> bourse.v1.Heartbeat.LabelsEntry
 	32, // [32:32] is the sub-list for method output_type
 	32, // [32:32] is the sub-list for method input_type
 	32, // [32:32] is the sub-list for extension type_name
@@ -2542,7 +2583,7 @@ func file_bourse_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bourse_proto_rawDesc), len(file_bourse_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -43,7 +43,20 @@ func (p *roundRobinPicker) Pick(Request) (Decision, error) {
 	return Decision{Target: int(i % p.n)}, nil
 }
 
+// PickAvoiding takes the turn and passes it on to the next member that is
+// not avoided.
+func (p *roundRobinPicker) PickAvoiding(_ Request, avoid func(int) bool) (Decision, error) {
+	i := p.next.Add(1) - 1
+	for k := uint64(0); k < p.n; k++ {
+		if t := int((i + k) % p.n); !avoid(t) {
+			return Decision{Target: t}, nil
+		}
+	}
+	return Decision{Target: int(i % p.n)}, nil // every one avoided: the exchange never asks then
+}
+
 var (
 	_ Strategy = (*roundRobin)(nil)
 	_ Picker   = (*roundRobinPicker)(nil)
+	_ Avoider  = (*roundRobinPicker)(nil)
 )

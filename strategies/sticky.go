@@ -208,6 +208,47 @@ func (p *stickyPicker) Pick(req Request) (Decision, error) {
 	return Decision{Target: int(p.owners[reduce(h, len(p.owners))])}, nil
 }
 
+// PickAvoiding sends a key whose owner is avoided to the owner of the next
+// partition on the ring that is not, for this call alone: the assignment
+// does not change, so the key goes back to its owner once it is no longer
+// avoided.
+func (p *stickyPicker) PickAvoiding(req Request, avoid func(int) bool) (Decision, error) {
+	if p.owners == nil {
+		return Decision{}, nil
+	}
+	var h uint64
+	switch {
+	case p.hash != nil:
+		h = mix64(p.hash(req))
+	case req.Key == "":
+		i := p.next.Add(1) - 1
+		for k := uint64(0); k < p.n; k++ {
+			if t := int((i + k) % p.n); !avoid(t) {
+				return Decision{Target: t}, nil
+			}
+		}
+		return Decision{Target: int(i % p.n)}, nil
+	default:
+		h = hashString(req.Key)
+	}
+	part := reduce(h, len(p.owners))
+	for k := range len(p.owners) {
+		if o := int(p.owners[(part+k)%len(p.owners)]); !avoid(o) {
+			return Decision{Target: o}, nil
+		}
+	}
+	// The members not avoided own no partition (few partitions, many
+	// members): the first of them, the same for every key.
+	for i := range int(p.n) {
+		if !avoid(i) {
+			return Decision{Target: i}, nil
+		}
+	}
+	return Decision{Target: int(p.owners[part])}, nil
+}
+
+var _ Avoider = (*stickyPicker)(nil)
+
 // vnode is one point of a member on the ring.
 type vnode struct {
 	point  uint64

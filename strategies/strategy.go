@@ -102,6 +102,18 @@ type Strategy interface {
 	Build(members []Member) Picker
 }
 
+// Avoider is implemented by Pickers that can pick around handlers the
+// exchange has taken out of rotation (probation: handlers whose requests
+// keep timing out). PickAvoiding decides as Pick does, but never picks a
+// member i for which avoid(i) is true; the exchange calls it only while at
+// least one member is not avoided. A picker that keys requests to members
+// (sticky) sends an avoided member's keys elsewhere for the time of the
+// call alone, without changing its assignment, so that a member coming
+// back gets its keys back.
+type Avoider interface {
+	PickAvoiding(req Request, avoid func(i int) bool) (Decision, error)
+}
+
 // LeaderOnly is implemented by strategies that send every request to the
 // leader (consensus). While the exchange has no appointed leader that this
 // node believes alive, the exchange fails their requests with ErrNoLeader

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/viper"
 
@@ -257,6 +258,23 @@ func (p *parser) build(o options) *File {
 	}
 	if n, ok := p.integer("broker.workers", 0, actors.MaxWorkers); ok {
 		cfg.Exchange.Workers = n
+	}
+	if n, ok := p.integer("broker.probation.failures", actors.ProbationOff, 1<<20); ok {
+		cfg.Exchange.Probation.Failures = n
+	}
+	// In the file's order, so that the first bad one is the one reported.
+	for _, kd := range []struct {
+		key string
+		d   *time.Duration
+	}{
+		{"broker.probation.eject", &cfg.Exchange.Probation.Eject},
+		{"broker.probation.max_eject", &cfg.Exchange.Probation.MaxEject},
+		{"broker.probation.ramp", &cfg.Exchange.Probation.Ramp},
+		{"broker.probation.probe_timeout", &cfg.Exchange.Probation.ProbeTimeout},
+	} {
+		if v, ok := p.duration(kd.key); ok {
+			*kd.d = v
+		}
 	}
 	p.checkCore(cfg)
 	cfg.TLS = p.tlsConfig()

@@ -76,6 +76,13 @@ var schema = sectionOf(map[string]*schemaNode{
 	"broker": sectionOf(map[string]*schemaNode{
 		"max_redirects": leafNode,
 		"workers":       leafNode,
+		"probation": sectionOf(map[string]*schemaNode{
+			"failures":      leafNode,
+			"eject":         leafNode,
+			"max_eject":     leafNode,
+			"ramp":          leafNode,
+			"probe_timeout": leafNode,
+		}),
 	}),
 	"exchanges": {shape: sectionList, fields: map[string]*schemaNode{
 		"name":     leafNode,
@@ -135,6 +142,11 @@ var envVars = []struct{ key, env string }{
 	{"cluster.discovery.consul.wait_time", "BOURSE_CONSUL_WAIT_TIME"},
 	{"broker.max_redirects", "BOURSE_BROKER_MAX_REDIRECTS"},
 	{"broker.workers", "BOURSE_BROKER_WORKERS"},
+	{"broker.probation.failures", "BOURSE_BROKER_PROBATION_FAILURES"},
+	{"broker.probation.eject", "BOURSE_BROKER_PROBATION_EJECT"},
+	{"broker.probation.max_eject", "BOURSE_BROKER_PROBATION_MAX_EJECT"},
+	{"broker.probation.ramp", "BOURSE_BROKER_PROBATION_RAMP"},
+	{"broker.probation.probe_timeout", "BOURSE_BROKER_PROBATION_PROBE_TIMEOUT"},
 	{"log.level", "BOURSE_LOG_LEVEL"},
 	{"log.format", "BOURSE_LOG_FORMAT"},
 }

@@ -93,7 +93,48 @@ func Run(t *testing.T, name string, f strategies.Factory, params strategies.Para
 		if feat.Deterministic {
 			t.Run("Deterministic", s.testDeterministic)
 		}
+		// Every picker that says it can pick around handlers on
+		// probation (strategies.Avoider) is held to it.
+		t.Run("Avoids", s.testAvoids)
 	})
+}
+
+// testAvoids checks a strategies.Avoider: PickAvoiding never picks an
+// avoided member while one is not avoided; when StickyByKey, a key whose
+// owner is not avoided goes to its owner, and one whose owner is avoided
+// goes to one stand-in, the same each time.
+func (s *suite) testAvoids(t *testing.T) {
+	st := s.newStrategy(t)
+	reqs := requests(200)
+	for n := 2; n <= s.feat.MaxMembers; n++ {
+		p := build(t, st, members("m-", n))
+		av, ok := p.(strategies.Avoider)
+		if !ok {
+			t.Skipf("%T does not implement strategies.Avoider", p)
+		}
+		for out := 1; out < n; out++ {
+			avoid := func(i int) bool { return i < out } // the first out members are on probation
+			for _, req := range reqs {
+				d, err := av.PickAvoiding(req, avoid)
+				if msg := s.checkDecision(d, err, n); msg != "" {
+					t.Fatalf("%d members, %d avoided: %s", n, out, msg)
+				}
+				if !d.Broadcast && avoid(d.Target) {
+					t.Fatalf("%d members, %d avoided: picked avoided member %d for %+v", n, out, d.Target, req)
+				}
+				if s.feat.StickyByKey && req.Key != "" {
+					owner := s.mustPick(t, p, req, n).Target
+					again, _ := av.PickAvoiding(req, avoid)
+					switch {
+					case !avoid(owner) && d.Target != owner:
+						t.Fatalf("key %q: owner %d is not avoided but went to %d", req.Key, owner, d.Target)
+					case again.Target != d.Target:
+						t.Fatalf("key %q: stand-ins %d then %d, want one", req.Key, d.Target, again.Target)
+					}
+				}
+			}
+		}
+	}
 }
 
 type suite struct {
