@@ -18,7 +18,9 @@ import (
 // priceKey is the routing key of a price: prices.<venue>.<symbol>.
 func priceKey(venue, symbol string) string { return "prices." + venue + "." + symbol }
 
-// feedTick is how often a feed publishes a batch of prices.
+// feedTick is how often a feed publishes a batch of prices, at rates of
+// 100 a second and more; a slower feed publishes one price per tick of its
+// own.
 const feedTick = 10 * time.Millisecond
 
 // market opens and closes the feeds of one node: the parent opens it once
@@ -57,6 +59,7 @@ type feed struct {
 	b       *actors.Broker
 	node    string
 	venue   string
+	tick    time.Duration
 	perTick int
 	rng     *rand.Rand // used by run's goroutine only
 
@@ -71,8 +74,11 @@ type feed struct {
 
 // newFeed starts the feed's publisher; it waits for the market to open.
 func newFeed(b *actors.Broker, node, venue string, perSecond int, seed uint64, m *market) *feed {
-	perTick := max(1, perSecond*int(feedTick)/int(time.Second))
-	f := &feed{b: b, node: node, venue: venue, perTick: perTick, rng: rand.New(rand.NewPCG(seed, 11)),
+	tick, perTick := feedTick, perSecond*int(feedTick)/int(time.Second)
+	if perTick < 1 {
+		tick, perTick = time.Second/time.Duration(perSecond), 1
+	}
+	f := &feed{b: b, node: node, venue: venue, tick: tick, perTick: perTick, rng: rand.New(rand.NewPCG(seed, 11)),
 		quit: make(chan struct{}), done: make(chan struct{}),
 		published: map[string]int64{}, byRemote: map[int]*netCount{}}
 	go f.run(m)
@@ -133,7 +139,7 @@ func (f *feed) run(m *market) {
 		keys = append(keys, k)
 		px[k] = midPrice(i)
 	}
-	tick := time.NewTicker(feedTick)
+	tick := time.NewTicker(f.tick)
 	defer tick.Stop()
 	next := 0
 	for {
