@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -342,9 +341,12 @@ func summarizeSticky(res *result, reps map[string]nodeReport, victim string) {
 	}
 }
 
-// summarizeEngine checks the cluster singleton: the engine the cluster ran
-// on the dead node, then exactly one more, on a survivor, constructed only
-// after the kill; never two at once.
+// summarizeEngine checks the cluster singleton by the engines' lives, from
+// construction to Stop: the engine ran on the dead node when it was
+// killed, then on exactly one survivor, constructed after the kill; the
+// cluster never ran two at once. An engine stopped and started again on
+// the same node (its node's leadership of the singleton was interrupted)
+// is counted as a restart in place, and shown.
 func summarizeEngine(res *result, reps map[string]nodeReport, victim string, survivors []string, killedAt time.Time) {
 	type life struct {
 		node     string
@@ -357,33 +359,44 @@ func summarizeEngine(res *result, reps map[string]nodeReport, victim string, sur
 		}
 	}
 	sort.Slice(lives, func(i, j int) bool { return lives[i].from < lives[j].from })
-	if len(lives) != 2 {
-		res.fail("the cluster ran %d engines, want 2 (one before the kill, one after)", len(lives))
-	}
-	if len(lives) == 0 || lives[0].node != victim || lives[0].to != 0 {
-		res.fail("the first engine %v is not %s's, running when it was killed", lives, victim)
-		return
-	}
 	kill := killedAt.UnixNano()
-	end := kill // the killed node's engine ended with its process
-	for _, l := range lives[1:] {
-		if l.from < end {
-			res.fail("%s's engine started %v before the previous one ended: two engines", l.node, time.Duration(end-l.from))
-		}
-		end = l.to
-		if end == 0 {
-			end = math.MaxInt64
+	var before, after []life
+	for _, l := range lives {
+		if l.from < kill {
+			before = append(before, l)
+		} else {
+			after = append(after, l)
 		}
 	}
-	if len(lives) < 2 {
+	if len(before) == 0 || before[len(before)-1].node != victim || before[len(before)-1].to != 0 {
+		res.fail("the engine running when %s was killed was not %s's: %v", victim, victim, before)
 		return
 	}
-	next := lives[1]
-	if !slices.Contains(survivors, next.node) || next.to != 0 {
-		res.fail("the engine after the kill %v is not a survivor's, still running", next)
+	if len(after) != 1 || !slices.Contains(survivors, after[0].node) || after[0].to != 0 {
+		res.fail("after the kill the cluster ran the engines %v, want one, on a survivor, still running", after)
+		return
 	}
-	res.say("engine: one instance, moved from %s to %s after the kill: placed there %s after it, never two at once",
-		victim, next.node, time.Duration(next.from-kill).Round(time.Millisecond))
+	moves, restarts := 0, 0
+	for i := 1; i < len(lives); i++ {
+		prev, l := lives[i-1], lives[i]
+		end := prev.to
+		if end == 0 {
+			end = kill // the killed node's engine ended with its process
+		}
+		if l.from < end {
+			res.fail("%s's engine started %v before %s's ended: two engines", l.node, time.Duration(end-l.from), prev.node)
+		}
+		if l.node == prev.node {
+			restarts++
+		} else {
+			moves++
+		}
+	}
+	if moves != 1 {
+		res.fail("the engine moved %d times, want once: %v", moves, lives)
+	}
+	res.say("engine: one instance, moved from %s to %s after the kill: placed there %s after it, never two at once; restarts in place: %d",
+		victim, after[0].node, time.Duration(after[0].from-kill).Round(time.Millisecond), restarts)
 }
 
 // summarizeMatching checks the engines' own account: the dead node's
