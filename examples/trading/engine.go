@@ -22,11 +22,12 @@ const maxResting = 1000
 // while the cluster's tables change hands. The client retries.
 var errNotLeader = errors.New("matching engine: not the leader")
 
-// engine is one node's matching engine, a handler of the consensus exchange
-// "matching". Every node runs one; only the leader matches. Handle and
-// onLeader run in the engine's service actor, one message at a time, so the
-// books need no lock; the counters and the leadership record are read by
-// the node's reporter and are guarded.
+// engine is the matching engine, the cluster singleton "engine" on the
+// consensus exchange "matching": the cluster runs one, and it matches only
+// while it leads "matching". Handle and onLeader run in the engine's
+// service actor, one message at a time, so the books need no lock; the
+// counters and the leadership record are read by the node's reporter and
+// are guarded.
 type engine struct {
 	node    string
 	leading bool // the service actor's view
@@ -35,26 +36,32 @@ type engine struct {
 	matched, trades, refused, first, last atomic.Int64
 
 	mu      sync.Mutex
+	life    interval // from its construction to Stop
 	leadIvs []interval
-	seen    []string // leaders it was told of, in order, without repeats
 }
 
 func newEngine(node string) *engine {
-	return &engine{node: node, books: map[string]*symbolBook{}}
+	return &engine{node: node, books: map[string]*symbolBook{}, life: interval{From: time.Now().UnixNano()}}
 }
 
-// onLeader is the service's OnLeader: it is told at once whom the exchange
-// appointed, and again whenever that changes. l is nil when the engine
-// itself disconnected.
-func (e *engine) onLeader(is bool, l *actors.Leader) {
+// Stop is called by the cluster when it removes the instance (its node's
+// leadership of the singleton ended). A node killed with SIGKILL never
+// calls it: its engine's life stays open in its last report.
+func (e *engine) Stop(context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.life.To = time.Now().UnixNano()
+	return nil
+}
+
+// onLeader is the service's OnLeader: it is told at once whether the
+// exchange appointed it, and again whenever that changes. The cluster
+// already runs one engine at a time; the engine's own record of when it
+// led is the evidence the report checks that against.
+func (e *engine) onLeader(is bool, _ *actors.Leader) {
 	now := time.Now().UnixNano()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if l != nil {
-		if n := l.GetLeader().GetNode(); len(e.seen) == 0 || e.seen[len(e.seen)-1] != n {
-			e.seen = append(e.seen, n)
-		}
-	}
 	switch {
 	case is && !e.leading:
 		e.leadIvs = append(e.leadIvs, interval{From: now})
@@ -94,14 +101,25 @@ func (e *engine) Handle(_ context.Context, r *actors.Request) (proto.Message, er
 	}}, nil
 }
 
+// add sums the stats of another engine into s.
+func (s *engineStats) add(o engineStats) {
+	s.Matched += o.Matched
+	s.Trades += o.Trades
+	s.Refused += o.Refused
+	if o.First != 0 && (s.First == 0 || o.First < s.First) {
+		s.First = o.First
+	}
+	s.Last = max(s.Last, o.Last)
+}
+
 func (e *engine) stats() engineStats {
 	return engineStats{Matched: e.matched.Load(), Trades: e.trades.Load(), Refused: e.refused.Load(), First: e.first.Load(), Last: e.last.Load()}
 }
 
-func (e *engine) leadership() ([]interval, []string) {
+func (e *engine) leadership() (life interval, leading []interval) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return slices.Clone(e.leadIvs), slices.Clone(e.seen)
+	return e.life, slices.Clone(e.leadIvs)
 }
 
 // resting is an order waiting in a book.

@@ -1,24 +1,35 @@
-// Command trading is a small trading backend on a 3-node bourse cluster.
+// Command trading is a small trading backend on a 3-node bourse cluster,
+// and a lesson in services the cluster places.
 //
 // The command starts the cluster itself: it runs its own binary three more
 // times as child processes (role node, chosen by the TRADING_ROLE
 // environment variable), each a cluster node on a free 127.0.0.1 port with
-// static discovery. On every node:
+// static discovery. Every node starts from the same file, trading.yaml
+// (config.Parse, config.Start), which declares the exchanges and lists the
+// services; the command gives each node its name, peers and venue
+// (config.WithOverride). No node serves anything by hand: each registers
+// the kinds it can run (kinds.go), and the cluster places
 //
-//   - client sessions (-sessions, 2,000 by default) subscribe to prices
-//     "prices.*.<symbol>" on the pub-sub exchange "prices"; one node runs the
-//     market-data feed that publishes "prices.<venue>.<symbol>";
-//   - an order client sends orders to "orders", whose fun strategy
-//     "risk-limit" rejects orders over the notional limit and redirects the
-//     others to "books";
-//   - two order books serve "books", a sticky exchange keyed by symbol, so
-//     each symbol's orders reach one book from every node;
-//   - a matching engine serves "matching", a consensus exchange: every node
-//     has one, only the leader matches.
+//   - the matching engine "engine", a cluster singleton on the consensus
+//     exchange "matching": one in the cluster, on one node, moved to
+//     another when that node dies, never two at once;
+//   - the market data "market-data", a node singleton: one feed on every
+//     node with a venue, which publishes that venue's prices
+//     "prices.<venue>.<symbol>" on the pub-sub exchange "prices", to which
+//     client sessions (-sessions, 2,000 per node by default) subscribe with
+//     "prices.*.<symbol>";
+//   - the order books "books", 6 replicas, at most 3 on a node, on the
+//     sticky exchange "books": each symbol's orders reach one book from
+//     every node, and each book sends them to the engine;
+//   - the order desk "desk", a node singleton on "orders", whose fun
+//     strategy "risk-limit" rejects orders over the notional limit and
+//     redirects the others to "books".
 //
-// Halfway through, the command kills the leader's node with SIGKILL and
-// watches another node's engine take over. At the end it prints a report
-// and checks its invariants; it exits 1 when one fails.
+// Each node awaits the services (Node.Await) before orders flow. Halfway
+// through, the command kills the engine's node with SIGKILL; the survivors
+// await the services again and list what runs where (Node.Placements). At
+// the end it prints a report and checks its invariants; it exits 1 when
+// one fails.
 //
 //	go run ./examples/trading -duration 10s
 package main

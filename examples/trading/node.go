@@ -3,13 +3,17 @@ package main
 import (
 	"bufio"
 	"context"
+	_ "embed"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +21,7 @@ import (
 
 	"github.com/bourse-go/bourse/actors"
 	"github.com/bourse-go/bourse/cluster"
+	"github.com/bourse-go/bourse/cluster/config"
 	"github.com/bourse-go/bourse/cluster/static"
 	"github.com/bourse-go/bourse/strategies"
 )
@@ -27,15 +32,15 @@ const (
 	nodeStopTimeout = 10 * time.Second
 	exitGrace       = 15 * time.Second
 	verifyTimeout   = 5 * time.Second
-	booksPerNode    = 2
+	awaitTimeout    = 20 * time.Second
 )
 
 // nodeFlags configure a child node; the parent passes them.
 type nodeFlags struct {
-	name, clusterName, peers string
-	sessions, orders, rate   int
-	seed                     uint64
-	verbose                  bool
+	name, clusterName, peers, venue string
+	sessions, orders, rate          int
+	seed                            uint64
+	verbose                         bool
 }
 
 // nodeMain is a child process: one cluster node. It runs until its stdin
@@ -47,9 +52,10 @@ func nodeMain(args []string) int {
 	fs.StringVar(&f.name, "name", "", "node name")
 	fs.StringVar(&f.clusterName, "cluster", "trading", "cluster name")
 	fs.StringVar(&f.peers, "peers", "", "comma-separated peer addresses")
+	fs.StringVar(&f.venue, "venue", "", "the venue whose prices this node's feed publishes")
 	fs.IntVar(&f.sessions, "sessions", 2000, "client sessions")
 	fs.IntVar(&f.orders, "orders", 40, "orders per second")
-	fs.IntVar(&f.rate, "rate", 200, "prices per second, when this node runs the feed")
+	fs.IntVar(&f.rate, "rate", 100, "prices per second of this node's venue")
 	fs.Uint64Var(&f.seed, "seed", 1, "random seed")
 	fs.BoolVar(&f.verbose, "v", false, "log at info level")
 	if err := fs.Parse(args); err != nil {
@@ -95,41 +101,57 @@ func nodeMain(args []string) int {
 	return 0
 }
 
+// clusterYAML is the configuration every node starts from.
+//
+//go:embed trading.yaml
+var clusterYAML []byte
+
 // node is a child's running state.
 type node struct {
-	f        nodeFlags
-	n        *cluster.Node
-	b        *actors.Broker
-	engine   *engine
+	f      nodeFlags
+	name   string
+	venue  string // "" for a node without a venue link
+	n      *cluster.Node
+	b      *actors.Broker
+	ready  chan struct{} // closed once n and b are set: the kinds wait for it
+	market *market
+	// services are the names of the file's services, which cmdAwait awaits.
+	services []string
+
 	client   *client
-	feed     *feed
 	sess     *sessions
 	out      io.Writer
-	stop     chan struct{} // closed by cmdStop: the client and the feed end
+	stop     chan struct{} // closed by halt: the client ends
 	stopped  bool
 	clientOn bool
 	wg       sync.WaitGroup
-	feedErr  chan error
+	awaited  chan awaitResult
 	rep      nodeReport
+
+	// What the kinds' constructors made, from the cluster's goroutines.
+	mu      sync.Mutex
+	engines []*engine
+	feed    *feed
+}
+
+// awaitResult is what awaitServices found.
+type awaitResult struct {
+	seq        int
+	took       time.Duration
+	err        error
+	placements []placement
 }
 
 func runNode(ctx context.Context, f nodeFlags, log *slog.Logger, cmds <-chan string, out io.Writer) error {
-	reg := strategies.Builtin()
-	if err := reg.Register(riskName, strategies.Fun(riskCheck(f.name))); err != nil {
-		return err
-	}
-	cfg := cluster.DefaultConfig()
-	cfg.Cluster, cfg.Node, cfg.Logger = f.clusterName, f.name, log
-	cfg.Exchange.Strategies = reg
-	if f.peers != "" {
-		cfg.Discovery = static.New(strings.Split(f.peers, ",")...)
-	}
-	n, err := cluster.Start(ctx, cfg)
+	nd := &node{f: f, name: f.name, venue: f.venue, ready: make(chan struct{}), market: newMarket(),
+		out: out, stop: make(chan struct{}), awaited: make(chan awaitResult, 4)}
+	n, err := nd.start(ctx, log)
 	if err != nil {
 		return err
 	}
-	nd := &node{f: f, n: n, b: n.Broker(), out: out, stop: make(chan struct{}), feedErr: make(chan error, 1)}
-	nd.rep = nodeReport{Node: f.name, Addr: n.Address()}
+	nd.n, nd.b = n, n.Broker()
+	close(nd.ready)
+	nd.rep = nodeReport{Node: f.name, Addr: n.Address(), Venue: f.venue}
 	defer func() {
 		nd.halt()
 		sctx, cancel := context.WithTimeout(context.Background(), nodeStopTimeout)
@@ -139,9 +161,10 @@ func runNode(ctx context.Context, f nodeFlags, log *slog.Logger, cmds <-chan str
 		}
 	}()
 	nd.report()
-	if err := nd.setUp(ctx); err != nil {
+	if nd.sess, err = subscribeSessions(ctx, nd.b, f.sessions); err != nil {
 		return err
 	}
+	nd.client = newClient(nd.b, f.name, f.orders, f.seed)
 	nd.rep.Up = true
 	nd.report()
 
@@ -151,8 +174,12 @@ func runNode(ctx context.Context, f nodeFlags, log *slog.Logger, cmds <-chan str
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-nd.feedErr:
-			return err
+		case a := <-nd.awaited:
+			nd.rep.Awaited, nd.rep.AwaitTook, nd.rep.Placements = a.seq, float64(a.took.Microseconds())/1000, a.placements
+			nd.rep.AwaitErr = ""
+			if a.err != nil {
+				nd.rep.AwaitErr = a.err.Error()
+			}
 		case <-tick.C:
 		case c := <-cmds:
 			if err := nd.command(ctx, c); err != nil {
@@ -163,84 +190,128 @@ func runNode(ctx context.Context, f nodeFlags, log *slog.Logger, cmds <-chan str
 	}
 }
 
-// setUp declares the exchanges and connects this node's handlers and
-// sessions. Every node declares the same exchanges: a declaration is local
-// to the node, the exchange spans the cluster.
-func (nd *node) setUp(ctx context.Context) error {
-	b := nd.b
-	for _, s := range []actors.Spec{
-		{Name: exPrices, Kind: actors.PubSub},
-		{Name: exOrders, Kind: actors.ReqResp, Strategy: riskName},
-		{Name: exBooks, Kind: actors.ReqResp, Strategy: "sticky"},
-		{Name: exMatching, Kind: actors.ReqResp, Strategy: "consensus"},
-	} {
-		if err := b.Declare(ctx, s); err != nil {
+// start is the lesson's first step: a node is a YAML file. It reads
+// trading.yaml, the same on every node, and gives this node what is its
+// own (name, peers, the venue label the market-data selector looks for)
+// with config.WithOverride. WithStrategies brings the risk check written in
+// Go; WithKinds the service kinds, so that a kind the file names and the
+// node lacks is an error of the file. config.Start then starts the node,
+// declares the exchanges and applies the services: the cluster starts the
+// instances Place gives this node, without waiting for them (cmdAwait
+// does).
+func (nd *node) start(ctx context.Context, log *slog.Logger) (*cluster.Node, error) {
+	reg := strategies.Builtin()
+	if err := reg.Register(riskName, strategies.Fun(riskCheck(nd.name))); err != nil {
+		return nil, err
+	}
+	kinds, err := nd.kinds()
+	if err != nil {
+		return nil, err
+	}
+	file, err := config.Parse(clusterYAML, "trading.yaml",
+		config.WithStrategies(reg), config.WithKinds(kinds), config.WithOverride(nd.override(log)))
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range file.Services {
+		nd.services = append(nd.services, s.Name)
+	}
+	return config.Start(ctx, file)
+}
+
+// override sets what differs between the nodes. Code has the last word
+// over the file (and over the BOURSE_ environment variables).
+func (nd *node) override(log *slog.Logger) func(*config.File) {
+	return func(file *config.File) {
+		c := &file.Cluster
+		c.Node, c.Cluster, c.Logger = nd.f.name, nd.f.clusterName, log
+		if nd.venue != "" {
+			c.Labels = map[string]string{"venue": nd.venue}
+		}
+		if nd.f.peers != "" {
+			c.Discovery = static.New(strings.Split(nd.f.peers, ",")...)
+		}
+	}
+}
+
+// awaitServices is the lesson's second step: Node.Await waits until a
+// service runs as the cluster promises (every instance started, connected
+// to its exchange, and routed to from every node), so load starts only
+// then. Node.Placements then asks every node what it runs.
+func (nd *node) awaitServices(ctx context.Context, seq int) {
+	start := time.Now()
+	actx, cancel := context.WithTimeout(ctx, awaitTimeout)
+	defer cancel()
+	res := awaitResult{seq: seq}
+	for _, s := range nd.services {
+		if err := awaitService(actx, nd.n, s); err != nil {
+			res.err = fmt.Errorf("service %s: %w", s, err)
+			break
+		}
+	}
+	res.took = time.Since(start)
+	for _, r := range nd.n.Placements(actx, "") {
+		res.placements = append(res.placements, placement{Service: r.Service, Node: r.Node, Key: r.Key, State: string(r.State)})
+	}
+	nd.awaited <- res // buffered: the command loop may be gone
+}
+
+// awaitService is Node.Await, again while an instance failed only because
+// its node had not declared the exchange yet. Await returns as soon as an
+// instance fails, and the cluster tries failed instances again (after 1 s).
+// A node that joins a running cluster is given instances as soon as it
+// starts, before config.Start has declared the file's exchanges there: that
+// first try fails with actors.ErrUnknownExchange, the next one succeeds.
+func awaitService(ctx context.Context, n *cluster.Node, service string) error {
+	for {
+		err := n.Await(ctx, service)
+		if err == nil || !errors.Is(err, actors.ErrUnknownExchange) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
 			return err
 		}
 	}
-	nd.engine = newEngine(nd.f.name)
-	if _, err := b.Serve(ctx, exMatching, nd.engine, actors.OnLeader(nd.engine.onLeader)); err != nil {
-		return err
+}
+
+// afterStart waits until runNode has the node: the cluster may call a
+// kind's constructor before config.Start returns.
+func (nd *node) afterStart(ctx context.Context) error {
+	select {
+	case <-nd.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	for i := range booksPerNode {
-		id := fmt.Sprintf("%s/book-%d", nd.f.name, i+1)
-		if _, err := b.Serve(ctx, exBooks, orderBook(b, id)); err != nil {
-			return err
-		}
-	}
-	if _, err := b.Serve(ctx, exOrders, orderDesk()); err != nil {
-		return err
-	}
-	var err error
-	if nd.sess, err = subscribeSessions(ctx, b, nd.f.sessions); err != nil {
-		return err
-	}
-	nd.client = newClient(b, nd.f.name, nd.f.orders, nd.f.seed)
-	return nil
 }
 
 func (nd *node) command(ctx context.Context, line string) error {
 	cmd, arg, _ := strings.Cut(line, " ")
 	switch cmd {
+	case cmdAwait:
+		seq, err := strconv.Atoi(arg)
+		if err != nil {
+			return fmt.Errorf("await: %w", err)
+		}
+		go nd.awaitServices(ctx, seq)
 	case cmdStart:
 		if nd.stopped || nd.clientOn {
 			return nil // once only
 		}
 		nd.clientOn = true
+		nd.market.start()
 		nd.wg.Add(1)
 		go func() {
 			defer nd.wg.Done()
 			nd.client.run(ctx, nd.stop)
 		}()
-	case cmdFeed:
-		if nd.stopped || nd.feed != nil {
-			return nil // once only
-		}
-		nd.feed = newFeed(nd.b, nd.f.name, nd.f.rate, nd.f.seed)
-		nd.wg.Add(1)
-		go func() {
-			defer nd.wg.Done()
-			if err := nd.feed.run(ctx, nd.stop); err != nil {
-				nd.feedErr <- err
-			}
-		}()
 	case cmdStop:
 		nd.halt()
 		nd.rep.Stopped = true
 	case cmdVerify:
-		var published map[string]int64
-		if err := json.Unmarshal([]byte(arg), &published); err != nil {
-			return fmt.Errorf("verify: %w", err)
-		}
-		// Prices may still be on their way: wait for them, a while.
-		deadline := time.Now().Add(verifyTimeout)
-		for nd.rep.Lost = nd.sess.lost(published); nd.rep.Lost > 0 && time.Now().Before(deadline); nd.rep.Lost = nd.sess.lost(published) {
-			select {
-			case <-time.After(20 * time.Millisecond):
-			case <-ctx.Done():
-				return nil
-			}
-		}
+		nd.verify(ctx)
 		nd.rep.Verified = true
 	default:
 		return fmt.Errorf("unknown command %q", line)
@@ -248,25 +319,52 @@ func (nd *node) command(ctx context.Context, line string) error {
 	return nil
 }
 
-// halt stops the client and the feed and waits for them.
+// verify asks every live feed what it published and waits, a while, until
+// this node's sessions got it all.
+func (nd *node) verify(ctx context.Context) {
+	vctx, cancel := context.WithTimeout(ctx, verifyTimeout)
+	defer cancel()
+	published, venues, err := askFeeds(vctx, nd.b)
+	if err != nil {
+		nd.rep.Problem = "verify: " + err.Error()
+		return
+	}
+	nd.rep.Venues = venues
+	// Prices may still be on their way: wait for them, a while.
+	for nd.rep.Lost = nd.sess.lost(published); nd.rep.Lost > 0 && vctx.Err() == nil; nd.rep.Lost = nd.sess.lost(published) {
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-vctx.Done():
+		}
+	}
+}
+
+// halt stops the client, closes the market and waits until the client and
+// the feed are done.
 func (nd *node) halt() {
 	if !nd.stopped {
 		nd.stopped = true
 		close(nd.stop)
 	}
+	nd.market.stop()
 	nd.wg.Wait()
+	nd.mu.Lock()
+	f := nd.feed
+	nd.mu.Unlock()
+	if f != nil {
+		select {
+		case <-f.idle():
+		case <-time.After(verifyTimeout):
+			nd.rep.Problem = "the feed did not stop publishing"
+		}
+	}
 }
 
 // report writes the node's state for the parent.
 func (nd *node) report() {
 	r := &nd.rep
 	r.Members = len(nd.n.Members())
-	if hs, err := nd.b.Handlers(exBooks); err == nil {
-		r.Books = len(hs)
-	}
-	if hs, err := nd.b.Handlers(exMatching); err == nil {
-		r.Engines = len(hs)
-	}
+	r.Books, r.Engines, r.Feeds, r.Desks = nd.handlers(exBooks), nd.handlers(exMatching), nd.handlers(exQuotes), nd.handlers(exOrders)
 	if nps, err := nd.b.Subscriptions(exPrices); err == nil {
 		r.PriceNodes = len(nps)
 	}
@@ -274,9 +372,18 @@ func (nd *node) report() {
 	if l, _, err := nd.b.Leader(exMatching); err == nil {
 		r.Leader = l.GetNode()
 	}
-	if nd.engine != nil {
-		r.Leading, r.LeadersSeen = nd.engine.leadership()
-		r.Engine = nd.engine.stats()
+	nd.mu.Lock()
+	engines, f := slices.Clone(nd.engines), nd.feed
+	nd.mu.Unlock()
+	r.EngineLives, r.Leading, r.Engine = nil, nil, engineStats{}
+	for _, e := range engines {
+		life, leading := e.leadership()
+		r.EngineLives = append(r.EngineLives, life)
+		r.Leading = append(r.Leading, leading...)
+		r.Engine.add(e.stats())
+	}
+	if f != nil {
+		r.Feed = f.stats()
 	}
 	if nd.sess != nil {
 		r.Sessions = nd.sess.perSymbol
@@ -285,10 +392,7 @@ func (nd *node) report() {
 	}
 	if nd.client != nil {
 		r.Orders = nd.client.stats()
-		r.Sticky = nd.client.stickyView()
-	}
-	if nd.feed != nil {
-		r.Feed = nd.feed.stats()
+		r.Sticky, r.StickySeen = nd.client.stickyView()
 	}
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -298,4 +402,13 @@ func (nd *node) report() {
 	}
 	// A write error means the parent is gone: stdin's EOF ends the node.
 	_, _ = fmt.Fprintf(nd.out, "%s%s\n", reportPrefix, b)
+}
+
+// handlers counts the handlers of an exchange in this node's table.
+func (nd *node) handlers(exchange string) int {
+	hs, err := nd.b.Handlers(exchange)
+	if err != nil {
+		return 0
+	}
+	return len(hs)
 }

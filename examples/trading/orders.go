@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -20,7 +21,7 @@ import (
 // The instruments and venues of the example.
 var (
 	symbols = []string{"AAPL", "MSFT", "NVDA", "AMZN", "GOOG", "META", "TSLA", "AVGO", "JPM", "V", "XOM", "KO"}
-	venues  = []string{"xnas", "bats"}
+	venues  = []string{"xnas", "bats", "arca"} // node i carries venue i
 )
 
 // Exchange names and the risk strategy's name.
@@ -29,6 +30,7 @@ const (
 	exOrders   = "orders"
 	exBooks    = "books"
 	exMatching = "matching"
+	exQuotes   = "quotes"
 	riskName   = "risk-limit"
 )
 
@@ -127,8 +129,8 @@ func localMember(node string, members []strategies.Member) int {
 
 // orderDesk answers the orders the risk check hands it: malformed ones.
 // (strategies.Fun is not called for an empty group, so "orders" needs a
-// handler on it for the risk check to run at all; every node connects its
-// desk.)
+// handler on it for the risk check to run at all: the service "desk" is a
+// node singleton, one desk on every node.)
 func orderDesk() actors.Handler {
 	return actors.HandlerFunc(func(_ context.Context, r *actors.Request) (proto.Message, error) {
 		if _, err := parseOrder(r.Payload); err != nil {
@@ -138,9 +140,10 @@ func orderDesk() actors.Handler {
 	})
 }
 
-// orderBook is one handler of the sticky "books": every order of the
-// symbols hashed to it. It sequences them and sends each to the matching
-// engine, the leader of "matching", wherever it runs.
+// orderBook is one replica of the service "books", a handler of the
+// sticky "books": every order of the symbols hashed to it. It sequences
+// them and sends each to the matching engine, the leader of "matching",
+// wherever the cluster runs it.
 func orderBook(b *actors.Broker, id string) actors.Handler {
 	return actors.HandlerFunc(func(ctx context.Context, r *actors.Request) (proto.Message, error) {
 		o, err := parseOrder(r.Payload)
@@ -180,6 +183,7 @@ type client struct {
 
 	mu     sync.Mutex
 	sticky map[string]map[string]map[string]bool // books table -> symbol -> books
+	seen   map[string]int64                      // books table -> first observation, unix nanoseconds
 }
 
 func newClient(b *actors.Broker, node string, perSecond int, seed uint64) *client {
@@ -187,6 +191,7 @@ func newClient(b *actors.Broker, node string, perSecond int, seed uint64) *clien
 		b: b, node: node, every: time.Second / time.Duration(perSecond),
 		rng:    rand.New(rand.NewPCG(seed, 7)),
 		sticky: map[string]map[string]map[string]bool{},
+		seen:   map[string]int64{},
 	}
 }
 
@@ -299,6 +304,7 @@ func (c *client) observe(table, symbol, book string) {
 	if bySym == nil {
 		bySym = map[string]map[string]bool{}
 		c.sticky[table] = bySym
+		c.seen[table] = time.Now().UnixNano()
 	}
 	if bySym[symbol] == nil {
 		bySym[symbol] = map[string]bool{}
@@ -313,7 +319,7 @@ func (c *client) stats() orderStats {
 	}
 }
 
-func (c *client) stickyView() map[string]map[string][]string {
+func (c *client) stickyView() (map[string]map[string][]string, map[string]int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make(map[string]map[string][]string, len(c.sticky))
@@ -327,5 +333,5 @@ func (c *client) stickyView() map[string]map[string][]string {
 		}
 		out[table] = m
 	}
-	return out
+	return out, maps.Clone(c.seen)
 }

@@ -4,62 +4,150 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/bourse-go/bourse/actors"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // priceKey is the routing key of a price: prices.<venue>.<symbol>.
 func priceKey(venue, symbol string) string { return "prices." + venue + "." + symbol }
 
-// feedTick is how often the feed publishes a batch of prices.
+// feedTick is how often a feed publishes a batch of prices, at rates of
+// 100 a second and more; a slower feed publishes one price per tick of its
+// own.
 const feedTick = 10 * time.Millisecond
 
-// feed is the market-data feed: it publishes prices on every key in turn,
-// each key's prices numbered 1, 2, ... so that sessions can tell a lost or
-// reordered price.
+// market opens and closes the feeds of one node: the parent opens it once
+// every node's sessions are subscribed, and closes it before it checks
+// what they received.
+type market struct {
+	open, closed  chan struct{}
+	opened, ended bool // used by the node's command loop only
+}
+
+func newMarket() *market {
+	return &market{open: make(chan struct{}), closed: make(chan struct{})}
+}
+
+func (m *market) start() {
+	if !m.opened {
+		m.opened = true
+		close(m.open)
+	}
+}
+
+func (m *market) stop() {
+	if !m.ended {
+		m.ended = true
+		close(m.closed)
+	}
+}
+
+// feed is one venue's market-data feed, the node singleton "market-data":
+// every node with a venue link runs one, which publishes that venue's
+// prices, prices.<venue>.<symbol>, each key's prices numbered 1, 2, ... so
+// that sessions can tell a lost or reordered price. As a handler of
+// "quotes" it answers what it published, so that a node can check its
+// sessions against every live feed (RequestAll).
 type feed struct {
 	b       *actors.Broker
 	node    string
+	venue   string
+	tick    time.Duration
 	perTick int
 	rng     *rand.Rand // used by run's goroutine only
+
+	quit chan struct{} // closed by Stop
+	done chan struct{} // closed when run returns
 
 	mu        sync.Mutex
 	published map[string]int64
 	byRemote  map[int]*netCount
+	err       error
 }
 
-func newFeed(b *actors.Broker, node string, perSecond int, seed uint64) *feed {
-	perTick := max(1, perSecond*int(feedTick)/int(time.Second))
-	return &feed{b: b, node: node, perTick: perTick, rng: rand.New(rand.NewPCG(seed, 11)),
+// newFeed starts the feed's publisher; it waits for the market to open.
+func newFeed(b *actors.Broker, node, venue string, perSecond int, seed uint64, m *market) *feed {
+	tick, perTick := feedTick, perSecond*int(feedTick)/int(time.Second)
+	if perTick < 1 {
+		tick, perTick = time.Second/time.Duration(perSecond), 1
+	}
+	f := &feed{b: b, node: node, venue: venue, tick: tick, perTick: perTick, rng: rand.New(rand.NewPCG(seed, 11)),
+		quit: make(chan struct{}), done: make(chan struct{}),
 		published: map[string]int64{}, byRemote: map[int]*netCount{}}
+	go f.run(m)
+	return f
 }
 
-// run publishes until stop is closed. It returns the first error of
-// Publish.
-func (f *feed) run(ctx context.Context, stop <-chan struct{}) error {
+// Handle answers a "quotes" request with the venue and its publications
+// per key.
+func (f *feed) Handle(context.Context, *actors.Request) (proto.Message, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	counts := &structpb.Struct{Fields: map[string]*structpb.Value{}}
+	for k, n := range f.published {
+		counts.Fields[k] = structpb.NewNumberValue(float64(n))
+	}
+	return &structpb.Struct{Fields: map[string]*structpb.Value{
+		"venue":     structpb.NewStringValue(f.venue),
+		"published": structpb.NewStructValue(counts),
+	}}, nil
+}
+
+// Stop ends the publisher: the cluster calls it when it removes the
+// instance.
+func (f *feed) Stop(ctx context.Context) error {
+	select {
+	case <-f.quit:
+	default:
+		close(f.quit)
+	}
+	select {
+	case <-f.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// idle is closed once the feed publishes no more.
+func (f *feed) idle() <-chan struct{} { return f.done }
+
+// run publishes the venue's keys in turn from the market's opening to its
+// close (or Stop). A failed Publish ends it, and the node reports it.
+func (f *feed) run(m *market) {
+	defer close(f.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	select {
+	case <-m.open:
+	case <-m.closed:
+		return
+	case <-f.quit:
+		return
+	}
 	var keys []string
 	px := map[string]float64{}
 	for i, s := range symbols {
-		for _, v := range venues {
-			k := priceKey(v, s)
-			keys = append(keys, k)
-			px[k] = midPrice(i)
-		}
+		k := priceKey(f.venue, s)
+		keys = append(keys, k)
+		px[k] = midPrice(i)
 	}
-	tick := time.NewTicker(feedTick)
+	tick := time.NewTicker(f.tick)
 	defer tick.Stop()
 	next := 0
 	for {
 		select {
-		case <-stop:
-			return nil
-		case <-ctx.Done():
-			return nil
+		case <-m.closed:
+			return
+		case <-f.quit:
+			return
 		case <-tick.C:
 		}
 		for range f.perTick {
@@ -67,7 +155,10 @@ func (f *feed) run(ctx context.Context, stop <-chan struct{}) error {
 			next++
 			px[k] *= 1 + (f.rng.Float64()-0.5)*0.002
 			if err := f.publish(ctx, k, px[k]); err != nil {
-				return err
+				f.mu.Lock()
+				f.err = err
+				f.mu.Unlock()
+				return
 			}
 		}
 	}
@@ -127,7 +218,10 @@ func (f *feed) publish(ctx context.Context, key string, price float64) error {
 func (f *feed) stats() *feedStats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := &feedStats{Published: make(map[string]int64, len(f.published)), ByRemote: make(map[int]*netCount, len(f.byRemote))}
+	s := &feedStats{Venue: f.venue, Published: make(map[string]int64, len(f.published)), ByRemote: make(map[int]*netCount, len(f.byRemote))}
+	if f.err != nil {
+		s.Err = f.err.Error()
+	}
 	for k, n := range f.published {
 		s.Published[k] = n
 	}
@@ -199,7 +293,7 @@ func (ss *sessions) receive(s *session, p *actors.Publication) {
 }
 
 // lost counts the prices of published (key -> count) that sessions have not
-// received yet.
+// received yet. Keys published lacks (a dead venue's) are not counted.
 func (ss *sessions) lost(published map[string]int64) int64 {
 	var lost int64
 	for _, s := range ss.list {
@@ -210,4 +304,32 @@ func (ss *sessions) lost(published map[string]int64) int64 {
 		}
 	}
 	return lost
+}
+
+// askFeeds asks every live feed, over "quotes" (strategy default: every
+// request to every handler), what
+// it published: key -> publications, and the venues that answered. A dead
+// node's feed does not answer: its venue is left out.
+func askFeeds(ctx context.Context, b *actors.Broker) (map[string]int64, []string, error) {
+	replies, err := b.RequestAll(ctx, exQuotes, &structpb.Struct{})
+	if err != nil {
+		return nil, nil, err
+	}
+	published := map[string]int64{}
+	var answered []string
+	for _, r := range replies {
+		if r.Err != nil {
+			return nil, nil, fmt.Errorf("feed %s: %w", r.From, r.Err)
+		}
+		s, ok := r.Payload.(*structpb.Struct)
+		if !ok {
+			return nil, nil, fmt.Errorf("feed %s answered %T", r.From, r.Payload)
+		}
+		answered = append(answered, s.GetFields()["venue"].GetStringValue())
+		for k, v := range s.GetFields()["published"].GetStructValue().GetFields() {
+			published[k] = int64(v.GetNumberValue())
+		}
+	}
+	slices.Sort(answered)
+	return published, answered, nil
 }

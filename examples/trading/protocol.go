@@ -6,39 +6,70 @@ package main
 // to its stdout (logs go to stderr). A child reports every reportInterval
 // and after every command, so the parent always has a recent view of it.
 
-import "time"
+import (
+	"time"
+
+	"github.com/bourse-go/bourse/cluster/deploy"
+)
 
 const (
 	reportPrefix   = "@trading "
 	reportInterval = 100 * time.Millisecond
 )
 
+// The services trading.yaml lists, in the order the report shows them, and
+// how many order books it asks for.
+const (
+	svcEngine     = "engine"
+	svcFeed       = "market-data"
+	svcBooks      = "books"
+	svcDesk       = "desk"
+	bookReplicas  = 6
+	stateRunning  = string(deploy.StateRunning)
+	stateStopping = string(deploy.StateStopping)
+)
+
+var services = []string{svcEngine, svcFeed, svcBooks, svcDesk}
+
 // Commands the parent sends.
 const (
-	cmdStart  = "start"  // start sending orders
-	cmdFeed   = "feed"   // start publishing prices (one node)
+	cmdAwait  = "await"  // followed by a number: wait until every service runs, then list the placements
+	cmdStart  = "start"  // start sending orders; open the market (the node's feed publishes)
 	cmdStop   = "stop"   // stop orders and the feed
-	cmdVerify = "verify" // followed by a JSON map key -> publications: check every session got them all
+	cmdVerify = "verify" // check every session got every price the live feeds published
 )
 
 // nodeReport is a child's state as the parent sees it.
 type nodeReport struct {
-	Node string `json:"node"`
-	Addr string `json:"addr"`
-	// Up: exchanges declared, handlers connected, sessions subscribed.
+	Node  string `json:"node"`
+	Addr  string `json:"addr"`
+	Venue string `json:"venue"`
+	// Up: the node started from trading.yaml (exchanges declared, services
+	// applied) and its sessions subscribed.
 	Up bool `json:"up"`
+
+	// The answer to the last cmdAwait: its number, how long Node.Await
+	// took for every service (or why it failed), and then what runs where
+	// (Node.Placements).
+	Awaited    int         `json:"awaited"`
+	AwaitTook  float64     `json:"await_took_ms"`
+	AwaitErr   string      `json:"await_err,omitempty"`
+	Placements []placement `json:"placements,omitempty"`
 
 	// The node's view of the cluster and of the exchanges' tables.
 	Members    int    `json:"members"`
 	Books      int    `json:"books"`       // handlers of "books"
 	Engines    int    `json:"engines"`     // handlers of "matching"
+	Feeds      int    `json:"feeds"`       // handlers of "quotes"
+	Desks      int    `json:"desks"`       // handlers of "orders"
 	PriceNodes int    `json:"price_nodes"` // nodes with subscriptions to "prices"
 	Leader     string `json:"leader"`      // node of the leader of "matching"
 
-	// The engine's leadership as its OnLeader saw it: intervals of unix
-	// nanoseconds, To 0 while it lasts; the leaders it was told of, in order.
+	// The engines the cluster ran on this node: each one's life (from its
+	// construction to its Stop) and its leadership of "matching" as its
+	// OnLeader saw it, intervals of unix nanoseconds, To 0 while it lasts.
+	EngineLives []interval  `json:"engine_lives,omitempty"`
 	Leading     []interval  `json:"leading,omitempty"`
-	LeadersSeen []string    `json:"leaders_seen,omitempty"`
 	Engine      engineStats `json:"engine"`
 
 	Sessions  map[string]int `json:"sessions"` // symbol -> sessions subscribed
@@ -49,12 +80,25 @@ type nodeReport struct {
 	// Sticky maps each books table this node routed with (its handler ids,
 	// joined) to symbol -> the books that answered.
 	Sticky map[string]map[string][]string `json:"sticky,omitempty"`
+	// StickySeen maps each of those tables to when this node first routed
+	// with it (unix nanoseconds), so the report can put them in order.
+	StickySeen map[string]int64 `json:"sticky_seen,omitempty"`
 
 	Feed *feedStats `json:"feed,omitempty"`
 
-	Stopped  bool  `json:"stopped"`  // orders and feed stopped after cmdStop
-	Verified bool  `json:"verified"` // cmdVerify done
-	Lost     int64 `json:"lost"`     // prices sessions missed (after verify)
+	Stopped  bool     `json:"stopped"`  // orders and feed stopped after cmdStop
+	Verified bool     `json:"verified"` // cmdVerify done
+	Venues   []string `json:"venues"`   // the venues whose feeds answered cmdVerify
+	Lost     int64    `json:"lost"`     // prices of those venues sessions missed (after verify)
+	Problem  string   `json:"problem"`  // what went wrong on the node, for the report
+}
+
+// placement is one instance of a service, as Node.Placements lists it.
+type placement struct {
+	Service string `json:"service"`
+	Node    string `json:"node"`
+	Key     string `json:"key"`
+	State   string `json:"state"`
 }
 
 type interval struct {
@@ -85,9 +129,11 @@ type orderStats struct {
 	WrongRisk int64 `json:"wrong_risk"`
 }
 
-// feedStats is the feed's count, kept by the feed node.
+// feedStats is a venue feed's count, kept by its node.
 type feedStats struct {
-	Published map[string]int64 `json:"published"` // routing key -> publications
+	Venue     string           `json:"venue"`
+	Err       string           `json:"err,omitempty"` // why it stopped publishing early
+	Published map[string]int64 `json:"published"`     // routing key -> publications
 	// ByRemote maps the number of other nodes with subscribers when a price
 	// was published to how many prices were published so and how many
 	// network messages they cost.
