@@ -287,6 +287,9 @@ func (d *deployer) check(ctx context.Context, spec deploy.Spec) (progress, error
 		if deploy.State(single.GetState()) != deploy.StateRunning {
 			return p, nil
 		}
+		// One runs: a failed attempt of an earlier leader elsewhere is
+		// history, not a failure of this deployment.
+		p.failures = nil
 		want = []string{single.GetConnId()}
 	} else {
 		a, err := deploy.Place(spec, candidatesOf(d.n.Members()))

@@ -75,6 +75,17 @@ const (
 	// singleton becomes a candidate this much later than the chosen one,
 	// so that the chosen one (the first connected) leads.
 	standbyDelay = time.Second
+	// undeclaredGrace is how long an instance waits for its exchange to be
+	// declared on its node before it counts as failed: a node started from
+	// a file pulls the cluster's specs before it declares the file's
+	// exchanges.
+	undeclaredGrace = 2 * time.Second
+	// lingerFor is how long a cluster singleton's built instance outlives
+	// its leadership on its node, disconnected and not acting: a lease that
+	// lapses for a moment (a join, a starved process) and comes back on the
+	// same node finds the same instance, its state intact, rather than a
+	// new one from its constructor.
+	lingerFor = 3 * time.Second
 	// instanceStopTimeout bounds the stop of one instance.
 	instanceStopTimeout = 10 * time.Second
 	// rollbackTimeout bounds the rollback of a failed Deploy, which runs
@@ -105,6 +116,7 @@ type deployer struct {
 	wanted   map[string]time.Time  // cluster singletons: when this node first was eligible
 	moved    map[string]time.Time  // service → when a hand-over last started here
 	placeErr map[string]string     // service → the last placement error logged
+	waiting  map[string]time.Time  // exchange → since when an instance waits for it to be declared here
 	stopping bool
 }
 
@@ -124,7 +136,9 @@ type instance struct {
 }
 
 type candidate struct {
-	spec    deploy.Spec
+	kept      *built      // the singleton's instance between two leaderships (lingerFor)
+	keptTimer *time.Timer // releases kept when no leadership comes back in time
+	spec      deploy.Spec
 	svc     *actors.Service                // nil while it connects
 	served  atomic.Pointer[actors.Service] // svc, for the request path, without the lock
 	retryAt time.Time                      // a failed connection is tried again then
@@ -155,7 +169,7 @@ func newDeployer(n *Node) *deployer {
 		kick:  make(chan struct{}, 1),
 		store: map[string]*boursepb.DeployEntry{}, insts: map[string]*instance{},
 		cands: map[string]*candidate{}, wanted: map[string]time.Time{}, moved: map[string]time.Time{},
-		placeErr: map[string]string{},
+		placeErr: map[string]string{}, waiting: map[string]time.Time{},
 	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	return d
@@ -193,8 +207,9 @@ func (d *deployer) stop(ctx context.Context) error {
 			svcs = append(svcs, in)
 		}
 	}
-	var cands []*candidate
+	var cands, all []*candidate
 	for _, c := range d.cands {
+		all = append(all, c)
 		if c.svc != nil {
 			cands = append(cands, c)
 		}
@@ -211,6 +226,11 @@ func (d *deployer) stop(ctx context.Context) error {
 	}
 	for _, in := range svcs {
 		errs = append(errs, d.stopInstance(ctx, in))
+	}
+	for _, c := range all { // singletons kept between two leaderships
+		if b := d.takeKept(c); b != nil {
+			b.release(ctx)
+		}
 	}
 	if d.ctl != nil {
 		errs = append(errs, d.ctl.Stop(ctx))
@@ -498,6 +518,9 @@ func (d *deployer) reconcile(now time.Time) {
 			handover := spec.Mode == deploy.ModeReplicas && (len(holders[k]) > 0 || blind[name])
 			switch {
 			case in == nil || in.state == deploy.StateFailed && !now.Before(in.retryAt):
+				if !d.declaredLocked(spec.Exchange, now) {
+					continue // it waits for its exchange (undeclaredGrace)
+				}
 				if handover {
 					if now.Sub(d.moved[name]) < d.rebalance {
 						continue
@@ -631,18 +654,51 @@ func (d *deployer) stopService(svc *actors.Service, stopFn func(context.Context)
 // the instance may act at this instant (a cluster singleton's leadership
 // and lease): when it may not, requests fail with actors.ErrNoLeader.
 func (d *deployer) startInstance(ctx context.Context, spec deploy.Spec, key string, slot int, acting func() bool) (*actors.Service, func(context.Context) error, error) {
+	b, err := d.build(ctx, spec, slot)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := d.serve(ctx, spec, key, b, acting)
+	if err != nil {
+		b.release(context.WithoutCancel(ctx))
+		return nil, nil, err
+	}
+	return svc, b.stopFn, nil
+}
+
+// built is an instance its constructor built, not connected yet.
+type built struct {
+	inst   deploy.Instance
+	stopFn func(context.Context) error // the handler's Stop, if it has one
+}
+
+func (b *built) release(ctx context.Context) {
+	if b != nil && b.stopFn != nil {
+		_ = b.stopFn(ctx)
+	}
+}
+
+// build runs the kind's constructor (the instance's start-up); ctx carries
+// the node (NodeFromContext).
+func (d *deployer) build(ctx context.Context, spec deploy.Spec, slot int) (*built, error) {
+	ctx = context.WithValue(ctx, nodeKey{}, d.n)
 	inst, err := d.kinds.New(ctx, spec, slot)
 	if err != nil {
 		if errors.Is(err, deploy.ErrUnknownKind) || errors.Is(err, deploy.ErrInvalidKind) {
-			return nil, nil, err
+			return nil, err
 		}
-		return nil, nil, &startError{err: err}
+		return nil, &startError{err: err}
 	}
-	var stopFn func(context.Context) error
+	b := &built{inst: inst}
 	if s, ok := inst.Handler.(interface{ Stop(context.Context) error }); ok {
-		stopFn = s.Stop
+		b.stopFn = s.Stop
 	}
-	h := inst.Handler
+	return b, nil
+}
+
+// serve connects a built instance to the spec's exchange under its tags.
+func (d *deployer) serve(ctx context.Context, spec deploy.Spec, key string, b *built, acting func() bool) (*actors.Service, error) {
+	h := b.inst.Handler
 	if acting != nil {
 		h = actingHandler{h: h, acting: acting}
 	}
@@ -651,15 +707,12 @@ func (d *deployer) startInstance(ctx context.Context, spec deploy.Spec, key stri
 		connect = append(connect, actors.ServiceTag(spec.ServiceTag))
 	}
 	// The runtime's tags come last: they name the instance.
-	opts := append(append([]actors.ServeOption(nil), inst.Options...), actors.WithConnectOptions(connect...))
+	opts := append(append([]actors.ServeOption(nil), b.inst.Options...), actors.WithConnectOptions(connect...))
 	svc, err := d.b.Serve(ctx, spec.Exchange, h, opts...)
 	if err != nil {
-		if stopFn != nil {
-			_ = stopFn(context.WithoutCancel(ctx))
-		}
-		return nil, nil, &startError{serve: true, err: err}
+		return nil, &startError{serve: true, err: err}
 	}
-	return svc, stopFn, nil
+	return svc, nil
 }
 
 // actingHandler answers only while its instance may act.
@@ -741,6 +794,18 @@ func (d *deployer) connectCandidate(c *candidate) {
 // instance it leads, if any).
 func (d *deployer) dropCandidateLocked(name string, c *candidate) {
 	delete(d.cands, name)
+	if b := c.kept; b != nil {
+		c.kept = nil
+		if c.keptTimer != nil {
+			c.keptTimer.Stop()
+			c.keptTimer = nil
+		}
+		d.tasks.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), instanceStopTimeout)
+			defer cancel()
+			b.release(ctx)
+		})
+	}
 	if c.svc == nil {
 		return // connectCandidate sees it is dropped
 	}
@@ -784,9 +849,24 @@ func (d *deployer) lead(ctx context.Context, c *candidate, term uint64) {
 		}
 		d.insts[k] = in
 		d.mu.Unlock()
+		d.awaitExchange(ctx, spec.Exchange)
 		sctx, cancel := context.WithTimeout(ctx, d.startTimeout)
-		svc, stopFn, err := d.startInstance(sctx, spec, "0", 0, acting)
+		b := d.takeKept(c)
+		var err error
+		if b == nil {
+			b, err = d.build(sctx, spec, 0)
+		}
+		var svc *actors.Service
+		if err == nil {
+			if svc, err = d.serve(sctx, spec, "0", b, acting); err != nil {
+				b.release(context.WithoutCancel(sctx))
+			}
+		}
 		cancel()
+		stopFn := func(context.Context) error { return nil }
+		if b != nil && b.stopFn != nil {
+			stopFn = b.stopFn
+		}
 		if err != nil {
 			d.mu.Lock()
 			d.failLocked(in, err)
@@ -813,16 +893,14 @@ func (d *deployer) lead(ctx context.Context, c *candidate, term uint64) {
 		d.mu.Unlock()
 		d.log.Info("cluster singleton stops acting", slog.String("service", spec.Name), slog.Uint64("term", term))
 		sctx, cancel = context.WithTimeout(context.Background(), instanceStopTimeout)
-		err = svc.Stop(sctx)
-		if stopFn != nil {
-			err = errors.Join(err, stopFn(sctx))
-		}
+		err = svc.Stop(sctx) // disconnected; the built instance lingers (keep)
 		cancel()
 		d.mu.Lock()
 		if d.insts[k] == in {
 			delete(d.insts, k)
 		}
 		d.mu.Unlock()
+		d.keep(c, b)
 		d.emit(deploy.Event{Type: deploy.Removed, Service: spec.Name, Key: "0", ConnID: in.connID, Err: err, At: ended})
 		d.kickNow()
 		return
@@ -832,4 +910,96 @@ func (d *deployer) lead(ctx context.Context, c *candidate, term uint64) {
 		delete(d.insts, k)
 	}
 	d.mu.Unlock()
+}
+
+type nodeKey struct{}
+
+// NodeFromContext returns the node whose deployment runtime runs the
+// constructor that ctx was given to (deploy.Constructor's ctx), so that a
+// kind registered before its node existed can reach the node's broker.
+func NodeFromContext(ctx context.Context) (*Node, bool) {
+	n, ok := ctx.Value(nodeKey{}).(*Node)
+	return n, ok
+}
+
+// declaredLocked reports whether an instance on exchange may start now:
+// the exchange is declared here, or it has waited undeclaredGrace for it
+// (the start then fails with actors.ErrUnknownExchange, as it should).
+func (d *deployer) declaredLocked(exchange string, now time.Time) bool {
+	if _, err := d.b.Handlers(exchange); !errors.Is(err, actors.ErrUnknownExchange) {
+		delete(d.waiting, exchange)
+		return true
+	}
+	since, ok := d.waiting[exchange]
+	if !ok {
+		d.waiting[exchange] = now
+		return false
+	}
+	return now.Sub(since) >= undeclaredGrace
+}
+
+// takeKept returns the singleton instance c kept from its last leadership,
+// if any, and stops its release.
+func (d *deployer) takeKept(c *candidate) *built {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b := c.kept
+	c.kept = nil
+	if c.keptTimer != nil {
+		c.keptTimer.Stop()
+		c.keptTimer = nil
+	}
+	return b
+}
+
+// keep holds b for c for lingerFor, then releases it (its handler's Stop),
+// unless a new leadership takes it first. A candidate that is dropped, or
+// a runtime that stops, releases it at once.
+func (d *deployer) keep(c *candidate, b *built) {
+	d.mu.Lock()
+	if d.stopping || d.cands[c.spec.Name] != c {
+		d.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), instanceStopTimeout)
+		defer cancel()
+		b.release(ctx)
+		return
+	}
+	c.kept = b
+	c.keptTimer = time.AfterFunc(lingerFor, func() {
+		if kb := d.takeKeptIf(c, b); kb != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), instanceStopTimeout)
+			defer cancel()
+			kb.release(ctx)
+		}
+	})
+	d.mu.Unlock()
+}
+
+// takeKeptIf takes c's kept instance when it is still b.
+func (d *deployer) takeKeptIf(c *candidate, b *built) *built {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if c.kept != b {
+		return nil
+	}
+	c.kept, c.keptTimer = nil, nil
+	return b
+}
+
+// awaitExchange waits, up to undeclaredGrace, for exchange to be declared
+// on this node (see declaredLocked), or for ctx.
+func (d *deployer) awaitExchange(ctx context.Context, exchange string) {
+	deadline := time.Now().Add(undeclaredGrace)
+	for time.Now().Before(deadline) {
+		if _, err := d.b.Handlers(exchange); !errors.Is(err, actors.ErrUnknownExchange) {
+			return
+		}
+		t := time.NewTimer(reconcileEvery)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
