@@ -44,8 +44,9 @@
 // service parameters.
 //
 // The services section describes services the cluster places
-// (deploy.Spec, in File.Services); their kinds are checked with WithKinds.
-// Nothing deploys them yet: Start ignores them (issue 13).
+// (deploy.Spec, in File.Services); their kinds are checked with WithKinds
+// (which also gives them to the node, cluster.Config.Kinds), and Start
+// applies them to the cluster (cluster.Node.Apply; docs/deploy.md).
 //
 // The full reference of keys is docs/configuration.md.
 package config

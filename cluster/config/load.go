@@ -54,8 +54,8 @@ type File struct {
 	// Services are the services the file asks the cluster to place, in the
 	// file's order, valid (deploy.Spec.Validate) and with distinct names.
 	// Their kinds are checked against the registry given with WithKinds,
-	// and otherwise when they are deployed. Start does not deploy them:
-	// the runtime that does is not built yet (issue 13).
+	// and otherwise when they are deployed. Start applies them
+	// (cluster.Node.Apply).
 	Services []deploy.Spec
 	// Discovery is what the file says about discovery, for display and for
 	// overrides that build their own; Cluster.Discovery is built from it.
