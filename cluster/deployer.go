@@ -139,10 +139,10 @@ type candidate struct {
 	kept      *built      // the singleton's instance between two leaderships (lingerFor)
 	keptTimer *time.Timer // releases kept when no leadership comes back in time
 	spec      deploy.Spec
-	svc     *actors.Service                // nil while it connects
-	served  atomic.Pointer[actors.Service] // svc, for the request path, without the lock
-	retryAt time.Time                      // a failed connection is tried again then
-	failed  bool
+	svc       *actors.Service                // nil while it connects
+	served    atomic.Pointer[actors.Service] // svc, for the request path, without the lock
+	retryAt   time.Time                      // a failed connection is tried again then
+	failed    bool
 }
 
 func instKey(service, key string) string { return service + "/" + key }
@@ -444,7 +444,6 @@ func (d *deployer) reconcile(now time.Time) {
 	self := d.n.Name()
 	// Which nodes route to which instances, read before the lock: the
 	// broker's tables are read without it.
-	type holder struct{ nodes map[string]bool }
 	d.mu.Lock()
 	var specs []deploy.Spec
 	for _, e := range d.store {

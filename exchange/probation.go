@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bourse-go/bourse/strategies"
 	boursepb "github.com/bourse-go/bourse/proto"
+	"github.com/bourse-go/bourse/strategies"
 )
 
 // Probation: each node keeps, per exchange, how the handlers it sends
