@@ -19,6 +19,25 @@ type callOptions struct {
 	serviceTag string
 	tag        string
 	timeout    time.Duration
+
+	// Set per call from the above and the caller's context (bound).
+	timeoutAt time.Time // when WithTimeout ends a blocking call; zero without
+	deadline  time.Time // what the request carries (Request.Deadline); zero for none
+}
+
+// bound sets o's deadlines for a blocking call with ctx: the call ends at
+// timeoutAt (WithTimeout) or when ctx does, and the request carries the
+// earlier of the two. Without either it carries none, and costs no clock
+// reading.
+func (o *callOptions) bound(ctx context.Context) {
+	d, ok := ctx.Deadline()
+	if o.timeout > 0 {
+		o.timeoutAt = time.Now().Add(o.timeout)
+		if !ok || o.timeoutAt.Before(d) {
+			d = o.timeoutAt
+		}
+	}
+	o.deadline = d
 }
 
 // WithKey sets the request's routing key, which sticky strategies hash.
@@ -32,7 +51,12 @@ func WithServiceTag(tag string) CallOption { return func(o *callOptions) { o.ser
 // also matches context.DeadlineExceeded). It costs less than a
 // context.WithTimeout per call: the timer lives with the pooled call and is
 // reset, not allocated, and nothing registers with a parent context.
-// Asynchronous requests ignore it.
+//
+// The request carries the call's deadline to its handler (the earlier of
+// the context's and d's; Request.Deadline), which drops it unprocessed when
+// it reaches it too late (Request.DropExpired). An asynchronous request
+// (RequestAsync) is given a deadline d from now this way, which nothing
+// tracks on the caller's side: a dropped request gets no reply.
 func WithTimeout(d time.Duration) CallOption { return func(o *callOptions) { o.timeout = d } }
 
 // WithTag sets the request tag that comes back with the reply (Reply.Tag).
@@ -44,6 +68,10 @@ func WithTag(tag string) CallOption { return func(o *callOptions) { o.tag = tag 
 // (default), Request returns the first successful reply, or the first error
 // when every handler fails (RequestAll returns them all).
 //
+// The handler sees the call's deadline, ctx's or WithTimeout's, whichever
+// comes first (Request.Deadline), and one that reaches the request after it
+// drops it unprocessed.
+//
 // Errors wrap ErrNoHandlers (at once, when nobody is connected), ErrTimeout
 // (ctx ended; also context.DeadlineExceeded or context.Canceled), ErrHandler
 // (*HandlerError), ErrRejected, ErrUnknownExchange, ErrWrongKind or ErrStopped.
@@ -52,17 +80,10 @@ func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, o
 	for _, opt := range opts {
 		opt(&o)
 	}
-	var start time.Time
-	timeout := o.timeout
-	if timeout > 0 {
-		start = time.Now()
-	}
+	o.bound(ctx) // WithTimeout bounds the call, not each attempt
 	for resends := 0; ; resends++ {
-		if resends > 0 && timeout > 0 {
-			// WithTimeout bounds the call, not each attempt.
-			if o.timeout = timeout - time.Since(start); o.timeout <= 0 {
-				return nil, &TimeoutError{Exchange: name, Cause: context.DeadlineExceeded}
-			}
+		if resends > 0 && !o.timeoutAt.IsZero() && !time.Now().Before(o.timeoutAt) {
+			return nil, &TimeoutError{Exchange: name, Cause: context.DeadlineExceeded}
 		}
 		reply, err := h.request(ctx, name, payload, &o)
 		// A request no handler saw goes to the handler the strategy picks
@@ -92,7 +113,7 @@ func (h *Hub) request(ctx context.Context, name string, payload proto.Message, o
 		h.inbox.close(c, 0)
 		return nil, err
 	}
-	expired := c.arm(o.timeout)
+	expired := c.arm(o.timeoutAt)
 	var first error
 	for got := 0; got < n; {
 		select {
@@ -129,6 +150,7 @@ func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message
 	for _, opt := range opts {
 		opt(&o)
 	}
+	o.bound(ctx)
 	rt, err := h.route(name, &o, payload)
 	if err != nil {
 		return nil, err
@@ -140,7 +162,7 @@ func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message
 		return nil, err
 	}
 	out := make([]*Reply, 0, n)
-	expired := c.arm(o.timeout)
+	expired := c.arm(o.timeoutAt)
 	for len(out) < n {
 		select {
 		case <-expired:
@@ -164,7 +186,9 @@ func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message
 // WithTag (one Reply per handler under a broadcasting strategy). Errors the
 // exchange knows at once (ErrNoHandlers, ErrRejected, ErrUnknownExchange, ...)
 // are returned, not sent. No deadline is tracked: a caller that needs one uses
-// its actor's ReceiveTimeout.
+// its actor's ReceiveTimeout. The request has no deadline unless WithTimeout
+// gives it one, which its handler sees (Request.Deadline) and past which it
+// drops the request without a reply.
 func (h *Hub) RequestAsync(replyTo *actor.PID, name string, payload proto.Message, opts ...CallOption) error {
 	if replyTo == nil {
 		return &RequestError{Exchange: name, Err: fmt.Errorf("%w: nil reply-to PID", ErrInvalid)}
@@ -172,6 +196,9 @@ func (h *Hub) RequestAsync(replyTo *actor.PID, name string, payload proto.Messag
 	var o callOptions
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.timeout > 0 {
+		o.deadline = time.Now().Add(o.timeout)
 	}
 	rt, err := h.route(name, &o, payload)
 	if err != nil {
@@ -291,6 +318,8 @@ func (h *Hub) newRequest(r *routed, i int, o *callOptions, replyTo *actor.PID, c
 			Payload:    r.payload,
 			from:       m.ID,
 			corr:       corr,
+			deadline:   o.deadline,
+			expired:    &r.p.expired,
 		},
 		via: localReply{root: h.root, replyTo: replyTo, call: c},
 	})
