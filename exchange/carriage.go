@@ -57,11 +57,11 @@ func (h *Hub) sendRemote(r *routed, i int, pid *actor.PID, o *callOptions, reply
 	out := h.codec.Request(codec.OutRequest{Exchange: r.p.spec.Name, Tag: o.tag, Key: o.key, ServiceTag: o.serviceTag,
 		ConnTag: m.ConnTag, Handler: m.ID, ReplyTo: h.wireIngress(), Target: codec.Pid{Address: pid.Address, ID: pid.Id},
 		Payload: r.payload})
-	if !o.deadline.IsZero() {
+	if !r.deadline.IsZero() {
 		// The time left, not the deadline: nodes' clocks need not agree on
 		// the time of day. At least 1 ns, which a request already late
 		// still carries (0 would mean none), for its handler to drop.
-		out.Budget = max(time.Until(o.deadline), 1)
+		out.Budget = max(time.Until(r.deadline), 1)
 	}
 	if c == nil {
 		// Asynchronous: the reply goes on to the caller.

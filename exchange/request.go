@@ -19,25 +19,31 @@ type callOptions struct {
 	serviceTag string
 	tag        string
 	timeout    time.Duration
+}
 
-	// Set per call from the above and the caller's context (bound).
-	timeoutAt time.Time // when WithTimeout ends a blocking call; zero without
+// bounds are the ends of a blocking call. They are kept apart from
+// callOptions, which the options' closures move to the heap: a call pays
+// for them on its stack only.
+type bounds struct {
+	timeoutAt time.Time // when WithTimeout ends the call; zero without
 	deadline  time.Time // what the request carries (Request.Deadline); zero for none
 }
 
-// bound sets o's deadlines for a blocking call with ctx: the call ends at
-// timeoutAt (WithTimeout) or when ctx does, and the request carries the
-// earlier of the two. Without either it carries none, and costs no clock
-// reading.
-func (o *callOptions) bound(ctx context.Context) {
+// boundsOf returns the bounds of a blocking call with ctx and WithTimeout
+// timeout: the call ends at timeoutAt or when ctx does, and the request
+// carries the earlier of the two. Without either it carries none, and
+// costs no clock reading.
+func boundsOf(ctx context.Context, timeout time.Duration) bounds {
+	var b bounds
 	d, ok := ctx.Deadline()
-	if o.timeout > 0 {
-		o.timeoutAt = time.Now().Add(o.timeout)
-		if !ok || o.timeoutAt.Before(d) {
-			d = o.timeoutAt
+	if timeout > 0 {
+		b.timeoutAt = time.Now().Add(timeout)
+		if !ok || b.timeoutAt.Before(d) {
+			d = b.timeoutAt
 		}
 	}
-	o.deadline = d
+	b.deadline = d
+	return b
 }
 
 // WithKey sets the request's routing key, which sticky strategies hash.
@@ -80,12 +86,12 @@ func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, o
 	for _, opt := range opts {
 		opt(&o)
 	}
-	o.bound(ctx) // WithTimeout bounds the call, not each attempt
+	b := boundsOf(ctx, o.timeout) // WithTimeout bounds the call, not each attempt
 	for resends := 0; ; resends++ {
-		if resends > 0 && !o.timeoutAt.IsZero() && !time.Now().Before(o.timeoutAt) {
+		if resends > 0 && !b.timeoutAt.IsZero() && !time.Now().Before(b.timeoutAt) {
 			return nil, &TimeoutError{Exchange: name, Cause: context.DeadlineExceeded}
 		}
-		reply, err := h.request(ctx, name, payload, &o)
+		reply, err := h.request(ctx, name, payload, &o, b)
 		// A request no handler saw goes to the handler the strategy picks
 		// now: the caller's table lagged behind a handler that stopped (it
 		// handed over, or its service stopped), and the next pick is most
@@ -102,18 +108,19 @@ func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, o
 const maxResends = 3
 
 // request is one attempt of Request.
-func (h *Hub) request(ctx context.Context, name string, payload proto.Message, o *callOptions) (proto.Message, error) {
+func (h *Hub) request(ctx context.Context, name string, payload proto.Message, o *callOptions, b bounds) (proto.Message, error) {
 	rt, err := h.route(name, o, payload)
 	if err != nil {
 		return nil, err
 	}
+	rt.deadline = b.deadline
 	n := rt.count()
 	c := h.inbox.open(n, rt.p.spec.Name)
 	if err := h.send(&rt, o, h.inboxPID, c); err != nil {
 		h.inbox.close(c, 0)
 		return nil, err
 	}
-	expired := c.arm(o.timeoutAt)
+	expired := c.arm(b.timeoutAt)
 	var first error
 	for got := 0; got < n; {
 		select {
@@ -150,11 +157,12 @@ func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message
 	for _, opt := range opts {
 		opt(&o)
 	}
-	o.bound(ctx)
+	b := boundsOf(ctx, o.timeout)
 	rt, err := h.route(name, &o, payload)
 	if err != nil {
 		return nil, err
 	}
+	rt.deadline = b.deadline
 	n := rt.count()
 	c := h.inbox.open(n, rt.p.spec.Name)
 	if err := h.send(&rt, &o, h.inboxPID, c); err != nil {
@@ -162,7 +170,7 @@ func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message
 		return nil, err
 	}
 	out := make([]*Reply, 0, n)
-	expired := c.arm(o.timeoutAt)
+	expired := c.arm(b.timeoutAt)
 	for len(out) < n {
 		select {
 		case <-expired:
@@ -197,24 +205,26 @@ func (h *Hub) RequestAsync(replyTo *actor.PID, name string, payload proto.Messag
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if o.timeout > 0 {
-		o.deadline = time.Now().Add(o.timeout)
-	}
 	rt, err := h.route(name, &o, payload)
 	if err != nil {
 		return err
+	}
+	if o.timeout > 0 {
+		rt.deadline = time.Now().Add(o.timeout)
 	}
 	return h.send(&rt, &o, replyTo, nil)
 }
 
 // routed is a routing decision: the group of point p and which of its handlers
-// (target, or all when broadcast) get payload.
+// (target, or all when broadcast) get payload, with the caller's deadline
+// (zero for none), which the request carries.
 type routed struct {
 	p         *point
 	g         *group
 	target    int
 	broadcast bool
 	payload   proto.Message
+	deadline  time.Time
 }
 
 func (r *routed) count() int {
@@ -318,7 +328,7 @@ func (h *Hub) newRequest(r *routed, i int, o *callOptions, replyTo *actor.PID, c
 			Payload:    r.payload,
 			from:       m.ID,
 			corr:       corr,
-			deadline:   o.deadline,
+			deadline:   r.deadline,
 			expired:    &r.p.expired,
 		},
 		via: localReply{root: h.root, replyTo: replyTo, call: c},
