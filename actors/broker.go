@@ -144,7 +144,9 @@ func (b *Broker) Declare(ctx context.Context, s Spec) error { return b.hub.Decla
 // starts and ends. When pid stops, its connections are removed. Connect
 // returns when requests can reach pid, on every node. Errors:
 // ErrAlreadyConnected, ErrUnknownExchange, ErrWrongKind, ErrStopped, or
-// ctx's. Serve and ServeFunc do it for handlers written as functions.
+// ctx's. Serve and ServeFunc do it for handlers written as functions, and
+// drop requests that reach them past their deadline; pid decides that for
+// itself (Request.Deadline, Request.DropExpired).
 func (b *Broker) Connect(ctx context.Context, name string, pid *actor.PID, opts ...ConnectOption) (*Connection, error) {
 	return b.hub.Connect(ctx, name, pid, opts...)
 }
@@ -178,7 +180,9 @@ func (b *Broker) RequestAll(ctx context.Context, name string, payload proto.Mess
 // actor, usually ctx.Self()) as a *Reply carrying the WithTag tag (one per
 // handler under a broadcasting strategy). Errors known at once
 // (ErrNoHandlers, ErrRejected, ErrUnknownExchange, ...) are returned, not
-// sent. No deadline is tracked: use the actor's ReceiveTimeout.
+// sent. No deadline is tracked: use the actor's ReceiveTimeout. The request
+// has no deadline unless WithTimeout gives it one, past which its handler
+// drops it without a reply.
 func (b *Broker) RequestAsync(replyTo *actor.PID, name string, payload proto.Message, opts ...CallOption) error {
 	return b.hub.RequestAsync(replyTo, name, payload, opts...)
 }

@@ -2,10 +2,12 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bourse-go/bourse/internal/lifecycle"
@@ -15,9 +17,15 @@ import (
 // Handler handles the requests of a service started with Serve.
 type Handler interface {
 	// Handle answers req. It is called from the service's actor, one request
-	// at a time, in arrival order. ctx ends when the broker stops. A nil error
-	// sends the returned message; an error reaches the caller as a
-	// *HandlerError, or as itself when it wraps a bourse sentinel.
+	// at a time, in arrival order. ctx ends when the broker stops, and at the
+	// caller's deadline when the request has one (req.Deadline, which is
+	// ctx.Deadline): past it nobody waits for the answer. A request that
+	// reaches the service after its deadline is dropped without calling
+	// Handle and counted (Stats.Expired). A nil error sends the returned
+	// message; an error reaches the caller as a *HandlerError, or as itself
+	// when it wraps a bourse sentinel, except context.DeadlineExceeded
+	// after the request's deadline (ctx's own), which is not sent: the
+	// caller has its own ErrTimeout.
 	Handle(ctx context.Context, req *Request) (proto.Message, error)
 }
 
@@ -127,11 +135,22 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 				m.Respond(m.Payload)
 				return
 			}
+			if m.DropExpired() {
+				// Its caller gave up (the deadline here is never earlier
+				// than the caller's): no answer, which nobody would read;
+				// counted in Stats.Expired.
+				return
+			}
 			reply, err := s.handle(h, m)
-			if err != nil {
-				m.Fail(err)
-			} else {
+			switch {
+			case err == nil:
 				m.Respond(reply)
+			case errors.Is(err, context.DeadlineExceeded) && pastDeadline(m):
+				// The handler gave up at the caller's deadline, and so did
+				// the caller, at the same instant on this node: the answer
+				// would only race the caller's own ErrTimeout. Not sent.
+			default:
+				m.Fail(err)
 			}
 		case *stepDown:
 			// Stop steps down before it disconnects: the next leader is
@@ -196,8 +215,16 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 
 // handle runs h and turns a panic into an error for the caller: the caller
 // learns at once instead of waiting for its deadline, and the service goes on
-// with the next request.
+// with the next request. h's ctx is the broker's, ended at the request's
+// deadline when it has one: a context per request only then, so that a
+// request without a deadline allocates nothing here.
 func (s *Service) handle(h Handler, req *Request) (reply proto.Message, err error) {
+	ctx := s.b.ctx
+	if d, ok := req.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, d)
+		defer cancel()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("handler panicked: %v", r)
@@ -205,7 +232,13 @@ func (s *Service) handle(h Handler, req *Request) (reply proto.Message, err erro
 				slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
 		}
 	}()
-	return h.Handle(s.b.ctx, req)
+	return h.Handle(ctx, req)
+}
+
+// pastDeadline reports whether req's deadline has passed.
+func pastDeadline(req *Request) bool {
+	d, ok := req.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // PID returns the service actor's PID.

@@ -36,7 +36,8 @@ func Call[Resp proto.Message](ctx context.Context, b *Broker, name string, req p
 }
 
 // TypedFunc adapts a function of a typed request and reply to the Handler
-// interface, as HandlerFunc does for untyped ones. A request of another
+// interface, as HandlerFunc does for untyped ones. Its ctx is Handle's: it
+// ends at the caller's deadline, when the request has one. A request of another
 // type than Req (or with no payload) is answered with a *WrongTypeError (Of
 // "request") without calling f, and the caller receives it, on this node or
 // another. A nil pointer reply is sent as no message.

@@ -15,7 +15,10 @@ type (
 	// ConnTag (the connection it came through), ServiceTag and Tag (the
 	// caller's). The handler answers exactly once, with Respond(payload) or
 	// Fail(err), from any goroutine; later answers are ignored. It must not
-	// be modified.
+	// be modified. Deadline is the caller's deadline, if any (never earlier
+	// than the caller's own, on any node); DropExpired drops a request whose
+	// deadline has passed, counted in Stats.Expired (a Service does it
+	// before its handler; a handler actor of its own decides).
 	Request = exchange.Request
 	// Reply is a handler's answer to an asynchronous request (RequestAsync),
 	// or one of RequestAll's: Exchange, Tag (the WithTag of the request),
@@ -109,8 +112,9 @@ type (
 	// subscribers), RemoteSent (network messages to other nodes'
 	// subscribers: at most one per matching node per publication),
 	// RemoteDropped (publications to other nodes that could not be sent),
-	// Received (publications from other nodes), and Epoch (the routing
-	// table's).
+	// Received (publications from other nodes), Expired (requests to this
+	// node's handlers dropped unprocessed because the caller's deadline had
+	// passed: Request.DropExpired), and Epoch (the routing table's).
 	Stats = exchange.Stats
 	// NodePatterns is one node's subscriptions to a pub-sub exchange:
 	// GetNode and GetPatterns (each distinct pattern once).
@@ -158,7 +162,11 @@ func WithTag(tag string) CallOption { return exchange.WithTag(tag) }
 // top of its context; when d passes first, the call fails with ErrTimeout
 // (which also matches context.DeadlineExceeded). It costs less than a
 // context.WithTimeout per call: the timer lives with the pooled call and is
-// reset, not allocated. Asynchronous requests ignore it.
+// reset, not allocated. The handler sees the call's deadline (the earlier
+// of the context's and d's) as Request.Deadline and its ctx's, and drops a
+// request that reaches it too late. An asynchronous request (RequestAsync)
+// carries d from now as its deadline the same way; nothing tracks it on the
+// caller's side.
 func WithTimeout(d time.Duration) CallOption { return exchange.WithTimeout(d) }
 
 // Sentinel errors. Every error a Broker returns wraps one of them (test

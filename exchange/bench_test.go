@@ -111,6 +111,28 @@ func BenchmarkRequestResponse(b *testing.B) {
 					})
 				})
 			}
+			if pooled {
+				// The same with a deadline on the caller's context (made
+				// once, outside the loop): what a deadline costs a request.
+				b.Run(fmt.Sprintf("exchange-deadline/%s/handlers=1/p=%d", disp, p), func(b *testing.B) {
+					h, sys := newHub(b, reqResp("bench", "round-robin"))
+					pid := sys.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
+						if r, ok := c.Message().(*exchange.Request); ok {
+							r.Respond(pong)
+						}
+					}, withDispatcher(b, pooled)...))
+					if _, err := h.Connect(context.Background(), "bench", pid); err != nil {
+						b.Fatal(err)
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+					defer cancel()
+					b.ResetTimer()
+					runCallers(b, p, func() error {
+						_, err := h.Request(ctx, "bench", payload)
+						return err
+					})
+				})
+			}
 		}
 	}
 }

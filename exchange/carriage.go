@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bourse-go/bourse/internal/codec"
@@ -56,6 +57,12 @@ func (h *Hub) sendRemote(r *routed, i int, pid *actor.PID, o *callOptions, reply
 	out := h.codec.Request(codec.OutRequest{Exchange: r.p.spec.Name, Tag: o.tag, Key: o.key, ServiceTag: o.serviceTag,
 		ConnTag: m.ConnTag, Handler: m.ID, ReplyTo: h.wireIngress(), Target: codec.Pid{Address: pid.Address, ID: pid.Id},
 		Payload: r.payload})
+	if !r.deadline.IsZero() {
+		// The time left, not the deadline: nodes' clocks need not agree on
+		// the time of day. At least 1 ns, which a request already late
+		// still carries (0 would mean none), for its handler to drop.
+		out.Budget = max(time.Until(r.deadline), 1)
+	}
 	if c == nil {
 		// Asynchronous: the reply goes on to the caller.
 		out.DeliverTo = codec.Pid{Address: replyTo.Address, ID: replyTo.Id}
@@ -185,6 +192,14 @@ func (h *Hub) deliverRequest(in *codec.InRequest) {
 			corr:       in.Corr,
 		},
 		via: remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: deliverTo(in)},
+	}
+	if in.Budget > 0 {
+		// The caller's deadline on this node's clock: late by the time in
+		// transit, which nothing measures, never early.
+		rr.deadline = time.Now().Add(in.Budget)
+		if p := (*h.points.Load())[in.Exchange]; p != nil {
+			rr.expired = &p.expired
+		}
 	}
 	if rr.via.addr != "" {
 		rr.replier = &rr.via

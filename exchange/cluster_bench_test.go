@@ -106,5 +106,13 @@ func benchRemoteRequestResponse(b *testing.B, tr transport) {
 				return err
 			})
 		})
+		b.Run(fmt.Sprintf("exchange-deadline/p=%d", p), func(b *testing.B) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+			defer cancel()
+			runCallers(b, p, func() error {
+				_, err := caller.hub.Request(ctx, "bench", payload)
+				return err
+			})
+		})
 	}
 }

@@ -54,7 +54,9 @@
 //  4. The handler (any actor; actors/service.go for an actors.Service)
 //     answers with Request.Respond or Fail (messages.go: answer), whose
 //     localReply sends a *Reply to the hub's inbox, or to RequestAsync's
-//     reply-to actor.
+//     reply-to actor. The Request carries the caller's deadline
+//     (request.go: boundsOf, routed.deadline); a Service drops a request
+//     past it unanswered (messages.go: DropExpired).
 //  5. inbox.go: inbox.SendUserMessage and deliver hand the reply to its
 //     call; Request (request.go) takes it from the call's channel and ends
 //     the call with inbox.close.
@@ -74,7 +76,9 @@
 //     serve; reader.go: frames) calls carriage.go: onFrame, which decodes
 //     with codec.go: DecodeRequest, and deliverRequest, which decodes the
 //     payload (codec.go: Codec.Payload) and puts a *Request with its
-//     remoteReply into the handler's mailbox (localPID).
+//     remoteReply into the handler's mailbox (localPID). Its deadline is
+//     this node's now plus the caller's time left (codec.InRequest.Budget,
+//     which sendRemote set).
 //  4. The handler answers (messages.go: answer); its remoteReply
 //     (carriage.go) makes a codec.OutReply (an error goes as errors.go:
 //     ErrorToWire) and sends it with sendWire, through internal/link as in

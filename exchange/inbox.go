@@ -80,12 +80,14 @@ func (in *inbox) open(n int, exchange string) *call {
 	return c
 }
 
-// arm starts the call's timeout and returns its channel; nil (a channel
-// that never fires) when d is 0 or less.
-func (c *call) arm(d time.Duration) <-chan time.Time {
-	if d <= 0 {
+// arm starts the call's timeout, to fire at the end of WithTimeout, and
+// returns its channel; nil (a channel that never fires) when at is zero
+// (no WithTimeout). An end already past fires at once.
+func (c *call) arm(at time.Time) <-chan time.Time {
+	if at.IsZero() {
 		return nil
 	}
+	d := time.Until(at)
 	if c.timer == nil {
 		c.timer = time.NewTimer(d)
 	} else {

@@ -3,6 +3,7 @@ package exchange
 import (
 	"errors"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	boursepb "github.com/bourse-go/bourse/proto"
@@ -30,6 +31,12 @@ type Request struct {
 	from     string // connection id of the handler it was routed to
 	corr     uint64 // the caller's correlation id, 0 for asynchronous requests
 	answered atomic.Bool
+	// deadline is the caller's, zero for none (see Deadline).
+	deadline time.Time
+	// expired is the counter of Stats.Expired of the exchange's point on
+	// this node; nil when the point is gone, or for a request from another
+	// node without a deadline (which cannot expire: nothing looks it up).
+	expired *atomic.Uint64
 	// replier takes the answer to the caller, wherever it waits: a
 	// *localReply or a *remoteReply (carriage.go), nil when there is no one
 	// to answer.
@@ -65,6 +72,40 @@ type localRequest struct {
 func newLocalRequest(r *localRequest) *Request {
 	r.replier = &r.via
 	return &r.Request
+}
+
+// Deadline returns the caller's deadline, and false when the request has
+// none. A blocking caller's deadline is the earlier of its context's and the
+// end of its WithTimeout; RequestAsync's is the end of its WithTimeout, when
+// given. On the caller's node it is the caller's own; on another node it is
+// this node's time on arrival plus the time the caller had left when it
+// sent the request: later than the caller's by the time in transit, never
+// earlier, and independent of the time of day on either node (only the
+// rates of their clocks must agree, see docs/guarantees.md).
+func (r *Request) Deadline() (deadline time.Time, ok bool) {
+	return r.deadline, !r.deadline.IsZero()
+}
+
+// DropExpired drops r when its deadline has passed, and reports whether it
+// did. A dropped request is counted in its exchange's Stats.Expired on this
+// node and marked answered without an answer being sent: Respond and Fail
+// then do nothing, and the caller, which gave up at its deadline (no later
+// than this node's, see Deadline), receives nothing. A request without a
+// deadline, or still in time, is left alone. An actors.Service calls it
+// before its handler; a handler actor of its own (Connect) may call it
+// whenever it picks a request up, or read Deadline and decide for itself.
+// It may be called from any goroutine.
+func (r *Request) DropExpired() bool {
+	if r.deadline.IsZero() || time.Now().Before(r.deadline) {
+		return false
+	}
+	if !r.answered.CompareAndSwap(false, true) {
+		return false // already answered: not dropped now
+	}
+	if r.expired != nil {
+		r.expired.Add(1)
+	}
+	return true
 }
 
 // Respond sends payload back to the caller. It reports false when the request

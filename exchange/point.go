@@ -49,6 +49,7 @@ type point struct {
 	remoteSent    atomic.Uint64 // network messages sent to other nodes' subscribers
 	remoteDropped atomic.Uint64 // publications to other nodes that could not be sent
 	received      atomic.Uint64 // publications received from other nodes
+	expired       atomic.Uint64 // requests to local handlers dropped past their deadline (Request.DropExpired)
 }
 
 // subscriber is one local actor subscribed to a pub-sub exchange; one value per

@@ -144,6 +144,12 @@ type Stats struct {
 	RemoteDropped uint64
 	// Received counts publications that came from other nodes.
 	Received uint64
+	// Expired counts requests to this node's handlers that were dropped,
+	// not processed, because the caller's deadline had passed when the
+	// handler reached them (Request.DropExpired; an actors.Service drops
+	// them before calling its handler). They are counted on the handler's
+	// node, not the caller's; the caller saw ErrTimeout.
+	Expired uint64
 	// Epoch is the routing table's epoch.
 	Epoch uint64
 	// Health counts probation's ejections, probes and readmissions of this
@@ -158,7 +164,7 @@ func (h *Hub) Stats(name string) (Stats, error) {
 		return Stats{}, &RequestError{Exchange: name, Err: ErrUnknownExchange}
 	}
 	return Stats{Published: p.published.Load(), Delivered: p.delivered.Load(), RemoteSent: p.remoteSent.Load(),
-		RemoteDropped: p.remoteDropped.Load(), Received: p.received.Load(), Epoch: p.table.Load().epoch,
+		RemoteDropped: p.remoteDropped.Load(), Received: p.received.Load(), Expired: p.expired.Load(), Epoch: p.table.Load().epoch,
 		Health: p.prob.stats()}, nil
 }
 

@@ -21,6 +21,31 @@ type callOptions struct {
 	timeout    time.Duration
 }
 
+// bounds are the ends of a blocking call. They are kept apart from
+// callOptions, which the options' closures move to the heap: a call pays
+// for them on its stack only.
+type bounds struct {
+	timeoutAt time.Time // when WithTimeout ends the call; zero without
+	deadline  time.Time // what the request carries (Request.Deadline); zero for none
+}
+
+// boundsOf returns the bounds of a blocking call with ctx and WithTimeout
+// timeout: the call ends at timeoutAt or when ctx does, and the request
+// carries the earlier of the two. Without either it carries none, and
+// costs no clock reading.
+func boundsOf(ctx context.Context, timeout time.Duration) bounds {
+	var b bounds
+	d, ok := ctx.Deadline()
+	if timeout > 0 {
+		b.timeoutAt = time.Now().Add(timeout)
+		if !ok || b.timeoutAt.Before(d) {
+			d = b.timeoutAt
+		}
+	}
+	b.deadline = d
+	return b
+}
+
 // WithKey sets the request's routing key, which sticky strategies hash.
 func WithKey(key string) CallOption { return func(o *callOptions) { o.key = key } }
 
@@ -32,7 +57,12 @@ func WithServiceTag(tag string) CallOption { return func(o *callOptions) { o.ser
 // also matches context.DeadlineExceeded). It costs less than a
 // context.WithTimeout per call: the timer lives with the pooled call and is
 // reset, not allocated, and nothing registers with a parent context.
-// Asynchronous requests ignore it.
+//
+// The request carries the call's deadline to its handler (the earlier of
+// the context's and d's; Request.Deadline), which drops it unprocessed when
+// it reaches it too late (Request.DropExpired). An asynchronous request
+// (RequestAsync) is given a deadline d from now this way, which nothing
+// tracks on the caller's side: a dropped request gets no reply.
 func WithTimeout(d time.Duration) CallOption { return func(o *callOptions) { o.timeout = d } }
 
 // WithTag sets the request tag that comes back with the reply (Reply.Tag).
@@ -44,6 +74,10 @@ func WithTag(tag string) CallOption { return func(o *callOptions) { o.tag = tag 
 // (default), Request returns the first successful reply, or the first error
 // when every handler fails (RequestAll returns them all).
 //
+// The handler sees the call's deadline, ctx's or WithTimeout's, whichever
+// comes first (Request.Deadline), and one that reaches the request after it
+// drops it unprocessed.
+//
 // Errors wrap ErrNoHandlers (at once, when nobody is connected), ErrTimeout
 // (ctx ended; also context.DeadlineExceeded or context.Canceled), ErrHandler
 // (*HandlerError), ErrRejected, ErrUnknownExchange, ErrWrongKind or ErrStopped.
@@ -52,19 +86,12 @@ func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, o
 	for _, opt := range opts {
 		opt(&o)
 	}
-	var start time.Time
-	timeout := o.timeout
-	if timeout > 0 {
-		start = time.Now()
-	}
+	b := boundsOf(ctx, o.timeout) // WithTimeout bounds the call, not each attempt
 	for resends := 0; ; resends++ {
-		if resends > 0 && timeout > 0 {
-			// WithTimeout bounds the call, not each attempt.
-			if o.timeout = timeout - time.Since(start); o.timeout <= 0 {
-				return nil, &TimeoutError{Exchange: name, Cause: context.DeadlineExceeded}
-			}
+		if resends > 0 && !b.timeoutAt.IsZero() && !time.Now().Before(b.timeoutAt) {
+			return nil, &TimeoutError{Exchange: name, Cause: context.DeadlineExceeded}
 		}
-		reply, err := h.request(ctx, name, payload, &o)
+		reply, err := h.request(ctx, name, payload, &o, b)
 		// A request no handler saw goes to the handler the strategy picks
 		// now: the caller's table lagged behind a handler that stopped (it
 		// handed over, or its service stopped), and the next pick is most
@@ -81,12 +108,13 @@ func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, o
 const maxResends = 3
 
 // request is one attempt of Request.
-func (h *Hub) request(ctx context.Context, name string, payload proto.Message, o *callOptions) (proto.Message, error) {
+func (h *Hub) request(ctx context.Context, name string, payload proto.Message, o *callOptions, b bounds) (proto.Message, error) {
 	rt, err := h.route(name, o, payload)
 	if err != nil {
 		return nil, err
 	}
-	reply, err := h.await(ctx, name, &rt, o)
+	rt.deadline = b.deadline
+	reply, err := h.await(ctx, name, &rt, o, b)
 	if !rt.broadcast {
 		rt.p.prob.observe(rt.g, rt.target, err) // probation.go
 	}
@@ -94,14 +122,14 @@ func (h *Hub) request(ctx context.Context, name string, payload proto.Message, o
 }
 
 // await sends a routed request and waits for its reply.
-func (h *Hub) await(ctx context.Context, name string, rt *routed, o *callOptions) (proto.Message, error) {
+func (h *Hub) await(ctx context.Context, name string, rt *routed, o *callOptions, b bounds) (proto.Message, error) {
 	n := rt.count()
 	c := h.inbox.open(n, rt.p.spec.Name)
 	if err := h.send(rt, o, h.inboxPID, c); err != nil {
 		h.inbox.close(c, 0)
 		return nil, err
 	}
-	expired := c.arm(o.timeout)
+	expired := c.arm(b.timeoutAt)
 	var first error
 	for got := 0; got < n; {
 		select {
@@ -138,10 +166,12 @@ func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message
 	for _, opt := range opts {
 		opt(&o)
 	}
+	b := boundsOf(ctx, o.timeout)
 	rt, err := h.route(name, &o, payload)
 	if err != nil {
 		return nil, err
 	}
+	rt.deadline = b.deadline
 	n := rt.count()
 	c := h.inbox.open(n, rt.p.spec.Name)
 	if err := h.send(&rt, &o, h.inboxPID, c); err != nil {
@@ -149,7 +179,7 @@ func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message
 		return nil, err
 	}
 	out := make([]*Reply, 0, n)
-	expired := c.arm(o.timeout)
+	expired := c.arm(b.timeoutAt)
 	for len(out) < n {
 		select {
 		case <-expired:
@@ -173,7 +203,9 @@ func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message
 // WithTag (one Reply per handler under a broadcasting strategy). Errors the
 // exchange knows at once (ErrNoHandlers, ErrRejected, ErrUnknownExchange, ...)
 // are returned, not sent. No deadline is tracked: a caller that needs one uses
-// its actor's ReceiveTimeout.
+// its actor's ReceiveTimeout. The request has no deadline unless WithTimeout
+// gives it one, which its handler sees (Request.Deadline) and past which it
+// drops the request without a reply.
 func (h *Hub) RequestAsync(replyTo *actor.PID, name string, payload proto.Message, opts ...CallOption) error {
 	if replyTo == nil {
 		return &RequestError{Exchange: name, Err: fmt.Errorf("%w: nil reply-to PID", ErrInvalid)}
@@ -186,17 +218,22 @@ func (h *Hub) RequestAsync(replyTo *actor.PID, name string, payload proto.Messag
 	if err != nil {
 		return err
 	}
+	if o.timeout > 0 {
+		rt.deadline = time.Now().Add(o.timeout)
+	}
 	return h.send(&rt, &o, replyTo, nil)
 }
 
 // routed is a routing decision: the group of point p and which of its handlers
-// (target, or all when broadcast) get payload.
+// (target, or all when broadcast) get payload, with the caller's deadline
+// (zero for none), which the request carries.
 type routed struct {
 	p         *point
 	g         *group
 	target    int
 	broadcast bool
 	payload   proto.Message
+	deadline  time.Time
 }
 
 func (r *routed) count() int {
@@ -306,6 +343,8 @@ func (h *Hub) newRequest(r *routed, i int, o *callOptions, replyTo *actor.PID, c
 			Payload:    r.payload,
 			from:       m.ID,
 			corr:       corr,
+			deadline:   r.deadline,
+			expired:    &r.p.expired,
 		},
 		via: localReply{root: h.root, replyTo: replyTo, call: c},
 	})

@@ -629,9 +629,6 @@ type Request struct {
 	ConnTag string     `protobuf:"bytes,6,opt,name=conn_tag,json=connTag,proto3" json:"conn_tag,omitempty"`
 	ReplyTo *Pid       `protobuf:"bytes,7,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
 	Payload *anypb.Any `protobuf:"bytes,8,opt,name=payload,proto3" json:"payload,omitempty"`
-	// deadline_unix_nano is the caller's deadline (0 for none), so a handler can
-	// drop work nobody waits for.
-	DeadlineUnixNano int64 `protobuf:"varint,9,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
 	// target is the handler the request is for; the receiving node's ingress
 	// hands it over.
 	Target *Pid `protobuf:"bytes,10,opt,name=target,proto3" json:"target,omitempty"`
@@ -640,7 +637,13 @@ type Request struct {
 	DeliverTo *Pid `protobuf:"bytes,11,opt,name=deliver_to,json=deliverTo,proto3" json:"deliver_to,omitempty"`
 	// handler is the id of the connection the request was routed to; it comes
 	// back as Reply.from.
-	Handler       string `protobuf:"bytes,12,opt,name=handler,proto3" json:"handler,omitempty"`
+	Handler string `protobuf:"bytes,12,opt,name=handler,proto3" json:"handler,omitempty"`
+	// budget_nano is the time the caller had left until its deadline when it
+	// sent the request, in nanoseconds, at least 1; 0 (absent) for a request
+	// without a deadline. The receiving node takes its own clock's now plus
+	// the budget as the handler's deadline: later than the caller's by the
+	// time in transit, never earlier.
+	BudgetNano    uint64 `protobuf:"varint,13,opt,name=budget_nano,json=budgetNano,proto3" json:"budget_nano,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -731,13 +734,6 @@ func (x *Request) GetPayload() *anypb.Any {
 	return nil
 }
 
-func (x *Request) GetDeadlineUnixNano() int64 {
-	if x != nil {
-		return x.DeadlineUnixNano
-	}
-	return 0
-}
-
 func (x *Request) GetTarget() *Pid {
 	if x != nil {
 		return x.Target
@@ -757,6 +753,13 @@ func (x *Request) GetHandler() string {
 		return x.Handler
 	}
 	return ""
+}
+
+func (x *Request) GetBudgetNano() uint64 {
+	if x != nil {
+		return x.BudgetNano
+	}
+	return 0
 }
 
 // Reply carries a handler's answer (payload or error) back to the caller.
@@ -2324,7 +2327,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\x05Error\x12#\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x0f.bourse.v1.CodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1a\n" +
-	"\bexchange\x18\x03 \x01(\tR\bexchange\"\xa6\x03\n" +
+	"\bexchange\x18\x03 \x01(\tR\bexchange\"\xb3\x03\n" +
 	"\aRequest\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12%\n" +
 	"\x0ecorrelation_id\x18\x02 \x01(\x04R\rcorrelationId\x12\x10\n" +
@@ -2334,13 +2337,15 @@ const file_bourse_proto_rawDesc = "" +
 	"serviceTag\x12\x19\n" +
 	"\bconn_tag\x18\x06 \x01(\tR\aconnTag\x12)\n" +
 	"\breply_to\x18\a \x01(\v2\x0e.bourse.v1.PidR\areplyTo\x12.\n" +
-	"\apayload\x18\b \x01(\v2\x14.google.protobuf.AnyR\apayload\x12,\n" +
-	"\x12deadline_unix_nano\x18\t \x01(\x03R\x10deadlineUnixNano\x12&\n" +
+	"\apayload\x18\b \x01(\v2\x14.google.protobuf.AnyR\apayload\x12&\n" +
 	"\x06target\x18\n" +
 	" \x01(\v2\x0e.bourse.v1.PidR\x06target\x12-\n" +
 	"\n" +
 	"deliver_to\x18\v \x01(\v2\x0e.bourse.v1.PidR\tdeliverTo\x12\x18\n" +
-	"\ahandler\x18\f \x01(\tR\ahandler\"\xf7\x01\n" +
+	"\ahandler\x18\f \x01(\tR\ahandler\x12\x1f\n" +
+	"\vbudget_nano\x18\r \x01(\x04R\n" +
+	"budgetNanoJ\x04\b\t\x10\n" +
+	"R\x12deadline_unix_nano\"\xf7\x01\n" +
 	"\x05Reply\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12%\n" +
 	"\x0ecorrelation_id\x18\x02 \x01(\x04R\rcorrelationId\x12\x10\n" +

@@ -23,8 +23,10 @@ package codec
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/bourse-go/bourse/errs"
 	boursepb "github.com/bourse-go/bourse/proto"
@@ -278,6 +280,11 @@ type OutRequest struct {
 	// DeliverTo is written when it is not zero.
 	DeliverTo Pid
 	Payload   proto.Message
+	// Budget is the time left until the caller's deadline, 0 for none
+	// (written when above 0, as budget_nano: field 13, after every field
+	// the format had before it, so that a request without a deadline is
+	// the frame it always was, and a node of an earlier version skips it).
+	Budget time.Duration
 
 	codec *Codec
 }
@@ -308,7 +315,24 @@ func (r *OutRequest) AppendTo(b []byte) ([]byte, error) {
 	if !r.DeliverTo.IsZero() {
 		b = appendPid(b, 11, r.DeliverTo)
 	}
-	return appendString(b, 12, r.Handler), nil
+	b = appendString(b, 12, r.Handler)
+	return appendUint(b, 13, budgetNano(r.Budget)), nil
+}
+
+// budgetNano is d as budget_nano: 0 for none (0 or less).
+func budgetNano(d time.Duration) uint64 {
+	if d <= 0 {
+		return 0
+	}
+	return uint64(d)
+}
+
+// budgetOf reads budget_nano, capped at the longest Duration.
+func budgetOf(v uint64) time.Duration {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(v)
 }
 
 // Proto returns r as a *boursepb.Request.
@@ -321,6 +345,7 @@ func (r *OutRequest) Proto() (proto.Message, error) {
 		Exchange: r.Exchange, CorrelationId: r.Corr, Tag: r.Tag, Key: r.Key, ServiceTag: r.ServiceTag,
 		ConnTag: r.ConnTag, ReplyTo: r.codec.replyToProto(r.ReplyTo), Payload: payload,
 		Target: &boursepb.Pid{Address: r.Target.Address, Id: r.Target.ID}, DeliverTo: r.DeliverTo.proto(), Handler: r.Handler,
+		BudgetNano: budgetNano(r.Budget),
 	}, nil
 }
 
@@ -522,13 +547,16 @@ func anyFields(b []byte) (url, value []byte, err error) {
 
 // InRequest is a request from another node, decoded. Its payload is still
 // encoded (URL, Value; Codec.Payload decodes it), and HasPayload says
-// whether it had one. URL and Value point into the frame.
+// whether it had one. URL and Value point into the frame. Budget is the
+// caller's time left when it sent the request (0: no deadline; a frame of a
+// version before budget_nano has none).
 type InRequest struct {
 	Exchange, Tag, Key, ServiceTag, ConnTag, Handler string
 	Corr                                             uint64
 	ReplyTo, Target, DeliverTo                       Pid
 	URL, Value                                       []byte
 	HasPayload                                       bool
+	Budget                                           time.Duration
 }
 
 // DecodeRequest decodes a request frame's body.
@@ -539,6 +567,8 @@ func (c *Codec) DecodeRequest(b []byte) (InRequest, error) {
 		switch {
 		case f.typ == protowire.VarintType && f.num == 2:
 			in.Corr = f.v
+		case f.typ == protowire.VarintType && f.num == 13:
+			in.Budget = budgetOf(f.v)
 		case f.typ != protowire.BytesType:
 		case f.num == 1:
 			in.Exchange = c.Intern(f.b)
@@ -573,7 +603,8 @@ func (c *Codec) DecodeRequest(b []byte) (InRequest, error) {
 func RequestFromProto(m *boursepb.Request) InRequest {
 	in := InRequest{Exchange: m.GetExchange(), Tag: m.GetTag(), Key: m.GetKey(), ServiceTag: m.GetServiceTag(),
 		ConnTag: m.GetConnTag(), Handler: m.GetHandler(), Corr: m.GetCorrelationId(),
-		ReplyTo: pidOf(m.GetReplyTo()), Target: pidOf(m.GetTarget()), DeliverTo: pidOf(m.GetDeliverTo())}
+		ReplyTo: pidOf(m.GetReplyTo()), Target: pidOf(m.GetTarget()), DeliverTo: pidOf(m.GetDeliverTo()),
+		Budget: budgetOf(m.GetBudgetNano())}
 	if a := m.GetPayload(); a != nil {
 		in.URL, in.Value, in.HasPayload = []byte(a.GetTypeUrl()), a.GetValue(), true
 	}

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"math"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/bourse-go/bourse/errs"
 	boursepb "github.com/bourse-go/bourse/proto"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -56,6 +59,7 @@ func TestRequestIsProtoRequest(t *testing.T) {
 					Target: Pid{"10.0.0.2:7000", "handler$12"}, Payload: p.m})
 				if async {
 					out.DeliverTo = Pid{"10.0.0.1:7000", "caller$3"}
+					out.Budget = 1500 * time.Millisecond
 				}
 				b, err := out.AppendTo(nil)
 				if err != nil {
@@ -89,7 +93,7 @@ func TestRequestIsProtoRequest(t *testing.T) {
 					in.ConnTag != w.ConnTag || in.Corr != w.CorrelationId || in.ReplyTo != pidOf(w.ReplyTo) ||
 					in.Target != pidOf(w.Target) || !in.HasPayload || string(in.URL) != w.Payload.TypeUrl ||
 					!bytes.Equal(in.Value, w.Payload.Value) || in.DeliverTo != pidOf(w.DeliverTo) ||
-					in.Handler != w.Handler || in.Handler != "h-7" {
+					in.Handler != w.Handler || in.Handler != "h-7" || uint64(in.Budget) != w.BudgetNano || in.Budget != out.Budget {
 					t.Fatalf("decoded %+v from %v", in, w)
 				}
 				m, err := c.Payload(in.URL, in.Value)
@@ -106,7 +110,7 @@ func (in InRequest) eq(o InRequest) bool {
 	return in.Exchange == o.Exchange && in.Tag == o.Tag && in.Key == o.Key && in.ServiceTag == o.ServiceTag &&
 		in.ConnTag == o.ConnTag && in.Handler == o.Handler && in.Corr == o.Corr && in.ReplyTo == o.ReplyTo &&
 		in.Target == o.Target && in.DeliverTo == o.DeliverTo && in.HasPayload == o.HasPayload &&
-		bytes.Equal(in.URL, o.URL) && bytes.Equal(in.Value, o.Value)
+		bytes.Equal(in.URL, o.URL) && bytes.Equal(in.Value, o.Value) && in.Budget == o.Budget
 }
 
 func TestReplyIsProtoReply(t *testing.T) {
@@ -197,6 +201,10 @@ func TestFramesPinned(t *testing.T) {
 		Payload: wrapperspb.String("ping")}
 	async := req
 	async.DeliverTo = Pid{"10.0.0.1:7000", "caller$3"}
+	// A request with a deadline is the frame of one without, and its budget
+	// in field 13 (budget_nano) at the end: pinned when it was added.
+	withDeadline := req
+	withDeadline.Budget = 1500 * time.Millisecond
 	reqHead := "0a066f7264657273108780808080201a03742d3122064555525553442a0265753201633a1f0a0d31302e302e302e313a37303030120e626f7572736524696e67726573734239" +
 		anyString + "12060a0470696e67521b0a0d31302e302e302e323a37303030120a68616e646c6572243132"
 	for _, c := range []*Codec{New(), nil} {
@@ -207,6 +215,7 @@ func TestFramesPinned(t *testing.T) {
 		}{
 			{"request", c.Request(req), reqHead + "6203682d37"},
 			{"async request", c.Request(async), reqHead + "5a190a0d31302e302e302e313a37303030120863616c6c65722433" + "6203682d37"},
+			{"request with a deadline", c.Request(withDeadline), reqHead + "6203682d37" + "6880dea0cb05"},
 			{"reply", c.Reply(OutReply{Exchange: "orders", Tag: "t-1", From: "h-7", Corr: 99, Payload: wrapperspb.String("pong"),
 				DeliverTo: &Pid{"10.0.0.1:7000", "caller$3"}}),
 				"0a066f726465727310631a03742d312203682d372a39" + anyString + "12060a04706f6e673a190a0d31302e302e302e313a37303030120863616c6c65722433"},
@@ -386,5 +395,65 @@ func TestProtoSharesTheReplyAddress(t *testing.T) {
 	}
 	if o := form(Pid{"a:2", ingress}); o.ReplyTo == a.ReplyTo || o.ReplyTo.Address != "a:2" || a.ReplyTo.Address != "a:1" {
 		t.Fatalf("reply addresses %v and %v", a.ReplyTo, o.ReplyTo)
+	}
+}
+
+// TestBudgetTravels: the caller's time left crosses as budget_nano, a
+// request without a deadline has no field 13 (its frame is the one nodes of
+// earlier versions write), and a frame without it, or with a field this
+// version does not know, decodes.
+func TestBudgetTravels(t *testing.T) {
+	c := New()
+	base := OutRequest{Exchange: "orders", Corr: 9, ReplyTo: Pid{"10.0.0.1:7000", ingress},
+		Target: Pid{"10.0.0.2:7000", "handler$12"}, Payload: wrapperspb.String("ping")}
+	plain, err := c.Request(base).AppendTo(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name   string
+		budget time.Duration
+		want   time.Duration
+		field  bool // field 13 written
+	}{
+		{"none", 0, 0, false},
+		{"negative", -time.Second, 0, false},
+		{"one nanosecond", 1, 1, true},
+		{"a second and a half", 1500 * time.Millisecond, 1500 * time.Millisecond, true},
+		{"the longest", math.MaxInt64, math.MaxInt64, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := base
+			r.Budget = tt.budget
+			b, err := c.Request(r).AppendTo(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := bytes.HasPrefix(b, plain) && len(b) > len(plain); got != tt.field {
+				t.Fatalf("field 13 written: %v, want %v (frame %x)", got, tt.field, b)
+			}
+			in, err := c.DecodeRequest(b)
+			if err != nil || in.Budget != tt.want {
+				t.Fatalf("decoded budget %v (%v), want %v", in.Budget, err, tt.want)
+			}
+			w, err := c.Request(r).Proto()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := RequestFromProto(w.(*boursepb.Request)).Budget; got != tt.want {
+				t.Fatalf("through remote: budget %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// A budget above the longest Duration (no node writes one) is capped.
+	huge := protowire.AppendVarint(protowire.AppendTag(append([]byte(nil), plain...), 13, protowire.VarintType), math.MaxUint64)
+	if in, err := c.DecodeRequest(huge); err != nil || in.Budget != math.MaxInt64 {
+		t.Fatalf("budget_nano 2^64-1 decoded as %v (%v)", in.Budget, err)
+	}
+	// A field this version does not know is skipped, as versions before
+	// budget_nano skip field 13.
+	unknown := protowire.AppendVarint(protowire.AppendTag(append([]byte(nil), plain...), 14, protowire.VarintType), 7)
+	if in, err := c.DecodeRequest(unknown); err != nil || in.Budget != 0 || in.Exchange != "orders" {
+		t.Fatalf("a frame with an unknown field decoded as %+v (%v)", in, err)
 	}
 }
