@@ -221,9 +221,9 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 func (s *Service) handle(h Handler, req *Request) (reply proto.Message, err error) {
 	ctx := s.b.ctx
 	if d, ok := req.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, d)
-		defer cancel()
+		dc := newDeadlineCtx(ctx, d) // deadline.go: no timer unless asked for
+		defer dc.release()
+		ctx = dc
 	}
 	defer func() {
 		if r := recover(); r != nil {
