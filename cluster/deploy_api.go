@@ -14,12 +14,13 @@ import (
 	boursepb "github.com/bourse-go/bourse/proto"
 )
 
-// Deploy deploys spec in the cluster and returns once it runs: every
-// instance the placement assigns (deploy.Place over the live members; for
+// Deploy deploys spec in the cluster and returns once it runs as it says:
+// every instance the placement assigns (deploy.Place over the live members; for
 // a cluster singleton, one instance on the candidate that leads it) has
 // started (its kind's constructor returned without error), is connected
 // to spec.Exchange, and every node that declares that exchange routes to
-// it. The spec then lives in the cluster, not in the caller: every node
+// it; and no other instance of it runs (one that a hand-over moves away is
+// gone). The spec then lives in the cluster, not in the caller: every node
 // keeps it, and the instances are started again elsewhere when their node
 // dies, and on nodes that join, even after the node that called Deploy is
 // gone.
@@ -287,6 +288,11 @@ func (d *deployer) check(ctx context.Context, spec deploy.Spec) (progress, error
 		if deploy.State(single.GetState()) != deploy.StateRunning {
 			return p, nil
 		}
+		for _, in := range state {
+			if in != single && deploy.State(in.GetState()) != deploy.StateFailed {
+				return p, nil // the last leader's instance is still stopping
+			}
+		}
 		// One runs: a failed attempt of an earlier leader elsewhere is
 		// history, not a failure of this deployment.
 		p.failures = nil
@@ -298,6 +304,19 @@ func (d *deployer) check(ctx context.Context, spec deploy.Spec) (progress, error
 		}
 		p.settled = true
 		running := true
+		placed := map[string]bool{}
+		for _, pl := range a.Placements {
+			placed[pl.Node+"/"+keyOf(spec, pl)] = true
+		}
+		// An instance that runs where the placement no longer puts it (a
+		// hand-over not finished: it stops once its successor is routed
+		// to) means not yet: the service runs as the spec says only once
+		// it is gone.
+		for nk, in := range state {
+			if !placed[nk] && deploy.State(in.GetState()) != deploy.StateFailed {
+				running = false
+			}
+		}
 		for _, pl := range a.Placements {
 			in := state[pl.Node+"/"+keyOf(spec, pl)]
 			switch {
