@@ -92,7 +92,10 @@
 // That is 11 files: 5 of exchange's (request.go, table.go, inbox.go,
 // carriage.go, messages.go), codec.go, internal/link's link.go, out.go and
 // reader.go, the strategy's file and the handler's; 12 and 6 when the
-// handler fails (errors.go). It was 13 and 8 (14 and 9 when it fails) while
+// handler fails (errors.go). Probation (probation.go) adds two checks on
+// the caller's side, an atomic load each (avoiding, in route, and
+// observe, in request), and more only while a handler is out of rotation:
+// 12 and 6 counting it. It was 13 and 8 (14 and 9 when it fails) while
 // the codec was exchange's wire.go, the receiving side was in ingress.go
 // and lookup in hub.go: a request went back and forth between request.go,
 // ingress.go, wire.go and carriage.go.
