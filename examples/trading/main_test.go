@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -27,8 +28,13 @@ func TestMain(m *testing.M) {
 
 // TestRun runs the whole scenario, shortened, and checks the report.
 func TestRun(t *testing.T) {
-	// A child built with -race otherwise sleeps 1 s before it exits.
-	t.Setenv("GORACE", "atexit_sleep_ms=0")
+	// A child built with -race otherwise sleeps 1 s before it exits. Its
+	// race reports go to files the test reads (checkRaces), and do not
+	// change its exit status: one known race inside protoactor may not
+	// fail the example, every other one fails the test.
+	races := t.TempDir()
+	t.Setenv("GORACE", "atexit_sleep_ms=0 exitcode=0 log_path="+filepath.Join(races, "race"))
+	defer checkRaces(t, races)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, logs bytes.Buffer
@@ -80,6 +86,33 @@ func TestRunBadFlags(t *testing.T) {
 		}
 		if out.Len() > 0 || strings.Contains(errOut.String(), "cluster") {
 			t.Errorf("run(%q) started something: %s", args, out.String())
+		}
+	}
+}
+
+// checkRaces fails t for every race report the children wrote to dir, but
+// the one race inside protoactor remote that nodes stopping at the same
+// moment trigger: a dead-letter answer to a peer (remoteDeliver reads
+// endpointManager.stopped) while remote shuts down (stop writes it),
+// protoactor-go v0.0.0-20240822202345-3c0e61ca19c9 remote/endpoint_manager.go
+// 105 and 201; cluster/clustertest.AllowRaceEnv allows the same in the
+// cluster tests. It is logged, not failed.
+func checkRaces(t *testing.T, dir string) {
+	files, err := filepath.Glob(filepath.Join(dir, "race.*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, report := range strings.Split(string(b), "WARNING: DATA RACE")[1:] {
+			if strings.Contains(report, "(*endpointManager).stop()") && strings.Contains(report, "(*endpointManager).remoteDeliver()") {
+				t.Logf("%s: the known race of protoactor remote's shutdown (allowed)", filepath.Base(f))
+				continue
+			}
+			t.Errorf("%s: a data race in a node:%s", filepath.Base(f), report)
 		}
 	}
 }
