@@ -856,6 +856,7 @@ func (d *deployer) lead(ctx context.Context, c *candidate, term uint64) {
 			b, err = d.build(sctx, spec, 0)
 		}
 		var svc *actors.Service
+		started := time.Now() // it may act from its connection on: Placed says so
 		if err == nil {
 			if svc, err = d.serve(sctx, spec, "0", b, acting); err != nil {
 				b.release(context.WithoutCancel(sctx))
@@ -884,7 +885,7 @@ func (d *deployer) lead(ctx context.Context, c *candidate, term uint64) {
 		in.state, in.svc, in.stopFn, in.connID, in.err = deploy.StateRunning, svc, stopFn, svc.Connection().ID(), nil
 		d.mu.Unlock()
 		d.log.Info("cluster singleton acting", slog.String("service", spec.Name), slog.Uint64("term", term))
-		d.emit(deploy.Event{Type: deploy.Placed, Service: spec.Name, Key: "0", ConnID: in.connID})
+		d.emit(deploy.Event{Type: deploy.Placed, Service: spec.Name, Key: "0", ConnID: in.connID, At: started})
 		<-ctx.Done()
 		ended := time.Now() // it stops acting now: actingHandler refuses from here
 		d.mu.Lock()

@@ -709,10 +709,8 @@ const (
 	observerNode     = "n1"
 )
 
-// kinds registers the deployed services' constructors. The singleton's
-// says it may act from the moment it is built (before it is connected:
-// the earliest it could answer); the Removed event of its instance says
-// when it stopped acting (see deploy).
+// kinds registers the deployed services' constructors; the singleton's
+// Placed and Removed events say when it may act (see deploy).
 func (c *child) kinds() *deploy.Kinds {
 	k := deploy.NewKinds()
 	answer := func(context.Context, deploy.Spec, int) (deploy.Instance, error) {
@@ -721,10 +719,7 @@ func (c *child) kinds() *deploy.Kinds {
 			return reply, nil
 		})}, nil
 	}
-	_ = k.Register(singleService, func(ctx context.Context, s deploy.Spec, slot int) (deploy.Instance, error) {
-		c.out.emit(event{E: evLead, Ex: singleService, Is: true, Src: "deploy"})
-		return answer(ctx, s, slot)
-	})
+	_ = k.Register(singleService, answer)
 	_ = k.Register(perNodeService, answer)
 	return k
 }
@@ -737,11 +732,14 @@ func (c *child) deploy(ctx context.Context, n *cluster.Node) error {
 	go func() { // ends when the node stops (the channel closes)
 		defer unwatch()
 		for ev := range events {
-			// Removed: it stopped acting at ev.At. Failed: it was built
-			// (and said it may act) but could not be connected.
-			if ev.Service == singleService && (ev.Type == deploy.Removed || ev.Type == deploy.Failed) {
-				c.out.emit(event{E: evLead, Ex: singleService, Is: false, Src: "deploy", T: mono() - time.Since(ev.At).Nanoseconds()})
+			// Placed: it may act from ev.At (taken before it connected,
+			// the earliest it could answer; also when a lease that lapsed
+			// came back and the same instance serves again). Removed: it
+			// stopped acting at ev.At.
+			if ev.Service != singleService || ev.Type == deploy.Failed {
+				continue
 			}
+			c.out.emit(event{E: evLead, Ex: singleService, Is: ev.Type == deploy.Placed, Src: "deploy", T: mono() - time.Since(ev.At).Nanoseconds()})
 		}
 	}()
 	specs := []deploy.Spec{

@@ -82,7 +82,11 @@ type Event struct {
 	// undeployed or moved).
 	Err error
 	// At is when it happened, on this host's clock (with its monotonic
-	// reading: compare Ats of one process with Sub).
+	// reading: compare Ats of one process with Sub). For a cluster
+	// singleton it bounds the time it acts: Placed's At is when it began
+	// to connect (the earliest it could answer), Removed's when it stopped
+	// acting (its leadership or lease ended), even though the events come
+	// a little later.
 	At time.Time
 }
 
