@@ -136,6 +136,7 @@ type instance struct {
 }
 
 type candidate struct {
+	leading   sync.Mutex  // held by lead: a new leadership waits for the last one's instance to be disconnected and kept
 	kept      *built      // the singleton's instance between two leaderships (lingerFor)
 	keptTimer *time.Timer // releases kept when no leadership comes back in time
 	spec      deploy.Spec
@@ -823,6 +824,8 @@ func (candidateHandler) Handle(context.Context, *actors.Request) (proto.Message,
 // ends with the leadership (its lease lapsed, another was appointed, or the
 // candidate stopped).
 func (d *deployer) lead(ctx context.Context, c *candidate, term uint64) {
+	c.leading.Lock()
+	defer c.leading.Unlock()
 	spec := c.spec
 	k := instKey(spec.Name, "0")
 	// It acts while the leadership's context lives and, at each request,

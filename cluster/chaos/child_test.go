@@ -731,13 +731,22 @@ func (c *child) deploy(ctx context.Context, n *cluster.Node) error {
 	events, unwatch := n.WatchDeploy()
 	go func() { // ends when the node stops (the channel closes)
 		defer unwatch()
+		current := "" // the connection of the singleton instance acting here
 		for ev := range events {
 			// Placed: it may act from ev.At (taken before it connected,
 			// the earliest it could answer; also when a lease that lapsed
 			// came back and the same instance serves again). Removed: it
 			// stopped acting at ev.At.
-			if ev.Service != singleService || ev.Type == deploy.Failed {
+			// The Removed of an instance replaced already (its stop was
+			// reported after its successor on this node started) does not
+			// end the successor's acting.
+			if ev.Service != singleService || ev.Type == deploy.Failed || ev.Type == deploy.Removed && ev.ConnID != current {
 				continue
+			}
+			if ev.Type == deploy.Placed {
+				current = ev.ConnID
+			} else {
+				current = ""
 			}
 			c.out.emit(event{E: evLead, Ex: singleService, Is: ev.Type == deploy.Placed, Src: "deploy", T: mono() - time.Since(ev.At).Nanoseconds()})
 		}
