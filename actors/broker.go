@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bourse-go/bourse/exchange"
@@ -215,10 +216,17 @@ func (b *Broker) SubscribeFunc(ctx context.Context, name, pattern string, fn fun
 		return nil, fmt.Errorf("%w: nil subscriber function", ErrInvalid)
 	}
 	exited := make(chan struct{})
+	rec := b.hub.Recorder()
 	pid := b.system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		switch m := c.Message().(type) {
 		case *Publication:
+			if rec == nil {
+				fn(m)
+				return
+			}
+			began := time.Now()
 			fn(m)
+			rec.Processed(m.Exchange, exchange.OpDeliver, time.Since(began), nil)
 		case *actor.Stopped:
 			close(exited)
 		}

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/exchange"
 	"github.com/bourse-go/bourse/internal/lifecycle"
 	"google.golang.org/protobuf/proto"
 )
@@ -101,6 +103,7 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 		opt(&o)
 	}
 	s := &Service{b: b, name: name, exited: make(chan struct{})}
+	rec := b.hub.Recorder() // nil: no metrics, no clock read
 	var (
 		// owned by the actor
 		stopping   bool
@@ -127,7 +130,14 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 				m.Respond(m.Payload)
 				return
 			}
+			var began time.Time
+			if rec != nil {
+				began = time.Now()
+			}
 			reply, err := s.handle(h, m)
+			if rec != nil {
+				rec.Processed(m.Exchange, exchange.OpProcess, time.Since(began), err)
+			}
 			if err != nil {
 				m.Fail(err)
 			} else {

@@ -49,6 +49,8 @@ type point struct {
 	remoteSent    atomic.Uint64 // network messages sent to other nodes' subscribers
 	remoteDropped atomic.Uint64 // publications to other nodes that could not be sent
 	received      atomic.Uint64 // publications received from other nodes
+	unrouted      atomic.Uint64 // local publications no subscriber anywhere matched
+	leaderChanges atomic.Uint64 // changes of the table's leader or its term
 }
 
 // subscriber is one local actor subscribed to a pub-sub exchange; one value per

@@ -47,7 +47,10 @@ func WithTag(tag string) CallOption { return func(o *callOptions) { o.tag = tag 
 // Errors wrap ErrNoHandlers (at once, when nobody is connected), ErrTimeout
 // (ctx ended; also context.DeadlineExceeded or context.Canceled), ErrHandler
 // (*HandlerError), ErrRejected, ErrUnknownExchange, ErrWrongKind or ErrStopped.
-func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, opts ...CallOption) (proto.Message, error) {
+func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, opts ...CallOption) (reply proto.Message, err error) {
+	if h.rec != nil {
+		defer h.sent(name, OpRequest, time.Now(), &err)
+	}
 	var o callOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -133,7 +136,10 @@ func (h *Hub) await(ctx context.Context, name string, rt *routed, o *callOptions
 // otherwise), in the order they came. When ctx ends first, it returns the
 // replies so far and a *TimeoutError. A handler's own failure is in its
 // Reply's Err, not in the returned error.
-func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message, opts ...CallOption) ([]*Reply, error) {
+func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message, opts ...CallOption) (replies []*Reply, err error) {
+	if h.rec != nil {
+		defer h.sent(name, OpRequestAll, time.Now(), &err)
+	}
 	var o callOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -174,7 +180,10 @@ func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message
 // exchange knows at once (ErrNoHandlers, ErrRejected, ErrUnknownExchange, ...)
 // are returned, not sent. No deadline is tracked: a caller that needs one uses
 // its actor's ReceiveTimeout.
-func (h *Hub) RequestAsync(replyTo *actor.PID, name string, payload proto.Message, opts ...CallOption) error {
+func (h *Hub) RequestAsync(replyTo *actor.PID, name string, payload proto.Message, opts ...CallOption) (err error) {
+	if h.rec != nil {
+		defer h.sent(name, OpRequestAsync, time.Now(), &err)
+	}
 	if replyTo == nil {
 		return &RequestError{Exchange: name, Err: fmt.Errorf("%w: nil reply-to PID", ErrInvalid)}
 	}
@@ -187,6 +196,12 @@ func (h *Hub) RequestAsync(replyTo *actor.PID, name string, payload proto.Messag
 		return err
 	}
 	return h.send(&rt, &o, replyTo, nil)
+}
+
+// sent tells the Recorder (not nil) how a call that began at start ended;
+// deferred, it reads the call's error as the call returns it.
+func (h *Hub) sent(name string, op Operation, start time.Time, err *error) {
+	h.rec.Sent(name, op, time.Since(start), *err)
 }
 
 // routed is a routing decision: the group of point p and which of its handlers
