@@ -121,6 +121,13 @@ type Config struct {
 	// DeployStartTimeout bounds the start-up of one deployed instance (its
 	// constructor and its connection). 0 means DefaultDeployStartTimeout.
 	DeployStartTimeout time.Duration
+	// MetricsListen, when not "", is the "host:port" of the node's metrics
+	// endpoint (port 0 picks a free one, see Node.MetricsAddress): Start
+	// serves the node's OpenTelemetry metrics there in Prometheus' format
+	// at /metrics, and switches protoactor's own instruments on. ""
+	// (the default) means no metrics, at no cost on the data path. The
+	// metrics are listed in docs/configuration.md.
+	MetricsListen string
 }
 
 // TLSFile names one of TLSFromFiles' files.
@@ -328,6 +335,9 @@ func (c Config) Validate() error {
 	}
 	if ip := net.ParseIP(c.Host); ip != nil && ip.IsUnspecified() {
 		return invalid("Host", "%q is an unspecified address that peers cannot send to; give the address of an interface", c.Host)
+	}
+	if err := checkMetricsListen(c.MetricsListen); err != nil {
+		return err
 	}
 	if err := c.Exchange.Validate(); err != nil {
 		return errs.Rename(err, "exchange.Config.", "cluster.Config.Exchange.")

@@ -1,0 +1,99 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/errs"
+	"github.com/bourse-go/bourse/internal/metrics"
+	"go.opentelemetry.io/otel"
+)
+
+// nodeMetrics is a node's metrics (Config.MetricsListen): the Prometheus
+// endpoint, bourse's instruments, and the registration of the observable
+// ones.
+type nodeMetrics struct {
+	endpoint  *metrics.Endpoint
+	inst      *metrics.Instruments
+	unobserve func() error
+}
+
+// checkMetricsListen is Validate's rule for Config.MetricsListen.
+func checkMetricsListen(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		return errs.Field("cluster.Config.MetricsListen", "%q is not host:port (e.g. 127.0.0.1:9464; port 0 picks a free one)", addr)
+	}
+	return nil
+}
+
+// startMetrics starts the endpoint of cfg.MetricsListen and the
+// instruments on it; nil when metrics are off. It returns the actor system
+// options that switch protoactor's own instruments on.
+//
+// The pinned protoactor makes its instruments with otel.Meter, on the
+// global meter provider, and only when its actor system has a
+// MetricsProvider: so both are set. In a process with several nodes,
+// protoactor's instruments made after the last node started (the mailbox
+// gauges of later actors) report to that node's endpoint.
+func startMetrics(cfg Config) (*nodeMetrics, []actor.ConfigOption, error) {
+	if cfg.MetricsListen == "" {
+		return nil, nil, nil
+	}
+	ep, err := metrics.Listen(cfg.MetricsListen)
+	if err != nil {
+		return nil, nil, &errs.FieldError{Field: "cluster.Config.MetricsListen",
+			Problem: fmt.Sprintf("cannot serve metrics on %q: %v", cfg.MetricsListen, err), Err: err}
+	}
+	inst, err := metrics.New(ep.Provider())
+	if err != nil {
+		_ = ep.Shutdown(context.Background())
+		return nil, nil, fmt.Errorf("bourse: cluster: metrics: %w", err)
+	}
+	otel.SetMeterProvider(ep.Provider())
+	return &nodeMetrics{endpoint: ep, inst: inst}, []actor.ConfigOption{actor.WithMetricProviders(ep.Provider())}, nil
+}
+
+// observe registers the observable instruments on src.
+func (m *nodeMetrics) observe(src metrics.Source) error {
+	stop, err := m.inst.Observe(src)
+	if err != nil {
+		return fmt.Errorf("bourse: cluster: metrics: %w", err)
+	}
+	m.unobserve = stop
+	return nil
+}
+
+// stop unregisters the observable instruments and stops the endpoint.
+// Safe on a nil *nodeMetrics (metrics off).
+func (m *nodeMetrics) stop(ctx context.Context) error {
+	if m == nil {
+		return nil
+	}
+	var err error
+	if m.unobserve != nil {
+		err = m.unobserve()
+		m.unobserve = nil
+	}
+	if serr := m.endpoint.Shutdown(ctx); serr != nil && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("bourse: cluster: stop metrics: %w", err)
+	}
+	return nil
+}
+
+// MetricsAddress returns the address the node's metrics endpoint listens
+// on (Config.MetricsListen, with the port it picked for port 0), or ""
+// when metrics are off. Its metrics are at http://ADDRESS/metrics.
+func (n *Node) MetricsAddress() string {
+	if n.metrics == nil {
+		return ""
+	}
+	return n.metrics.endpoint.Addr()
+}
