@@ -276,6 +276,9 @@ func (p *parser) build(o options) *File {
 			*kd.d = v
 		}
 	}
+	if s, ok := p.str("metrics.listen"); ok {
+		cfg.MetricsListen = s
+	}
 	p.checkCore(cfg)
 	cfg.TLS = p.tlsConfig()
 
