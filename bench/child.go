@@ -72,6 +72,7 @@ func nodeConfig(clusterName, node string, port int, peers []string) cluster.Conf
 	cfg.JoinTimeout = 5 * time.Second
 	cfg.Discovery = static.New(peers...)
 	cfg.Logger = quietLogger()
+	cfg.MetricsListen = metricsListen
 	return cfg
 }
 
@@ -101,6 +102,9 @@ func childMain() int {
 	}
 	// Ctrl-C in a terminal reaches the whole process group; the parent
 	// handles it and closes our stdin, so that nodes stop in order.
+	if os.Getenv(childMetricsEnv) != "" {
+		metricsListen = "127.0.0.1:0"
+	}
 	signal.Ignore(os.Interrupt)
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)

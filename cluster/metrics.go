@@ -8,7 +8,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bourse-go/bourse/errs"
 	"github.com/bourse-go/bourse/internal/metrics"
-	"go.opentelemetry.io/otel"
 )
 
 // nodeMetrics is a node's metrics (Config.MetricsListen): the Prometheus
@@ -33,13 +32,8 @@ func checkMetricsListen(addr string) error {
 
 // startMetrics starts the endpoint of cfg.MetricsListen and the
 // instruments on it; nil when metrics are off. It returns the actor system
-// options that switch protoactor's own instruments on.
-//
-// The pinned protoactor makes its instruments with otel.Meter, on the
-// global meter provider, and only when its actor system has a
-// MetricsProvider: so both are set. In a process with several nodes,
-// protoactor's instruments made after the last node started (the mailbox
-// gauges of later actors) report to that node's endpoint.
+// options that switch protoactor's own instruments on (see
+// metrics.ActorSystemOptions: they set the global meter provider).
 func startMetrics(cfg Config) (*nodeMetrics, []actor.ConfigOption, error) {
 	if cfg.MetricsListen == "" {
 		return nil, nil, nil
@@ -54,8 +48,7 @@ func startMetrics(cfg Config) (*nodeMetrics, []actor.ConfigOption, error) {
 		_ = ep.Shutdown(context.Background())
 		return nil, nil, fmt.Errorf("bourse: cluster: metrics: %w", err)
 	}
-	otel.SetMeterProvider(ep.Provider())
-	return &nodeMetrics{endpoint: ep, inst: inst}, []actor.ConfigOption{actor.WithMetricProviders(ep.Provider())}, nil
+	return &nodeMetrics{endpoint: ep, inst: inst}, metrics.ActorSystemOptions(ep.Provider()), nil
 }
 
 // observe registers the observable instruments on src.
