@@ -175,6 +175,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-chart", "x.svg"}, "-chart"},
 		{[]string{"-fanout-nodes", "0"}, "-fanout-nodes: 0"},
 		{[]string{"-metrics", "9464"}, `-metrics: "9464" is not host:port`},
+		{[]string{"-metrics-protoactor"}, "-metrics-protoactor: needs -metrics"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"-nosuchflag"}, "flag provided but not defined: -nosuchflag"},
 	} {

@@ -17,7 +17,12 @@ import (
 // a free port when it is set (childMetricsEnv).
 var metricsListen string
 
-// childMetricsEnv, set, tells a child node to serve its metrics.
+// metricsProtoactor is -metrics-protoactor: protoactor's instruments too
+// (cluster.Config.MetricsProtoactor).
+var metricsProtoactor bool
+
+// childMetricsEnv, set, tells a child node to serve its metrics: "1" ours,
+// "protoactor" protoactor's too.
 const childMetricsEnv = "BOURSE_BENCH_METRICS"
 
 // newLocalBroker starts the broker of the 1-node rows, with metrics when
@@ -33,15 +38,16 @@ func newLocalBroker() (b *actors.Broker, stop func(context.Context) error, err e
 		}
 		return b, b.Stop, nil
 	}
-	ep, err := metrics.Listen(metricsListen)
+	inst := metrics.New()
+	ep, err := metrics.Listen(metricsListen, inst)
 	if err != nil {
 		return nil, nil, fmt.Errorf("-metrics: %w", err)
 	}
-	inst, err := metrics.New(ep.Provider())
-	if err != nil {
-		return nil, nil, errors.Join(err, ep.Shutdown(context.Background()))
+	var systemOpts []actor.ConfigOption
+	if metricsProtoactor {
+		systemOpts = metrics.ActorSystemOptions(ep.Provider())
 	}
-	sys := actor.NewActorSystem(append(metrics.ActorSystemOptions(ep.Provider()), actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+	sys := actor.NewActorSystem(append(systemOpts, actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With(slog.String("lib", "protoactor"))
 	}))...)
 	cfg := actors.DefaultConfig()
@@ -52,7 +58,7 @@ func newLocalBroker() (b *actors.Broker, stop func(context.Context) error, err e
 		sys.Shutdown()
 		return nil, nil, errors.Join(err, ep.Shutdown(context.Background()))
 	}
-	unobserve, err := inst.Observe(b)
+	unobserve, err := inst.Observe(ep.Provider(), b)
 	if err != nil {
 		err = errors.Join(err, b.Stop(context.Background()))
 		sys.Shutdown()

@@ -58,7 +58,9 @@ func startCluster(ctx context.Context, size, events int) (_ *benchCluster, err e
 			defer wg.Done()
 			_, port, _ := net.SplitHostPort(addrs[i+1])
 			env := []string{childPortEnv + "=" + port, childPeersEnv + "=" + peers, childClusterEnv + "=" + name}
-			if metricsListen != "" {
+			if metricsProtoactor {
+				env = append(env, childMetricsEnv+"=protoactor")
+			} else if metricsListen != "" {
 				env = append(env, childMetricsEnv+"=1")
 			}
 			procs[i], errs[i] = startProc(ctx, "node"+strconv.Itoa(i+2), env, c.events, c.quit)

@@ -32,28 +32,29 @@ func checkMetricsListen(addr string) error {
 
 // startMetrics starts the endpoint of cfg.MetricsListen and the
 // instruments on it; nil when metrics are off. It returns the actor system
-// options that switch protoactor's own instruments on (see
-// metrics.ActorSystemOptions: they set the global meter provider).
+// options that switch protoactor's own instruments on when
+// cfg.MetricsProtoactor says so (see metrics.ActorSystemOptions: they set
+// the global meter provider).
 func startMetrics(cfg Config) (*nodeMetrics, []actor.ConfigOption, error) {
 	if cfg.MetricsListen == "" {
 		return nil, nil, nil
 	}
-	ep, err := metrics.Listen(cfg.MetricsListen)
+	inst := metrics.New()
+	ep, err := metrics.Listen(cfg.MetricsListen, inst)
 	if err != nil {
 		return nil, nil, &errs.FieldError{Field: "cluster.Config.MetricsListen",
 			Problem: fmt.Sprintf("cannot serve metrics on %q: %v", cfg.MetricsListen, err), Err: err}
 	}
-	inst, err := metrics.New(ep.Provider())
-	if err != nil {
-		_ = ep.Shutdown(context.Background())
-		return nil, nil, fmt.Errorf("bourse: cluster: metrics: %w", err)
+	var opts []actor.ConfigOption
+	if cfg.MetricsProtoactor {
+		opts = metrics.ActorSystemOptions(ep.Provider())
 	}
-	return &nodeMetrics{endpoint: ep, inst: inst}, metrics.ActorSystemOptions(ep.Provider()), nil
+	return &nodeMetrics{endpoint: ep, inst: inst}, opts, nil
 }
 
 // observe registers the observable instruments on src.
 func (m *nodeMetrics) observe(src metrics.Source) error {
-	stop, err := m.inst.Observe(src)
+	stop, err := m.inst.Observe(m.endpoint.Provider(), src)
 	if err != nil {
 		return fmt.Errorf("bourse: cluster: metrics: %w", err)
 	}

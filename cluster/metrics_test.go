@@ -19,15 +19,18 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
-// TestClusterMetrics starts node a with metrics on (children b and c
-// without), sends requests and publications from a, scrapes a's /metrics
+// TestClusterMetrics starts node a with metrics on, protoactor's too
+// (children b and c without), sends requests and publications from a, scrapes a's /metrics
 // over HTTP and checks that every metric of docs/configuration.md's list is
 // there with a real value.
 func TestClusterMetrics(t *testing.T) {
 	if !clustertest.Isolate(t) {
 		return
 	}
-	x := startExClusterWith(t, "static", 1, 1, 1, func(cfg *cluster.Config) { cfg.MetricsListen = "127.0.0.1:0" })
+	x := startExClusterWith(t, "static", 1, 1, 1, func(cfg *cluster.Config) {
+		cfg.MetricsListen = "127.0.0.1:0"
+		cfg.MetricsProtoactor = true
+	})
 	a := x.a
 	b := a.Broker()
 	ctx := testCtx(t)
@@ -119,12 +122,12 @@ func scrape(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", url, resp.Status)
-	}
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
 	}
 	return string(b)
 }

@@ -210,13 +210,25 @@ func TestParseErrors(t *testing.T) {
 			name: "unknown metrics key",
 			yaml: base + "metrics: {port: 9090}\n",
 			key:  "metrics.port", line: 11,
-			want: []string{"unknown key (known: listen)"},
+			want: []string{"unknown key (known: listen, protoactor)"},
 		},
 		{
 			name: "metrics address without a port",
 			yaml: base + "metrics: {listen: \"9464\"}\n",
 			key:  "metrics.listen", line: 11,
 			want: []string{`"9464" is not host:port`},
+		},
+		{
+			name: "metrics protoactor not a bool",
+			yaml: base + "metrics: {listen: \"127.0.0.1:0\", protoactor: maybe}\n",
+			key:  "metrics.protoactor", line: 11,
+			want: []string{`want true or false, got the string "maybe"`},
+		},
+		{
+			name: "metrics protoactor without an address",
+			yaml: base + "metrics: {protoactor: true}\n",
+			key:  "metrics.protoactor", line: 11,
+			want: []string{"without an address"},
 		},
 		{
 			name: "misspelt consul key",

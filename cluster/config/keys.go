@@ -37,6 +37,7 @@ var keys = []struct{ field, key string }{
 	{"cluster.Config.Exchange.LeaseDuration", "cluster.lease_duration"},
 	{"cluster.Config.RebalanceInterval", "cluster.rebalance_interval"},
 	{"cluster.Config.MetricsListen", "metrics.listen"},
+	{"cluster.Config.MetricsProtoactor", "metrics.protoactor"},
 	{"static.Peers", "cluster.discovery.peers"},
 	{"consul.Config.Address", "cluster.discovery.consul.address"},
 	{"consul.Config.Token", "cluster.discovery.consul.token"},

@@ -279,6 +279,9 @@ func (p *parser) build(o options) *File {
 	if s, ok := p.str("metrics.listen"); ok {
 		cfg.MetricsListen = s
 	}
+	if b, ok := p.boolean("metrics.protoactor"); ok {
+		cfg.MetricsProtoactor = b
+	}
 	p.checkCore(cfg)
 	cfg.TLS = p.tlsConfig()
 

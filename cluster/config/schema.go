@@ -114,7 +114,8 @@ var schema = sectionOf(map[string]*schemaNode{
 		"format": leafNode,
 	}),
 	"metrics": sectionOf(map[string]*schemaNode{
-		"listen": leafNode,
+		"listen":     leafNode,
+		"protoactor": leafNode,
 	}),
 })
 
@@ -127,6 +128,7 @@ var envVars = []struct{ key, env string }{
 	{"node.port", "BOURSE_NODE_PORT"},
 	{"node.data_port", "BOURSE_NODE_DATA_PORT"},
 	{"metrics.listen", "BOURSE_METRICS_LISTEN"},
+	{"metrics.protoactor", "BOURSE_METRICS_PROTOACTOR"},
 	{"cluster.name", "BOURSE_CLUSTER_NAME"},
 	{"cluster.heartbeat_interval", "BOURSE_CLUSTER_HEARTBEAT_INTERVAL"},
 	{"cluster.suspect_after", "BOURSE_CLUSTER_SUSPECT_AFTER"},

@@ -8,10 +8,13 @@
 //
 // The data path pays nothing for what it already counts: every counter of
 // exchange.Stats and exchange.LinkStats is read by observable instruments
-// when the endpoint is scraped (Observe). Only the durations need a hook
-// on the data path, exchange.Recorder, which Instruments implements; a
-// node without metrics has no Recorder, and the data path then pays one
-// nil check per call.
+// when the endpoint is scraped (Observe). Only the calls' counts and
+// durations need a hook on the data path, exchange.Recorder, which
+// Instruments implements with atomic counters and histograms of its own
+// that it produces for the exporter (an sdkmetric.Producer); a node
+// without metrics has no Recorder, and the data path then pays one nil
+// check per call. protoactor's own instruments are switched on apart
+// (ActorSystemOptions), for they cost far more.
 //
 // The OpenTelemetry modules are those protoactor pins (metric and sdk
 // v1.21.0, exporters/prometheus v0.44.0); that version predates the

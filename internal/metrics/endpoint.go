@@ -32,10 +32,15 @@ type Endpoint struct {
 }
 
 // Listen starts an endpoint listening on addr ("host:port"; port 0 picks a
-// free one). Its errors are the listener's.
-func Listen(addr string) (*Endpoint, error) {
+// free one), which also serves what producers produce (Instruments' duration
+// histograms). Its errors are the listener's.
+func Listen(addr string, producers ...sdkmetric.Producer) (*Endpoint, error) {
 	reg := prometheus.NewRegistry()
-	exp, err := otelprom.New(otelprom.WithRegisterer(reg))
+	opts := []otelprom.Option{otelprom.WithRegisterer(reg)}
+	for _, p := range producers {
+		opts = append(opts, otelprom.WithProducer(p))
+	}
+	exp, err := otelprom.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("bourse: metrics: prometheus exporter: %w", err)
 	}
@@ -61,8 +66,8 @@ func Listen(addr string) (*Endpoint, error) {
 // Addr returns the address the endpoint listens on.
 func (e *Endpoint) Addr() string { return e.addr }
 
-// Provider returns the endpoint's meter provider, to make instruments on
-// (New) and to hand protoactor (actor.WithMetricProviders).
+// Provider returns the endpoint's meter provider, to observe counters on
+// (Instruments.Observe) and to hand protoactor (ActorSystemOptions).
 func (e *Endpoint) Provider() metric.MeterProvider { return e.provider }
 
 // Shutdown stops serving, waits for the server's goroutine and shuts the

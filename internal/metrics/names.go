@@ -73,10 +73,10 @@ const (
 // System is the messaging.system of every metric.
 var System = MessagingSystem.String("bourse")
 
-// DurationBuckets are the explicit bucket boundaries of the duration
-// histograms, in seconds: 50 µs to 10 s. (The pinned Prometheus exporter
-// exports no exponential histograms.)
-var DurationBuckets = []float64{
+// durationBounds are the upper bounds of the duration histograms' explicit
+// buckets, in seconds: 50 µs to 10 s, and a last bucket above. (The
+// pinned Prometheus exporter exports no exponential histograms.)
+var durationBounds = [...]float64{
 	0.00005, 0.0001, 0.00025, 0.0005,
 	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 	0.1, 0.25, 0.5, 1, 2.5, 5, 10,

@@ -5,15 +5,26 @@ import (
 	"errors"
 
 	"github.com/bourse-go/bourse/exchange"
+	boursepb "github.com/bourse-go/bourse/proto"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 )
 
-// Observe registers the observable instruments that read src's counters
-// when the meter provider collects (a Prometheus scrape): nothing is added
-// to the data path. stop unregisters them; call it before src stops.
-func (in *Instruments) Observe(src Source) (stop func() error, err error) {
-	m := in.meter
+// Source is what Observe reads: a broker (*actors.Broker) or a hub
+// (*exchange.Hub). Its methods must not block.
+type Source interface {
+	Exchanges() []exchange.Spec
+	Stats(name string) (exchange.Stats, error)
+	Handlers(name string) ([]*boursepb.HandlerInfo, error)
+	LinkStats() (exchange.LinkStats, bool)
+}
+
+// Observe registers on mp the observable instruments that read src's
+// counters, and the counts of the calls in, when mp's readers collect (a
+// Prometheus scrape): nothing is added to the data path. stop unregisters
+// them; call it before src stops.
+func (in *Instruments) Observe(mp metric.MeterProvider, src Source) (stop func() error, err error) {
+	m := mp.Meter(ScopeName)
 	counter := func(name, unit, desc string) metric.Int64ObservableCounter {
 		c, e := m.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
 		err = errors.Join(err, e)
@@ -24,6 +35,7 @@ func (in *Instruments) Observe(src Source) (stop func() error, err error) {
 		err = errors.Join(err, e)
 		return g
 	}
+	sent := counter(ClientSentMessages, "{message}", "Requests and publications this node's callers sent; failed ones carry error.type.")
 	consumed := counter(ClientConsumedMessages, "{message}", "Publications handed to this node's subscribers.")
 	handlers := gauge(Handlers, "{handler}", "Handler connections of a req-resp exchange, per node they are on, as this node's routing table lists them.")
 	leaders := counter(LeaderChanges, "{change}", "Changes of the leader this node routes to.")
@@ -44,6 +56,12 @@ func (in *Instruments) Observe(src Source) (stop func() error, err error) {
 	}
 	u := func(v uint64) int64 { return int64(v) }
 	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		in.attrs.Range(func(_, v any) bool {
+			if m := v.(*measurement); m.sent.Load() > 0 {
+				o.ObserveInt64(sent, m.sent.Load(), metric.WithAttributeSet(m.set))
+			}
+			return true
+		})
 		for _, spec := range src.Exchanges() {
 			st, err := src.Stats(spec.Name)
 			if err != nil {
@@ -89,7 +107,7 @@ func (in *Instruments) Observe(src Source) (stop func() error, err error) {
 			o.ObserveInt64(broken, u(ls.PeerFailures), with(System))
 		}
 		return nil
-	}, consumed, handlers, leaders, network, received, dropped, probation, out, frames, bytes, writes, broken)
+	}, sent, consumed, handlers, leaders, network, received, dropped, probation, out, frames, bytes, writes, broken)
 	if err != nil {
 		return nil, err
 	}
