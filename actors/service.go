@@ -130,13 +130,13 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 				m.Respond(m.Payload)
 				return
 			}
-			var began time.Time
+			var began time.Duration
 			if rec != nil {
-				began = time.Now()
+				began = sinceEpoch()
 			}
 			reply, err := s.handle(h, m)
 			if rec != nil {
-				rec.Processed(m.Exchange, exchange.OpProcess, time.Since(began), err)
+				rec.Processed(m.Exchange, exchange.OpProcess, sinceEpoch()-began, err)
 			}
 			if err != nil {
 				m.Fail(err)

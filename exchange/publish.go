@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/bourse-go/bourse/internal/codec"
@@ -79,7 +78,7 @@ var matchPool = sync.Pool{New: func() any { s := make([]*subscriber, 0, 64); ret
 // many local subscribers it was copied to.
 func (h *Hub) Publish(ctx context.Context, name, key string, payload proto.Message) (n int, err error) {
 	if h.rec != nil {
-		defer h.sent(name, OpPublish, time.Now(), &err)
+		defer h.sent(name, OpPublish, h.now(), &err)
 	}
 	if err := topic.ValidateKey(key); err != nil {
 		return 0, &RequestError{Exchange: name, Err: fmt.Errorf("%w: %w", ErrInvalid, err)}

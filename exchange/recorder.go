@@ -2,19 +2,31 @@ package exchange
 
 import "time"
 
-// Operation names a call of the data path, as Recorder is told of it. The
-// names are the messaging.operation.name values of bourse's metrics.
-type Operation string
+// Operation is a call of the data path, as Recorder is told of it. Its
+// String is the messaging.operation.name of bourse's metrics.
+type Operation uint8
 
 // The operations a Recorder hears of.
 const (
-	OpRequest      Operation = "request"       // Hub.Request
-	OpRequestAll   Operation = "request_all"   // Hub.RequestAll
-	OpRequestAsync Operation = "request_async" // Hub.RequestAsync (until it is sent)
-	OpPublish      Operation = "publish"       // Hub.Publish
-	OpProcess      Operation = "process"       // a handler answering a request (Recorder.Processed)
-	OpDeliver      Operation = "deliver"       // a subscriber function taking a publication (Recorder.Processed)
+	OpRequest      Operation = iota // Hub.Request: "request"
+	OpRequestAll                    // Hub.RequestAll: "request_all"
+	OpRequestAsync                  // Hub.RequestAsync, until it is sent: "request_async"
+	OpPublish                       // Hub.Publish: "publish"
+	OpProcess                       // a handler answering a request (Recorder.Processed): "process"
+	OpDeliver                       // a subscriber function taking a publication (Recorder.Processed): "deliver"
+
+	// NumOperations is the number of operations: each is less.
+	NumOperations
 )
+
+var operationNames = [NumOperations]string{"request", "request_all", "request_async", "publish", "process", "deliver"}
+
+func (op Operation) String() string {
+	if op < NumOperations {
+		return operationNames[op]
+	}
+	return "unknown"
+}
 
 // Recorder is told how each call of the data path ended, for metrics
 // (Config.Recorder; internal/metrics is the one bourse has). With none, the

@@ -32,7 +32,7 @@ func (l *callLog) add(name string, op exchange.Operation, d time.Duration, err e
 		outcome += " negative duration"
 	}
 	l.mu.Lock()
-	l.calls = append(l.calls, name+" "+string(op)+" "+outcome)
+	l.calls = append(l.calls, name+" "+op.String()+" "+outcome)
 	l.mu.Unlock()
 }
 

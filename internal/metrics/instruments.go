@@ -37,8 +37,21 @@ const (
 // into a bucket costs a tenth of it. They are exported as OpenTelemetry
 // cumulative explicit-bucket histograms all the same.
 type Instruments struct {
-	start time.Time
-	attrs sync.Map // attrKey -> *measurement
+	start     time.Time
+	exchanges sync.Map // exchange name -> *exchangeMeasurements
+}
+
+// exchangeMeasurements are one exchange's measurements: the successful
+// calls' by operation, made with it, and the failed ones' as they come.
+type exchangeMeasurements struct {
+	ok     [exchange.NumOperations]*measurement
+	failed sync.Map // failKey -> *measurement
+}
+
+// failKey identifies the measurement of failed calls.
+type failKey struct {
+	op   exchange.Operation
+	code boursepb.Code
 }
 
 var (
@@ -48,14 +61,6 @@ var (
 
 // New makes a node's instruments.
 func New() *Instruments { return &Instruments{start: time.Now()} }
-
-// attrKey identifies the attribute set of one measurement of the data path.
-type attrKey struct {
-	exchange string
-	op       exchange.Operation
-	code     boursepb.Code // of the error, when failed
-	failed   bool
-}
 
 // measurement is one attribute set: the count of
 // messaging.client.sent.messages, which an observable counter reads
@@ -106,19 +111,59 @@ func (in *Instruments) Processed(name string, op exchange.Operation, d time.Dura
 // measurement returns the measurement of (name, op, err), made once per
 // distinct triple: exchanges and error codes are few.
 func (in *Instruments) measurement(name string, op exchange.Operation, err error) *measurement {
-	k := attrKey{exchange: name, op: op}
-	if err != nil {
-		k.code, k.failed = exchange.CodeOf(err), true
+	em := in.exchange(name)
+	if op >= exchange.NumOperations {
+		op = exchange.NumOperations // "unknown", among the failed ones' map
+	} else if err == nil {
+		return em.ok[op]
 	}
-	if v, ok := in.attrs.Load(k); ok {
+	k := failKey{op: op, code: -1}
+	if err != nil {
+		k.code = exchange.CodeOf(err)
+	}
+	if v, ok := em.failed.Load(k); ok {
 		return v.(*measurement)
 	}
-	kv := []attribute.KeyValue{System, MessagingDestinationName.String(name), MessagingOperationName.String(string(op))}
-	if k.failed {
-		kv = append(kv, ErrorType.String(ErrorTypeOf(k.code)))
-	}
-	v, _ := in.attrs.LoadOrStore(k, &measurement{set: attribute.NewSet(kv...), process: op == exchange.OpProcess || op == exchange.OpDeliver})
+	v, _ := em.failed.LoadOrStore(k, newMeasurement(name, op, k.code))
 	return v.(*measurement)
+}
+
+// exchange returns name's measurements.
+func (in *Instruments) exchange(name string) *exchangeMeasurements {
+	if v, ok := in.exchanges.Load(name); ok {
+		return v.(*exchangeMeasurements)
+	}
+	em := &exchangeMeasurements{}
+	for op := range em.ok {
+		em.ok[op] = newMeasurement(name, exchange.Operation(op), -1)
+	}
+	v, _ := in.exchanges.LoadOrStore(name, em)
+	return v.(*exchangeMeasurements)
+}
+
+// newMeasurement makes the measurement of calls of op on exchange name
+// that failed with code (-1: succeeded).
+func newMeasurement(name string, op exchange.Operation, code boursepb.Code) *measurement {
+	kv := []attribute.KeyValue{System, MessagingDestinationName.String(name), MessagingOperationName.String(op.String())}
+	if code >= 0 {
+		kv = append(kv, ErrorType.String(ErrorTypeOf(code)))
+	}
+	return &measurement{set: attribute.NewSet(kv...), process: op == exchange.OpProcess || op == exchange.OpDeliver}
+}
+
+// each calls fn with every measurement.
+func (in *Instruments) each(fn func(*measurement)) {
+	in.exchanges.Range(func(_, v any) bool {
+		em := v.(*exchangeMeasurements)
+		for _, m := range em.ok {
+			fn(m)
+		}
+		em.failed.Range(func(_, v any) bool {
+			fn(v.(*measurement))
+			return true
+		})
+		return true
+	})
 }
 
 // Produce implements sdkmetric.Producer: the duration histograms,
@@ -127,8 +172,7 @@ func (in *Instruments) Produce(context.Context) ([]metricdata.ScopeMetrics, erro
 	now := time.Now()
 	bounds := durationBounds[:]
 	var client, process []metricdata.HistogramDataPoint[float64]
-	in.attrs.Range(func(_, v any) bool {
-		m := v.(*measurement)
+	in.each(func(m *measurement) {
 		dp := metricdata.HistogramDataPoint[float64]{
 			Attributes: m.set, StartTime: in.start, Time: now, Bounds: bounds,
 			BucketCounts: make([]uint64, len(m.hist.counts)),
@@ -138,7 +182,7 @@ func (in *Instruments) Produce(context.Context) ([]metricdata.ScopeMetrics, erro
 			dp.Count += dp.BucketCounts[i]
 		}
 		if dp.Count == 0 {
-			return true
+			return
 		}
 		dp.Sum = float64(m.hist.sum.Load()) / 1e9
 		if m.process {
@@ -146,7 +190,6 @@ func (in *Instruments) Produce(context.Context) ([]metricdata.ScopeMetrics, erro
 		} else {
 			client = append(client, dp)
 		}
-		return true
 	})
 	var ms []metricdata.Metrics
 	for _, h := range []struct {

@@ -56,11 +56,10 @@ func (in *Instruments) Observe(mp metric.MeterProvider, src Source) (stop func()
 	}
 	u := func(v uint64) int64 { return int64(v) }
 	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		in.attrs.Range(func(_, v any) bool {
-			if m := v.(*measurement); m.sent.Load() > 0 {
-				o.ObserveInt64(sent, m.sent.Load(), metric.WithAttributeSet(m.set))
+		in.each(func(m *measurement) {
+			if n := m.sent.Load(); n > 0 {
+				o.ObserveInt64(sent, n, metric.WithAttributeSet(m.set))
 			}
-			return true
 		})
 		for _, spec := range src.Exchanges() {
 			st, err := src.Stats(spec.Name)
@@ -69,7 +68,7 @@ func (in *Instruments) Observe(mp metric.MeterProvider, src Source) (stop func()
 			}
 			dest := MessagingDestinationName.String(spec.Name)
 			if spec.Kind == exchange.PubSub {
-				o.ObserveInt64(consumed, u(st.Delivered), with(System, dest, MessagingOperationName.String(string(exchange.OpDeliver))))
+				o.ObserveInt64(consumed, u(st.Delivered), with(System, dest, MessagingOperationName.String(exchange.OpDeliver.String())))
 				o.ObserveInt64(network, u(st.RemoteSent), with(System, dest))
 				o.ObserveInt64(received, u(st.Received), with(System, dest))
 				o.ObserveInt64(dropped, u(st.Unrouted), with(System, dest, DropReason.String("no_subscribers")))
