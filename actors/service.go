@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/bourse-go/bourse/exchange"
 	"github.com/bourse-go/bourse/internal/lifecycle"
 	"google.golang.org/protobuf/proto"
 )
@@ -109,6 +110,7 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 		opt(&o)
 	}
 	s := &Service{b: b, name: name, exited: make(chan struct{})}
+	rec := b.hub.Recorder() // nil: no metrics, no clock read
 	var (
 		// owned by the actor
 		stopping   bool
@@ -141,7 +143,14 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 				// counted in Stats.Expired.
 				return
 			}
+			var began time.Duration
+			if rec != nil {
+				began = sinceEpoch()
+			}
 			reply, err := s.handle(h, m)
+			if rec != nil {
+				rec.Processed(m.Exchange, exchange.OpProcess, sinceEpoch()-began, err)
+			}
 			switch {
 			case err == nil:
 				m.Respond(reply)

@@ -153,6 +153,13 @@ func TestFanout(t *testing.T) {
 	}
 }
 
+// -metrics runs the rows with the node's metrics on (the A/B of their
+// cost compares with a run without).
+func TestMetricsFlag(t *testing.T) {
+	out, res := runBench(t, "-scenario", "reqresp", "-metrics", "127.0.0.1:0")
+	checkRows(t, out, res, "bourse", 1)
+}
+
 func TestBadFlags(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -167,6 +174,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-payload", "-1"}, "-payload: -1 bytes"},
 		{[]string{"-chart", "x.svg"}, "-chart"},
 		{[]string{"-fanout-nodes", "0"}, "-fanout-nodes: 0"},
+		{[]string{"-metrics", "9464"}, `-metrics: "9464" is not host:port`},
+		{[]string{"-metrics-protoactor"}, "-metrics-protoactor: needs -metrics"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"-nosuchflag"}, "flag provided but not defined: -nosuchflag"},
 	} {

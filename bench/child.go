@@ -72,6 +72,8 @@ func nodeConfig(clusterName, node string, port int, peers []string) cluster.Conf
 	cfg.JoinTimeout = 5 * time.Second
 	cfg.Discovery = static.New(peers...)
 	cfg.Logger = quietLogger()
+	cfg.MetricsListen = metricsListen
+	cfg.MetricsProtoactor = metricsProtoactor
 	return cfg
 }
 
@@ -101,6 +103,9 @@ func childMain() int {
 	}
 	// Ctrl-C in a terminal reaches the whole process group; the parent
 	// handles it and closes our stdin, so that nodes stop in order.
+	if m := os.Getenv(childMetricsEnv); m != "" {
+		metricsListen, metricsProtoactor = "127.0.0.1:0", m == "protoactor"
+	}
 	signal.Ignore(os.Interrupt)
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,8 @@ type config struct {
 	cpuProfile  string
 	compare     bool
 	progress    string // auto, on, off
+	metrics     string // -metrics: node1's metrics address, "" for none
+	metricsPA   bool   // -metrics-protoactor
 }
 
 // parseFlags parses args (without the program name). Errors name the flag.
@@ -68,6 +71,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write this process's CPU profile to this file")
 	fs.BoolVar(&c.compare, "compare", false, "also run the NATS rows (go run . in bench/peers) and print the ratios")
 	fs.StringVar(&c.progress, "progress", "auto", "progress display on stderr: auto (when stderr is a terminal), on or off")
+	fs.StringVar(&c.metrics, "metrics", "", `serve every node's metrics, as YAML metrics.listen does: node1's (this process's) on this host:port ("127.0.0.1:0" picks a free port; the address is printed on stderr), the other nodes' on free ports; "" for none (the default), to measure what metrics cost`)
+	fs.BoolVar(&c.metricsPA, "metrics-protoactor", false, "with -metrics, protoactor's own instruments too, as YAML metrics.protoactor does")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
@@ -136,6 +141,14 @@ func (c config) validate() error {
 	}
 	if c.timeout <= 0 {
 		bad("-timeout: %v, want more than 0", c.timeout)
+	}
+	if c.metricsPA && c.metrics == "" {
+		bad("-metrics-protoactor: needs -metrics")
+	}
+	if c.metrics != "" {
+		if _, _, err := net.SplitHostPort(c.metrics); err != nil {
+			bad("-metrics: %q is not host:port (e.g. 127.0.0.1:9464, or 127.0.0.1:0 for a free port)", c.metrics)
+		}
 	}
 	if c.fanoutNodes < 1 || c.fanoutNodes > 16 {
 		bad("-fanout-nodes: %d, want 1..16", c.fanoutNodes)

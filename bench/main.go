@@ -37,6 +37,7 @@ func benchMain(args []string, stdout, stderr io.Writer) int {
 	// Ctrl-C and SIGTERM end the run: rows stop, child nodes are stopped.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	metricsListen, metricsProtoactor = cfg.metrics, cfg.metricsPA
 	if cfg.cpuProfile != "" {
 		f, err := os.Create(cfg.cpuProfile)
 		if err != nil {

@@ -57,8 +57,13 @@ func startCluster(ctx context.Context, size, events int) (_ *benchCluster, err e
 		go func() {
 			defer wg.Done()
 			_, port, _ := net.SplitHostPort(addrs[i+1])
-			procs[i], errs[i] = startProc(ctx, "node"+strconv.Itoa(i+2),
-				[]string{childPortEnv + "=" + port, childPeersEnv + "=" + peers, childClusterEnv + "=" + name}, c.events, c.quit)
+			env := []string{childPortEnv + "=" + port, childPeersEnv + "=" + peers, childClusterEnv + "=" + name}
+			if metricsProtoactor {
+				env = append(env, childMetricsEnv+"=protoactor")
+			} else if metricsListen != "" {
+				env = append(env, childMetricsEnv+"=1")
+			}
+			procs[i], errs[i] = startProc(ctx, "node"+strconv.Itoa(i+2), env, c.events, c.quit)
 		}()
 	}
 	wg.Wait()
@@ -76,6 +81,7 @@ func startCluster(ctx context.Context, size, events int) (_ *benchCluster, err e
 	if err != nil {
 		return c, fmt.Errorf("start node1: %w", err)
 	}
+	printMetricsAddress("node1", c.node.MetricsAddress())
 	if err := awaitMembers(ctx, c.node, size); err != nil {
 		return c, err
 	}

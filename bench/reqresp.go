@@ -83,7 +83,7 @@ func (r *runner) runTable(ctx context.Context, title, path string, nodes int, ca
 func (r *runner) runOneNode(ctx context.Context) error {
 	c := r.cfg
 	if c.runs(scenarioReqResp) {
-		b, err := actors.New(actors.WithLogger(quietLogger()))
+		b, stopBroker, err := newLocalBroker()
 		if err != nil {
 			return err
 		}
@@ -100,7 +100,7 @@ func (r *runner) runOneNode(ctx context.Context) error {
 			r.res.Rows = append(r.res.Rows, rows...)
 			return err
 		}()
-		if serr := b.Stop(context.Background()); serr != nil {
+		if serr := stopBroker(context.Background()); serr != nil {
 			err = errors.Join(err, serr)
 		}
 		if err != nil {

@@ -121,6 +121,18 @@ type Config struct {
 	// DeployStartTimeout bounds the start-up of one deployed instance (its
 	// constructor and its connection). 0 means DefaultDeployStartTimeout.
 	DeployStartTimeout time.Duration
+	// MetricsListen, when not "", is the "host:port" of the node's metrics
+	// endpoint (port 0 picks a free one, see Node.MetricsAddress): Start
+	// serves the node's OpenTelemetry metrics there in Prometheus' format
+	// at /metrics. "" (the default) means no metrics, at no cost on the
+	// data path. The metrics are listed in docs/configuration.md.
+	MetricsListen string
+	// MetricsProtoactor, with MetricsListen, switches protoactor's own
+	// instruments on too (protoactor_* at the same endpoint). Off by
+	// default: the pinned protoactor times every message every actor
+	// receives, with attributes built per message, which halves the
+	// request-response benchmark's throughput (docs/configuration.md).
+	MetricsProtoactor bool
 }
 
 // TLSFile names one of TLSFromFiles' files.
@@ -328,6 +340,12 @@ func (c Config) Validate() error {
 	}
 	if ip := net.ParseIP(c.Host); ip != nil && ip.IsUnspecified() {
 		return invalid("Host", "%q is an unspecified address that peers cannot send to; give the address of an interface", c.Host)
+	}
+	if err := checkMetricsListen(c.MetricsListen); err != nil {
+		return err
+	}
+	if c.MetricsProtoactor && c.MetricsListen == "" {
+		return invalid("MetricsProtoactor", "is set without an address to serve metrics on (metrics listen)")
 	}
 	if err := c.Exchange.Validate(); err != nil {
 		return errs.Rename(err, "exchange.Config.", "cluster.Config.Exchange.")

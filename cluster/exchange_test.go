@@ -447,6 +447,13 @@ func startExCluster(t *testing.T, disco string, handlers, subs, aHandlers int) *
 // children.
 func startExClusterEnv(t *testing.T, disco string, handlers, subs, aHandlers int, extra ...string) *exCluster {
 	t.Helper()
+	return startExClusterWith(t, disco, handlers, subs, aHandlers, nil, extra...)
+}
+
+// startExClusterWith is startExClusterEnv with a change to a's
+// configuration (nil: none).
+func startExClusterWith(t *testing.T, disco string, handlers, subs, aHandlers int, tweak func(*cluster.Config), extra ...string) *exCluster {
+	t.Helper()
 	clusterName := uniqueCluster("ex")
 	ctx := testCtx(t)
 	env := []string{"EX_HANDLERS=" + strconv.Itoa(handlers), "EX_SUBS=" + strconv.Itoa(subs),
@@ -457,6 +464,9 @@ func startExClusterEnv(t *testing.T, disco string, handlers, subs, aHandlers int
 	cfg, err := exConfig("a", clusterName, disco, []string{b.addr, c.addr})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if tweak != nil {
+		tweak(&cfg)
 	}
 	a := startNode(t, cfg)
 	// At the end, the children go first (cleanups run last-in first-out),

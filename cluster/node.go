@@ -103,7 +103,8 @@ type Node struct {
 	observers   observers
 	lastAlive   []string // live peers when the membership goroutine ended (for Stop)
 
-	deployer *deployer // the deployment runtime (deployer.go)
+	deployer *deployer    // the deployment runtime (deployer.go)
+	metrics  *nodeMetrics // nil without Config.MetricsListen (metrics.go)
 
 	stopOnce sync.Once
 	stopErr  error
@@ -146,14 +147,20 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.probeCtx, n.cancelProbe = context.WithCancel(context.Background())
 	logger := cfg.Logger
-	n.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+	nm, systemOpts, err := startMetrics(cfg)
+	if err != nil {
+		n.cancelProbe()
+		return nil, err
+	}
+	n.metrics = nm
+	n.system = actor.NewActorSystem(append(systemOpts, actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With(slog.String("lib", "protoactor"))
-	}))
+	}))...)
 	r, addr, err := startRemote(n.system, cfg.Host, cfg.Port, cfg.TLS)
 	if err != nil {
 		n.cancelProbe()
 		n.system.Shutdown()
-		return nil, err
+		return nil, errors.Join(err, n.metrics.stop(ctx))
 	}
 	n.remote = r
 	n.self = Member{Node: cfg.Node, Address: addr, Incarnation: uint64(time.Now().UnixNano())}
@@ -176,6 +183,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			errs = append(errs, n.discovery.Stop(stopCtx))
 			cancel()
 		}
+		errs = append(errs, n.metrics.stop(ctx))
 		if n.broker != nil {
 			errs = append(errs, n.broker.Stop(ctx))
 		}
@@ -187,6 +195,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	xcfg.Incarnation = n.self.Incarnation
 	xcfg.OnPeerDown = n.onLinkDown
 	xcfg.QuorumUntil = func() time.Time { return *n.quorumUntil.Load() }
+	if n.metrics != nil {
+		xcfg.Recorder = n.metrics.inst
+	}
 	alone := time.Now().Add(forever) // alone until the first heartbeat
 	n.quorumUntil.Store(&alone)
 	n.broker, err = actors.New(actors.WithActorSystem(n.system), actors.WithConfig(xcfg))
@@ -194,6 +205,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return fail(fmt.Errorf("bourse: cluster: start broker: %w", err))
 	}
 	n.hub = wiring.HubOf(n.system)
+	if n.metrics != nil {
+		if err := n.metrics.observe(n.broker); err != nil {
+			return fail(err)
+		}
+	}
 	n.self.Data = n.hub.DataAddress()
 	n.pid, err = n.system.Root.SpawnNamed(actor.PropsFromFunc(n.receive), MembersActor)
 	if err != nil {
@@ -396,6 +412,10 @@ func (n *Node) Stop(ctx context.Context) error {
 			if err := n.deployer.stop(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("bourse: cluster: stop deployments: %w", err))
 			}
+		}
+		// The metrics endpoint before the broker, whose counters it reads.
+		if err := n.metrics.stop(ctx); err != nil {
+			errs = append(errs, err)
 		}
 		// The broker next, while membership still runs: disconnecting its
 		// handlers needs the exchanges' authorities, and when an authority's

@@ -65,6 +65,10 @@ type Config struct {
 	// link connection broke without a goodbye: the cluster layer checks at
 	// once whether that node is gone, which the link sees before membership.
 	OnPeerDown func(addr string)
+	// Recorder, when not nil, is told how each request and publication of
+	// this node ended and how long it took (see Recorder). nil means none:
+	// no clock is read for it.
+	Recorder Recorder
 	// QuorumUntil, when not nil, tells until when this node's quorum holds
 	// if it hears from no other node meanwhile (the cluster layer's failure
 	// detector knows). An authority grants a leader's lease only before

@@ -123,6 +123,11 @@
 //     DecodePublication, carriage.go: deliverPublication, then publish.go:
 //     fanOut as in 2.
 //
+// With Config.Recorder (metrics), Request, RequestAll, RequestAsync and
+// Publish tell it, as they return, how they ended and how long they took
+// (recorder.go; request.go and publish.go: Hub.sent, deferred only when
+// there is a Recorder).
+//
 // A Hub is the package's handle on one actor system. It holds no global state:
 // several hubs may live in one process, and Stop leaves no goroutine behind.
 package exchange

@@ -34,6 +34,7 @@ type Hub struct {
 	ingressPID *actor.PID
 	ingresses  sync.Map                // address -> *actor.PID of that node's ingress
 	link       *link.Link              // the data link; nil without Config.DataAddr
+	rec        Recorder                // Config.Recorder; nil: no metrics
 	peers      atomic.Pointer[peerMap] // live nodes' data-link addresses
 	lastData   sync.Map                // remote address -> the last data-link address it had (see sendWire)
 	codec      *codec.Codec            // the data link's codec, with its caches
@@ -84,6 +85,7 @@ func New(system *actor.ActorSystem, cfg Config) (*Hub, error) {
 		auths:  map[string]*actor.PID{},
 		inc:    cfg.Incarnation,
 		start:  time.Now(),
+		rec:    cfg.Recorder,
 	}
 	if h.inc == 0 {
 		h.inc = uint64(h.start.UnixNano())

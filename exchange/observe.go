@@ -65,7 +65,11 @@ type observer struct {
 func (p *point) storeTable(t *table) {
 	p.prob.attach(t)
 	prev := p.table.Swap(t)
-	if len(p.observers) == 0 || prev.leader == t.leader && (t.leader == "" || prev.term == t.term) {
+	if prev.leader == t.leader && (t.leader == "" || prev.term == t.term) {
+		return
+	}
+	p.leaderChanges.Add(1)
+	if len(p.observers) == 0 {
 		return
 	}
 	c := leaderChange(p.spec.Name, t)

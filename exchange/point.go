@@ -50,6 +50,8 @@ type point struct {
 	remoteDropped atomic.Uint64 // publications to other nodes that could not be sent
 	received      atomic.Uint64 // publications received from other nodes
 	expired       atomic.Uint64 // requests to local handlers dropped past their deadline (Request.DropExpired)
+	unrouted      atomic.Uint64 // local publications no subscriber anywhere matched
+	leaderChanges atomic.Uint64 // changes of the table's leader or its term
 }
 
 // subscriber is one local actor subscribed to a pub-sub exchange; one value per

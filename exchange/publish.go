@@ -76,7 +76,10 @@ var matchPool = sync.Pool{New: func() any { s := make([]*subscriber, 0, 64); ret
 // Publications of one goroutine (or actor) reach each subscriber in the order
 // they were published. Publish does not wait for delivery; it returns how
 // many local subscribers it was copied to.
-func (h *Hub) Publish(ctx context.Context, name, key string, payload proto.Message) (int, error) {
+func (h *Hub) Publish(ctx context.Context, name, key string, payload proto.Message) (n int, err error) {
+	if h.rec != nil {
+		defer h.sent(name, OpPublish, h.now(), &err)
+	}
 	if err := topic.ValidateKey(key); err != nil {
 		return 0, &RequestError{Exchange: name, Err: fmt.Errorf("%w: %w", ErrInvalid, err)}
 	}
@@ -88,10 +91,12 @@ func (h *Hub) Publish(ctx context.Context, name, key string, payload proto.Messa
 		return 0, reqErr(name, err)
 	}
 	var out *codec.OutPublication
+	matched := false
 	for _, rs := range p.table.Load().remote {
 		if !rs.trie.HasMatch(key) {
 			continue
 		}
+		matched = true
 		if out == nil {
 			out = h.codec.Publication(codec.OutPublication{Exchange: name, Key: key, Payload: payload})
 			if err := out.Encode(); err != nil {
@@ -107,7 +112,11 @@ func (h *Hub) Publish(ctx context.Context, name, key string, payload proto.Messa
 		p.remoteSent.Add(1)
 	}
 	p.published.Add(1)
-	return h.fanOut(p, key, payload), nil
+	n = h.fanOut(p, key, payload)
+	if n == 0 && !matched {
+		p.unrouted.Add(1)
+	}
+	return n, nil
 }
 
 // fanOut copies a publication to the local subscribers whose patterns match.
@@ -150,6 +159,13 @@ type Stats struct {
 	// them before calling its handler). They are counted on the handler's
 	// node, not the caller's; the caller saw ErrTimeout.
 	Expired uint64
+	// Unrouted counts this node's publications that no subscriber matched,
+	// on this node or any other (dropped: nobody subscribes to their key).
+	Unrouted uint64
+	// LeaderChanges counts the changes of the leader this node routes to
+	// (req-resp exchanges): of its connection, to or from none, or of its
+	// term, as ObserveLeader reports them.
+	LeaderChanges uint64
 	// Epoch is the routing table's epoch.
 	Epoch uint64
 	// Health counts probation's ejections, probes and readmissions of this
@@ -164,7 +180,8 @@ func (h *Hub) Stats(name string) (Stats, error) {
 		return Stats{}, &RequestError{Exchange: name, Err: ErrUnknownExchange}
 	}
 	return Stats{Published: p.published.Load(), Delivered: p.delivered.Load(), RemoteSent: p.remoteSent.Load(),
-		RemoteDropped: p.remoteDropped.Load(), Received: p.received.Load(), Expired: p.expired.Load(), Epoch: p.table.Load().epoch,
+		RemoteDropped: p.remoteDropped.Load(), Received: p.received.Load(), Expired: p.expired.Load(), Unrouted: p.unrouted.Load(),
+		LeaderChanges: p.leaderChanges.Load(), Epoch: p.table.Load().epoch,
 		Health: p.prob.stats()}, nil
 }
 

@@ -202,9 +202,33 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "unknown top-level key",
+			yaml: base + "tracing: {port: 9090}\n",
+			key:  "tracing", line: 11,
+			want: []string{"unknown key (known: broker, cluster, exchanges, log, metrics, node, services)"},
+		},
+		{
+			name: "unknown metrics key",
 			yaml: base + "metrics: {port: 9090}\n",
-			key:  "metrics", line: 11,
-			want: []string{"unknown key (known: broker, cluster, exchanges, log, node, services)"},
+			key:  "metrics.port", line: 11,
+			want: []string{"unknown key (known: listen, protoactor)"},
+		},
+		{
+			name: "metrics address without a port",
+			yaml: base + "metrics: {listen: \"9464\"}\n",
+			key:  "metrics.listen", line: 11,
+			want: []string{`"9464" is not host:port`},
+		},
+		{
+			name: "metrics protoactor not a bool",
+			yaml: base + "metrics: {listen: \"127.0.0.1:0\", protoactor: maybe}\n",
+			key:  "metrics.protoactor", line: 11,
+			want: []string{`want true or false, got the string "maybe"`},
+		},
+		{
+			name: "metrics protoactor without an address",
+			yaml: base + "metrics: {protoactor: true}\n",
+			key:  "metrics.protoactor", line: 11,
+			want: []string{"without an address"},
 		},
 		{
 			name: "misspelt consul key",
@@ -483,14 +507,14 @@ func TestFileThatSetsNothing(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"empty file", "", "node.yaml: the file is empty: want at least one of the sections broker, cluster, exchanges, log, node, services"},
+		{"empty file", "", "node.yaml: the file is empty: want at least one of the sections broker, cluster, exchanges, log, metrics, node, services"},
 		{"only comments", "# node: {name: md-1}\n\n", "the file is empty"},
 		{"document marker only", "---\n", "the file is empty"},
 		{"null document", "~\n", "the file is empty"},
 		{"empty mapping", "{}\n", "the file is empty"},
 		{"only unknown sections", "networks:\n  web: {driver: bridge}\nvolumes: {data: /srv}\n",
-			"node.yaml: no known section, only networks, volumes: want at least one of the sections broker, cluster, exchanges, log, node, services"},
-		{"a misspelt section alone", "nodes: {name: md-1}\n", `no known section, only nodes: want at least one of the sections broker, cluster, exchanges, log, node, services; did you mean "node" for "nodes"?`},
+			"node.yaml: no known section, only networks, volumes: want at least one of the sections broker, cluster, exchanges, log, metrics, node, services"},
+		{"a misspelt section alone", "nodes: {name: md-1}\n", `no known section, only nodes: want at least one of the sections broker, cluster, exchanges, log, metrics, node, services; did you mean "node" for "nodes"?`},
 		{"empty sections", "node:\ncluster: {}\nexchanges: []\n", "every section is empty"},
 	}
 	for _, tt := range tests {

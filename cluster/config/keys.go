@@ -36,6 +36,8 @@ var keys = []struct{ field, key string }{
 	{"cluster.Config.Exchange.Probation.ProbeTimeout", "broker.probation.probe_timeout"},
 	{"cluster.Config.Exchange.LeaseDuration", "cluster.lease_duration"},
 	{"cluster.Config.RebalanceInterval", "cluster.rebalance_interval"},
+	{"cluster.Config.MetricsListen", "metrics.listen"},
+	{"cluster.Config.MetricsProtoactor", "metrics.protoactor"},
 	{"static.Peers", "cluster.discovery.peers"},
 	{"consul.Config.Address", "cluster.discovery.consul.address"},
 	{"consul.Config.Token", "cluster.discovery.consul.token"},

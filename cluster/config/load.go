@@ -276,6 +276,12 @@ func (p *parser) build(o options) *File {
 			*kd.d = v
 		}
 	}
+	if s, ok := p.str("metrics.listen"); ok {
+		cfg.MetricsListen = s
+	}
+	if b, ok := p.boolean("metrics.protoactor"); ok {
+		cfg.MetricsProtoactor = b
+	}
 	p.checkCore(cfg)
 	cfg.TLS = p.tlsConfig()
 

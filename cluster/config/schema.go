@@ -113,6 +113,10 @@ var schema = sectionOf(map[string]*schemaNode{
 		"level":  leafNode,
 		"format": leafNode,
 	}),
+	"metrics": sectionOf(map[string]*schemaNode{
+		"listen":     leafNode,
+		"protoactor": leafNode,
+	}),
 })
 
 // envVars maps the keys the environment can set to their variables. Lists of
@@ -123,6 +127,8 @@ var envVars = []struct{ key, env string }{
 	{"node.host", "BOURSE_NODE_HOST"},
 	{"node.port", "BOURSE_NODE_PORT"},
 	{"node.data_port", "BOURSE_NODE_DATA_PORT"},
+	{"metrics.listen", "BOURSE_METRICS_LISTEN"},
+	{"metrics.protoactor", "BOURSE_METRICS_PROTOACTOR"},
 	{"cluster.name", "BOURSE_CLUSTER_NAME"},
 	{"cluster.heartbeat_interval", "BOURSE_CLUSTER_HEARTBEAT_INTERVAL"},
 	{"cluster.suspect_after", "BOURSE_CLUSTER_SUSPECT_AFTER"},

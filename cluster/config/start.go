@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/bourse-go/bourse/cluster"
+	"github.com/bourse-go/bourse/errs"
 )
 
 // Start starts the node f describes (cluster.Start with f.Cluster),
@@ -23,6 +24,14 @@ import (
 func Start(ctx context.Context, f *File) (*cluster.Node, error) {
 	n, err := cluster.Start(ctx, f.Cluster)
 	if err != nil {
+		// A setting that only failed as the node started (metrics.listen
+		// on an address this host does not have) is named by its key.
+		var fe *errs.FieldError
+		if errors.As(err, &fe) {
+			if key := keyOf(fe.Field, -1); key != "" {
+				return nil, &Error{File: f.Name, Key: key, Problem: "start node: " + fe.Problem, Err: err}
+			}
+		}
 		return nil, fmt.Errorf("bourse: %s: start node: %w", f.Name, err)
 	}
 	for i, s := range f.Exchanges {

@@ -3,6 +3,8 @@ package config_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -132,5 +134,49 @@ services:
 	r, err := actors.Call[*wrapperspb.StringValue](ctx, n.Broker(), "orders", wrapperspb.String("ping"), actors.WithServiceTag("engine"))
 	if err != nil || r.GetValue() != "ping" {
 		t.Errorf("call engine: %v, %v", r, err)
+	}
+}
+
+// metrics.listen starts the node's metrics endpoint; an address the node
+// cannot listen on is a *config.Error naming the key, and the node does
+// not start (TestMain finds no goroutine left).
+func TestStartMetrics(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	f := parse(t, "node: {name: solo}\nmetrics: {listen: \"192.0.2.1:9464\"}\n") // TEST-NET-1: not this host's
+	if n, err := config.Start(ctx, f); err == nil {
+		_ = n.Stop(ctx)
+		t.Error("Start on a foreign address succeeded")
+	} else {
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Key != "metrics.listen" {
+			t.Errorf("error %v, want a *config.Error of metrics.listen", err)
+		}
+		t.Logf("error: %v", err)
+	}
+
+	f = parse(t, "node: {name: solo}\nmetrics: {listen: \"127.0.0.1:0\"}\n")
+	n, err := config.Start(ctx, f)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	addr := n.MetricsAddress()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "bourse_exchange_handlers{") {
+		t.Errorf("GET /metrics: %s, body without bourse_exchange_handlers:\n%s", resp.Status, body)
+	}
+	if err := n.Stop(ctx); err != nil {
+		t.Errorf("Stop: %v", err)
+	}
+	if _, err := http.Get("http://" + addr + "/metrics"); err == nil {
+		t.Error("the metrics endpoint still answers after Stop")
 	}
 }

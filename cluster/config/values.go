@@ -101,6 +101,24 @@ func (p *parser) nonEmptyOf(key string, v any, env string) (string, bool) {
 	return s, ok
 }
 
+// boolean reads true or false. Strings are parsed (strconv.ParseBool),
+// because the environment gives nothing else.
+func (p *parser) boolean(key string) (bool, bool) {
+	v, env := p.get(key)
+	switch x := v.(type) {
+	case nil:
+		return false, false
+	case bool:
+		return x, true
+	case string:
+		if b, err := strconv.ParseBool(strings.TrimSpace(x)); err == nil {
+			return b, true
+		}
+	}
+	p.bad(key, env, "want true or false, got %s", describe(v))
+	return false, false
+}
+
 // integer reads a whole number in lo..hi. Strings are parsed, because the
 // environment gives nothing else.
 func (p *parser) integer(key string, lo, hi int) (int, bool) {

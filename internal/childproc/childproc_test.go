@@ -42,7 +42,12 @@ func child(mode string) int {
 		return 0
 	case "deaf": // reads nothing and never exits by itself
 		fmt.Println("ready")
-		select {}
+		// Not select{}: with no other goroutine, the runtime would call
+		// that a deadlock and exit, and the parent's writes would fail
+		// with a broken pipe instead of blocking.
+		for {
+			time.Sleep(time.Hour)
+		}
 	case "fail":
 		fmt.Fprintln(os.Stderr, "failing")
 		return 3

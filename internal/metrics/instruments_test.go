@@ -1,0 +1,93 @@
+package metrics
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bourse-go/bourse/exchange"
+	boursepb "github.com/bourse-go/bourse/proto"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+)
+
+// TestSentRecords checks one Sent's counter and histogram, with error.type
+// by sentinel, through a manual reader.
+func TestSentRecords(t *testing.T) {
+	in := New()
+	rd := sdkmetric.NewManualReader(sdkmetric.WithProducer(in))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(rd))
+	defer mp.Shutdown(context.Background())
+	stop, err := in.Observe(mp, noExchanges{}) // messaging.client.sent.messages is observable
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	in.Sent("orders", exchange.OpRequest, 3*time.Millisecond, nil)
+	in.Sent("orders", exchange.OpRequest, time.Millisecond, &exchange.RequestError{Exchange: "orders", Err: exchange.ErrNoHandlers})
+	var rm metricdata.ResourceMetrics
+	if err := rd.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{} // metric|error.type -> count
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					et, _ := p.Attributes.Value(ErrorType)
+					got[m.Name+"|"+et.AsString()] += p.Value
+				}
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					et, _ := p.Attributes.Value(ErrorType)
+					got[m.Name+"|"+et.AsString()] += int64(p.Count)
+					if len(p.Bounds) != 17 || p.Bounds[0] != 0.00005 || p.Bounds[16] != 10 {
+						t.Errorf("%s: bounds %v, want 50 µs to 10 s", m.Name, p.Bounds)
+					}
+					if et.AsString() == "" && (p.BucketCounts[6] != 1 || p.Sum != 0.003) {
+						t.Errorf("%s: 3 ms went to buckets %v, sum %v; want the 6th (2.5-5 ms), 0.003", m.Name, p.BucketCounts, p.Sum)
+					}
+				}
+			}
+		}
+	}
+	for _, k := range []string{ClientSentMessages + "|", ClientSentMessages + "|no_handlers", ClientOperationDuration + "|", ClientOperationDuration + "|no_handlers"} {
+		if got[k] != 1 {
+			t.Errorf("%s: %d, want 1 (all: %v)", k, got[k], got)
+		}
+	}
+}
+
+// noExchanges is a Source with no exchange and no data link.
+type noExchanges struct{}
+
+func (noExchanges) Exchanges() []exchange.Spec { return nil }
+func (noExchanges) Stats(name string) (exchange.Stats, error) {
+	return exchange.Stats{}, exchange.ErrUnknownExchange
+}
+func (noExchanges) Handlers(name string) ([]*boursepb.HandlerInfo, error) {
+	return nil, exchange.ErrUnknownExchange
+}
+func (noExchanges) LinkStats() (exchange.LinkStats, bool) { return exchange.LinkStats{}, false }
+
+// BenchmarkSent is what a request pays for its metrics when they are on:
+// two atomic adds into its measurement's count and histogram, found in a
+// sync.Map.
+func BenchmarkSent(b *testing.B) {
+	in := New()
+	fail := &exchange.RequestError{Exchange: "orders", Err: exchange.ErrTimeout}
+	for _, tc := range []struct {
+		name string
+		err  error
+	}{{"ok", nil}, {"failed", fail}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					in.Sent("orders", exchange.OpRequest, 25*time.Microsecond, tc.err)
+				}
+			})
+		})
+	}
+}
