@@ -6,29 +6,31 @@ import (
 	"time"
 )
 
-// deadlineCtx is a handler's ctx for a request with a deadline. It reports
-// the deadline at once, and starts a timer only when the handler asks for
-// Done (or derives a context from it): most handlers never do, and
-// context.WithDeadline costs 4 allocations and a timer per request, which
-// the request-reply benchmarks showed. Err is right either way.
+// deadlineCtx is a handler's ctx for a request with a deadline. It reads
+// the deadline from the request only when asked (Deadline), and starts a
+// timer only when the handler asks for Done (or derives a context from
+// it): most handlers never do, and context.WithDeadline costs 4
+// allocations and a timer per request, which the request-reply benchmarks
+// showed. Err is right either way.
 type deadlineCtx struct {
-	parent   context.Context
-	deadline time.Time
+	parent context.Context
+	req    *Request
 
 	mu     sync.Mutex
 	inner  context.Context // made by the first Done
 	cancel context.CancelFunc
 }
 
-func newDeadlineCtx(parent context.Context, deadline time.Time) *deadlineCtx {
-	return &deadlineCtx{parent: parent, deadline: deadline}
+func newDeadlineCtx(parent context.Context, req *Request) *deadlineCtx {
+	return &deadlineCtx{parent: parent, req: req}
 }
 
 func (c *deadlineCtx) Deadline() (time.Time, bool) {
-	if d, ok := c.parent.Deadline(); ok && d.Before(c.deadline) {
-		return d, true
+	d, _ := c.req.Deadline()
+	if pd, ok := c.parent.Deadline(); ok && pd.Before(d) {
+		return pd, true
 	}
-	return c.deadline, true
+	return d, true
 }
 
 func (c *deadlineCtx) Value(key any) any { return c.parent.Value(key) }
@@ -37,7 +39,8 @@ func (c *deadlineCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inner == nil {
-		c.inner, c.cancel = context.WithDeadline(c.parent, c.deadline)
+		d, _ := c.req.Deadline()
+		c.inner, c.cancel = context.WithDeadline(c.parent, d)
 	}
 	return c.inner.Done()
 }
@@ -52,7 +55,7 @@ func (c *deadlineCtx) Err() error {
 	if err := c.parent.Err(); err != nil {
 		return err
 	}
-	if !time.Now().Before(c.deadline) {
+	if c.req.PastDeadline() {
 		return context.DeadlineExceeded
 	}
 	return nil

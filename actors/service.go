@@ -229,8 +229,8 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 // request without a deadline allocates nothing here.
 func (s *Service) handle(h Handler, req *Request) (reply proto.Message, err error) {
 	ctx := s.b.ctx
-	if d, ok := req.Deadline(); ok {
-		dc := newDeadlineCtx(ctx, d) // deadline.go: no timer unless asked for
+	if req.HasDeadline() {
+		dc := newDeadlineCtx(ctx, req) // deadline.go: no timer unless asked for
 		defer dc.release()
 		ctx = dc
 	}
@@ -245,10 +245,7 @@ func (s *Service) handle(h Handler, req *Request) (reply proto.Message, err erro
 }
 
 // pastDeadline reports whether req's deadline has passed.
-func pastDeadline(req *Request) bool {
-	d, ok := req.Deadline()
-	return ok && !time.Now().Before(d)
-}
+func pastDeadline(req *Request) bool { return req.PastDeadline() }
 
 // PID returns the service actor's PID.
 func (s *Service) PID() *actor.PID { return s.pid }

@@ -57,11 +57,11 @@ func (h *Hub) sendRemote(r *routed, i int, pid *actor.PID, o *callOptions, reply
 	out := h.codec.Request(codec.OutRequest{Exchange: r.p.spec.Name, Tag: o.tag, Key: o.key, ServiceTag: o.serviceTag,
 		ConnTag: m.ConnTag, Handler: m.ID, ReplyTo: h.wireIngress(), Target: codec.Pid{Address: pid.Address, ID: pid.Id},
 		Payload: r.payload})
-	if !r.deadline.IsZero() {
+	if r.deadline != 0 {
 		// The time left, not the deadline: nodes' clocks need not agree on
 		// the time of day. At least 1 ns, which a request already late
 		// still carries (0 would mean none), for its handler to drop.
-		out.Budget = max(time.Until(r.deadline), 1)
+		out.Budget = max(time.Duration(r.deadline-monoNow()), 1)
 	}
 	if c == nil {
 		// Asynchronous: the reply goes on to the caller.
@@ -196,7 +196,7 @@ func (h *Hub) deliverRequest(in *codec.InRequest) {
 	if in.Budget > 0 {
 		// The caller's deadline on this node's clock: late by the time in
 		// transit, which nothing measures, never early.
-		rr.deadline = time.Now().Add(in.Budget)
+		rr.deadline = monoNow() + mono(in.Budget)
 		if p := (*h.points.Load())[in.Exchange]; p != nil {
 			rr.expired = &p.expired
 		}

@@ -83,11 +83,10 @@ func (in *inbox) open(n int, exchange string) *call {
 // arm starts the call's timeout, to fire at the end of WithTimeout, and
 // returns its channel; nil (a channel that never fires) when at is zero
 // (no WithTimeout). An end already past fires at once.
-func (c *call) arm(at time.Time) <-chan time.Time {
-	if at.IsZero() {
+func (c *call) arm(d time.Duration) <-chan time.Time {
+	if d <= 0 {
 		return nil
 	}
-	d := time.Until(at)
 	if c.timer == nil {
 		c.timer = time.NewTimer(d)
 	} else {

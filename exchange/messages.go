@@ -32,7 +32,7 @@ type Request struct {
 	corr     uint64 // the caller's correlation id, 0 for asynchronous requests
 	answered atomic.Bool
 	// deadline is the caller's, zero for none (see Deadline).
-	deadline time.Time
+	deadline mono
 	// expired is the counter of Stats.Expired of the exchange's point on
 	// this node; nil when the point is gone, or for a request from another
 	// node without a deadline (which cannot expire: nothing looks it up).
@@ -83,8 +83,18 @@ func newLocalRequest(r *localRequest) *Request {
 // earlier, and independent of the time of day on either node (only the
 // rates of their clocks must agree, see docs/guarantees.md).
 func (r *Request) Deadline() (deadline time.Time, ok bool) {
-	return r.deadline, !r.deadline.IsZero()
+	if r.deadline == 0 {
+		return time.Time{}, false
+	}
+	return r.deadline.time(), true
 }
+
+// HasDeadline reports whether r carries a deadline (Deadline), without
+// reading a clock.
+func (r *Request) HasDeadline() bool { return r.deadline != 0 }
+
+// PastDeadline reports whether r has a deadline and it has passed.
+func (r *Request) PastDeadline() bool { return r.deadline != 0 && monoNow() >= r.deadline }
 
 // DropExpired drops r when its deadline has passed, and reports whether it
 // did. A dropped request is counted in its exchange's Stats.Expired on this
@@ -96,7 +106,7 @@ func (r *Request) Deadline() (deadline time.Time, ok bool) {
 // whenever it picks a request up, or read Deadline and decide for itself.
 // It may be called from any goroutine.
 func (r *Request) DropExpired() bool {
-	if r.deadline.IsZero() || time.Now().Before(r.deadline) {
+	if r.deadline == 0 || monoNow() < r.deadline {
 		return false
 	}
 	if !r.answered.CompareAndSwap(false, true) {

@@ -25,8 +25,9 @@ type callOptions struct {
 // callOptions, which the options' closures move to the heap: a call pays
 // for them on its stack only.
 type bounds struct {
-	timeoutAt time.Time // when WithTimeout ends the call; zero without
-	deadline  time.Time // what the request carries (Request.Deadline); zero for none
+	timeoutAt mono          // when WithTimeout ends the call; 0 without
+	deadline  mono          // what the request carries (Request.Deadline); 0 for none
+	armFor    time.Duration // what the attempt's timer waits: WithTimeout's d, then what is left of it
 }
 
 // boundsOf returns the bounds of a blocking call with ctx and WithTimeout
@@ -35,14 +36,15 @@ type bounds struct {
 // costs no clock reading.
 func boundsOf(ctx context.Context, timeout time.Duration) bounds {
 	var b bounds
-	d, ok := ctx.Deadline()
+	if d, ok := ctx.Deadline(); ok {
+		b.deadline = monoOf(d)
+	}
 	if timeout > 0 {
-		b.timeoutAt = time.Now().Add(timeout)
-		if !ok || b.timeoutAt.Before(d) {
-			d = b.timeoutAt
+		b.timeoutAt, b.armFor = monoNow()+mono(timeout), timeout
+		if b.deadline == 0 || b.timeoutAt < b.deadline {
+			b.deadline = b.timeoutAt
 		}
 	}
-	b.deadline = d
 	return b
 }
 
@@ -91,8 +93,10 @@ func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, o
 	}
 	b := boundsOf(ctx, o.timeout) // WithTimeout bounds the call, not each attempt
 	for resends := 0; ; resends++ {
-		if resends > 0 && !b.timeoutAt.IsZero() && !time.Now().Before(b.timeoutAt) {
-			return nil, &TimeoutError{Exchange: name, Cause: context.DeadlineExceeded}
+		if resends > 0 && b.timeoutAt != 0 {
+			if b.armFor = time.Duration(b.timeoutAt - monoNow()); b.armFor <= 0 {
+				return nil, &TimeoutError{Exchange: name, Cause: context.DeadlineExceeded}
+			}
 		}
 		reply, err := h.request(ctx, name, payload, &o, b)
 		// A request no handler saw goes to the handler the strategy picks
@@ -132,7 +136,7 @@ func (h *Hub) await(ctx context.Context, name string, rt *routed, o *callOptions
 		h.inbox.close(c, 0)
 		return nil, err
 	}
-	expired := c.arm(b.timeoutAt)
+	expired := c.arm(b.armFor)
 	var first error
 	for got := 0; got < n; {
 		select {
@@ -185,7 +189,7 @@ func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message
 		return nil, err
 	}
 	out := make([]*Reply, 0, n)
-	expired := c.arm(b.timeoutAt)
+	expired := c.arm(b.armFor)
 	for len(out) < n {
 		select {
 		case <-expired:
@@ -228,7 +232,7 @@ func (h *Hub) RequestAsync(replyTo *actor.PID, name string, payload proto.Messag
 		return err
 	}
 	if o.timeout > 0 {
-		rt.deadline = time.Now().Add(o.timeout)
+		rt.deadline = monoNow() + mono(o.timeout)
 	}
 	return h.send(&rt, &o, replyTo, nil)
 }
@@ -251,7 +255,7 @@ type routed struct {
 	target    int
 	broadcast bool
 	payload   proto.Message
-	deadline  time.Time
+	deadline  mono
 }
 
 func (r *routed) count() int {
