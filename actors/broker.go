@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -222,8 +223,9 @@ func (b *Broker) Subscribe(ctx context.Context, name, pattern string, pid *actor
 }
 
 // SubscribeFunc subscribes fn, run in an actor of its own (so calls never
-// overlap, in publication order), to pub-sub exchange name. Unsubscribing the
-// returned subscription does not stop the actor; Stop of the broker does.
+// overlap, in publication order), to pub-sub exchange name. Unsubscribe
+// stops the actor, once the publications already in its mailbox have been
+// handed to fn; Stop of the broker stops the ones left.
 func (b *Broker) SubscribeFunc(ctx context.Context, name, pattern string, fn func(*Publication)) (*Subscription, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w: nil subscriber function", ErrInvalid)
@@ -252,6 +254,13 @@ func (b *Broker) SubscribeFunc(ctx context.Context, name, pattern string, fn fun
 		b.system.Root.Stop(pid)
 		return nil, err
 	}
+	sub.SetOnEnd(func() {
+		// Poison, not Stop: what is already queued reaches fn first.
+		b.system.Root.Poison(pid)
+		b.mu.Lock()
+		b.funcSubs = slices.DeleteFunc(b.funcSubs, func(f funcSub) bool { return f.pid == pid })
+		b.mu.Unlock()
+	})
 	return sub, nil
 }
 

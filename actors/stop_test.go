@@ -147,3 +147,46 @@ func TestConcurrentStop(t *testing.T) {
 		}
 	}
 }
+
+// Unsubscribe stops the actor SubscribeFunc made, after the publications
+// already queued for it: repeated subscriptions do not pile up actors.
+func TestUnsubscribeStopsTheFuncActor(t *testing.T) {
+	b := newBroker(t)
+	ctx := context.Background()
+	if err := b.Declare(ctx, actors.Spec{Name: "news", Kind: actors.PubSub}); err != nil {
+		t.Fatal(err)
+	}
+	before := processCount(b)
+	for range 50 {
+		got := make(chan struct{}, 1)
+		sub, err := b.SubscribeFunc(ctx, "news", "#", func(*actors.Publication) { got <- struct{}{} })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Publish(ctx, "news", "a.b", wrapperspb.String("x")); err != nil {
+			t.Fatal(err)
+		}
+		<-got
+		if err := sub.Unsubscribe(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each subscription's actor is gone: the process registry holds what
+	// it held before.
+	deadline := time.Now().Add(5 * time.Second)
+	for processCount(b) > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := processCount(b); n > before {
+		t.Errorf("%d processes after 50 subscriptions ended, %d before: their actors were left", n, before)
+	}
+}
+
+// processCount counts the live local processes of b's actor system.
+func processCount(b *actors.Broker) int {
+	n := 0
+	for _, shard := range b.System().ProcessRegistry.LocalPIDs.LocalPIDs {
+		n += shard.Count()
+	}
+	return n
+}

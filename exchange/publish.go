@@ -20,7 +20,14 @@ type Subscription struct {
 	id      uint64
 	pattern string
 	ended   lifecycle.Once
+	onEnd   func() // SetOnEnd's; run once the subscription has ended
 }
+
+// SetOnEnd has fn run once Unsubscribe has ended the subscription (not
+// when the subscriber actor stops by itself, nor when the hub stops). It
+// is for the code that made the subscriber's actor, to stop it with its
+// subscription (actors.SubscribeFunc does). Call it before Unsubscribe.
+func (s *Subscription) SetOnEnd(fn func()) { s.onEnd = fn }
 
 // Pattern returns the subscription's routing-key pattern.
 func (s *Subscription) Pattern() string { return s.pattern }
@@ -39,6 +46,9 @@ func (s *Subscription) Unsubscribe(ctx context.Context) error {
 		cmd := &unsubscribeCmd{id: s.id, res: make(chan result, 1)}
 		s.hub.root.Send(s.p.popPID, cmd)
 		_, err := s.hub.wait(ctx, s.p.spec.Name, cmd.res)
+		if s.onEnd != nil {
+			s.onEnd()
+		}
 		return err
 	})
 }
