@@ -123,12 +123,25 @@ func (r *run) disruptions(faults []faultSpan) []span {
 	return ss
 }
 
+// stillnesses are every freeze and partition, each until a second after
+// it ended: outside them, only kills (and the load) may stop replies.
+func (r *run) stillnesses(faults []faultSpan) []span {
+	var ss []span
+	for _, f := range faults {
+		if f.kind == faultFreeze || f.kind == faultFreezeLeader || f.kind == faultIsolate || f.kind == faultSplit {
+			ss = append(ss, span{f.from, f.to + int64(time.Second)})
+		}
+	}
+	return ss
+}
+
 // checkAvailability is invariant 2.
 func (r *run) checkAvailability(faults []faultSpan) result {
 	fig := map[string]any{}
 	var parts []string
 	okAll := true
 	dis := r.disruptions(faults)
+	still := r.stillnesses(faults)
 	for _, ex := range []string{"rr", "lead"} {
 		var ok, failed int
 		type okb struct{ first, last int64 }
@@ -148,7 +161,7 @@ func (r *run) checkAvailability(faults []faultSpan) result {
 			}
 		}
 		slices.SortFunc(obs, func(a, b okb) int { return cmp.Compare(a.first, b.first) })
-		var clean, during span
+		var clean, during, killsOnly span
 		prev := r.loadStart
 		for i := 0; i <= len(obs); i++ {
 			next := r.loadEnd
@@ -163,6 +176,9 @@ func (r *run) checkAvailability(faults []faultSpan) result {
 				}
 				if !hit && w.to-w.from > clean.to-clean.from {
 					clean = w
+				}
+				if !slices.ContainsFunc(still, func(d span) bool { return d.overlaps(w.from, w.to) }) && w.to-w.from > killsOnly.to-killsOnly.from {
+					killsOnly = w
 				}
 			}
 			if i < len(obs) {
@@ -179,10 +195,11 @@ func (r *run) checkAvailability(faults []faultSpan) result {
 			}
 			return " at " + r.off(s.from)
 		}
-		parts = append(parts, fmt.Sprintf("%s %.4f ok; observer's longest window without a reply: %.0fms%s outside freezes of the leader/partitions, %.0fms%s during them",
-			ex, frac, ms(clean.to-clean.from), at(clean), ms(during.to-during.from), at(during)))
+		parts = append(parts, fmt.Sprintf("%s %.4f ok; observer's longest window without a reply: %.0fms%s outside freezes of the leader/partitions, %.0fms%s during them, %.0fms%s outside every freeze and partition (kills and quiet time)",
+			ex, frac, ms(clean.to-clean.from), at(clean), ms(during.to-during.from), at(during), ms(killsOnly.to-killsOnly.from), at(killsOnly)))
 		fig[ex] = map[string]any{"ok_fraction": frac, "ok": ok, "failed": failed,
-			"observer_gap_clean_ms": ms(clean.to - clean.from), "observer_gap_during_faults_ms": ms(during.to - during.from)}
+			"observer_gap_clean_ms": ms(clean.to - clean.from), "observer_gap_during_faults_ms": ms(during.to - during.from),
+			"observer_gap_outside_freezes_and_partitions_ms": ms(killsOnly.to - killsOnly.from)}
 		if ex == "rr" && time.Duration(clean.to-clean.from) > r.maxCleanGap() {
 			okAll = false
 		}
