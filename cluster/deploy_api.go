@@ -140,15 +140,7 @@ func (n *Node) Undeploy(ctx context.Context, name string) error {
 // Deployments returns the specs deployed in the cluster, as this node
 // knows them, ordered by name.
 func (n *Node) Deployments() []deploy.Spec {
-	d := n.deployer
-	d.mu.Lock()
-	var out []deploy.Spec
-	for _, e := range d.store {
-		if !e.GetDeleted() {
-			out = append(out, specFromWire(e.GetSpec()))
-		}
-	}
-	d.mu.Unlock()
+	out := n.deployer.liveSpecs()
 	slices.SortFunc(out, func(a, b deploy.Spec) int { return cmp.Compare(a.Name, b.Name) })
 	return out
 }
@@ -177,7 +169,9 @@ func (n *Node) Placements(ctx context.Context, service string) []deploy.Running 
 // closes the channel. The channel holds DeployEventBuffer events; a
 // watcher that falls behind misses events (Placements tells the state).
 // It is closed when the node stops.
-func (n *Node) WatchDeploy() (<-chan deploy.Event, func()) { return n.deployer.events.subscribe() }
+func (n *Node) WatchDeploy() (<-chan deploy.Event, func()) {
+	return n.deployer.events.subscribe(DeployEventBuffer)
+}
 
 // DeployEventBuffer is the capacity of the channel WatchDeploy returns.
 const DeployEventBuffer = 256
@@ -350,60 +344,10 @@ func (d *deployer) check(ctx context.Context, spec deploy.Spec) (progress, error
 	return p, nil
 }
 
-// deployObservers fans deploy events out without blocking the runtime.
-type deployObservers struct {
-	mu     sync.Mutex
-	subs   map[chan deploy.Event]struct{}
-	closed bool
-}
-
-func (o *deployObservers) subscribe() (<-chan deploy.Event, func()) {
-	ch := make(chan deploy.Event, DeployEventBuffer)
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closed {
-		close(ch)
-		return ch, func() {}
-	}
-	if o.subs == nil {
-		o.subs = map[chan deploy.Event]struct{}{}
-	}
-	o.subs[ch] = struct{}{}
-	return ch, func() {
-		o.mu.Lock()
-		defer o.mu.Unlock()
-		if _, ok := o.subs[ch]; ok {
-			delete(o.subs, ch)
-			close(ch)
-		}
-	}
-}
-
-func (o *deployObservers) publish(ev deploy.Event) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for ch := range o.subs {
-		select {
-		case ch <- ev:
-		default:
-		}
-	}
-}
-
-func (o *deployObservers) close() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.closed = true
-	for ch := range o.subs {
-		close(ch)
-	}
-	o.subs = nil
-}
-
 func (d *deployer) emit(ev deploy.Event) {
 	ev.Node = d.n.Name()
 	if ev.At.IsZero() {
 		ev.At = time.Now()
 	}
-	d.events.publish(ev)
+	d.events.publish(ev, nil)
 }

@@ -106,7 +106,7 @@ type deployer struct {
 	kick   chan struct{}
 	tasks  lifecycle.Group
 	ctl    *actors.Service
-	events deployObservers
+	events fanout[deploy.Event]
 
 	mu       sync.Mutex
 	store    map[string]*boursepb.DeployEntry
@@ -445,14 +445,7 @@ func (d *deployer) reconcile(now time.Time) {
 	self := d.n.Name()
 	// Which nodes route to which instances, read before the lock: the
 	// broker's tables are read without it.
-	d.mu.Lock()
-	var specs []deploy.Spec
-	for _, e := range d.store {
-		if !e.GetDeleted() {
-			specs = append(specs, specFromWire(e.GetSpec()))
-		}
-	}
-	d.mu.Unlock()
+	specs := d.liveSpecs()
 	holders := map[string]map[string]bool{} // instKey → nodes hosting a visible instance
 	blind := map[string]bool{}              // services whose exchange this node cannot read
 	for _, s := range specs {
@@ -1005,4 +998,17 @@ func (d *deployer) awaitExchange(ctx context.Context, exchange string) {
 		case <-t.C:
 		}
 	}
+}
+
+// liveSpecs returns the specs of the store that are not undeployed.
+func (d *deployer) liveSpecs() []deploy.Spec {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []deploy.Spec
+	for _, e := range d.store {
+		if !e.GetDeleted() {
+			out = append(out, specFromWire(e.GetSpec()))
+		}
+	}
+	return out
 }

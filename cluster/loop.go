@@ -136,7 +136,7 @@ func (n *Node) publish(c change, view []Member, quorum bool, dead map[string]boo
 		n.log.Info("member down", append(attrs, slog.String("reason", string(c.reason)))...)
 	}
 	n.publishView(view, quorum, dead, cl)
-	if dropped := n.observers.publish(ev); dropped > 0 {
+	if dropped := n.observers.publish(ev, cloneEvent); dropped > 0 {
 		n.log.Warn("membership event dropped for slow subscribers", slog.Int("subscribers", dropped))
 	}
 }

@@ -178,13 +178,7 @@ func runNodeChild(ctx context.Context, c *clustertest.Child) error {
 	if p := os.Getenv("NODE_PEERS"); p != "" {
 		cfg.Discovery = static.New(strings.Split(p, ",")...)
 	}
-	if l := os.Getenv("NODE_LABELS"); l != "" {
-		cfg.Labels = map[string]string{}
-		for _, kv := range strings.Split(l, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			cfg.Labels[k] = v
-		}
-	}
+	cfg.Labels = parseLabels(os.Getenv("NODE_LABELS"))
 	if os.Getenv("BOURSE_TEST_LOG") == "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}

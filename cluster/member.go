@@ -98,16 +98,20 @@ type MembershipEvent struct {
 // SubscriptionBuffer is the capacity of the channel Subscribe returns.
 const SubscriptionBuffer = 64
 
-// observers fans membership events out to subscribers without ever blocking
-// the membership goroutine.
-type observers struct {
+// fanout hands events to subscribers without ever blocking the one that
+// publishes: a subscriber whose channel is full misses the event. It
+// serves membership events (Node.Subscribe) and deployment events
+// (Node.WatchDeploy). The zero value is ready for use.
+type fanout[T any] struct {
 	mu     sync.Mutex
-	subs   map[chan MembershipEvent]struct{}
+	subs   map[chan T]struct{}
 	closed bool
 }
 
-func (o *observers) subscribe() (<-chan MembershipEvent, func()) {
-	ch := make(chan MembershipEvent, SubscriptionBuffer)
+// subscribe returns a channel of capacity size and the function that ends
+// the subscription and closes it.
+func (o *fanout[T]) subscribe(size int) (<-chan T, func()) {
+	ch := make(chan T, size)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
@@ -115,7 +119,7 @@ func (o *observers) subscribe() (<-chan MembershipEvent, func()) {
 		return ch, func() {}
 	}
 	if o.subs == nil {
-		o.subs = map[chan MembershipEvent]struct{}{}
+		o.subs = map[chan T]struct{}{}
 	}
 	o.subs[ch] = struct{}{}
 	return ch, func() {
@@ -128,14 +132,16 @@ func (o *observers) subscribe() (<-chan MembershipEvent, func()) {
 	}
 }
 
-// publish offers ev to every subscriber; a full channel misses it.
-func (o *observers) publish(ev MembershipEvent) (dropped int) {
+// publish offers ev to every subscriber, each its own copy when clone is
+// not nil; a full channel misses it.
+func (o *fanout[T]) publish(ev T, clone func(T) T) (dropped int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for ch := range o.subs {
 		e := ev
-		e.Member.Labels = maps.Clone(ev.Member.Labels)
-		e.Members = cloneMembers(ev.Members)
+		if clone != nil {
+			e = clone(ev)
+		}
 		select {
 		case ch <- e:
 		default:
@@ -147,7 +153,7 @@ func (o *observers) publish(ev MembershipEvent) (dropped int) {
 
 // close closes every subscriber's channel; later subscribers get a closed
 // channel.
-func (o *observers) close() {
+func (o *fanout[T]) close() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.closed = true
@@ -155,6 +161,14 @@ func (o *observers) close() {
 		close(ch)
 	}
 	o.subs = nil
+}
+
+// cloneEvent gives a subscriber a membership event of its own: it may
+// change its maps and slices.
+func cloneEvent(ev MembershipEvent) MembershipEvent {
+	ev.Member.Labels = maps.Clone(ev.Member.Labels)
+	ev.Members = cloneMembers(ev.Members)
+	return ev
 }
 
 func sortMembers(ms []Member) {

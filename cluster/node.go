@@ -100,7 +100,7 @@ type Node struct {
 	quorum      atomic.Bool               // the view holds a majority (see HasQuorum)
 	quorumUntil atomic.Pointer[time.Time] // see membership.quorumUntil
 	restarted   atomic.Bool               // see membership.restarted
-	observers   observers
+	observers   fanout[MembershipEvent]
 	lastAlive   []string // live peers when the membership goroutine ended (for Stop)
 
 	deployer *deployer    // the deployment runtime (deployer.go)
@@ -313,7 +313,9 @@ func (n *Node) setView(ms []Member) { n.view.Store(&ms) }
 // slow observer never delays membership. Since every event carries the whole
 // view, a subscriber that missed some still converges at the next one, and
 // Members always tells the current view. Stop closes every channel.
-func (n *Node) Subscribe() (<-chan MembershipEvent, func()) { return n.observers.subscribe() }
+func (n *Node) Subscribe() (<-chan MembershipEvent, func()) {
+	return n.observers.subscribe(SubscriptionBuffer)
+}
 
 // receive is the membership actor: it acknowledges leaving heartbeats (Stop
 // waits for the acknowledgement before it shuts remote down) and hands every

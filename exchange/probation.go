@@ -151,7 +151,6 @@ type health struct {
 	until     atomic.Int64 // unix nanos: the ejection's end
 	rampFrom  atomic.Int64 // unix nanos: when it was let back (0: not ramping)
 	ejections int          // guarded by probation.mu
-	lastErr   error        // guarded by probation.mu
 }
 
 // probation is a point's probation state.
@@ -259,8 +258,6 @@ func countsAgainst(err error) bool {
 	switch {
 	case err == nil:
 		return false
-	case errors.Is(err, errUndelivered):
-		return false // the handler is gone; its table entry goes soon
 	case errors.Is(err, ErrTimeout), errors.Is(err, ErrNodeDown):
 		return true
 	}
@@ -314,7 +311,6 @@ func (pr *probation) eject(g *group, hs *health, fails int, cause error) {
 		pr.active.Add(1)
 	}
 	hs.state.Store(ejected)
-	hs.lastErr = cause
 	hs.fails.Store(0)
 	ev := HealthEvent{Type: Ejected, Exchange: pr.name, Handler: hs.id, Node: hs.node, Failures: fails,
 		Ejections: hs.ejections, Until: until, Err: cause, At: time.Now()}

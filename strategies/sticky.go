@@ -195,17 +195,25 @@ func (p *stickyPicker) Pick(req Request) (Decision, error) {
 	if p.owners == nil {
 		return Decision{}, nil
 	}
-	var h uint64
-	switch {
-	case p.hash != nil:
-		h = mix64(p.hash(req))
-	case req.Key == "":
+	h, keyed := p.hashOf(req)
+	if !keyed {
 		i := p.next.Add(1) - 1
 		return Decision{Target: int(i % p.n)}, nil
-	default:
-		h = hashString(req.Key)
 	}
 	return Decision{Target: int(p.owners[reduce(h, len(p.owners))])}, nil
+}
+
+// hashOf returns req's hash, and false for a request without a key (and
+// without a hash function), which goes round-robin.
+func (p *stickyPicker) hashOf(req Request) (uint64, bool) {
+	switch {
+	case p.hash != nil:
+		return mix64(p.hash(req)), true
+	case req.Key == "":
+		return 0, false
+	default:
+		return hashString(req.Key), true
+	}
 }
 
 // PickAvoiding sends a key whose owner is avoided to the owner of the next
@@ -216,11 +224,8 @@ func (p *stickyPicker) PickAvoiding(req Request, avoid func(int) bool) (Decision
 	if p.owners == nil {
 		return Decision{}, nil
 	}
-	var h uint64
-	switch {
-	case p.hash != nil:
-		h = mix64(p.hash(req))
-	case req.Key == "":
+	h, keyed := p.hashOf(req)
+	if !keyed {
 		i := p.next.Add(1) - 1
 		for k := uint64(0); k < p.n; k++ {
 			if t := int((i + k) % p.n); !avoid(t) {
@@ -228,8 +233,6 @@ func (p *stickyPicker) PickAvoiding(req Request, avoid func(int) bool) (Decision
 			}
 		}
 		return Decision{Target: int(i % p.n)}, nil
-	default:
-		h = hashString(req.Key)
 	}
 	part := reduce(h, len(p.owners))
 	for k := range len(p.owners) {
