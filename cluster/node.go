@@ -93,7 +93,9 @@ type Node struct {
 	joined     chan struct{} // closed when membership is settled (see Start)
 	wg         sync.WaitGroup
 
-	probeCtx    context.Context // canceled by Stop; aborts probes' dials
+	probeCtx context.Context // canceled by Stop; aborts probes' dials
+	// dialProbe, when set (by tests), replaces the TCP dial of probes.
+	dialProbe   func(ctx context.Context, addr string) error
 	cancelProbe context.CancelFunc
 
 	view        atomic.Pointer[[]Member]
@@ -110,6 +112,9 @@ type Node struct {
 	stopErr  error
 }
 
+// probeResult is a probe's answer. For a verify (req.verify), reachable
+// false means the peer's host refused the connection: the process is gone;
+// any other outcome counts as reachable.
 type probeResult struct {
 	req       probeReq
 	reachable bool
@@ -354,6 +359,7 @@ func (n *Node) onLinkDown(addr string) {
 	select {
 	case n.terminated <- addr:
 	default: // a check of it (or of others) is queued; the next tick probes anyway
+		n.log.Debug("data link down not queued: checks backlog full", slog.String("peer_address", addr))
 	}
 }
 

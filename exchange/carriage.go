@@ -389,10 +389,11 @@ func (h *Hub) onLinkDown(peer string, err error) {
 		level = slog.LevelDebug // a node that stops closes its link before it says it leaves
 	}
 	h.log.Log(context.Background(), level, "bourse: data link to a node ended; failing the calls waiting on it", slog.String("peer", addr), slog.Any("error", err))
-	h.inbox.failNode(addr)
+	// Membership first: its check of the peer runs while the calls fail.
 	if h.cfg.OnPeerDown != nil && !errors.Is(err, link.ErrPeerLeft) {
 		h.cfg.OnPeerDown(addr)
 	}
+	h.inbox.failNode(addr)
 }
 
 // stopLink closes the data link, flushing what is queued.
