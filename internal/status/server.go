@@ -19,12 +19,12 @@ import (
 
 // The paths a Server serves. Every one answers GET (and HEAD) only.
 const (
-	PathPage      = "/"               // the status page (HTML)
-	PathStatus    = "/api/status"     // Document: all of the below at one time
-	PathNode      = "/api/node"       // NodeDoc
-	PathMembers   = "/api/members"    // []MemberDoc
-	PathExchanges = "/api/exchanges"  // []ExchangeDoc; ?name=X: that one ExchangeDoc
-	PathLink      = "/api/link"       // LinkDoc
+	PathPage      = "/"              // the status page (HTML)
+	PathStatus    = "/api/status"    // Document: all of the below at one time
+	PathNode      = "/api/node"      // NodeDoc
+	PathMembers   = "/api/members"   // []MemberDoc
+	PathExchanges = "/api/exchanges" // []ExchangeDoc; ?name=X: that one ExchangeDoc
+	PathLink      = "/api/link"      // LinkDoc
 )
 
 // DefaultInterval is Config.Interval's default.
@@ -115,12 +115,12 @@ type Server struct {
 	samples sampler
 	members memberLog
 
-	srv    *http.Server
-	addr   string
-	quit   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
-	err    error
+	srv  *http.Server
+	addr string
+	quit chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+	err  error
 }
 
 // New makes a server that is not listening: Handler serves its page and
