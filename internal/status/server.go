@@ -204,7 +204,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	return s.err
 }
 
-// sample takes a sample every Interval until Stop.
+// sample takes a sample every Interval until Stop, and updates the member
+// log, so that a member's "since" is when the server noticed it, within an
+// interval, whether or not anyone was reading.
 func (s *Server) sample() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.Interval)
@@ -213,6 +215,7 @@ func (s *Server) sample() {
 		select {
 		case now := <-t.C:
 			s.samples.take(s.cfg, now)
+			s.memberDocs(now) // notice members coming and going without a reader
 		case <-s.quit:
 			return
 		}

@@ -278,6 +278,11 @@ func TestLiveServer(t *testing.T) {
 	if d := fetch(); len(d.Members) != 3 {
 		t.Fatalf("members: %+v", d.Members)
 	}
+	first := fetch()
+	time.Sleep(30 * time.Millisecond)
+	if again := fetch(); again.Members[0].Since != first.Members[0].Since || again.Time == first.Time {
+		t.Errorf("a member's since moved (%s, then %s) with nothing changed", first.Members[0].Since, again.Members[0].Since)
+	}
 	c.drop("n3")
 	d := fetch()
 	if len(d.Members) != 3 || d.Members[2].Node != "n3" || d.Members[2].Alive || !d.Members[0].Alive {

@@ -163,6 +163,8 @@ func TestStatusPageInBrowser(t *testing.T) {
 			x := ev.str(`document.querySelector('[data-exchange="orders"] .facts').innerText.replace(/\n/g, " ")`)
 			return !strings.Contains(x, "requests/s 0 ") && !strings.Contains(x, "p50 / p99 –"), x
 		})
+		var err error
+		t.Logf("members as the page shows them:\n%s", evaluator{ctx: bctx, err: &err}.str(`document.getElementById("members").innerText`))
 		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)) // quality 100: PNG
 		if err != nil {
 			t.Fatalf("screenshot: %v", err)
