@@ -43,6 +43,9 @@ const (
 func chromium(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("BOURSE_CHROMIUM"); p != "" {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Fatalf("BOURSE_CHROMIUM=%s: %v", p, err)
+		}
 		return p
 	}
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
