@@ -87,7 +87,8 @@ type Config struct {
 	// Interval is the sampler's period, over which rates and latencies are
 	// computed; 0 means DefaultInterval.
 	Interval time.Duration
-	// Logger; nil means slog.Default().
+	// Logger logs a server that stops serving on its own; nil means
+	// slog.Default().
 	Logger *slog.Logger
 }
 
@@ -173,7 +174,9 @@ func Listen(addr string, cfg Config) (*Server, error) {
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		_ = s.srv.Serve(ln) // ErrServerClosed after Shutdown
+		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.cfg.Logger.Error("bourse: status: the page's server stopped", slog.String("address", s.addr), slog.Any("error", err))
+		}
 	}()
 	go s.sample()
 	return s, nil
