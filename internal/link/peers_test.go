@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
 )
 
 // Peers lists each peer with its connection's counters on both sides, and
