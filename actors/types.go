@@ -105,7 +105,7 @@ const (
 )
 
 // What a broker reports about its exchanges (Broker.Stats,
-// Broker.Subscriptions, Broker.LinkStats).
+// Broker.Subscriptions, Broker.LinkStats, Broker.LinkPeers).
 type (
 	// Stats are an exchange's counters on this node: Published (publications
 	// accepted from this node), Delivered (copies handed to its
@@ -124,6 +124,12 @@ type (
 	// FramesReceived, BytesReceived, and PeerFailures (connections that
 	// broke).
 	LinkStats = exchange.LinkStats
+	// LinkPeerStats is the data link's state with one other node: Peer
+	// (its data-link address), Out and OutError (the connection to it and
+	// its failure), Queued (bytes waiting), FramesSent and BytesSent, In
+	// (a connection from it), FramesReceived and BytesReceived, counted on
+	// the current connections.
+	LinkPeerStats = exchange.LinkPeerStats
 )
 
 // Exchange kinds.

@@ -426,3 +426,40 @@ func (h *Hub) LinkStats() (s LinkStats, ok bool) {
 	return LinkStats{FramesSent: ls.FramesSent, BytesSent: ls.BytesSent, Writes: ls.Writes,
 		FramesReceived: ls.FramesReceived, BytesReceived: ls.BytesReceived, PeerFailures: ls.PeerFailures}, true
 }
+
+// LinkPeerStats is the data link's state with one other node (LinkPeers):
+// the counters are those of the current connections, which start from zero
+// when one is dialled again; LinkStats has the totals.
+type LinkPeerStats struct {
+	// Peer is the other node's data-link address (cluster.Member.Data).
+	Peer string
+	// Out reports a connection to the node, open or being dialled;
+	// OutError is its failure ("" when none). Queued is how many bytes wait
+	// to be written to it.
+	Out      bool
+	OutError string
+	Queued   int
+	// FramesSent and BytesSent count what was written to the node.
+	FramesSent, BytesSent uint64
+	// In reports an open connection from the node; FramesReceived and
+	// BytesReceived count what it carried.
+	In                            bool
+	FramesReceived, BytesReceived uint64
+}
+
+// LinkPeers returns the data link's state with each node it has a
+// connection to or from, sorted by data-link address; nil when the hub has
+// no link. It does not block on the network.
+func (h *Hub) LinkPeers() []LinkPeerStats {
+	if h.link == nil {
+		return nil
+	}
+	ps := h.link.Peers()
+	out := make([]LinkPeerStats, len(ps))
+	for i, p := range ps {
+		out[i] = LinkPeerStats{Peer: p.Peer, Out: p.Out, OutError: p.OutError, Queued: p.Queued,
+			FramesSent: p.FramesSent, BytesSent: p.BytesSent,
+			In: p.In, FramesReceived: p.FramesReceived, BytesReceived: p.BytesReceived}
+	}
+	return out
+}

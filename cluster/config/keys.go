@@ -38,6 +38,7 @@ var keys = []struct{ field, key string }{
 	{"cluster.Config.RebalanceInterval", "cluster.rebalance_interval"},
 	{"cluster.Config.MetricsListen", "metrics.listen"},
 	{"cluster.Config.MetricsProtoactor", "metrics.protoactor"},
+	{"cluster.Config.StatusListen", "status.listen"},
 	{"static.Peers", "cluster.discovery.peers"},
 	{"consul.Config.Address", "cluster.discovery.consul.address"},
 	{"consul.Config.Token", "cluster.discovery.consul.token"},

@@ -60,6 +60,7 @@ func TestEveryCoreRuleHasAKey(t *testing.T) {
 		clusterCase("data port is port", "node.data_port", func(c *cluster.Config) { c.Port, c.DataPort = 7101, 7101 }),
 		clusterCase("metrics listen", "metrics.listen", func(c *cluster.Config) { c.MetricsListen = "localhost" }),
 		clusterCase("metrics protoactor", "metrics.protoactor", func(c *cluster.Config) { c.MetricsProtoactor = true }),
+		clusterCase("status listen", "status.listen", func(c *cluster.Config) { c.StatusListen = "localhost" }),
 		clusterCase("labels", `node.labels["zone"]`, func(c *cluster.Config) { c.Labels = map[string]string{"zone": "-eu"} }),
 		clusterCase("heartbeat", "cluster.heartbeat_interval", func(c *cluster.Config) { c.HeartbeatInterval = time.Millisecond }),
 		clusterCase("join timeout", "cluster.join_timeout", func(c *cluster.Config) { c.JoinTimeout = -1 }),

@@ -282,6 +282,9 @@ func (p *parser) build(o options) *File {
 	if b, ok := p.boolean("metrics.protoactor"); ok {
 		cfg.MetricsProtoactor = b
 	}
+	if s, ok := p.str("status.listen"); ok {
+		cfg.StatusListen = s
+	}
 	p.checkCore(cfg)
 	cfg.TLS = p.tlsConfig()
 

@@ -117,6 +117,9 @@ var schema = sectionOf(map[string]*schemaNode{
 		"listen":     leafNode,
 		"protoactor": leafNode,
 	}),
+	"status": sectionOf(map[string]*schemaNode{
+		"listen": leafNode,
+	}),
 })
 
 // envVars maps the keys the environment can set to their variables. Lists of
@@ -129,6 +132,7 @@ var envVars = []struct{ key, env string }{
 	{"node.data_port", "BOURSE_NODE_DATA_PORT"},
 	{"metrics.listen", "BOURSE_METRICS_LISTEN"},
 	{"metrics.protoactor", "BOURSE_METRICS_PROTOACTOR"},
+	{"status.listen", "BOURSE_STATUS_LISTEN"},
 	{"cluster.name", "BOURSE_CLUSTER_NAME"},
 	{"cluster.heartbeat_interval", "BOURSE_CLUSTER_HEARTBEAT_INTERVAL"},
 	{"cluster.suspect_after", "BOURSE_CLUSTER_SUSPECT_AFTER"},
