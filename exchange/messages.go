@@ -37,6 +37,9 @@ type Request struct {
 	// this node; nil when the point is gone, or for a request from another
 	// node without a deadline (which cannot expire: nothing looks it up).
 	expired *atomic.Uint64
+	// load counts the request in its handler's requests in flight until
+	// it is answered or dropped (capacity.go); nil when not counted.
+	load *load
 	// replier takes the answer to the caller, wherever it waits: a
 	// *localReply or a *remoteReply (carriage.go), nil when there is no one
 	// to answer.
@@ -115,6 +118,9 @@ func (r *Request) DropExpired() bool {
 	if r.expired != nil {
 		r.expired.Add(1)
 	}
+	if r.load != nil {
+		r.load.release()
+	}
 	return true
 }
 
@@ -137,6 +143,9 @@ func (r *Request) Fail(err error) bool {
 func (r *Request) answer(payload proto.Message, err error) bool {
 	if r.replier == nil || !r.answered.CompareAndSwap(false, true) {
 		return false
+	}
+	if r.load != nil {
+		r.load.release() // before the reply, which tells the caller the free capacity
 	}
 	if err != nil && CodeOf(err) == boursepb.Code_CODE_HANDLER {
 		var he *HandlerError
