@@ -44,9 +44,9 @@ func localFirstFactory(p Params) (Strategy, error) {
 	}
 	o := OverloadWait
 	if v, ok := p["overload"]; ok && v != nil {
-		switch s, _ := v.(string); s {
-		case "wait", "":
-		case "fail":
+		switch s, ok := v.(string); {
+		case ok && (s == "wait" || s == ""):
+		case ok && s == "fail":
 			o = OverloadFail
 		default:
 			return nil, paramError(NameLocalFirst, "overload", "is %v, want \"wait\" or \"fail\"", v)
