@@ -270,3 +270,24 @@ func TestConnectRejectsBadLimits(t *testing.T) {
 		}
 	}
 }
+
+// A request its handler discards gives its place back, and nothing is sent.
+func TestDiscardFreesItsPlace(t *testing.T) {
+	h, sys := newHub(t, reqResp("disc", "round-robin"))
+	r := &recorder{name: "a"}
+	r.reply = func(req *exchange.Request) {
+		if !req.Discard() || req.Discard() || req.Respond(str("late")) {
+			t.Error("Discard: want true once, then nothing answered")
+		}
+	}
+	pid := spawnRecorder(t, sys, r)
+	if _, err := h.Connect(testCtx(t), "disc", pid, exchange.QueueLimit(0)); err != nil {
+		t.Fatal(err)
+	}
+	replies := &recorder{name: "replies"}
+	rpid := spawnRecorder(t, sys, replies)
+	for i := 0; i < 20; i++ {
+		eventually(t, "room", func() bool { return h.RequestAsync(rpid, "disc", str("x")) == nil })
+	}
+	eventually(t, "all 20 seen", func() bool { return r.count() == 20 })
+}

@@ -12,7 +12,10 @@ import (
 
 // Request is what a handler actor receives for each request routed to it. The
 // handler answers exactly once, with Respond or Fail, from any goroutine; later
-// answers are ignored. A Request must not be modified.
+// answers are ignored. Until it is answered (or dropped, DropExpired, or
+// discarded, Discard) it counts among its handler's requests in flight,
+// which are bounded (Concurrency, QueueLimit). A Request must not be
+// modified.
 type Request struct {
 	// Exchange is the exchange the request came through.
 	Exchange string
@@ -117,6 +120,22 @@ func (r *Request) DropExpired() bool {
 	}
 	if r.expired != nil {
 		r.expired.Add(1)
+	}
+	if r.load != nil {
+		r.load.release()
+	}
+	return true
+}
+
+// Discard marks r answered without sending anything, for a handler that
+// decides not to answer (its caller gave up), and reports whether it did
+// (false when r was already answered). Like an answer, it frees r's place
+// among its handler's requests in flight (Concurrency, QueueLimit): a
+// request that is never answered, dropped or discarded keeps its place for
+// good. It may be called from any goroutine.
+func (r *Request) Discard() bool {
+	if !r.answered.CompareAndSwap(false, true) {
+		return false
 	}
 	if r.load != nil {
 		r.load.release()
