@@ -17,7 +17,10 @@ const (
 	scenarioReqResp  = "reqresp"
 	scenarioFanout   = "fanout"
 	scenarioBaseline = "baseline"
-	scenarioAll      = "all"
+	// scenarioLocalFirst runs on 3 nodes of its own (localfirst.go); "all"
+	// does not include it.
+	scenarioLocalFirst = "localfirst"
+	scenarioAll        = "all"
 )
 
 // strategyNames are the strategies -strategy accepts: the built-in ones that
@@ -45,9 +48,12 @@ type config struct {
 	chartFile   string
 	cpuProfile  string
 	compare     bool
-	progress    string // auto, on, off
-	metrics     string // -metrics: node1's metrics address, "" for none
-	metricsPA   bool   // -metrics-protoactor
+	progress    string        // auto, on, off
+	metrics     string        // -metrics: node1's metrics address, "" for none
+	metricsPA   bool          // -metrics-protoactor
+	lfRequests  int           // -lf-requests
+	lfCallers   int           // -lf-callers
+	lfWork      time.Duration // -lf-work
 }
 
 // parseFlags parses args (without the program name). Errors name the flag.
@@ -55,7 +61,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.scenario, "scenario", scenarioReqResp, "what to run, comma-separated: reqresp, fanout, baseline or all")
+	fs.StringVar(&c.scenario, "scenario", scenarioReqResp, "what to run, comma-separated: reqresp, fanout, baseline, all, or localfirst (3 nodes of its own; not in all)")
 	fs.IntVar(&c.nodes, "nodes", 1, "nodes of the request-response and baseline rows: 1 (in process) or 3 (caller, authority and handler each on its own process)")
 	fs.StringVar(&c.strategy, "strategy", "round-robin", "strategy of the request-response exchange: "+strings.Join(strategyNames, ", "))
 	fs.IntVar(&c.handlers, "handlers", 1, "handlers connected to the request-response exchange")
@@ -73,6 +79,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.progress, "progress", "auto", "progress display on stderr: auto (when stderr is a terminal), on or off")
 	fs.StringVar(&c.metrics, "metrics", "", `serve every node's metrics, as YAML metrics.listen does: node1's (this process's) on this host:port ("127.0.0.1:0" picks a free port; the address is printed on stderr), the other nodes' on free ports; "" for none (the default), to measure what metrics cost`)
 	fs.BoolVar(&c.metricsPA, "metrics-protoactor", false, "with -metrics, protoactor's own instruments too, as YAML metrics.protoactor does")
+	fs.IntVar(&c.lfRequests, "lf-requests", 5000, "localfirst: requests of each phase")
+	fs.IntVar(&c.lfCallers, "lf-callers", 8, "localfirst: callers on node 1 in the saturated phase")
+	fs.DurationVar(&c.lfWork, "lf-work", time.Millisecond, "localfirst: each handler's work per request in the saturated phase")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
@@ -117,9 +126,9 @@ func (c config) validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	for _, s := range c.scenarios() {
 		switch s {
-		case scenarioReqResp, scenarioFanout, scenarioBaseline, scenarioAll:
+		case scenarioReqResp, scenarioFanout, scenarioBaseline, scenarioAll, scenarioLocalFirst:
 		default:
-			bad("-scenario: unknown scenario %q (known: reqresp, fanout, baseline, all)", s)
+			bad("-scenario: unknown scenario %q (known: reqresp, fanout, baseline, all, localfirst)", s)
 		}
 	}
 	if c.nodes != 1 && c.nodes != 3 {
@@ -149,6 +158,15 @@ func (c config) validate() error {
 		if _, _, err := net.SplitHostPort(c.metrics); err != nil {
 			bad("-metrics: %q is not host:port (e.g. 127.0.0.1:9464, or 127.0.0.1:0 for a free port)", c.metrics)
 		}
+	}
+	if c.lfRequests < 1 || c.lfRequests > 10_000_000 {
+		bad("-lf-requests: %d, want 1..10000000", c.lfRequests)
+	}
+	if c.lfCallers < 1 || c.lfCallers > 10000 {
+		bad("-lf-callers: %d, want 1..10000", c.lfCallers)
+	}
+	if c.lfWork < 0 || c.lfWork > time.Second {
+		bad("-lf-work: %v, want 0..1s", c.lfWork)
 	}
 	if c.fanoutNodes < 1 || c.fanoutNodes > 16 {
 		bad("-fanout-nodes: %d, want 1..16", c.fanoutNodes)

@@ -20,6 +20,8 @@ type Results struct {
 	Rows    []Row         `json:"rows"`
 	Ratios  []Ratio       `json:"ratios,omitempty"`
 	Fanout  *FanoutResult `json:"fanout,omitempty"`
+	// LocalFirst is the localfirst scenario's (localfirst.go).
+	LocalFirst *LocalFirstResult `json:"local_first,omitempty"`
 	// Peers is the NATS run of -compare, as bench/peers reported it.
 	Peers       *Results `json:"peers,omitempty"`
 	PeersRatios []Ratio  `json:"peers_ratios,omitempty"`

@@ -174,8 +174,16 @@ func (h *Hub) deliverRequest(in *codec.InRequest) {
 		h.refuse(in, fmt.Errorf("%w: request without a payload", ErrInvalid))
 		return
 	}
+	l := h.loads.get(in.Handler)
+	if l != nil && !l.acquire() {
+		h.refuseFull(in, l)
+		return
+	}
 	payload, err := h.codec.Payload(in.URL, in.Value)
 	if err != nil {
+		if l != nil {
+			l.release()
+		}
 		h.log.Warn("bourse: undecodable request payload", slog.String("exchange", in.Exchange), slog.Any("error", err))
 		h.refuse(in, fmt.Errorf("%w: payload: %v", ErrInvalid, err))
 		return
@@ -190,6 +198,7 @@ func (h *Hub) deliverRequest(in *codec.InRequest) {
 			Payload:    payload,
 			from:       in.Handler,
 			corr:       in.Corr,
+			load:       l,
 		},
 		via: remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: deliverTo(in)},
 	}
@@ -215,6 +224,17 @@ func (h *Hub) refuse(in *codec.InRequest, err error) {
 	}
 	back := remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: deliverTo(in)}
 	back.reply(&Request{Exchange: in.Exchange, Tag: in.Tag, from: in.Handler, corr: in.Corr}, nil, err)
+}
+
+// refuseFull answers a request from another node whose handler's limit
+// and queue (l) are full with ErrOverloaded, at once, and with the
+// handler's free capacity, which the caller's node takes as an advert.
+func (h *Hub) refuseFull(in *codec.InRequest, l *load) {
+	if in.ReplyTo.Address == "" {
+		return
+	}
+	back := remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: deliverTo(in)}
+	back.reply(&Request{Exchange: in.Exchange, Tag: in.Tag, from: in.Handler, corr: in.Corr, load: l}, nil, ErrOverloaded)
 }
 
 // deliverTo returns where the answer to in goes on from the caller's
@@ -256,6 +276,10 @@ type remoteReply struct {
 
 func (rr *remoteReply) reply(r *Request, payload proto.Message, err error) {
 	w := rr.h.codec.Reply(codec.OutReply{Exchange: r.Exchange, Corr: r.corr, Tag: r.Tag, From: r.from, DeliverTo: rr.deliverTo})
+	if r.load != nil {
+		// The capacity advert, piggybacked (capacity.go).
+		w.Free, w.HasFree = r.load.free(), true
+	}
 	if err == nil {
 		w.Payload = payload
 	} else {
@@ -272,6 +296,9 @@ func (rr *remoteReply) reply(r *Request, payload proto.Message, err error) {
 
 // deliverReply takes a reply from another node to a local caller.
 func (h *Hub) deliverReply(in *codec.InReply) {
+	if in.HasFree {
+		h.heard(in)
+	}
 	r := &Reply{Exchange: in.Exchange, Tag: in.Tag, From: in.From, corr: in.Corr}
 	if in.Err != nil {
 		r.Err = ErrorFromWire(in.Err)
@@ -288,6 +315,16 @@ func (h *Hub) deliverReply(in *codec.InReply) {
 		return
 	}
 	h.inbox.deliverRemote(r)
+}
+
+// heard takes the capacity advert a reply carries, when the exchange's
+// strategy routes by load.
+func (h *Hub) heard(in *codec.InReply) {
+	if p := (*h.points.Load())[in.Exchange]; p != nil && p.ads != nil {
+		if a := p.ads.get(in.From); a != nil {
+			a.heard(in.Free, monoNow())
+		}
+	}
 }
 
 // deliverPublication copies a publication from another node to the local

@@ -43,7 +43,7 @@ func TestParseErrors(t *testing.T) {
 			name: "unknown strategy",
 			yaml: strings.Replace(base, "strategy: consensus", "strategy: round_robin", 1),
 			key:  "exchanges[2].strategy", line: 10,
-			want: []string{`unknown strategy "round_robin"`, "known: consensus, consensus-round-robin, default, fun, round-robin, sticky, sticky-fun", `did you mean "round-robin"?`},
+			want: []string{`unknown strategy "round_robin"`, "known: consensus, consensus-round-robin, default, fun, local-first, round-robin, sticky, sticky-fun", `did you mean "round-robin"?`},
 		},
 		{
 			name: "unknown kind",
@@ -343,6 +343,12 @@ func TestParseErrors(t *testing.T) {
 			yaml: base + "broker: {max_redirects: 100}\n",
 			key:  "broker.max_redirects", line: 11,
 			want: []string{"100 is out of range 0..64"},
+		},
+		{
+			name: "handlers queue out of range",
+			yaml: base + "broker: {handlers: {queue: -5}}\n",
+			key:  "broker.handlers.queue", line: 11,
+			want: []string{"-5 is out of range -1..16777216"},
 		},
 		{
 			name: "workers out of range",

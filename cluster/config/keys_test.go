@@ -68,6 +68,8 @@ func TestEveryCoreRuleHasAKey(t *testing.T) {
 		clusterCase("lease", "cluster.lease_duration", func(c *cluster.Config) { c.Exchange.LeaseDuration = time.Millisecond }),
 		clusterCase("max redirects", "broker.max_redirects", func(c *cluster.Config) { c.Exchange.MaxRedirects = 65 }),
 		clusterCase("workers", "broker.workers", func(c *cluster.Config) { c.Exchange.Workers = -1 }),
+		clusterCase("handlers concurrency", "broker.handlers.concurrency", func(c *cluster.Config) { c.Exchange.Handlers.Concurrency = -1 }),
+		clusterCase("handlers queue", "broker.handlers.queue", func(c *cluster.Config) { c.Exchange.Handlers.Queue = -2 }),
 		{"peer", "cluster.discovery.peers[1]", peerErr},
 		{"consul address", "cluster.discovery.consul.address", consul.Config{Address: "x"}.Validate()},
 		{"consul ttl", "cluster.discovery.consul.ttl", consulErr(consul.Config{TTL: time.Microsecond})},

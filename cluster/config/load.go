@@ -276,6 +276,12 @@ func (p *parser) build(o options) *File {
 			*kd.d = v
 		}
 	}
+	if n, ok := p.integer("broker.handlers.concurrency", 0, actors.MaxConcurrency); ok {
+		cfg.Exchange.Handlers.Concurrency = n
+	}
+	if n, ok := p.integer("broker.handlers.queue", actors.NoQueue, actors.MaxQueue); ok {
+		cfg.Exchange.Handlers.Queue = n
+	}
 	if s, ok := p.str("metrics.listen"); ok {
 		cfg.MetricsListen = s
 	}

@@ -83,6 +83,10 @@ var schema = sectionOf(map[string]*schemaNode{
 			"ramp":          leafNode,
 			"probe_timeout": leafNode,
 		}),
+		"handlers": sectionOf(map[string]*schemaNode{
+			"concurrency": leafNode,
+			"queue":       leafNode,
+		}),
 	}),
 	"exchanges": {shape: sectionList, fields: map[string]*schemaNode{
 		"name":     leafNode,
@@ -157,6 +161,8 @@ var envVars = []struct{ key, env string }{
 	{"broker.probation.max_eject", "BOURSE_BROKER_PROBATION_MAX_EJECT"},
 	{"broker.probation.ramp", "BOURSE_BROKER_PROBATION_RAMP"},
 	{"broker.probation.probe_timeout", "BOURSE_BROKER_PROBATION_PROBE_TIMEOUT"},
+	{"broker.handlers.concurrency", "BOURSE_BROKER_HANDLERS_CONCURRENCY"},
+	{"broker.handlers.queue", "BOURSE_BROKER_HANDLERS_QUEUE"},
 	{"log.level", "BOURSE_LOG_LEVEL"},
 	{"log.format", "BOURSE_LOG_FORMAT"},
 }
