@@ -35,8 +35,19 @@ func remoteOptions(tlsCfg *tls.Config) []remote.ConfigOption {
 		remote.WithDialOptions(grpc.WithTransportCredentials(client),
 			grpc.WithInitialWindowSize(grpcWindow), grpc.WithInitialConnWindowSize(4*grpcWindow)),
 		remote.WithServerOptions(server...),
+		remote.WithEndpointWriterQueueSize(endpointWriterQueue),
 	}
 }
+
+// endpointWriterQueue is the initial size of the mailbox of each of
+// remote's endpoint writers (one per peer). remote's default, 1,000,000,
+// allocates a ring of a million interface values, 16 MB, per peer at its
+// first message: 61 of a chaos node's 69 MB of live heap with 4 peers. The
+// ring grows by doubling when it fills, so a small start bounds nothing;
+// and a process's memory is what the kernel frees before it closes a
+// killed process's sockets (0.1 ms per MB here), which is what its peers
+// wait for to see it dead.
+const endpointWriterQueue = 1024
 
 // remoteMaxRetries bounds how long one of remote's endpoint writers blocks
 // when it cannot connect: it sleeps 2 s after every failed attempt

@@ -12,8 +12,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,7 +60,7 @@ func (c childConfig) env() []string {
 		"CHAOS_RR_CALLERS=" + strconv.Itoa(c.rrCallers), "CHAOS_LEAD_CALLERS=" + strconv.Itoa(c.leadCallers),
 		"CHAOS_LEADER_SOURCE=" + c.leaderSource,
 		"CHAOS_LOAD_END=" + strconv.FormatInt(c.loadEnd, 10), "CHAOS_SEED=" + strconv.FormatUint(c.seed, 10),
-		"CHAOS_DEBUG=" + debugEnv(),
+		"CHAOS_DEBUG=" + debugEnv(), "CHAOS_HEAPPROF=" + heapProfEnv(),
 	}
 }
 
@@ -417,7 +419,29 @@ func (c *child) load(ctx context.Context, end int64, key string) {
 	wg.Wait()
 	c.reqs.flush()
 	c.streams.summary()
+	writeHeapProfile(c.cfg.node)
 	c.out.emit(event{E: evLoadDone})
+}
+
+// writeHeapProfile writes the process's heap profile to
+// $CHAOS_HEAPPROF/<node>-<pid>.heap when that is set (-chaos.debug with
+// -chaos.log): what a node process holds decides how long the kernel takes
+// to tear it down after kill -9, before its sockets close.
+func writeHeapProfile(node string) {
+	dir := os.Getenv("CHAOS_HEAPPROF")
+	if dir == "" {
+		return
+	}
+	runtime.GC()
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.heap", node, os.Getpid())))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "chaos child %s: heap profile: %v\n", node, err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		fmt.Fprintf(os.Stderr, "chaos child %s: heap profile: %v\n", node, err)
+	}
 }
 
 // publish publishes a numbered message every 1-2 ms until ctx ends. A failed

@@ -37,3 +37,12 @@ func debugEnv() string {
 	}
 	return ""
 }
+
+// heapProfEnv is the children's CHAOS_HEAPPROF: with -chaos.debug and
+// -chaos.log, each writes its heap profile there when its load ends.
+func heapProfEnv() string {
+	if *flagDebug {
+		return *flagLog
+	}
+	return ""
+}
