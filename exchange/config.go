@@ -60,6 +60,10 @@ type Config struct {
 	// this node's rotation for a while (probation.go). The zero value is
 	// on, with the defaults; Probation.Failures = ProbationOff turns it off.
 	Probation ProbationConfig
+	// Subscribers bounds each local subscriber's pending publications (the
+	// default of Subscribe's options; flow.go): Pending 0 means
+	// DefaultPendingLimit, Overflow OverflowDefault means DropNewest.
+	Subscribers SubscriberConfig
 	// OnPeerDown, when not nil, is called (from the data link's goroutine,
 	// so it must not block) with the remote address of a node whose data
 	// link connection broke without a goodbye: the cluster layer checks at
@@ -120,6 +124,9 @@ func (c Config) Validate() error {
 	}
 	if c.LeaseDuration < 0 {
 		return errs.Field("exchange.Config.LeaseDuration", "is %v, want 0 (the default) or more", c.LeaseDuration)
+	}
+	if err := c.Subscribers.validate("exchange.Config.Subscribers"); err != nil {
+		return err
 	}
 	pc := c.Probation
 	switch {
