@@ -221,3 +221,50 @@ func TestCanceled(t *testing.T) {
 		t.Errorf("canceled run took %v", d)
 	}
 }
+
+// TestSlowSubscriber runs the slow-subscriber scenario at a tiny size, one
+// policy per process (node 1 runs in the test's process): a bound of 50
+// pending publications, a subscriber that takes 50/s, 3 s. Each policy
+// drops (the publisher goes 10 times faster), the subscriber's pending
+// publications never exceed the bound, and disconnect ends the
+// subscription.
+func TestSlowSubscriber(t *testing.T) {
+	for _, policy := range []string{"drop-newest", "drop-oldest", "disconnect"} {
+		t.Run(policy, func(t *testing.T) {
+			if !clustertest.Isolate(t) {
+				return
+			}
+			_, res := runBench(t, "-scenario", "slow-subscriber", "-slow-duration", "3s", "-slow-sample", "500ms", "-slow-rate", "50",
+				"-slow-pending", "50", "-slow-payload", "64", "-slow-policies", policy)
+			if len(res.Slow) != 1 {
+				t.Fatalf("%d runs, want 1", len(res.Slow))
+			}
+			r := res.Slow[0]
+			if len(r.Samples) < 3 {
+				t.Fatalf("%d samples", len(r.Samples))
+			}
+			last := r.Samples[len(r.Samples)-1]
+			if last.Dropped == 0 || last.Received == 0 || last.Taken == 0 || r.MaxRSSBytes <= 0 {
+				t.Errorf("last sample %+v, max RSS %d", last, r.MaxRSSBytes)
+			}
+			for _, s := range r.Samples {
+				if s.Pending > int64(r.Pending) {
+					t.Errorf("%d pending at %.1fs, bound %d", s.Pending, s.Seconds, r.Pending)
+				}
+			}
+			if r.Disconnected != (policy == "disconnect") {
+				t.Errorf("disconnected %v", r.Disconnected)
+			}
+		})
+	}
+}
+
+func TestParseVmRSS(t *testing.T) {
+	n, err := parseVmRSS("Name:\tbench\nVmPeak:\t  9 kB\nVmRSS:\t   12345 kB\nThreads: 4\n")
+	if err != nil || n != 12345<<10 {
+		t.Errorf("got %d, %v", n, err)
+	}
+	if _, err := parseVmRSS("Name:\tbench\n"); err == nil {
+		t.Error("no VmRSS: no error")
+	}
+}

@@ -173,7 +173,8 @@ loop:
 // childState is what a child's commands act on.
 type childState struct {
 	node *cluster.Node
-	mu   sync.Mutex // guards out: answers and events come from several goroutines
+	slow *slowSubscriber // the slow-subscriber scenario's, once subscribed
+	mu   sync.Mutex      // guards out: answers and events come from several goroutines
 	out  *bufio.Writer
 }
 
@@ -239,6 +240,22 @@ func (c *childState) handle(ctx context.Context, cmd command) (string, error) {
 		}
 		t := newTracker(count, capacity, func(seq int, ts int64) { c.send(message{Event: "done", Seq: seq, TS: ts}) })
 		return "", subscribeMany(ctx, b, arg(0), arg(1), count, t)
+	case "slowsub": // slowsub NAME PATTERN RATE POLICY PENDING
+		rate, err := num(2)
+		if err != nil {
+			return "", err
+		}
+		pending, err := num(4)
+		if err != nil {
+			return "", err
+		}
+		c.slow, err = subscribeSlow(ctx, b, arg(0), arg(1), rate, arg(3), pending)
+		return "", err
+	case "slowstats": // slowstats NAME
+		if c.slow == nil {
+			return "", fmt.Errorf("slowstats: no slowsub yet")
+		}
+		return c.slow.stats(b, arg(0))
 	case "owner":
 		return c.node.Owner(arg(0)), nil
 	case "quiet": // the cluster is stopping: peers that leave are no news

@@ -17,6 +17,7 @@ const (
 	scenarioReqResp  = "reqresp"
 	scenarioFanout   = "fanout"
 	scenarioBaseline = "baseline"
+	scenarioSlowSub  = "slow-subscriber"
 	scenarioAll      = "all"
 )
 
@@ -48,6 +49,14 @@ type config struct {
 	progress    string // auto, on, off
 	metrics     string // -metrics: node1's metrics address, "" for none
 	metricsPA   bool   // -metrics-protoactor
+
+	// slow-subscriber
+	slowDuration time.Duration
+	slowSample   time.Duration
+	slowRate     int // publications/s the subscriber takes; the publisher goes slowSpeedup times faster
+	slowPending  int
+	slowPayload  int
+	slowPolicies []string
 }
 
 // parseFlags parses args (without the program name). Errors name the flag.
@@ -55,7 +64,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.scenario, "scenario", scenarioReqResp, "what to run, comma-separated: reqresp, fanout, baseline or all")
+	fs.StringVar(&c.scenario, "scenario", scenarioReqResp, "what to run, comma-separated: reqresp, fanout, baseline, slow-subscriber or all (all but slow-subscriber, which takes minutes)")
 	fs.IntVar(&c.nodes, "nodes", 1, "nodes of the request-response and baseline rows: 1 (in process) or 3 (caller, authority and handler each on its own process)")
 	fs.StringVar(&c.strategy, "strategy", "round-robin", "strategy of the request-response exchange: "+strings.Join(strategyNames, ", "))
 	fs.IntVar(&c.handlers, "handlers", 1, "handlers connected to the request-response exchange")
@@ -73,6 +82,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.progress, "progress", "auto", "progress display on stderr: auto (when stderr is a terminal), on or off")
 	fs.StringVar(&c.metrics, "metrics", "", `serve every node's metrics, as YAML metrics.listen does: node1's (this process's) on this host:port ("127.0.0.1:0" picks a free port; the address is printed on stderr), the other nodes' on free ports; "" for none (the default), to measure what metrics cost`)
 	fs.BoolVar(&c.metricsPA, "metrics-protoactor", false, "with -metrics, protoactor's own instruments too, as YAML metrics.protoactor does")
+	fs.DurationVar(&c.slowDuration, "slow-duration", 60*time.Second, "slow-subscriber: how long the publisher runs, per policy")
+	fs.DurationVar(&c.slowSample, "slow-sample", time.Second, "slow-subscriber: how often the subscriber's node's RSS and counters are sampled")
+	fs.IntVar(&c.slowRate, "slow-rate", 1000, "slow-subscriber: publications/s the subscriber takes (the publisher goes 10 times faster)")
+	fs.IntVar(&c.slowPending, "slow-pending", 65536, "slow-subscriber: the subscriber's bound on pending publications")
+	fs.IntVar(&c.slowPayload, "slow-payload", 1024, "slow-subscriber: payload bytes")
+	policies := fs.String("slow-policies", "drop-newest,drop-oldest,disconnect", "slow-subscriber: overflow policies to run, comma-separated: drop-newest, drop-oldest, disconnect, unbounded (the control: a bound never reached)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
@@ -88,6 +103,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.par, err = parseInts("par", *par, true); err != nil {
 		return c, err
+	}
+	for _, p := range strings.Split(*policies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.slowPolicies = append(c.slowPolicies, p)
+		}
 	}
 	return c, c.validate()
 }
@@ -117,9 +137,9 @@ func (c config) validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	for _, s := range c.scenarios() {
 		switch s {
-		case scenarioReqResp, scenarioFanout, scenarioBaseline, scenarioAll:
+		case scenarioReqResp, scenarioFanout, scenarioBaseline, scenarioSlowSub, scenarioAll:
 		default:
-			bad("-scenario: unknown scenario %q (known: reqresp, fanout, baseline, all)", s)
+			bad("-scenario: unknown scenario %q (known: reqresp, fanout, baseline, slow-subscriber, all)", s)
 		}
 	}
 	if c.nodes != 1 && c.nodes != 3 {
@@ -159,6 +179,26 @@ func (c config) validate() error {
 	if c.pubs < 1 || c.pubs > 100_000 {
 		bad("-pubs: %d, want 1..100000", c.pubs)
 	}
+	if c.slowDuration <= 0 || c.slowSample <= 0 {
+		bad("-slow-duration, -slow-sample: %v, %v, want more than 0", c.slowDuration, c.slowSample)
+	}
+	if c.slowRate < 1 || c.slowRate > 100_000 {
+		bad("-slow-rate: %d, want 1..100000 (the publisher goes 10 times faster)", c.slowRate)
+	}
+	if c.slowPending < 1 || c.slowPending > 1<<30 {
+		bad("-slow-pending: %d, want 1..1073741824", c.slowPending)
+	}
+	if c.slowPayload < 0 || c.slowPayload > 1<<20 {
+		bad("-slow-payload: %d bytes, want 0..1048576", c.slowPayload)
+	}
+	if len(c.slowPolicies) == 0 {
+		bad("-slow-policies: empty")
+	}
+	for _, p := range c.slowPolicies {
+		if !slices.Contains([]string{"drop-newest", "drop-oldest", "disconnect", policyUnbounded}, p) {
+			bad("-slow-policies: unknown policy %q (known: drop-newest, drop-oldest, disconnect, unbounded)", p)
+		}
+	}
 	switch c.progress {
 	case "auto", "on", "off":
 	default:
@@ -179,10 +219,11 @@ func (c config) scenarios() []string {
 	return out
 }
 
-// runs reports whether scenario s is part of the run.
+// runs reports whether scenario s is part of the run. "all" is every
+// scenario but the long ones (slow-subscriber), which run when named.
 func (c config) runs(s string) bool {
 	ss := c.scenarios()
-	return slices.Contains(ss, s) || slices.Contains(ss, scenarioAll)
+	return slices.Contains(ss, s) || slices.Contains(ss, scenarioAll) && s != scenarioSlowSub
 }
 
 // parCycles is the number of cycles of the parallel rows.

@@ -20,6 +20,7 @@ type Results struct {
 	Rows    []Row         `json:"rows"`
 	Ratios  []Ratio       `json:"ratios,omitempty"`
 	Fanout  *FanoutResult `json:"fanout,omitempty"`
+	Slow    []SlowResult  `json:"slow_subscriber,omitempty"`
 	// Peers is the NATS run of -compare, as bench/peers reported it.
 	Peers       *Results `json:"peers,omitempty"`
 	PeersRatios []Ratio  `json:"peers_ratios,omitempty"`
