@@ -268,3 +268,47 @@ func TestParseVmRSS(t *testing.T) {
 		t.Error("no VmRSS: no error")
 	}
 }
+
+// TestProbationScenarios runs slow-handler and flapping-handler at a tiny
+// size, one per process: with probation the slow handler's timeouts stop
+// after its ejection (far fewer failures than without); the flapping
+// handler is ejected after 5 failures in a row and readmitted after it
+// answers again, its probes in between failing.
+func TestProbationScenarios(t *testing.T) {
+	t.Run("slow-handler", func(t *testing.T) {
+		if !clustertest.Isolate(t) {
+			return
+		}
+		_, res := runBench(t, "-scenario", "slow-handler", "-slowh-duration", "2s", "-slowh-callers", "4")
+		if len(res.SlowHandler) != 2 {
+			t.Fatalf("%d runs, want 2", len(res.SlowHandler))
+		}
+		off, on := res.SlowHandler[0], res.SlowHandler[1]
+		if off.Probation || !on.Probation || off.Failed == 0 || on.Ejections == 0 || off.Ejections != 0 {
+			t.Errorf("off %+v, on %+v", off, on)
+		}
+		// Off: a quarter of the requests fail. On: the ejection stops them.
+		if on.Failed*10 > on.Requests || off.Failed*10 < off.Requests {
+			t.Errorf("failed %d of %d with probation, %d of %d without", on.Failed, on.Requests, off.Failed, off.Requests)
+		}
+	})
+	t.Run("flapping-handler", func(t *testing.T) {
+		if !clustertest.Isolate(t) {
+			return
+		}
+		_, res := runBench(t, "-scenario", "flapping-handler", "-flap-down", "1500ms", "-flap-eject", "300ms", "-slowh-callers", "4")
+		f := res.Flapping
+		if f == nil || len(f.Events) < 2 {
+			t.Fatalf("flapping: %+v", f)
+		}
+		first, last := f.Events[0], f.Events[len(f.Events)-1]
+		if first.Type != "ejected" || first.Failures != 5 || last.Type != "readmitted" || last.Seconds < f.DownSeconds {
+			t.Errorf("events %+v", f.Events)
+		}
+		for _, ev := range f.Events[1 : len(f.Events)-1] {
+			if ev.Type != "probe-failed" || ev.Seconds > f.DownSeconds+1.5 {
+				t.Errorf("between the ejection and the readmission: %+v", ev)
+			}
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -174,6 +175,7 @@ loop:
 type childState struct {
 	node *cluster.Node
 	slow *slowSubscriber // the slow-subscriber scenario's, once subscribed
+	flap sync.Map        // flapping handlers' silent flags by actor id (serveflap)
 	mu   sync.Mutex      // guards out: answers and events come from several goroutines
 	out  *bufio.Writer
 }
@@ -256,6 +258,23 @@ func (c *childState) handle(ctx context.Context, cmd command) (string, error) {
 			return "", fmt.Errorf("slowstats: no slowsub yet")
 		}
 		return c.slow.stats(b, arg(0))
+	case "serveslow": // serveslow NAME DELAY_MS: one handler that takes DELAY_MS per request
+		ms, err := num(1)
+		if err != nil {
+			return "", err
+		}
+		return "", serveSlow(ctx, b, arg(0), time.Duration(ms)*time.Millisecond)
+	case "serveflap": // serveflap NAME ID: one handler, actor ID, that answers until told otherwise
+		silent := &atomic.Bool{}
+		c.flap.Store(arg(1), silent)
+		return "", serveFlap(ctx, b, arg(0), arg(1), silent)
+	case "flap": // flap ID silent|answer
+		v, ok := c.flap.Load(arg(0))
+		if !ok {
+			return "", fmt.Errorf("flap: no handler %q", arg(0))
+		}
+		v.(*atomic.Bool).Store(arg(1) == "silent")
+		return "", nil
 	case "owner":
 		return c.node.Owner(arg(0)), nil
 	case "quiet": // the cluster is stopping: peers that leave are no news

@@ -18,6 +18,8 @@ const (
 	scenarioFanout   = "fanout"
 	scenarioBaseline = "baseline"
 	scenarioSlowSub  = "slow-subscriber"
+	scenarioSlowH    = "slow-handler"
+	scenarioFlap     = "flapping-handler"
 	scenarioAll      = "all"
 )
 
@@ -57,6 +59,14 @@ type config struct {
 	slowPending  int
 	slowPayload  int
 	slowPolicies []string
+
+	// slow-handler, flapping-handler
+	slowhDelay    time.Duration
+	slowhDeadline time.Duration
+	slowhDuration time.Duration
+	slowhCallers  int
+	flapDown      time.Duration
+	flapEject     time.Duration
 }
 
 // parseFlags parses args (without the program name). Errors name the flag.
@@ -64,7 +74,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.scenario, "scenario", scenarioReqResp, "what to run, comma-separated: reqresp, fanout, baseline, slow-subscriber or all (all but slow-subscriber, which takes minutes)")
+	fs.StringVar(&c.scenario, "scenario", scenarioReqResp, "what to run, comma-separated: reqresp, fanout, baseline, slow-subscriber, slow-handler, flapping-handler or all (all but the last three, which take minutes)")
 	fs.IntVar(&c.nodes, "nodes", 1, "nodes of the request-response and baseline rows: 1 (in process) or 3 (caller, authority and handler each on its own process)")
 	fs.StringVar(&c.strategy, "strategy", "round-robin", "strategy of the request-response exchange: "+strings.Join(strategyNames, ", "))
 	fs.IntVar(&c.handlers, "handlers", 1, "handlers connected to the request-response exchange")
@@ -88,6 +98,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.slowPending, "slow-pending", 65536, "slow-subscriber: the subscriber's bound on pending publications")
 	fs.IntVar(&c.slowPayload, "slow-payload", 1024, "slow-subscriber: payload bytes")
 	policies := fs.String("slow-policies", "drop-newest,drop-oldest,disconnect", "slow-subscriber: overflow policies to run, comma-separated: drop-newest, drop-oldest, disconnect, unbounded (the control: a bound never reached)")
+	fs.DurationVar(&c.slowhDelay, "slowh-delay", 100*time.Millisecond, "slow-handler: how long the slow handler takes per request")
+	fs.DurationVar(&c.slowhDeadline, "slowh-deadline", 50*time.Millisecond, "slow-handler, flapping-handler: the callers' deadline per request (below -slowh-delay, so that the slow handler's requests fail)")
+	fs.DurationVar(&c.slowhDuration, "slowh-duration", 30*time.Second, "slow-handler: how long each run (probation off, on) lasts")
+	fs.IntVar(&c.slowhCallers, "slowh-callers", 8, "slow-handler, flapping-handler: concurrent callers on node 1")
+	fs.DurationVar(&c.flapDown, "flap-down", 10*time.Second, "flapping-handler: how long the handler stops answering")
+	fs.DurationVar(&c.flapEject, "flap-eject", 0, "flapping-handler: node 1's first ejection (broker.probation.eject; 0: the default, 5s)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
@@ -137,9 +153,9 @@ func (c config) validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	for _, s := range c.scenarios() {
 		switch s {
-		case scenarioReqResp, scenarioFanout, scenarioBaseline, scenarioSlowSub, scenarioAll:
+		case scenarioReqResp, scenarioFanout, scenarioBaseline, scenarioSlowSub, scenarioSlowH, scenarioFlap, scenarioAll:
 		default:
-			bad("-scenario: unknown scenario %q (known: reqresp, fanout, baseline, slow-subscriber, all)", s)
+			bad("-scenario: unknown scenario %q (known: reqresp, fanout, baseline, slow-subscriber, slow-handler, flapping-handler, all)", s)
 		}
 	}
 	if c.nodes != 1 && c.nodes != 3 {
@@ -199,6 +215,12 @@ func (c config) validate() error {
 			bad("-slow-policies: unknown policy %q (known: drop-newest, drop-oldest, disconnect, unbounded)", p)
 		}
 	}
+	if c.slowhDelay <= 0 || c.slowhDeadline <= 0 || c.slowhDuration <= 0 || c.flapDown <= 0 || c.flapEject < 0 {
+		bad("-slowh-delay, -slowh-deadline, -slowh-duration, -flap-down: want more than 0; -flap-eject: 0 or more")
+	}
+	if c.slowhCallers < 1 || c.slowhCallers > 1000 {
+		bad("-slowh-callers: %d, want 1..1000", c.slowhCallers)
+	}
 	switch c.progress {
 	case "auto", "on", "off":
 	default:
@@ -220,10 +242,12 @@ func (c config) scenarios() []string {
 }
 
 // runs reports whether scenario s is part of the run. "all" is every
-// scenario but the long ones (slow-subscriber), which run when named.
+// scenario but the long ones (slow-subscriber, slow-handler,
+// flapping-handler), which run when named.
 func (c config) runs(s string) bool {
 	ss := c.scenarios()
-	return slices.Contains(ss, s) || slices.Contains(ss, scenarioAll) && s != scenarioSlowSub
+	long := s == scenarioSlowSub || s == scenarioSlowH || s == scenarioFlap
+	return slices.Contains(ss, s) || slices.Contains(ss, scenarioAll) && !long
 }
 
 // parCycles is the number of cycles of the parallel rows.

@@ -111,6 +111,12 @@ func run(ctx context.Context, cfg config, args []string, stdout, stderr io.Write
 	if cfg.runs(scenarioSlowSub) && ctx.Err() == nil {
 		errs = append(errs, r.runSlowSubscriber(ctx))
 	}
+	if cfg.runs(scenarioSlowH) && ctx.Err() == nil {
+		errs = append(errs, r.runSlowHandler(ctx))
+	}
+	if cfg.runs(scenarioFlap) && ctx.Err() == nil {
+		errs = append(errs, r.runFlapping(ctx))
+	}
 	r.res.Ratios = append(ratios(r.res.Rows, r.res.Rows, "raw-local", 1), ratios(r.res.Rows, r.res.Rows, "raw-remote", 3)...)
 	printRatios(stdout, "bourse / protoactor RequestFuture (the reference)", r.res.Ratios)
 	if cfg.compare && ctx.Err() == nil {

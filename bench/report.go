@@ -21,6 +21,9 @@ type Results struct {
 	Ratios  []Ratio       `json:"ratios,omitempty"`
 	Fanout  *FanoutResult `json:"fanout,omitempty"`
 	Slow    []SlowResult  `json:"slow_subscriber,omitempty"`
+	// SlowHandler is slow-handler's runs: probation off, then on.
+	SlowHandler []ProbationRow `json:"slow_handler,omitempty"`
+	Flapping    *FlapResult    `json:"flapping_handler,omitempty"`
 	// Peers is the NATS run of -compare, as bench/peers reported it.
 	Peers       *Results `json:"peers,omitempty"`
 	PeersRatios []Ratio  `json:"peers_ratios,omitempty"`
