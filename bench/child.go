@@ -279,6 +279,9 @@ func (c *childState) handle(ctx context.Context, cmd command) (string, error) {
 		return c.node.Owner(arg(0)), nil
 	case "quiet": // the cluster is stopping: peers that leave are no news
 		logLevel.Set(slog.LevelError + 1)
+		if c.slow != nil {
+			c.slow.quit.Store(true)
+		}
 		return "", nil
 	case "cpu":
 		return strconv.FormatInt(int64(cpuTime()), 10), nil

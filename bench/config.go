@@ -65,8 +65,10 @@ type config struct {
 	slowhDeadline time.Duration
 	slowhDuration time.Duration
 	slowhCallers  int
+	slowhModes    []string // "off", "on": probation of each run
 	flapDown      time.Duration
 	flapEject     time.Duration
+	flapDeadline  time.Duration
 }
 
 // parseFlags parses args (without the program name). Errors name the flag.
@@ -99,10 +101,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.slowPayload, "slow-payload", 1024, "slow-subscriber: payload bytes")
 	policies := fs.String("slow-policies", "drop-newest,drop-oldest,disconnect", "slow-subscriber: overflow policies to run, comma-separated: drop-newest, drop-oldest, disconnect, unbounded (the control: a bound never reached)")
 	fs.DurationVar(&c.slowhDelay, "slowh-delay", 100*time.Millisecond, "slow-handler: how long the slow handler takes per request")
-	fs.DurationVar(&c.slowhDeadline, "slowh-deadline", 50*time.Millisecond, "slow-handler, flapping-handler: the callers' deadline per request (below -slowh-delay, so that the slow handler's requests fail)")
+	fs.DurationVar(&c.slowhDeadline, "slowh-deadline", 50*time.Millisecond, "slow-handler: the callers' deadline per request (below -slowh-delay, so that the slow handler's requests fail)")
 	fs.DurationVar(&c.slowhDuration, "slowh-duration", 30*time.Second, "slow-handler: how long each run (probation off, on) lasts")
 	fs.IntVar(&c.slowhCallers, "slowh-callers", 8, "slow-handler, flapping-handler: concurrent callers on node 1")
+	modes := fs.String("slowh-probation", "off,on", "slow-handler: the runs, each on a cluster of its own: node 1's probation off, on")
 	fs.DurationVar(&c.flapDown, "flap-down", 10*time.Second, "flapping-handler: how long the handler stops answering")
+	fs.DurationVar(&c.flapDeadline, "flap-deadline", 250*time.Millisecond, "flapping-handler: the callers' deadline per request (above what a loaded machine's healthy handlers take, so that only the silent one is ejected)")
 	fs.DurationVar(&c.flapEject, "flap-eject", 0, "flapping-handler: node 1's first ejection (broker.probation.eject; 0: the default, 5s)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -119,6 +123,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.par, err = parseInts("par", *par, true); err != nil {
 		return c, err
+	}
+	for _, m := range strings.Split(*modes, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			c.slowhModes = append(c.slowhModes, m)
+		}
 	}
 	for _, p := range strings.Split(*policies, ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -215,8 +224,13 @@ func (c config) validate() error {
 			bad("-slow-policies: unknown policy %q (known: drop-newest, drop-oldest, disconnect, unbounded)", p)
 		}
 	}
-	if c.slowhDelay <= 0 || c.slowhDeadline <= 0 || c.slowhDuration <= 0 || c.flapDown <= 0 || c.flapEject < 0 {
-		bad("-slowh-delay, -slowh-deadline, -slowh-duration, -flap-down: want more than 0; -flap-eject: 0 or more")
+	if c.slowhDelay <= 0 || c.slowhDeadline <= 0 || c.slowhDuration <= 0 || c.flapDown <= 0 || c.flapDeadline <= 0 || c.flapEject < 0 {
+		bad("-slowh-delay, -slowh-deadline, -slowh-duration, -flap-down, -flap-deadline: want more than 0; -flap-eject: 0 or more")
+	}
+	for _, m := range c.slowhModes {
+		if m != "off" && m != "on" {
+			bad("-slowh-probation: %q, want off, on or both", m)
+		}
 	}
 	if c.slowhCallers < 1 || c.slowhCallers > 1000 {
 		bad("-slowh-callers: %d, want 1..1000", c.slowhCallers)

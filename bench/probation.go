@@ -29,10 +29,15 @@ import (
 //   - flapping-handler: the odd handler stops answering (it drops every
 //     request and probe, as a hung process would) for -flap-down (10 s),
 //     then answers again. Node 1's WatchHealth events give the timeline of
-//     its ejection, probes and readmission.
+//     its ejection, probes and readmission. The callers' deadline
+//     (-flap-deadline, 250 ms) is above what healthy handlers take on a
+//     loaded machine, so that they are not ejected instead; the events
+//     say whose they are.
 
 const (
 	probExchange = "bench-probation"
+	// oddTag is the connection tag of the slow or flapping handler.
+	oddTag = "odd"
 	// flapActor is the odd handler's actor name on node 2.
 	flapActor = "bench-flap"
 )
@@ -46,6 +51,11 @@ type ProbationRow struct {
 	Latency    Latency `json:"latency"` // every request, a failed one at the time it failed
 	Ejections  uint64  `json:"ejections"`
 	Readmitted uint64  `json:"readmissions"`
+	// OddEjections are the slow handler's ejections (including failed
+	// probes); OtherEjections those of the 3 others, which a loaded
+	// machine can make miss the deadline too.
+	OddEjections   int `json:"odd_ejections"`
+	OtherEjections int `json:"other_ejections"`
 }
 
 // FlapEvent is one WatchHealth event of flapping-handler, its time from the
@@ -57,6 +67,9 @@ type FlapEvent struct {
 	OutFor     float64 `json:"out_for_seconds,omitempty"` // the back-off it was given
 	Failures   int     `json:"failures,omitempty"`
 	Unanswered int64   `json:"requests_unanswered_before"` // the callers' failures before this event
+	// Handler is "the odd one" (the flapping handler) or "another (node)":
+	// on a loaded machine a healthy handler can miss the deadline too.
+	Handler string `json:"handler"`
 }
 
 // FlapResult is the flapping-handler run.
@@ -139,22 +152,37 @@ func runLoad(ctx context.Context, b *actors.Broker, callers int, deadline time.D
 	return l
 }
 
+// handlerNames maps name's connection ids to "the odd one" or "another
+// (node)", for the health events.
+func handlerNames(b *actors.Broker) map[string]string {
+	out := map[string]string{}
+	hs, _ := b.Handlers(probExchange)
+	for _, h := range hs {
+		if h.GetConnTag() == oddTag {
+			out[h.GetId()] = "the odd one"
+		} else {
+			out[h.GetId()] = "another (" + h.GetNode() + ")"
+		}
+	}
+	return out
+}
+
 // runSlowHandler runs slow-handler with probation off, then on.
 func (r *runner) runSlowHandler(ctx context.Context) error {
 	c := r.cfg
 	var errs []error
-	for _, on := range []bool{false, true} {
+	for _, mode := range c.slowhModes {
 		if ctx.Err() != nil {
 			break
 		}
-		row, err := r.slowHandlerRun(ctx, on)
+		row, err := r.slowHandlerRun(ctx, mode == "on")
 		if row != nil {
 			r.res.SlowHandler = append(r.res.SlowHandler, *row)
 		}
 		errs = append(errs, err)
 	}
-	if n := len(r.res.SlowHandler); n == 2 {
-		off, on := r.res.SlowHandler[0], r.res.SlowHandler[1]
+	if rs := r.res.SlowHandler; len(rs) == 2 && !rs[0].Probation && rs[1].Probation {
+		off, on := rs[0], rs[1]
 		fmt.Fprintf(r.out, "slow-handler: p99 %s with probation, %s without (%s deadline, handler delay %s); failed %d of %d with, %d of %d without\n",
 			fmtMicros(on.Latency.P99), fmtMicros(off.Latency.P99), c.slowhDeadline, c.slowhDelay, on.Failed, on.Requests, off.Failed, off.Requests)
 	}
@@ -178,18 +206,33 @@ func (r *runner) slowHandlerRun(ctx context.Context, on bool) (_ *ProbationRow, 
 		return nil, err
 	}
 	b := bc.node.Broker()
+	names := handlerNames(b)
 	runCtx, cancel := context.WithTimeout(ctx, c.slowhDuration)
 	defer cancel()
+	events, err := b.WatchHealth(runCtx, probExchange)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	l := runLoad(runCtx, b, c.slowhCallers, c.slowhDeadline)
-	<-runCtx.Done()
+	odd, other := 0, 0
+	for ev := range events { // closed when runCtx ends
+		if ev.Type == actors.Readmitted {
+			continue
+		}
+		if names[ev.Handler] == "the odd one" {
+			odd++
+		} else {
+			other++
+		}
+	}
 	time.Sleep(c.slowhDeadline) // the last requests end
 	st, _ := b.Stats(probExchange)
 	row := &ProbationRow{Probation: on, Requests: l.requests.Load(), Failed: l.failed.Load(), Seconds: time.Since(start).Seconds(),
-		Latency: l.latency(), Ejections: st.Health.Ejections, Readmitted: st.Health.Readmissions}
-	fmt.Fprintf(r.out, "probation %-3s  %d requests, %d failed (%.1f%%)  p50 %s p99 %s p99.9 %s  ejections %d, readmissions %d\n",
+		Latency: l.latency(), Ejections: st.Health.Ejections, Readmitted: st.Health.Readmissions, OddEjections: odd, OtherEjections: other}
+	fmt.Fprintf(r.out, "probation %-3s  %d requests, %d failed (%.1f%%)  p50 %s p99 %s p99.9 %s  ejections %d (the slow handler's, failed probes included: %d; the others': %d), readmissions %d\n",
 		map[bool]string{true: "on", false: "off"}[on], row.Requests, row.Failed, 100*float64(row.Failed)/float64(max(1, row.Requests)),
-		fmtMicros(row.Latency.P50), fmtMicros(row.Latency.P99), fmtMicros(row.Latency.P999), row.Ejections, row.Readmitted)
+		fmtMicros(row.Latency.P50), fmtMicros(row.Latency.P99), fmtMicros(row.Latency.P999), row.Ejections, odd, other, row.Readmitted)
 	return row, nil
 }
 
@@ -197,8 +240,12 @@ func (r *runner) slowHandlerRun(ctx context.Context, on bool) (_ *ProbationRow, 
 func (r *runner) runFlapping(ctx context.Context) (err error) {
 	c := r.cfg
 	pc := actors.ProbationConfig{Eject: c.flapEject}
+	eject := c.flapEject
+	if eject == 0 {
+		eject = 5 * time.Second // actors.ProbationConfig's default
+	}
 	r.section(fmt.Sprintf("flapping handler: 4 handlers over 3 nodes, round-robin; node 2's first stops answering for %v, then answers; %d callers on node 1 with a %v deadline; probation: 5 failures in a row, %v doubling, probe timeout 1 s",
-		c.flapDown, c.slowhCallers, c.slowhDeadline, pc.Eject))
+		c.flapDown, c.slowhCallers, c.flapDeadline, eject))
 	r.status("flapping-handler: starting 3 nodes")
 	bc, err := r.probCluster(ctx, pc, "serveflap", flapActor)
 	defer func() { err = errors.Join(err, bc.stop()) }()
@@ -206,13 +253,14 @@ func (r *runner) runFlapping(ctx context.Context) (err error) {
 		return err
 	}
 	b := bc.node.Broker()
+	names := handlerNames(b)
 	events, err := b.WatchHealth(ctx, probExchange)
 	if err != nil {
 		return err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	l := runLoad(runCtx, b, c.slowhCallers, c.slowhDeadline)
+	l := runLoad(runCtx, b, c.slowhCallers, c.flapDeadline)
 	time.Sleep(time.Second) // all in rotation
 	res := &FlapResult{DownSeconds: c.flapDown.Seconds()}
 	r.res.Flapping = res
@@ -237,12 +285,12 @@ func (r *runner) runFlapping(ctx context.Context) (err error) {
 				return errors.New("flapping-handler: health events closed")
 			}
 			fe := FlapEvent{Seconds: ev.At.Sub(down).Seconds(), Type: ev.Type.String(), Ejections: ev.Ejections, Failures: ev.Failures,
-				Unanswered: l.failed.Load()}
+				Unanswered: l.failed.Load(), Handler: names[ev.Handler]}
 			if ev.Type != actors.Readmitted {
 				fe.OutFor = ev.Until.Sub(ev.At).Seconds()
 			}
 			res.Events = append(res.Events, fe)
-			line := fmt.Sprintf("  %7.2fs  %-12s ejections %d", fe.Seconds, fe.Type, fe.Ejections)
+			line := fmt.Sprintf("  %7.2fs  %-12s %s, ejections %d", fe.Seconds, fe.Type, fe.Handler, fe.Ejections)
 			switch ev.Type {
 			case actors.Ejected:
 				line += fmt.Sprintf(" after %d failures in a row, out for %.1fs (probe at %.2fs)", ev.Failures, fe.OutFor, ev.Until.Sub(down).Seconds())
@@ -252,9 +300,9 @@ func (r *runner) runFlapping(ctx context.Context) (err error) {
 				line += ": probe answered, back in rotation, share ramping up"
 			}
 			fmt.Fprintf(r.out, "%s  (callers' failed requests so far: %d)\n", line, fe.Unanswered)
-			if ev.Type == actors.Readmitted {
+			if ev.Type == actors.Readmitted && fe.Handler == "the odd one" && time.Since(down) > c.flapDown {
 				cancel()
-				time.Sleep(c.slowhDeadline)
+				time.Sleep(c.flapDeadline)
 				res.Requests, res.Failed = l.requests.Load(), l.failed.Load()
 				fmt.Fprintf(r.out, "  %d requests, %d failed (%.2f%%) over the run\n", res.Requests, res.Failed, 100*float64(res.Failed)/float64(max(1, res.Requests)))
 				return nil
@@ -272,7 +320,7 @@ func serveSlow(ctx context.Context, b *actors.Broker, name string, delay time.Du
 	_, err := b.Serve(ctx, name, actors.HandlerFunc(func(_ context.Context, r *actors.Request) (proto.Message, error) {
 		time.Sleep(delay)
 		return r.Payload, nil
-	}))
+	}), actors.WithConnectOptions(actors.ConnTag(oddTag)))
 	return err
 }
 
@@ -293,6 +341,6 @@ func serveFlap(ctx context.Context, b *actors.Broker, name, id string, silent *a
 	if err != nil {
 		return err
 	}
-	_, err = b.Connect(ctx, name, pid)
+	_, err = b.Connect(ctx, name, pid, actors.ConnTag(oddTag))
 	return err
 }

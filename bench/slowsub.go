@@ -265,6 +265,10 @@ func parseVmRSS(status string) (int64, error) {
 type slowSubscriber struct {
 	taken atomic.Int64
 	sub   *actors.Subscription
+	// quit makes the function return at once: the cluster is stopping,
+	// and a broker's Stop hands a SubscribeFunc everything still in its
+	// mailbox first (up to the bound: 65 s at 1000/s).
+	quit atomic.Bool
 }
 
 // subscribeSlow subscribes a function that takes rate publications a
@@ -278,6 +282,9 @@ func subscribeSlow(ctx context.Context, b *actors.Broker, name, pattern string, 
 	every := time.Second / time.Duration(rate)
 	var next time.Time
 	s.sub, err = b.SubscribeFunc(ctx, name, pattern, func(*actors.Publication) {
+		if s.quit.Load() {
+			return
+		}
 		// Paced on a schedule, not by sleeping a fixed time after each:
 		// the rate holds whatever a sleep overshoots.
 		now := time.Now()
