@@ -176,6 +176,11 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-fanout-nodes", "0"}, "-fanout-nodes: 0"},
 		{[]string{"-metrics", "9464"}, `-metrics: "9464" is not host:port`},
 		{[]string{"-metrics-protoactor"}, "-metrics-protoactor: needs -metrics"},
+		{[]string{"-slow-policies", "drop-all"}, `-slow-policies: unknown policy "drop-all"`},
+		{[]string{"-slow-rate", "0"}, "-slow-rate: 0"},
+		{[]string{"-slow-pending", "0"}, "-slow-pending: 0"},
+		{[]string{"-slowh-probation", "maybe"}, `-slowh-probation: "maybe"`},
+		{[]string{"-slowh-callers", "0"}, "-slowh-callers: 0"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"-nosuchflag"}, "flag provided but not defined: -nosuchflag"},
 	} {
