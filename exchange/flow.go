@@ -423,7 +423,15 @@ func errSlow(exchange string) error {
 // counting as pending. Not for users to call.
 func (pub *Publication) GetAutoResponse(ctx actor.Context) any {
 	if pub.p != nil {
-		if v, ok := pub.p.flows.Load(ctx.Self().Id); ok {
+		// By the PID value first (the one given to Subscribe is the
+		// actor's own when it came from Spawn: a pointer hashes faster
+		// than a string), then by id.
+		self := ctx.Self()
+		v, ok := pub.p.flows.Load(self)
+		if !ok {
+			v, ok = pub.p.flows.Load(self.Id)
+		}
+		if ok {
 			v.(*flow).took(pub.p.h)
 		}
 	}

@@ -40,8 +40,9 @@ type point struct {
 
 	subMu sync.RWMutex
 	subs  topic.Trie[*flow]
-	// flows are the local subscribers by actor id, for their actors to
-	// count what they took (flow.go).
+	// flows are the local subscribers by actor id and by the *actor.PID
+	// given to Subscribe, for their actors to count what they took
+	// (flow.go: GetAutoResponse).
 	flows      sync.Map
 	subWatchMu sync.Mutex
 	subWatches []chan SubscriberEvent // WatchSubscribers
@@ -482,6 +483,7 @@ func (a *popActor) subscribe(ctx actor.Context, m *subscribeCmd) {
 	if w.sub == nil {
 		w.sub = newFlow(a.p, m.pid, m.cfg.withDefaults(a.p.h.cfg.Subscribers))
 		a.p.flows.Store(m.pid.Id, w.sub)
+		a.p.flows.Store(m.pid, w.sub)
 	}
 	a.p.subMu.Lock()
 	first, err := a.p.subs.Add(m.pattern, w.sub)
@@ -518,6 +520,7 @@ func (a *popActor) dropSub(ctx actor.Context, id uint64) {
 		if len(w.subs) == 0 && w.sub != nil {
 			// Its next subscription starts a new flow, with its options.
 			a.p.flows.CompareAndDelete(w.pid.Id, w.sub)
+			a.p.flows.CompareAndDelete(w.pid, w.sub)
 			w.sub = nil
 		}
 	}
