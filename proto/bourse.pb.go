@@ -55,6 +55,9 @@ const (
 	// matches ErrNoHandlers): the caller may send it to another handler, as
 	// no handler saw it.
 	Code_CODE_UNDELIVERED Code = 15
+	// a subscriber had its limit of pending publications and its policy
+	// ended its subscriptions (ErrSlowConsumer).
+	Code_CODE_SLOW_CONSUMER Code = 16
 )
 
 // Enum value maps for Code.
@@ -76,6 +79,7 @@ var (
 		13: "CODE_ALREADY_CONNECTED",
 		14: "CODE_WRONG_TYPE",
 		15: "CODE_UNDELIVERED",
+		16: "CODE_SLOW_CONSUMER",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
@@ -94,6 +98,7 @@ var (
 		"CODE_ALREADY_CONNECTED": 13,
 		"CODE_WRONG_TYPE":        14,
 		"CODE_UNDELIVERED":       15,
+		"CODE_SLOW_CONSUMER":     16,
 	}
 )
 
@@ -2471,7 +2476,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\x06labels\x18\f \x03(\v2 .bourse.v1.Heartbeat.LabelsEntryR\x06labels\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xde\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xf6\x02\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CODE_NO_HANDLERS\x10\x01\x12\x10\n" +
@@ -2489,7 +2494,8 @@ const file_bourse_proto_rawDesc = "" +
 	"\x14CODE_EXCHANGE_EXISTS\x10\f\x12\x1a\n" +
 	"\x16CODE_ALREADY_CONNECTED\x10\r\x12\x13\n" +
 	"\x0fCODE_WRONG_TYPE\x10\x0e\x12\x14\n" +
-	"\x10CODE_UNDELIVERED\x10\x0fB,Z*github.com/bourse-go/bourse/proto;boursepbb\x06proto3"
+	"\x10CODE_UNDELIVERED\x10\x0f\x12\x16\n" +
+	"\x12CODE_SLOW_CONSUMER\x10\x10B,Z*github.com/bourse-go/bourse/proto;boursepbb\x06proto3"
 
 var (
 	file_bourse_proto_rawDescOnce sync.Once
