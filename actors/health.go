@@ -28,6 +28,20 @@ type (
 	HealthStats = exchange.HealthStats
 )
 
+// HandlerLimits are the defaults of the limits of a node's handlers
+// (Config.Handlers): Concurrency (0: DefaultConcurrency) and Queue (0:
+// DefaultQueue; NoQueue: none).
+type HandlerLimits = exchange.HandlerLimits
+
+// Limits of handlers.
+const (
+	DefaultConcurrency = exchange.DefaultConcurrency
+	DefaultQueue       = exchange.DefaultQueue
+	NoQueue            = exchange.NoQueue
+	MaxConcurrency     = exchange.MaxConcurrency
+	MaxQueue           = exchange.MaxQueue
+)
+
 // The health events.
 const (
 	Ejected     = exchange.Ejected

@@ -42,3 +42,9 @@ func (b *Broker) Stats(name string) (Stats, error) { return b.hub.Stats(name) }
 // a cluster node with data_port -1, whose messages go through protoactor
 // remote).
 func (b *Broker) LinkStats() (s LinkStats, ok bool) { return b.hub.LinkStats() }
+
+// LinkPeers returns the data link's state with each other node it has a
+// connection to or from (the connection each way, its error, its counters),
+// sorted by data-link address; nil when the node has no link (see
+// LinkStats).
+func (b *Broker) LinkPeers() []LinkPeerStats { return b.hub.LinkPeers() }

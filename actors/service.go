@@ -157,7 +157,9 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 			case errors.Is(err, context.DeadlineExceeded) && pastDeadline(m):
 				// The handler gave up at the caller's deadline, and so did
 				// the caller, at the same instant on this node: the answer
-				// would only race the caller's own ErrTimeout. Not sent.
+				// would only race the caller's own ErrTimeout. Not sent;
+				// discarded, so that it leaves the handler's queue.
+				m.Discard()
 			default:
 				m.Fail(err)
 			}

@@ -105,7 +105,7 @@ const (
 )
 
 // What a broker reports about its exchanges (Broker.Stats,
-// Broker.Subscriptions, Broker.LinkStats).
+// Broker.Subscriptions, Broker.LinkStats, Broker.LinkPeers).
 type (
 	// Stats are an exchange's counters on this node: Published (publications
 	// accepted from this node), Delivered (copies handed to its
@@ -124,6 +124,12 @@ type (
 	// FramesReceived, BytesReceived, and PeerFailures (connections that
 	// broke).
 	LinkStats = exchange.LinkStats
+	// LinkPeerStats is the data link's state with one other node: Peer
+	// (its data-link address), Out and OutError (the connection to it and
+	// its failure), Queued (bytes waiting), FramesSent and BytesSent, In
+	// (a connection from it), FramesReceived and BytesReceived, counted on
+	// the current connections.
+	LinkPeerStats = exchange.LinkPeerStats
 )
 
 // Exchange kinds.
@@ -146,6 +152,17 @@ func ConnTag(tag string) ConnectOption { return exchange.ConnTag(tag) }
 // handlers see them in Leader, SlaveUp and SlaveDown, and strategies in
 // their members.
 func Options(opts map[string]string) ConnectOption { return exchange.Options(opts) }
+
+// Concurrency sets how many requests a handler works on at once through
+// this connection (1 to MaxConcurrency; the default, Config.Handlers, is
+// 1: a Service's actor takes one request at a time). Requests beyond it
+// wait in its queue (QueueLimit); local-first reads the free capacity.
+func Concurrency(n int) ConnectOption { return exchange.Concurrency(n) }
+
+// QueueLimit bounds the requests that may wait for a handler beyond its
+// concurrency (0 to MaxQueue; the default, Config.Handlers, is
+// DefaultQueue); one more fails at once with ErrOverloaded.
+func QueueLimit(n int) ConnectOption { return exchange.QueueLimit(n) }
 
 // WithKey sets a request's routing key, which sticky strategies hash.
 func WithKey(key string) CallOption { return exchange.WithKey(key) }
@@ -183,6 +200,11 @@ var (
 	ErrNoLeader = exchange.ErrNoLeader
 	// ErrRejected means the exchange's strategy refused the request.
 	ErrRejected = exchange.ErrRejected
+	// ErrOverloaded means the request found no room: its handler's queue
+	// was full (Concurrency, QueueLimit), or, under local-first with the
+	// overload policy "fail", no handler had free capacity. Returned at
+	// once; the handler never saw the request, so it may be sent again.
+	ErrOverloaded = exchange.ErrOverloaded
 	// ErrTimeout means the caller's context ended before the reply came. An
 	// error wrapping it also matches the context's own error.
 	ErrTimeout = exchange.ErrTimeout

@@ -330,3 +330,48 @@ func TestProbationScenarios(t *testing.T) {
 		}
 	})
 }
+
+// The localfirst scenario at tiny size: idle local handlers serve every
+// request (counted by the handlers), a saturated one spills, and a full
+// handler fails every request with ErrOverloaded.
+func TestLocalFirst(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	out, res := runBench(t, "-scenario", "localfirst", "-lf-requests", "40", "-lf-callers", "4", "-lf-work", "2ms")
+	lf := res.LocalFirst
+	if lf == nil {
+		t.Fatal("no localfirst result")
+	}
+	if lf.Idle.LocalShare != 1 || lf.Idle.Served[0] != 40 || lf.Idle.Errors != 0 {
+		t.Errorf("idle: %+v, want all 40 served on node 1", lf.Idle)
+	}
+	if len(lf.Saturated) != 2 || lf.Saturated[0].Strategy != "local-first" || lf.Saturated[1].Strategy != "round-robin" {
+		t.Fatalf("saturated rows: %+v", lf.Saturated)
+	}
+	for _, row := range lf.Saturated {
+		var total int64
+		for _, s := range row.Served {
+			total += s
+		}
+		if row.Errors != 0 || total != 40 || row.Latency.P50 <= 0 {
+			t.Errorf("saturated %s: %+v", row.Strategy, row)
+		}
+	}
+	if s := lf.Saturated[0]; s.LocalShare >= 1 || s.LocalShare <= 0 {
+		t.Errorf("saturated local-first: local share %.2f, want some spilled and some local", s.LocalShare)
+	}
+	if len(lf.Overloaded) != 2 {
+		t.Fatalf("overloaded: %+v", lf.Overloaded)
+	}
+	for _, f := range lf.Overloaded {
+		if f.Overloaded != f.Requests {
+			t.Errorf("overloaded handler on node %d: %d of %d failed with ErrOverloaded", f.HandlerNode, f.Overloaded, f.Requests)
+		}
+	}
+	for _, want := range []string{"idle local handlers, local-first", "saturated (2ms of work per request), round-robin", "overloaded handler on node 2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+}

@@ -228,6 +228,18 @@ func (c *childState) handle(ctx context.Context, cmd command) (string, error) {
 			return "", err
 		}
 		return "", serveEcho(ctx, b, arg(0), n)
+	case "serve-counted": // serve-counted NAME WORK QUEUE: one counted handler (localfirst.go)
+		work, err := time.ParseDuration(arg(1))
+		if err != nil {
+			return "", fmt.Errorf("serve-counted: work: %v", err)
+		}
+		queue, err := num(2)
+		if err != nil {
+			return "", err
+		}
+		return "", serveCounted(ctx, b, arg(0), work, queue)
+	case "served": // served NAME: what the counted handlers of NAME served here
+		return strconv.FormatInt(servedCounter(arg(0)).Load(), 10), nil
 	case "echo": // echo ACTOR: spawn a named echo actor for the raw reference
 		_, err := b.System().Root.SpawnNamed(echoProps(), arg(0))
 		return "", err

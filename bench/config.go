@@ -17,10 +17,14 @@ const (
 	scenarioReqResp  = "reqresp"
 	scenarioFanout   = "fanout"
 	scenarioBaseline = "baseline"
-	scenarioSlowSub  = "slow-subscriber"
-	scenarioSlowH    = "slow-handler"
-	scenarioFlap     = "flapping-handler"
-	scenarioAll      = "all"
+	// The long scenarios: not in "all", run when named.
+	scenarioSlowSub = "slow-subscriber"
+	scenarioSlowH   = "slow-handler"
+	scenarioFlap    = "flapping-handler"
+	// scenarioLocalFirst runs on 3 nodes of its own (localfirst.go); "all"
+	// does not include it.
+	scenarioLocalFirst = "localfirst"
+	scenarioAll        = "all"
 )
 
 // strategyNames are the strategies -strategy accepts: the built-in ones that
@@ -48,9 +52,12 @@ type config struct {
 	chartFile   string
 	cpuProfile  string
 	compare     bool
-	progress    string // auto, on, off
-	metrics     string // -metrics: node1's metrics address, "" for none
-	metricsPA   bool   // -metrics-protoactor
+	progress    string        // auto, on, off
+	metrics     string        // -metrics: node1's metrics address, "" for none
+	metricsPA   bool          // -metrics-protoactor
+	lfRequests  int           // -lf-requests
+	lfCallers   int           // -lf-callers
+	lfWork      time.Duration // -lf-work
 
 	// slow-subscriber
 	slowDuration time.Duration
@@ -76,7 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.scenario, "scenario", scenarioReqResp, "what to run, comma-separated: reqresp, fanout, baseline, slow-subscriber, slow-handler, flapping-handler or all (all but the last three, which take minutes)")
+	fs.StringVar(&c.scenario, "scenario", scenarioReqResp, "what to run, comma-separated: reqresp, fanout, baseline, all, or one of those that run on nodes of their own and take minutes (not in all): localfirst, slow-subscriber, slow-handler, flapping-handler")
 	fs.IntVar(&c.nodes, "nodes", 1, "nodes of the request-response and baseline rows: 1 (in process) or 3 (caller, authority and handler each on its own process)")
 	fs.StringVar(&c.strategy, "strategy", "round-robin", "strategy of the request-response exchange: "+strings.Join(strategyNames, ", "))
 	fs.IntVar(&c.handlers, "handlers", 1, "handlers connected to the request-response exchange")
@@ -108,6 +115,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.flapDown, "flap-down", 10*time.Second, "flapping-handler: how long the handler stops answering")
 	fs.DurationVar(&c.flapDeadline, "flap-deadline", 250*time.Millisecond, "flapping-handler: the callers' deadline per request (above what a loaded machine's healthy handlers take, so that only the silent one is ejected)")
 	fs.DurationVar(&c.flapEject, "flap-eject", 0, "flapping-handler: node 1's first ejection (broker.probation.eject; 0: the default, 5s)")
+	fs.IntVar(&c.lfRequests, "lf-requests", 5000, "localfirst: requests of each phase")
+	fs.IntVar(&c.lfCallers, "lf-callers", 8, "localfirst: callers on node 1 in the saturated phase")
+	fs.DurationVar(&c.lfWork, "lf-work", time.Millisecond, "localfirst: each handler's work per request in the saturated phase")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, err
@@ -162,9 +172,9 @@ func (c config) validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	for _, s := range c.scenarios() {
 		switch s {
-		case scenarioReqResp, scenarioFanout, scenarioBaseline, scenarioSlowSub, scenarioSlowH, scenarioFlap, scenarioAll:
+		case scenarioReqResp, scenarioFanout, scenarioBaseline, scenarioAll, scenarioLocalFirst, scenarioSlowSub, scenarioSlowH, scenarioFlap:
 		default:
-			bad("-scenario: unknown scenario %q (known: reqresp, fanout, baseline, slow-subscriber, slow-handler, flapping-handler, all)", s)
+			bad("-scenario: unknown scenario %q (known: reqresp, fanout, baseline, all, localfirst, slow-subscriber, slow-handler, flapping-handler)", s)
 		}
 	}
 	if c.nodes != 1 && c.nodes != 3 {
@@ -194,6 +204,15 @@ func (c config) validate() error {
 		if _, _, err := net.SplitHostPort(c.metrics); err != nil {
 			bad("-metrics: %q is not host:port (e.g. 127.0.0.1:9464, or 127.0.0.1:0 for a free port)", c.metrics)
 		}
+	}
+	if c.lfRequests < 1 || c.lfRequests > 10_000_000 {
+		bad("-lf-requests: %d, want 1..10000000", c.lfRequests)
+	}
+	if c.lfCallers < 1 || c.lfCallers > 10000 {
+		bad("-lf-callers: %d, want 1..10000", c.lfCallers)
+	}
+	if c.lfWork < 0 || c.lfWork > time.Second {
+		bad("-lf-work: %v, want 0..1s", c.lfWork)
 	}
 	if c.fanoutNodes < 1 || c.fanoutNodes > 16 {
 		bad("-fanout-nodes: %d, want 1..16", c.fanoutNodes)

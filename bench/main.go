@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -116,6 +117,9 @@ func run(ctx context.Context, cfg config, args []string, stdout, stderr io.Write
 	}
 	if cfg.runs(scenarioFlap) && ctx.Err() == nil {
 		errs = append(errs, r.runFlapping(ctx))
+	}
+	if slices.Contains(cfg.scenarios(), scenarioLocalFirst) && ctx.Err() == nil {
+		errs = append(errs, r.runLocalFirst(ctx))
 	}
 	r.res.Ratios = append(ratios(r.res.Rows, r.res.Rows, "raw-local", 1), ratios(r.res.Rows, r.res.Rows, "raw-remote", 3)...)
 	printRatios(stdout, "bourse / protoactor RequestFuture (the reference)", r.res.Ratios)

@@ -24,6 +24,8 @@ type Results struct {
 	// SlowHandler is slow-handler's runs: probation off, then on.
 	SlowHandler []ProbationRow `json:"slow_handler,omitempty"`
 	Flapping    *FlapResult    `json:"flapping_handler,omitempty"`
+	// LocalFirst is the localfirst scenario's (localfirst.go).
+	LocalFirst *LocalFirstResult `json:"local_first,omitempty"`
 	// Peers is the NATS run of -compare, as bench/peers reported it.
 	Peers       *Results `json:"peers,omitempty"`
 	PeersRatios []Ratio  `json:"peers_ratios,omitempty"`

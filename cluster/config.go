@@ -133,6 +133,15 @@ type Config struct {
 	// receives, with attributes built per message, which halves the
 	// request-response benchmark's throughput (docs/configuration.md).
 	MetricsProtoactor bool
+	// StatusListen, when not "", is the "host:port" of the node's status
+	// page (port 0 picks a free one, see Node.StatusAddress): the members,
+	// the exchanges with their authority, leader, handlers and
+	// subscriptions per node, rates and latencies, and the data link per
+	// peer, live, with JSON endpoints behind it (docs/status.md). "" (the
+	// default) means none. With it the node records its calls' counts and
+	// durations, as metrics do (a clock read and a few atomic adds per
+	// call).
+	StatusListen string
 }
 
 // TLSFile names one of TLSFromFiles' files.
@@ -342,6 +351,9 @@ func (c Config) Validate() error {
 		return invalid("Host", "%q is an unspecified address that peers cannot send to; give the address of an interface", c.Host)
 	}
 	if err := checkMetricsListen(c.MetricsListen); err != nil {
+		return err
+	}
+	if err := checkStatusListen(c.StatusListen); err != nil {
 		return err
 	}
 	if c.MetricsProtoactor && c.MetricsListen == "" {

@@ -17,6 +17,8 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/bourse-go/bourse/actors"
+	"github.com/bourse-go/bourse/internal/metrics"
+	"github.com/bourse-go/bourse/internal/status"
 	"github.com/bourse-go/bourse/internal/wiring"
 	boursepb "github.com/bourse-go/bourse/proto"
 )
@@ -93,7 +95,9 @@ type Node struct {
 	joined     chan struct{} // closed when membership is settled (see Start)
 	wg         sync.WaitGroup
 
-	probeCtx    context.Context // canceled by Stop; aborts probes' dials
+	probeCtx context.Context // canceled by Stop; aborts probes' dials
+	// dialProbe, when set (by tests), replaces the TCP dial of probes.
+	dialProbe   func(ctx context.Context, addr string) error
 	cancelProbe context.CancelFunc
 
 	view        atomic.Pointer[[]Member]
@@ -103,13 +107,18 @@ type Node struct {
 	observers   fanout[MembershipEvent]
 	lastAlive   []string // live peers when the membership goroutine ended (for Stop)
 
-	deployer *deployer    // the deployment runtime (deployer.go)
-	metrics  *nodeMetrics // nil without Config.MetricsListen (metrics.go)
+	deployer *deployer            // the deployment runtime (deployer.go)
+	metrics  *nodeMetrics         // nil without Config.MetricsListen (metrics.go)
+	calls    *metrics.Instruments // the calls' recorder: the metrics', or the status page's own; nil without either
+	status   *status.Server       // nil without Config.StatusListen (status.go)
 
 	stopOnce sync.Once
 	stopErr  error
 }
 
+// probeResult is a probe's answer. For a verify (req.verify), reachable
+// false means the peer's host refused the connection: the process is gone;
+// any other outcome counts as reachable.
 type probeResult struct {
 	req       probeReq
 	reachable bool
@@ -183,7 +192,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			errs = append(errs, n.discovery.Stop(stopCtx))
 			cancel()
 		}
-		errs = append(errs, n.metrics.stop(ctx))
+		errs = append(errs, n.stopStatus(ctx), n.metrics.stop(ctx))
 		if n.broker != nil {
 			errs = append(errs, n.broker.Stop(ctx))
 		}
@@ -196,7 +205,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	xcfg.OnPeerDown = n.onLinkDown
 	xcfg.QuorumUntil = func() time.Time { return *n.quorumUntil.Load() }
 	if n.metrics != nil {
-		xcfg.Recorder = n.metrics.inst
+		n.calls = n.metrics.inst
+	} else if cfg.StatusListen != "" {
+		n.calls = metrics.New() // for the status page's rates and latencies
+	}
+	if n.calls != nil {
+		xcfg.Recorder = n.calls
 	}
 	alone := time.Now().Add(forever) // alone until the first heartbeat
 	n.quorumUntil.Store(&alone)
@@ -211,6 +225,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		}
 	}
 	n.self.Data = n.hub.DataAddress()
+	if n.status, err = n.startStatus(); err != nil {
+		return fail(err)
+	}
 	n.pid, err = n.system.Root.SpawnNamed(actor.PropsFromFunc(n.receive), MembersActor)
 	if err != nil {
 		return fail(fmt.Errorf("bourse: cluster: spawn %s: %w", MembersActor, err))
@@ -354,6 +371,7 @@ func (n *Node) onLinkDown(addr string) {
 	select {
 	case n.terminated <- addr:
 	default: // a check of it (or of others) is queued; the next tick probes anyway
+		n.log.Debug("data link down not queued: checks backlog full", slog.String("peer_address", addr))
 	}
 }
 
@@ -415,7 +433,11 @@ func (n *Node) Stop(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("bourse: cluster: stop deployments: %w", err))
 			}
 		}
-		// The metrics endpoint before the broker, whose counters it reads.
+		// The status page and the metrics endpoint before the broker, whose
+		// counters they read.
+		if err := n.stopStatus(ctx); err != nil {
+			errs = append(errs, err)
+		}
 		if err := n.metrics.stop(ctx); err != nil {
 			errs = append(errs, err)
 		}

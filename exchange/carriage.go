@@ -174,8 +174,16 @@ func (h *Hub) deliverRequest(in *codec.InRequest) {
 		h.refuse(in, fmt.Errorf("%w: request without a payload", ErrInvalid))
 		return
 	}
+	l := h.loads.get(in.Handler)
+	if l != nil && !l.acquire() {
+		h.refuseFull(in, l)
+		return
+	}
 	payload, err := h.codec.Payload(in.URL, in.Value)
 	if err != nil {
+		if l != nil {
+			l.release()
+		}
 		h.log.Warn("bourse: undecodable request payload", slog.String("exchange", in.Exchange), slog.Any("error", err))
 		h.refuse(in, fmt.Errorf("%w: payload: %v", ErrInvalid, err))
 		return
@@ -190,6 +198,7 @@ func (h *Hub) deliverRequest(in *codec.InRequest) {
 			Payload:    payload,
 			from:       in.Handler,
 			corr:       in.Corr,
+			load:       l,
 		},
 		via: remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: deliverTo(in)},
 	}
@@ -215,6 +224,17 @@ func (h *Hub) refuse(in *codec.InRequest, err error) {
 	}
 	back := remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: deliverTo(in)}
 	back.reply(&Request{Exchange: in.Exchange, Tag: in.Tag, from: in.Handler, corr: in.Corr}, nil, err)
+}
+
+// refuseFull answers a request from another node whose handler's limit
+// and queue (l) are full with ErrOverloaded, at once, and with the
+// handler's free capacity, which the caller's node takes as an advert.
+func (h *Hub) refuseFull(in *codec.InRequest, l *load) {
+	if in.ReplyTo.Address == "" {
+		return
+	}
+	back := remoteReply{h: h, addr: in.ReplyTo.Address, deliverTo: deliverTo(in)}
+	back.reply(&Request{Exchange: in.Exchange, Tag: in.Tag, from: in.Handler, corr: in.Corr, load: l}, nil, ErrOverloaded)
 }
 
 // deliverTo returns where the answer to in goes on from the caller's
@@ -256,6 +276,10 @@ type remoteReply struct {
 
 func (rr *remoteReply) reply(r *Request, payload proto.Message, err error) {
 	w := rr.h.codec.Reply(codec.OutReply{Exchange: r.Exchange, Corr: r.corr, Tag: r.Tag, From: r.from, DeliverTo: rr.deliverTo})
+	if r.load != nil {
+		// The capacity advert, piggybacked (capacity.go).
+		w.Free, w.HasFree = r.load.free(), true
+	}
 	if err == nil {
 		w.Payload = payload
 	} else {
@@ -272,6 +296,9 @@ func (rr *remoteReply) reply(r *Request, payload proto.Message, err error) {
 
 // deliverReply takes a reply from another node to a local caller.
 func (h *Hub) deliverReply(in *codec.InReply) {
+	if in.HasFree {
+		h.heard(in)
+	}
 	r := &Reply{Exchange: in.Exchange, Tag: in.Tag, From: in.From, corr: in.Corr}
 	if in.Err != nil {
 		r.Err = ErrorFromWire(in.Err)
@@ -288,6 +315,16 @@ func (h *Hub) deliverReply(in *codec.InReply) {
 		return
 	}
 	h.inbox.deliverRemote(r)
+}
+
+// heard takes the capacity advert a reply carries, when the exchange's
+// strategy routes by load.
+func (h *Hub) heard(in *codec.InReply) {
+	if p := (*h.points.Load())[in.Exchange]; p != nil && p.ads != nil {
+		if a := p.ads.get(in.From); a != nil {
+			a.heard(in.Free, monoNow())
+		}
+	}
 }
 
 // deliverPublication copies a publication from another node to the local
@@ -389,10 +426,11 @@ func (h *Hub) onLinkDown(peer string, err error) {
 		level = slog.LevelDebug // a node that stops closes its link before it says it leaves
 	}
 	h.log.Log(context.Background(), level, "bourse: data link to a node ended; failing the calls waiting on it", slog.String("peer", addr), slog.Any("error", err))
-	h.inbox.failNode(addr)
+	// Membership first: its check of the peer runs while the calls fail.
 	if h.cfg.OnPeerDown != nil && !errors.Is(err, link.ErrPeerLeft) {
 		h.cfg.OnPeerDown(addr)
 	}
+	h.inbox.failNode(addr)
 }
 
 // stopLink closes the data link, flushing what is queued.
@@ -424,4 +462,41 @@ func (h *Hub) LinkStats() (s LinkStats, ok bool) {
 	ls := h.link.Stats()
 	return LinkStats{FramesSent: ls.FramesSent, BytesSent: ls.BytesSent, Writes: ls.Writes,
 		FramesReceived: ls.FramesReceived, BytesReceived: ls.BytesReceived, PeerFailures: ls.PeerFailures}, true
+}
+
+// LinkPeerStats is the data link's state with one other node (LinkPeers):
+// the counters are those of the current connections, which start from zero
+// when one is dialled again; LinkStats has the totals.
+type LinkPeerStats struct {
+	// Peer is the other node's data-link address (cluster.Member.Data).
+	Peer string
+	// Out reports a connection to the node, open or being dialled;
+	// OutError is its failure ("" when none). Queued is how many bytes wait
+	// to be written to it.
+	Out      bool
+	OutError string
+	Queued   int
+	// FramesSent and BytesSent count what was written to the node.
+	FramesSent, BytesSent uint64
+	// In reports an open connection from the node; FramesReceived and
+	// BytesReceived count what it carried.
+	In                            bool
+	FramesReceived, BytesReceived uint64
+}
+
+// LinkPeers returns the data link's state with each node it has a
+// connection to or from, sorted by data-link address; nil when the hub has
+// no link. It does not block on the network.
+func (h *Hub) LinkPeers() []LinkPeerStats {
+	if h.link == nil {
+		return nil
+	}
+	ps := h.link.Peers()
+	out := make([]LinkPeerStats, len(ps))
+	for i, p := range ps {
+		out[i] = LinkPeerStats{Peer: p.Peer, Out: p.Out, OutError: p.OutError, Queued: p.Queued,
+			FramesSent: p.FramesSent, BytesSent: p.BytesSent,
+			In: p.In, FramesReceived: p.FramesReceived, BytesReceived: p.BytesReceived}
+	}
+	return out
 }

@@ -64,6 +64,12 @@ type Config struct {
 	// default of Subscribe's options; flow.go): Pending 0 means
 	// DefaultPendingLimit, Overflow OverflowDefault means DropNewest.
 	Subscribers SubscriberConfig
+	// Handlers are the defaults of the limits of this node's handler
+	// connections (capacity.go): how many requests each works on at once,
+	// and how many more may wait; a request beyond both fails at once with
+	// ErrOverloaded. The zero value is DefaultConcurrency and DefaultQueue.
+	// Connect's Concurrency and QueueLimit override them per connection.
+	Handlers HandlerLimits
 	// OnPeerDown, when not nil, is called (from the data link's goroutine,
 	// so it must not block) with the remote address of a node whose data
 	// link connection broke without a goodbye: the cluster layer checks at
@@ -127,6 +133,11 @@ func (c Config) Validate() error {
 	}
 	if err := c.Subscribers.validate("exchange.Config.Subscribers"); err != nil {
 		return err
+	}
+	if hl := c.Handlers; hl.Concurrency < 0 || hl.Concurrency > MaxConcurrency {
+		return errs.Field("exchange.Config.Handlers.Concurrency", "is %d, want 0 (the default, %d) to %d", hl.Concurrency, DefaultConcurrency, MaxConcurrency)
+	} else if hl.Queue < NoQueue || hl.Queue > MaxQueue {
+		return errs.Field("exchange.Config.Handlers.Queue", "is %d, want 0 (the default, %d), more up to %d, or %d (none)", hl.Queue, DefaultQueue, MaxQueue, NoQueue)
 	}
 	pc := c.Probation
 	switch {

@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -31,6 +32,26 @@ func ConnTag(tag string) ConnectOption {
 // them in Leader, SlaveUp and SlaveDown.
 func Options(opts map[string]string) ConnectOption {
 	return func(i *boursepb.HandlerInfo) { i.Options = maps.Clone(opts) }
+}
+
+// Concurrency sets how many requests the handler works on at once through
+// this connection: its free capacity is n less its requests in flight,
+// which local-first reads, and requests beyond n wait in its queue (see
+// QueueLimit). The default is Config.Handlers.Concurrency
+// (DefaultConcurrency, 1: an actor takes one message at a time); give more
+// to a handler that answers from several goroutines. n must be 1 to
+// MaxConcurrency.
+func Concurrency(n int) ConnectOption {
+	return func(i *boursepb.HandlerInfo) { i.Concurrency = uint32(max(n, 0)) }
+}
+
+// QueueLimit bounds the requests that may wait for the handler beyond its
+// concurrency limit; a request that finds the queue full fails at once
+// with ErrOverloaded, unseen by the handler. The default is
+// Config.Handlers.Queue (DefaultQueue); 0 lets none wait. n must be 0 to
+// MaxQueue.
+func QueueLimit(n int) ConnectOption {
+	return func(i *boursepb.HandlerInfo) { i.Queue = uint32(min(max(n, 0), MaxQueue+1)) }
 }
 
 // Connection is one connection of a handler to a req-resp exchange.
@@ -80,18 +101,31 @@ func (h *Hub) Connect(ctx context.Context, name string, pid *actor.PID, opts ...
 	if err != nil {
 		return nil, err
 	}
-	info := &boursepb.HandlerInfo{Pid: fromPID(pid), Node: h.cfg.Node, Incarnation: h.inc}
+	conc, queue := h.cfg.Handlers.resolved()
+	info := &boursepb.HandlerInfo{Pid: fromPID(pid), Node: h.cfg.Node, Incarnation: h.inc, Concurrency: conc, Queue: queue}
 	for _, o := range opts {
 		o(info)
+	}
+	if info.Concurrency < 1 || info.Concurrency > MaxConcurrency {
+		return nil, &RequestError{Exchange: name, Err: fmt.Errorf("%w: Concurrency %d, want 1 to %d", ErrInvalid, info.Concurrency, MaxConcurrency)}
+	}
+	if info.Queue > MaxQueue {
+		return nil, &RequestError{Exchange: name, Err: fmt.Errorf("%w: QueueLimit above %d", ErrInvalid, MaxQueue)}
 	}
 	// The incarnation keeps ids apart across restarts: a restarted node
 	// spawns its actors under the same ids at the same address.
 	info.Id = pid.Address + "/" + pid.Id + "@" + strconv.FormatUint(h.inc, 36) + "#" + info.ConnTag
+	// Counted from before the first request can come (capacity.go); an
+	// id already connected keeps its count, and Connect fails.
+	_, mine := h.loads.add(info.Id, newLoad(info.Concurrency, info.Queue))
 	cmd := &connectCmd{info: info, pid: pid, res: make(chan result, 1), lease: &leaseState{}}
 	h.root.Send(p.popPID, cmd)
 	r, err := h.wait(ctx, name, cmd.res)
 	if err != nil {
 		cmd.abandoned.Store(true)
+		if mine && !errors.Is(err, ErrAlreadyConnected) {
+			h.loads.remove(info.Id)
+		}
 		return nil, err
 	}
 	return &Connection{hub: h, p: p, info: r.info, lease: cmd.lease}, nil

@@ -48,9 +48,11 @@
 //  2. inbox.go: for Request and RequestAll (not RequestAsync), inbox.open
 //     takes a pooled call with a correlation id and call.arm starts its
 //     timeout.
-//  3. request.go: send and sendOne; isLocal holds, so newRequest makes the
-//     *Request (messages.go) with its localReply and puts it straight into
-//     the handler's mailbox.
+//  3. request.go: send and sendOne; isLocal holds, so sendOne counts the
+//     request in the handler's requests in flight (capacity.go:
+//     load.acquire; a full handler fails it with ErrOverloaded) and
+//     newRequest makes the *Request (messages.go) with its localReply and
+//     puts it straight into the handler's mailbox.
 //  4. The handler (any actor; actors/service.go for an actors.Service)
 //     answers with Request.Respond or Fail (messages.go: answer), whose
 //     localReply sends a *Reply to the hub's inbox, or to RequestAsync's
@@ -76,18 +78,27 @@
 //     serve; reader.go: frames) calls carriage.go: onFrame, which decodes
 //     with codec.go: DecodeRequest, and deliverRequest, which decodes the
 //     payload (codec.go: Codec.Payload) and puts a *Request with its
-//     remoteReply into the handler's mailbox (localPID). Its deadline is
+//     remoteReply into the handler's mailbox (localPID), counted in the
+//     handler's requests in flight (capacity.go: a full handler's request
+//     is refused with ErrOverloaded, refuseFull). Its deadline is
 //     this node's now plus the caller's time left (codec.InRequest.Budget,
 //     which sendRemote set).
 //  4. The handler answers (messages.go: answer); its remoteReply
 //     (carriage.go) makes a codec.OutReply (an error goes as errors.go:
-//     ErrorToWire) and sends it with sendWire, through internal/link as in
-//     2.
+//     ErrorToWire), with the handler's free capacity (the advert
+//     local-first reads; capacity.go), and sends it with sendWire, through
+//     internal/link as in 2.
 //  5. On the caller's node: internal/link, carriage.go: onFrame, codec.go:
 //     DecodeReply, carriage.go: deliverReply (errors.go: ErrorFromWire),
 //     then inbox.go: deliverRemote and deliver, and the caller's Request
 //     (request.go) returns. A RequestAsync reply goes instead to the
 //     caller's actor (the request's DeliverTo).
+//
+// Handler limits (capacity.go) add an atomic add on each side of a
+// request, where the handler lives, and a map lookup by connection id for
+// a request from another node; under a load-aware strategy (local-first)
+// a reply's advert is looked up and stored on the caller's node
+// (carriage.go: heard). capacity.go is a 12th file on both paths.
 //
 // That is 11 files: 5 of exchange's (request.go, table.go, inbox.go,
 // carriage.go, messages.go), codec.go, internal/link's link.go, out.go and

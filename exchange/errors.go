@@ -23,6 +23,11 @@ var (
 	// not appointed yet (a silent leader's lease must run out first), or this
 	// node is on the minority side of a partition. Returned at once.
 	ErrNoLeader = strategies.ErrNoLeader
+	// ErrOverloaded means the request found no room: its handler's queue
+	// was full (Concurrency, QueueLimit, Config.Handlers), or, under
+	// local-first with the overload policy "fail", no handler had free
+	// capacity. Returned at once; the handler never saw the request.
+	ErrOverloaded = strategies.ErrOverloaded
 	// ErrTimeout means the caller's context ended before the reply came.
 	ErrTimeout = errors.New("bourse: request timed out")
 	// ErrHandler means the handler answered with an error (see HandlerError).
@@ -80,6 +85,7 @@ var codes = []struct {
 	{boursepb.Code_CODE_TIMEOUT, ErrTimeout},
 	{boursepb.Code_CODE_STOPPED, ErrStopped},
 	{boursepb.Code_CODE_NO_LEADER, ErrNoLeader},
+	{boursepb.Code_CODE_OVERLOADED, ErrOverloaded},
 	{boursepb.Code_CODE_UNDELIVERED, errUndelivered}, // before ErrNoHandlers, which it wraps
 	{boursepb.Code_CODE_NO_HANDLERS, ErrNoHandlers},
 	{boursepb.Code_CODE_REJECTED, ErrRejected},
@@ -96,7 +102,7 @@ var codes = []struct {
 
 // CodeOf returns the wire code of err's sentinel: of the first sentinel in
 // a fixed order when err wraps several (ErrNodeDown, ErrTimeout,
-// ErrStopped, ErrNoLeader, ErrNoHandlers, ErrRejected, ErrRedirectLoop,
+// ErrStopped, ErrNoLeader, ErrOverloaded, ErrNoHandlers, ErrRejected, ErrRedirectLoop,
 // ErrUnknownExchange, ErrWrongKind, ErrExchangeExists,
 // ErrAlreadyConnected, ErrInvalid, ErrSlowConsumer), so the same error always gets the same
 // code. Errors wrapping none of them are handler failures (CODE_HANDLER).

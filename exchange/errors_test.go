@@ -32,6 +32,7 @@ var sentinels = map[string]error{
 	"ErrInvalid":          ErrInvalid,
 	"ErrRedirectLoop":     ErrRedirectLoop,
 	"ErrSlowConsumer":     ErrSlowConsumer,
+	"ErrOverloaded":       ErrOverloaded,
 }
 
 // TestSentinelsListed reads the package's source for exported variables

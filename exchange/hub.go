@@ -40,6 +40,7 @@ type Hub struct {
 	lastData   sync.Map                // remote address -> the last data-link address it had (see sendWire)
 	codec      *codec.Codec            // the data link's codec, with its caches
 	targets    codec.Cache[*actor.PID] // local actors by id (see localPID)
+	loads      loads                   // local connections' requests in flight (capacity.go)
 
 	mu      sync.Mutex // serialises Declare and Stop
 	points  atomic.Pointer[map[string]*point]

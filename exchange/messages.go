@@ -12,7 +12,10 @@ import (
 
 // Request is what a handler actor receives for each request routed to it. The
 // handler answers exactly once, with Respond or Fail, from any goroutine; later
-// answers are ignored. A Request must not be modified.
+// answers are ignored. Until it is answered (or dropped, DropExpired, or
+// discarded, Discard) it counts among its handler's requests in flight,
+// which are bounded (Concurrency, QueueLimit). A Request must not be
+// modified.
 type Request struct {
 	// Exchange is the exchange the request came through.
 	Exchange string
@@ -37,6 +40,9 @@ type Request struct {
 	// this node; nil when the point is gone, or for a request from another
 	// node without a deadline (which cannot expire: nothing looks it up).
 	expired *atomic.Uint64
+	// load counts the request in its handler's requests in flight until
+	// it is answered or dropped (capacity.go); nil when not counted.
+	load *load
 	// replier takes the answer to the caller, wherever it waits: a
 	// *localReply or a *remoteReply (carriage.go), nil when there is no one
 	// to answer.
@@ -115,6 +121,25 @@ func (r *Request) DropExpired() bool {
 	if r.expired != nil {
 		r.expired.Add(1)
 	}
+	if r.load != nil {
+		r.load.release()
+	}
+	return true
+}
+
+// Discard marks r answered without sending anything, for a handler that
+// decides not to answer (its caller gave up), and reports whether it did
+// (false when r was already answered). Like an answer, it frees r's place
+// among its handler's requests in flight (Concurrency, QueueLimit): a
+// request that is never answered, dropped or discarded keeps its place for
+// good. It may be called from any goroutine.
+func (r *Request) Discard() bool {
+	if !r.answered.CompareAndSwap(false, true) {
+		return false
+	}
+	if r.load != nil {
+		r.load.release()
+	}
 	return true
 }
 
@@ -137,6 +162,9 @@ func (r *Request) Fail(err error) bool {
 func (r *Request) answer(payload proto.Message, err error) bool {
 	if r.replier == nil || !r.answered.CompareAndSwap(false, true) {
 		return false
+	}
+	if r.load != nil {
+		r.load.release() // before the reply, which tells the caller the free capacity
 	}
 	if err != nil && CodeOf(err) == boursepb.Code_CODE_HANDLER {
 		var he *HandlerError

@@ -27,6 +27,9 @@ type point struct {
 
 	table atomic.Pointer[table]
 	prob  *probation // this node's view of its handlers' health (probation.go)
+	// ads are the capacity adverts of the handlers on other nodes, for a
+	// strategy that routes by load (capacity.go); nil for others.
+	ads *adverts
 
 	// tableMu serialises table builds: the pop actor's (a new table came)
 	// and setView's (membership changed, see refilter).
@@ -70,6 +73,9 @@ func newPoint(h *Hub, s Spec, strat strategies.Strategy) *point {
 	if lo, ok := strat.(strategies.LeaderOnly); ok {
 		p.leaderOnly = lo.LeaderOnly()
 	}
+	if _, ok := strat.(strategies.LoadAware); ok {
+		p.ads = &adverts{}
+	}
 	p.table.Store(emptyTable())
 	return p
 }
@@ -80,7 +86,7 @@ func (p *point) setTable(rt *boursepb.RoutingTable) {
 	defer p.tableMu.Unlock()
 	rt = carrySubscriptions(p.raw, rt, p.live)
 	p.raw = rt
-	p.storeTable(buildTable(rt, p.strat, p.table.Load(), p.h, p.live, p.quorum))
+	p.storeTable(buildTable(rt, p.strat, p.table.Load(), p.h, p.live, p.quorum, p.ads))
 }
 
 // carrySubscriptions returns next with the subscriptions of prev for live
@@ -116,7 +122,7 @@ func (p *point) refilter(live map[string]bool, quorum bool) {
 	defer p.tableMu.Unlock()
 	p.live, p.quorum = live, quorum
 	if p.raw != nil {
-		p.storeTable(buildTable(p.raw, p.strat, p.table.Load(), p.h, live, quorum))
+		p.storeTable(buildTable(p.raw, p.strat, p.table.Load(), p.h, live, quorum, p.ads))
 	}
 }
 
@@ -456,6 +462,7 @@ func (a *popActor) forget(ctx actor.Context, id string) {
 		return
 	}
 	delete(a.conns, id)
+	a.p.h.loads.remove(id)
 	if hl := a.leases.held[id]; hl != nil {
 		a.endLease(ctx, hl)
 		delete(a.leases.held, id)

@@ -330,7 +330,7 @@ func TestErrorsKeepTheirIdentity(t *testing.T) {
 
 func TestWireErrorsRoundTrip(t *testing.T) {
 	sentinels := []error{exchange.ErrNoHandlers, exchange.ErrTimeout, exchange.ErrRejected, exchange.ErrUnknownExchange,
-		exchange.ErrWrongKind, exchange.ErrNodeDown, exchange.ErrStopped, exchange.ErrInvalid, exchange.ErrRedirectLoop}
+		exchange.ErrWrongKind, exchange.ErrNodeDown, exchange.ErrStopped, exchange.ErrInvalid, exchange.ErrRedirectLoop, exchange.ErrOverloaded}
 	for _, s := range sentinels {
 		w := exchange.ErrorToWire("x", fmt.Errorf("context: %w", s))
 		if back := exchange.ErrorFromWire(w); !errors.Is(back, s) {

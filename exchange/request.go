@@ -80,7 +80,8 @@ func WithTag(tag string) CallOption { return func(o *callOptions) { o.tag = tag 
 // comes first (Request.Deadline), and one that reaches the request after it
 // drops it unprocessed.
 //
-// Errors wrap ErrNoHandlers (at once, when nobody is connected), ErrTimeout
+// Errors wrap ErrNoHandlers (at once, when nobody is connected),
+// ErrOverloaded (at once, when the handler's queue is full), ErrTimeout
 // (ctx ended; also context.DeadlineExceeded or context.Canceled), ErrHandler
 // (*HandlerError), ErrRejected, ErrUnknownExchange, ErrWrongKind or ErrStopped.
 func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, opts ...CallOption) (reply proto.Message, err error) {
@@ -335,10 +336,40 @@ func (h *Hub) send(r *routed, o *callOptions, replyTo *actor.PID, c *call) error
 
 func (h *Hub) sendOne(r *routed, i int, pid *actor.PID, o *callOptions, replyTo *actor.PID, c *call) error {
 	if h.isLocal(pid) {
-		h.root.Send(pid, h.newRequest(r, i, o, replyTo, c))
+		var l *load
+		if i < len(r.g.loads) {
+			if l = r.g.loads[i]; l != nil && !l.acquire() {
+				return h.overloaded(r, i, o, replyTo, c)
+			}
+		}
+		req := h.newRequest(r, i, o, replyTo, c)
+		req.load = l
+		h.root.Send(pid, req)
 		return nil
 	}
+	if r.g.view != nil {
+		if a := r.g.view.remote[i]; a != nil {
+			a.sent.Add(1) // subtracted from its advert until the next one (capacity.go)
+		}
+	}
 	return h.sendRemote(r, i, pid, o, replyTo, c)
+}
+
+// overloaded fails a request to the i-th handler of r, on this node, whose
+// limit and queue are full: at once with ErrOverloaded, the handler never
+// sees it. A broadcast's other handlers still get theirs, so its caller
+// gets the failure as that handler's reply.
+func (h *Hub) overloaded(r *routed, i int, o *callOptions, replyTo *actor.PID, c *call) error {
+	err := &RequestError{Exchange: r.p.spec.Name, Err: ErrOverloaded}
+	if !r.broadcast {
+		return err
+	}
+	var corr uint64
+	if c != nil {
+		corr = c.corr
+	}
+	h.root.Send(replyTo, &Reply{Exchange: r.p.spec.Name, Tag: o.tag, From: r.g.members[i].ID, Err: err, corr: corr, call: c})
+	return nil
 }
 
 // isLocal reports whether pid is on this node: a request to it goes into

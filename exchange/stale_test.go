@@ -39,7 +39,7 @@ func TestTableSkipsHandlersOfAnEarlierProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb := buildTable(rt, strat, nil, h, nil, true)
+	tb := buildTable(rt, strat, nil, h, nil, true, nil)
 	var got []string
 	for _, i := range tb.all.infos {
 		got = append(got, i.GetId())

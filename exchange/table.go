@@ -41,6 +41,12 @@ type group struct {
 	pids    []*actor.PID
 	picker  strategies.Picker
 	health  []*health // probation standing, by index (probation.go); nil when off
+	// loads are the counts of the local handlers, by index (capacity.go);
+	// nil for a handler on another node.
+	loads []*load
+	// view is the load view a load-aware strategy's picker reads; nil for
+	// other strategies.
+	view *loadView
 }
 
 // lookup finds the point of presence of exchange name, of kind kind: the
@@ -72,7 +78,11 @@ func emptyTable() *table {
 // membership known, all are). The appointed leader comes first when it is
 // left in and quorum holds. pids reuses the PID values of the previous table
 // so that protoactor's per-PID process cache stays warm across rebuilds.
-func buildTable(rt *boursepb.RoutingTable, strat strategies.Strategy, prev *table, h *Hub, live map[string]bool, quorum bool) *table {
+//
+// ads, not nil for a strategy that routes by load (strategies.LoadAware),
+// are the point's adverts: buildTable keeps one for each handler on another
+// node, and gives the picker a view of them and of the local handlers.
+func buildTable(rt *boursepb.RoutingTable, strat strategies.Strategy, prev *table, h *Hub, live map[string]bool, quorum bool, ads *adverts) *table {
 	t := &table{term: rt.GetTerm(), epoch: rt.GetEpoch()}
 	isLive := func(addr string) bool { return live == nil || live[addr] || addr == h.address() }
 	for _, np := range rt.GetSubscriptions() {
@@ -121,13 +131,25 @@ func buildTable(rt *boursepb.RoutingTable, strat strategies.Strategy, prev *tabl
 		all.infos = append(all.infos, info)
 		all.pids = append(all.pids, pid)
 		all.members = append(all.members, memberOf(info))
+		var l *load
+		if h.isLocal(pid) {
+			l = h.loads.get(info.GetId())
+		}
+		all.loads = append(all.loads, l)
 		if tag := info.GetServiceTag(); tag != "" {
 			byTag[tag] = append(byTag[tag], i)
 		}
 	}
-	if strat != nil {
+	la, _ := strat.(strategies.LoadAware)
+	if la != nil && ads != nil {
+		all.view = ads.viewOf(h, all)
+	}
+	switch {
+	case all.view != nil:
+		all.picker = la.BuildLoad(all.members, all.view)
+	case strat != nil:
 		all.picker = strat.Build(all.members)
-	} else {
+	default:
 		all.picker = emptyPicker
 	}
 	t.all = all
@@ -139,8 +161,14 @@ func buildTable(rt *boursepb.RoutingTable, strat strategies.Strategy, prev *tabl
 				g.infos = append(g.infos, all.infos[i])
 				g.pids = append(g.pids, all.pids[i])
 				g.members = append(g.members, all.members[i])
+				g.loads = append(g.loads, all.loads[i])
 			}
-			g.picker = strat.Build(g.members)
+			if all.view != nil {
+				g.view = all.view.subset(idx)
+				g.picker = la.BuildLoad(g.members, g.view)
+			} else {
+				g.picker = strat.Build(g.members)
+			}
 			t.byTag[tag] = g
 		}
 	}

@@ -55,9 +55,12 @@ const (
 	// matches ErrNoHandlers): the caller may send it to another handler, as
 	// no handler saw it.
 	Code_CODE_UNDELIVERED Code = 15
+	// the handler's queue was full (ErrOverloaded), or, under local-first
+	// with its overload policy "fail", every handler was: returned at once.
+	Code_CODE_OVERLOADED Code = 16
 	// a subscriber had its limit of pending publications and its policy
 	// ended its subscriptions (ErrSlowConsumer).
-	Code_CODE_SLOW_CONSUMER Code = 16
+	Code_CODE_SLOW_CONSUMER Code = 17
 )
 
 // Enum value maps for Code.
@@ -79,7 +82,8 @@ var (
 		13: "CODE_ALREADY_CONNECTED",
 		14: "CODE_WRONG_TYPE",
 		15: "CODE_UNDELIVERED",
-		16: "CODE_SLOW_CONSUMER",
+		16: "CODE_OVERLOADED",
+		17: "CODE_SLOW_CONSUMER",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
@@ -98,7 +102,8 @@ var (
 		"CODE_ALREADY_CONNECTED": 13,
 		"CODE_WRONG_TYPE":        14,
 		"CODE_UNDELIVERED":       15,
-		"CODE_SLOW_CONSUMER":     16,
+		"CODE_OVERLOADED":        16,
+		"CODE_SLOW_CONSUMER":     17,
 	}
 )
 
@@ -200,7 +205,14 @@ type HandlerInfo struct {
 	// incarnation is the hosting node's incarnation (its start time): a
 	// restarted node's connections never share an id or a seniority with its
 	// predecessor's. 0 for a hub outside a cluster.
-	Incarnation   uint64 `protobuf:"varint,8,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	Incarnation uint64 `protobuf:"varint,8,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	// concurrency is how many requests the handler works on at once (its
+	// capacity): 1 for an actor, which takes one message at a time. Requests
+	// beyond it wait in its queue.
+	Concurrency uint32 `protobuf:"varint,9,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
+	// queue bounds the requests waiting beyond concurrency; one more fails
+	// at once with CODE_OVERLOADED.
+	Queue         uint32 `protobuf:"varint,10,opt,name=queue,proto3" json:"queue,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -287,6 +299,20 @@ func (x *HandlerInfo) GetOptions() map[string]string {
 func (x *HandlerInfo) GetIncarnation() uint64 {
 	if x != nil {
 		return x.Incarnation
+	}
+	return 0
+}
+
+func (x *HandlerInfo) GetConcurrency() uint32 {
+	if x != nil {
+		return x.Concurrency
+	}
+	return 0
+}
+
+func (x *HandlerInfo) GetQueue() uint32 {
+	if x != nil {
+		return x.Queue
 	}
 	return 0
 }
@@ -778,7 +804,12 @@ type Reply struct {
 	Payload *anypb.Any `protobuf:"bytes,5,opt,name=payload,proto3" json:"payload,omitempty"`
 	Error   *Error     `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
 	// deliver_to is copied from the request: the asynchronous caller.
-	DeliverTo     *Pid `protobuf:"bytes,7,opt,name=deliver_to,json=deliverTo,proto3" json:"deliver_to,omitempty"`
+	DeliverTo *Pid `protobuf:"bytes,7,opt,name=deliver_to,json=deliverTo,proto3" json:"deliver_to,omitempty"`
+	// free is the answering connection's free capacity as the reply left
+	// (its concurrency less its requests in flight, negative while requests
+	// wait in its queue): the capacity advert piggybacked on replies, which
+	// local-first reads. Absent when the handler has no bound.
+	Free          *int32 `protobuf:"zigzag32,8,opt,name=free,proto3,oneof" json:"free,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -860,6 +891,13 @@ func (x *Reply) GetDeliverTo() *Pid {
 		return x.DeliverTo
 	}
 	return nil
+}
+
+func (x *Reply) GetFree() int32 {
+	if x != nil && x.Free != nil {
+		return *x.Free
+	}
+	return 0
 }
 
 // Publication is a message published to a pub-sub exchange.
@@ -2297,7 +2335,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\fbourse.proto\x12\tbourse.v1\x1a\x19google/protobuf/any.proto\"/\n" +
 	"\x03Pid\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\xbe\x02\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xf6\x02\n" +
 	"\vHandlerInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\x03pid\x18\x02 \x01(\v2\x0e.bourse.v1.PidR\x03pid\x12\x1f\n" +
@@ -2307,7 +2345,10 @@ const file_bourse_proto_rawDesc = "" +
 	"\x04node\x18\x05 \x01(\tR\x04node\x12\x10\n" +
 	"\x03seq\x18\x06 \x01(\x04R\x03seq\x12=\n" +
 	"\aoptions\x18\a \x03(\v2#.bourse.v1.HandlerInfo.OptionsEntryR\aoptions\x12 \n" +
-	"\vincarnation\x18\b \x01(\x04R\vincarnation\x1a:\n" +
+	"\vincarnation\x18\b \x01(\x04R\vincarnation\x12 \n" +
+	"\vconcurrency\x18\t \x01(\rR\vconcurrency\x12\x14\n" +
+	"\x05queue\x18\n" +
+	" \x01(\rR\x05queue\x1a:\n" +
 	"\fOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb2\x01\n" +
@@ -2350,7 +2391,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\ahandler\x18\f \x01(\tR\ahandler\x12\x1f\n" +
 	"\vbudget_nano\x18\r \x01(\x04R\n" +
 	"budgetNanoJ\x04\b\t\x10\n" +
-	"R\x12deadline_unix_nano\"\xf7\x01\n" +
+	"R\x12deadline_unix_nano\"\x99\x02\n" +
 	"\x05Reply\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12%\n" +
 	"\x0ecorrelation_id\x18\x02 \x01(\x04R\rcorrelationId\x12\x10\n" +
@@ -2359,7 +2400,9 @@ const file_bourse_proto_rawDesc = "" +
 	"\apayload\x18\x05 \x01(\v2\x14.google.protobuf.AnyR\apayload\x12&\n" +
 	"\x05error\x18\x06 \x01(\v2\x10.bourse.v1.ErrorR\x05error\x12-\n" +
 	"\n" +
-	"deliver_to\x18\a \x01(\v2\x0e.bourse.v1.PidR\tdeliverTo\"k\n" +
+	"deliver_to\x18\a \x01(\v2\x0e.bourse.v1.PidR\tdeliverTo\x12\x17\n" +
+	"\x04free\x18\b \x01(\x11H\x00R\x04free\x88\x01\x01B\a\n" +
+	"\x05_free\"k\n" +
 	"\vPublication\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12.\n" +
@@ -2476,7 +2519,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\x06labels\x18\f \x03(\v2 .bourse.v1.Heartbeat.LabelsEntryR\x06labels\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xf6\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\x8b\x03\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CODE_NO_HANDLERS\x10\x01\x12\x10\n" +
@@ -2494,8 +2537,9 @@ const file_bourse_proto_rawDesc = "" +
 	"\x14CODE_EXCHANGE_EXISTS\x10\f\x12\x1a\n" +
 	"\x16CODE_ALREADY_CONNECTED\x10\r\x12\x13\n" +
 	"\x0fCODE_WRONG_TYPE\x10\x0e\x12\x14\n" +
-	"\x10CODE_UNDELIVERED\x10\x0f\x12\x16\n" +
-	"\x12CODE_SLOW_CONSUMER\x10\x10B,Z*github.com/bourse-go/bourse/proto;boursepbb\x06proto3"
+	"\x10CODE_UNDELIVERED\x10\x0f\x12\x13\n" +
+	"\x0fCODE_OVERLOADED\x10\x10\x12\x16\n" +
+	"\x12CODE_SLOW_CONSUMER\x10\x11B,Z*github.com/bourse-go/bourse/proto;boursepbb\x06proto3"
 
 var (
 	file_bourse_proto_rawDescOnce sync.Once
@@ -2588,6 +2632,7 @@ func file_bourse_proto_init() {
 	if File_bourse_proto != nil {
 		return
 	}
+	file_bourse_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -48,3 +48,34 @@ func TestPickDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// fakeLoad is a view of 10 members: the first 3 local, with free[i] as
+// their capacity; the rest on other nodes.
+type fakeLoad struct{ free [10]int }
+
+func (f *fakeLoad) Local(i int) bool       { return i < 3 }
+func (f *fakeLoad) Free(i int) (int, bool) { return f.free[i], true }
+
+// local-first's Pick with a view must not allocate either, whichever
+// branch it takes: a local handler, a spill, or everyone full.
+func TestLocalFirstPickDoesNotAllocate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		free [10]int
+	}{
+		{"local", [10]int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}},
+		{"spill", [10]int{0, 0, 0, 0, 0, 0, 0, 0, 0, 2}},
+		{"all full", [10]int{-1, -1, -1, -1, -1, -1, -1, -1, -1, -1}},
+	} {
+		v := &fakeLoad{free: tc.free}
+		p := strategies.LocalFirst(strategies.OverloadWait).(strategies.LoadAware).BuildLoad(members(10), v)
+		allocs := testing.AllocsPerRun(1000, func() {
+			if _, err := p.Pick(strategies.Request{Exchange: "x"}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: Pick allocates %v times", tc.name, allocs)
+		}
+	}
+}

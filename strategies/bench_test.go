@@ -66,3 +66,26 @@ func BenchmarkStickyBuild(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLocalFirstPick measures local-first's Pick with a view of the
+// load, when a local handler has room and when the request spills.
+func BenchmarkLocalFirstPick(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		free [10]int
+	}{
+		{"local", [10]int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}},
+		{"spill", [10]int{0, 0, 0, 2, 1, 3, 1, 1, 1, 2}},
+	} {
+		v := &fakeLoad{free: tc.free}
+		p := strategies.LocalFirst(strategies.OverloadWait).(strategies.LoadAware).BuildLoad(members(10), v)
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.Pick(strategies.Request{Exchange: "x"}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

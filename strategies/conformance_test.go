@@ -38,6 +38,9 @@ var builtinFeatures = map[string]struct {
 	strategies.NameSticky:    {nil, conformance.Features{EvenSpread: true, SpreadTolerance: 0.3, StickyByKey: true}},
 	strategies.NameStickyFun: {strategies.Params{"hash": strategies.HashFunc(keyHash)}, conformance.Features{EvenSpread: true, SpreadTolerance: 0.3, StickyByKey: true, Deterministic: true}},
 	strategies.NameFun:       {strategies.Params{"fun": strategies.FunFunc(modKey)}, conformance.Features{EvenSpread: true, Deterministic: true}},
+	// Built without a view of the load (Build), local-first takes the
+	// members in turn.
+	strategies.NameLocalFirst: {nil, conformance.Features{EvenSpread: true, SpreadTolerance: 0.01, LocalFirst: true}},
 }
 
 func TestConformance(t *testing.T) {
@@ -81,6 +84,9 @@ func TestConformanceUserStrategies(t *testing.T) {
 		conformance.Features{Deterministic: true, MayReject: true, MayRedirect: true})
 	conformance.Run(t, "sticky-fun-by-length", strategies.StickyFun(byLen), strategies.Params{"load_factor": 1.5},
 		conformance.Features{StickyByKey: true, Deterministic: true})
+	localFirst, _ := strategies.Builtin().Lookup(strategies.NameLocalFirst)
+	conformance.Run(t, "local-first-fail", localFirst, strategies.Params{"overload": "fail"},
+		conformance.Features{EvenSpread: true, SpreadTolerance: 0.01, LocalFirst: true, FailsWhenFull: true})
 	conformance.Run(t, "sticky-small", stickyFactory(t), strategies.Params{"partitions": 4, "vnodes": 1},
 		conformance.Features{StickyByKey: true})
 }

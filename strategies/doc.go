@@ -22,6 +22,10 @@
 //   - "sticky-fun": sticky with the hash in Params["hash"], a HashFunc
 //     (StickyFun).
 //   - "fun": the FunFunc in Params["fun"] decides (Fun).
+//   - "local-first": a handler on the caller's node while one has free
+//     capacity, otherwise one on another node by power of two choices on
+//     advertised free capacity; parameter overload, "wait" or "fail"
+//     (LocalFirst). It reads the exchange's LoadView (LoadAware).
 //
 // Users add their own by registering a Factory under a new name.
 //

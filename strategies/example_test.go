@@ -29,7 +29,7 @@ func ExampleRegistry_New() {
 	fmt.Println(errors.Is(err, strategies.ErrUnknownStrategy))
 	// Output:
 	// a b c a
-	// bourse: unknown strategy "round_robin" (known: consensus, consensus-round-robin, default, fun, round-robin, sticky, sticky-fun)
+	// bourse: unknown strategy "round_robin" (known: consensus, consensus-round-robin, default, fun, local-first, round-robin, sticky, sticky-fun)
 	// true
 }
 

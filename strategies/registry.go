@@ -15,6 +15,7 @@ const (
 	NameSticky              = "sticky"
 	NameStickyFun           = "sticky-fun"
 	NameFun                 = "fun"
+	// NameLocalFirst ("local-first") is declared in localfirst.go.
 )
 
 // maxNameLen bounds strategy names; they are identifiers in configuration
@@ -47,6 +48,7 @@ func Builtin() *Registry {
 		NameSticky:              stickyFactory,
 		NameStickyFun:           stickyFunFactory,
 		NameFun:                 funFactory,
+		NameLocalFirst:          localFirstFactory,
 	}}
 }
 

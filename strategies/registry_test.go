@@ -11,7 +11,7 @@ import (
 )
 
 func TestBuiltinNames(t *testing.T) {
-	want := []string{"consensus", "consensus-round-robin", "default", "fun", "round-robin", "sticky", "sticky-fun"}
+	want := []string{"consensus", "consensus-round-robin", "default", "fun", "local-first", "round-robin", "sticky", "sticky-fun"}
 	if got := strategies.Builtin().Names(); !slices.Equal(got, want) {
 		t.Fatalf("Builtin().Names() = %q, want %q", got, want)
 	}
@@ -92,13 +92,13 @@ func TestNewUnknown(t *testing.T) {
 	if !errors.Is(err, strategies.ErrUnknownStrategy) {
 		t.Fatalf("New(round_robin) = %v, want ErrUnknownStrategy", err)
 	}
-	want := `bourse: unknown strategy "round_robin" (known: consensus, consensus-round-robin, default, fun, round-robin, sticky, sticky-fun)`
+	want := `bourse: unknown strategy "round_robin" (known: consensus, consensus-round-robin, default, fun, local-first, round-robin, sticky, sticky-fun)`
 	if err.Error() != want {
 		t.Fatalf("error = %q\nwant    %q", err, want)
 	}
 	var u *strategies.UnknownStrategyError
-	if !errors.As(err, &u) || u.Name != "round_robin" || len(u.Known) != 7 {
-		t.Fatalf("errors.As = %+v, want Name round_robin and 7 known names", u)
+	if !errors.As(err, &u) || u.Name != "round_robin" || len(u.Known) != 8 {
+		t.Fatalf("errors.As = %+v, want Name round_robin and 8 known names", u)
 	}
 
 	_, err = strategies.NewRegistry().New("x", nil)
@@ -160,7 +160,7 @@ func TestRegistryConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if got, want := len(r.Names()), 7+8*100; got != want {
+	if got, want := len(r.Names()), 8+8*100; got != want {
 		t.Fatalf("%d names, want %d", got, want)
 	}
 }

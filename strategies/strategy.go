@@ -31,6 +31,13 @@ var (
 	// ErrInvalidParams means a strategy's parameters are wrong. It wraps
 	// errs.ErrInvalid, the sentinel of every bad argument.
 	ErrInvalidParams = errs.New("bourse: invalid strategy parameters")
+	// ErrOverloaded means the request found no room: its handler's queue
+	// was full (every handler has a concurrency limit and a bounded queue
+	// of requests waiting beyond it), or, under local-first with the
+	// overload policy "fail", no handler anywhere had free capacity. It is
+	// returned at once, never after a wait, and keeps its identity across
+	// nodes. The handler never saw the request: it is safe to send again.
+	ErrOverloaded = errors.New("bourse: overloaded")
 )
 
 // Member is one connection of a handler to an exchange, as a strategy sees it.

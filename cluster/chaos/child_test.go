@@ -58,6 +58,7 @@ func (c childConfig) env() []string {
 		"CHAOS_RR_CALLERS=" + strconv.Itoa(c.rrCallers), "CHAOS_LEAD_CALLERS=" + strconv.Itoa(c.leadCallers),
 		"CHAOS_LEADER_SOURCE=" + c.leaderSource,
 		"CHAOS_LOAD_END=" + strconv.FormatInt(c.loadEnd, 10), "CHAOS_SEED=" + strconv.FormatUint(c.seed, 10),
+		"CHAOS_DEBUG=" + debugEnv(),
 	}
 }
 
@@ -161,7 +162,7 @@ func (c *child) run(ctx context.Context) error {
 	ncfg.Discovery = static.New(c.cfg.peers...)
 	ncfg.Labels = map[string]string{"chaos.node": c.cfg.node}
 	ncfg.Kinds = c.kinds()
-	ncfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ncfg.Logger = childLogger()
 	n, err := cluster.Start(ctx, ncfg)
 	if err != nil {
 		return err
@@ -777,4 +778,31 @@ func deployedHandlers(b *actors.Broker, service string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// childLogger logs to stderr (a file per process with -chaos.log). With
+// -chaos.debug it logs at debug level and stamps every record with the
+// host's monotonic clock (mono=ns), the clock of the parent's kill and exit
+// times, so that the steps of a detection can be lined up across processes.
+func childLogger() *slog.Logger {
+	if os.Getenv("CHAOS_DEBUG") == "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(monoHandler{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})})
+}
+
+// monoHandler adds mono=<CLOCK_MONOTONIC ns> to every record.
+type monoHandler struct{ slog.Handler }
+
+func (h monoHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.AddAttrs(slog.Int64("mono", mono()))
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h monoHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return monoHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h monoHandler) WithGroup(name string) slog.Handler {
+	return monoHandler{h.Handler.WithGroup(name)}
 }

@@ -18,6 +18,7 @@ var (
 	flagLog      = flag.String("chaos.log", "", "write the children's stderr to files in this directory")
 	flagPace     = flag.Duration("chaos.pace", 10*time.Millisecond, "pause of each caller between two requests")
 	flagRequire  = flag.String("chaos.require", "1,2,3,4,5,6", "the invariants whose violation fails the test (all are checked and printed)")
+	flagDebug    = flag.Bool("chaos.debug", false, "children log at debug level, each record stamped mono=<monotonic ns>; kills are logged with their times (use with -chaos.log)")
 	flagLeader   = flag.String("chaos.leader", "poll", "how a handler learns it leads: poll (Service.IsLeader every ms: the lease's own clock), callback (OnLeading's context) or both")
 )
 
@@ -27,4 +28,12 @@ func TestMain(m *testing.M) {
 	}
 	// The parent runs no node: every goroutine it starts must be gone.
 	goleak.VerifyTestMain(m)
+}
+
+// debugEnv is the children's CHAOS_DEBUG.
+func debugEnv() string {
+	if *flagDebug {
+		return "1"
+	}
+	return ""
 }

@@ -301,6 +301,9 @@ func (r *run) kill(p *proc) error {
 	err := p.cp.Kill(ctx)
 	r.mu.Lock()
 	p.exited = mono()
+	if p.log != nil && *flagDebug {
+		fmt.Fprintf(p.log, "chaos: killed inc=%d killed_mono=%d exited_mono=%d\n", p.inc, p.ended, p.exited)
+	}
 	r.mu.Unlock()
 	return err
 }

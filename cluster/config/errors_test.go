@@ -43,7 +43,7 @@ func TestParseErrors(t *testing.T) {
 			name: "unknown strategy",
 			yaml: strings.Replace(base, "strategy: consensus", "strategy: round_robin", 1),
 			key:  "exchanges[2].strategy", line: 10,
-			want: []string{`unknown strategy "round_robin"`, "known: consensus, consensus-round-robin, default, fun, round-robin, sticky, sticky-fun", `did you mean "round-robin"?`},
+			want: []string{`unknown strategy "round_robin"`, "known: consensus, consensus-round-robin, default, fun, local-first, round-robin, sticky, sticky-fun", `did you mean "round-robin"?`},
 		},
 		{
 			name: "unknown kind",
@@ -204,7 +204,7 @@ func TestParseErrors(t *testing.T) {
 			name: "unknown top-level key",
 			yaml: base + "tracing: {port: 9090}\n",
 			key:  "tracing", line: 11,
-			want: []string{"unknown key (known: broker, cluster, exchanges, log, metrics, node, services)"},
+			want: []string{"unknown key (known: broker, cluster, exchanges, log, metrics, node, services, status)"},
 		},
 		{
 			name: "unknown metrics key",
@@ -229,6 +229,18 @@ func TestParseErrors(t *testing.T) {
 			yaml: base + "metrics: {protoactor: true}\n",
 			key:  "metrics.protoactor", line: 11,
 			want: []string{"without an address"},
+		},
+		{
+			name: "status address without a port",
+			yaml: base + "status: {listen: \"8222\"}\n",
+			key:  "status.listen", line: 11,
+			want: []string{`"8222" is not host:port`},
+		},
+		{
+			name: "unknown status key",
+			yaml: base + "status: {port: 8222}\n",
+			key:  "status.port", line: 11,
+			want: []string{"unknown key (known: listen)"},
 		},
 		{
 			name: "misspelt consul key",
@@ -331,6 +343,12 @@ func TestParseErrors(t *testing.T) {
 			yaml: base + "broker: {max_redirects: 100}\n",
 			key:  "broker.max_redirects", line: 11,
 			want: []string{"100 is out of range 0..64"},
+		},
+		{
+			name: "handlers queue out of range",
+			yaml: base + "broker: {handlers: {queue: -5}}\n",
+			key:  "broker.handlers.queue", line: 11,
+			want: []string{"-5 is out of range -1..16777216"},
 		},
 		{
 			name: "workers out of range",
@@ -507,14 +525,14 @@ func TestFileThatSetsNothing(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"empty file", "", "node.yaml: the file is empty: want at least one of the sections broker, cluster, exchanges, log, metrics, node, services"},
+		{"empty file", "", "node.yaml: the file is empty: want at least one of the sections broker, cluster, exchanges, log, metrics, node, services, status"},
 		{"only comments", "# node: {name: md-1}\n\n", "the file is empty"},
 		{"document marker only", "---\n", "the file is empty"},
 		{"null document", "~\n", "the file is empty"},
 		{"empty mapping", "{}\n", "the file is empty"},
 		{"only unknown sections", "networks:\n  web: {driver: bridge}\nvolumes: {data: /srv}\n",
-			"node.yaml: no known section, only networks, volumes: want at least one of the sections broker, cluster, exchanges, log, metrics, node, services"},
-		{"a misspelt section alone", "nodes: {name: md-1}\n", `no known section, only nodes: want at least one of the sections broker, cluster, exchanges, log, metrics, node, services; did you mean "node" for "nodes"?`},
+			"node.yaml: no known section, only networks, volumes: want at least one of the sections broker, cluster, exchanges, log, metrics, node, services, status"},
+		{"a misspelt section alone", "nodes: {name: md-1}\n", `no known section, only nodes: want at least one of the sections broker, cluster, exchanges, log, metrics, node, services, status; did you mean "node" for "nodes"?`},
 		{"empty sections", "node:\ncluster: {}\nexchanges: []\n", "every section is empty"},
 	}
 	for _, tt := range tests {

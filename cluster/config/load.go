@@ -284,11 +284,20 @@ func (p *parser) build(o options) *File {
 	if o := p.oneOf("broker.subscribers.overflow", "", overflowPolicies...); o != "" {
 		cfg.Exchange.Subscribers.Overflow, _ = exchange.ParseOverflowPolicy(o)
 	}
+	if n, ok := p.integer("broker.handlers.concurrency", 0, actors.MaxConcurrency); ok {
+		cfg.Exchange.Handlers.Concurrency = n
+	}
+	if n, ok := p.integer("broker.handlers.queue", actors.NoQueue, actors.MaxQueue); ok {
+		cfg.Exchange.Handlers.Queue = n
+	}
 	if s, ok := p.str("metrics.listen"); ok {
 		cfg.MetricsListen = s
 	}
 	if b, ok := p.boolean("metrics.protoactor"); ok {
 		cfg.MetricsProtoactor = b
+	}
+	if s, ok := p.str("status.listen"); ok {
+		cfg.StatusListen = s
 	}
 	p.checkCore(cfg)
 	cfg.TLS = p.tlsConfig()

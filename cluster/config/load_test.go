@@ -40,7 +40,7 @@ cluster:
   discovery:
     provider: static
     peers: ["10.0.0.8:7101", "10.0.0.9:7101"]
-broker: {max_redirects: 4, workers: 12}
+broker: {max_redirects: 4, workers: 12, handlers: {concurrency: 4, queue: 64}}
 exchanges:
   - name: orders
     kind: req-resp
@@ -57,7 +57,8 @@ log: {level: debug, format: json}
 	if c.HeartbeatInterval != 100*time.Millisecond || c.SuspectAfter != 2*time.Second {
 		t.Errorf("timings = %v, %v", c.HeartbeatInterval, c.SuspectAfter)
 	}
-	if c.Exchange.MaxRedirects != 4 || c.Exchange.Workers != 12 || c.Exchange.Strategies == nil {
+	if c.Exchange.MaxRedirects != 4 || c.Exchange.Workers != 12 || c.Exchange.Strategies == nil ||
+		c.Exchange.Handlers != (exchange.HandlerLimits{Concurrency: 4, Queue: 64}) {
 		t.Errorf("exchange config = %+v", c.Exchange)
 	}
 	d, ok := c.Discovery.(*static.Discovery)

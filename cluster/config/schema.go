@@ -87,6 +87,10 @@ var schema = sectionOf(map[string]*schemaNode{
 			"pending":  leafNode,
 			"overflow": leafNode,
 		}),
+		"handlers": sectionOf(map[string]*schemaNode{
+			"concurrency": leafNode,
+			"queue":       leafNode,
+		}),
 	}),
 	"exchanges": {shape: sectionList, fields: map[string]*schemaNode{
 		"name":     leafNode,
@@ -121,6 +125,9 @@ var schema = sectionOf(map[string]*schemaNode{
 		"listen":     leafNode,
 		"protoactor": leafNode,
 	}),
+	"status": sectionOf(map[string]*schemaNode{
+		"listen": leafNode,
+	}),
 })
 
 // envVars maps the keys the environment can set to their variables. Lists of
@@ -133,6 +140,7 @@ var envVars = []struct{ key, env string }{
 	{"node.data_port", "BOURSE_NODE_DATA_PORT"},
 	{"metrics.listen", "BOURSE_METRICS_LISTEN"},
 	{"metrics.protoactor", "BOURSE_METRICS_PROTOACTOR"},
+	{"status.listen", "BOURSE_STATUS_LISTEN"},
 	{"cluster.name", "BOURSE_CLUSTER_NAME"},
 	{"cluster.heartbeat_interval", "BOURSE_CLUSTER_HEARTBEAT_INTERVAL"},
 	{"cluster.suspect_after", "BOURSE_CLUSTER_SUSPECT_AFTER"},
@@ -159,6 +167,8 @@ var envVars = []struct{ key, env string }{
 	{"broker.probation.probe_timeout", "BOURSE_BROKER_PROBATION_PROBE_TIMEOUT"},
 	{"broker.subscribers.pending", "BOURSE_BROKER_SUBSCRIBERS_PENDING"},
 	{"broker.subscribers.overflow", "BOURSE_BROKER_SUBSCRIBERS_OVERFLOW"},
+	{"broker.handlers.concurrency", "BOURSE_BROKER_HANDLERS_CONCURRENCY"},
+	{"broker.handlers.queue", "BOURSE_BROKER_HANDLERS_QUEUE"},
 	{"log.level", "BOURSE_LOG_LEVEL"},
 	{"log.format", "BOURSE_LOG_FORMAT"},
 }

@@ -180,3 +180,47 @@ func TestStartMetrics(t *testing.T) {
 		t.Error("the metrics endpoint still answers after Stop")
 	}
 }
+
+// status.listen starts the node's status page; an address the node cannot
+// listen on is a *config.Error naming the key, and the node does not start.
+func TestStartStatus(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	f := parse(t, "node: {name: solo}\nstatus: {listen: \"192.0.2.1:8222\"}\n") // TEST-NET-1: not this host's
+	if n, err := config.Start(ctx, f); err == nil {
+		_ = n.Stop(ctx)
+		t.Error("Start on a foreign address succeeded")
+	} else {
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Key != "status.listen" {
+			t.Errorf("error %v, want a *config.Error of status.listen", err)
+		}
+	}
+
+	f = parse(t, "node: {name: solo}\nstatus: {listen: \"127.0.0.1:0\"}\nexchanges: [{name: orders, kind: req-resp}]\n")
+	n, err := config.Start(ctx, f)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	addr := n.StatusAddress()
+	resp, err := http.Get("http://" + addr + "/api/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`"name": "solo"`, `"name": "orders"`, `"alive": true`} {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET /api/status: %s, lacks %s:\n%s", resp.Status, want, body)
+		}
+	}
+	if err := n.Stop(ctx); err != nil {
+		t.Errorf("Stop: %v", err)
+	}
+	if _, err := http.Get("http://" + addr + "/api/status"); err == nil {
+		t.Error("the status page still answers after Stop")
+	}
+}

@@ -359,6 +359,10 @@ type OutReply struct {
 	Payload   proto.Message
 	Err       *boursepb.Error
 	DeliverTo *Pid // written when not nil
+	// Free is the answering handler's free capacity (its advert), written
+	// when HasFree.
+	Free    int32
+	HasFree bool
 
 	codec *Codec
 }
@@ -389,6 +393,10 @@ func (r *OutReply) AppendTo(b []byte) ([]byte, error) {
 	if r.DeliverTo != nil {
 		b = appendPid(b, 7, *r.DeliverTo)
 	}
+	if r.HasFree {
+		b = protowire.AppendTag(b, 8, protowire.VarintType)
+		b = protowire.AppendVarint(b, protowire.EncodeZigZag(int64(r.Free)))
+	}
 	return b, nil
 }
 
@@ -397,6 +405,9 @@ func (r *OutReply) Proto() (proto.Message, error) {
 	w := &boursepb.Reply{Exchange: r.Exchange, CorrelationId: r.Corr, Tag: r.Tag, From: r.From, Error: r.Err}
 	if r.DeliverTo != nil {
 		w.DeliverTo = &boursepb.Pid{Address: r.DeliverTo.Address, Id: r.DeliverTo.ID}
+	}
+	if r.HasFree {
+		w.Free = proto.Int32(r.Free)
 	}
 	if r.Payload != nil {
 		a, err := marshalAny(r.Payload)
@@ -620,6 +631,9 @@ type InReply struct {
 	HasPayload          bool
 	Err                 *boursepb.Error
 	DeliverTo           Pid
+	// Free is the answering handler's free capacity, when HasFree.
+	Free    int32
+	HasFree bool
 }
 
 // DecodeReply decodes a reply frame's body.
@@ -630,6 +644,8 @@ func (c *Codec) DecodeReply(b []byte) (InReply, error) {
 		switch {
 		case f.typ == protowire.VarintType && f.num == 2:
 			in.Corr = f.v
+		case f.typ == protowire.VarintType && f.num == 8:
+			in.Free, in.HasFree = int32(protowire.DecodeZigZag(f.v)), true
 		case f.typ != protowire.BytesType:
 		case f.num == 1:
 			in.Exchange = c.Intern(f.b)
@@ -660,6 +676,9 @@ func (c *Codec) DecodeReply(b []byte) (InReply, error) {
 func ReplyFromProto(m *boursepb.Reply) InReply {
 	in := InReply{Exchange: m.GetExchange(), Tag: m.GetTag(), From: m.GetFrom(), Corr: m.GetCorrelationId(),
 		Err: m.GetError(), DeliverTo: pidOf(m.GetDeliverTo())}
+	if m.Free != nil {
+		in.Free, in.HasFree = m.GetFree(), true
+	}
 	if a := m.GetPayload(); a != nil {
 		in.URL, in.Value, in.HasPayload = []byte(a.GetTypeUrl()), a.GetValue(), true
 	}

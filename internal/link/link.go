@@ -377,6 +377,8 @@ type inConn struct {
 	nc       net.Conn
 	done     chan struct{} // closed when its reader returned
 	replaced atomic.Bool
+
+	frames, bytes atomic.Uint64 // received on this connection (Peers)
 }
 
 // replaceIn makes nc the connection read from peer. An older one is closed,
@@ -448,6 +450,8 @@ func (l *Link) serve(nc net.Conn) {
 	err = r.frames(func(kind byte, body []byte) {
 		l.framesReceived.Add(1)
 		l.bytesReceived.Add(uint64(len(body) + 5))
+		me.frames.Add(1)
+		me.bytes.Add(uint64(len(body) + 5))
 		l.cfg.Handler(kind, body)
 	})
 	if l.closed.Load() || err == nil || me.replaced.Load() {

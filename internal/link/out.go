@@ -10,6 +10,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,6 +45,8 @@ type outConn struct {
 	nc       net.Conn // set once dialled, for abort
 
 	done chan struct{} // closed when the writer has ended
+
+	framesSent, bytesSent atomic.Uint64 // written on this connection (Peers)
 }
 
 func (l *Link) newOut(peer string) *outConn {
@@ -273,6 +276,8 @@ func (c *outConn) run() {
 			c.l.framesSent.Add(frames)
 			c.l.bytesSent.Add(uint64(len(batch)))
 			c.l.writes.Add(1)
+			c.framesSent.Add(frames)
+			c.bytesSent.Add(uint64(len(batch)))
 			if err := c.write(nc, batch); err != nil {
 				c.fail(err)
 				return

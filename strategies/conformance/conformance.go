@@ -50,6 +50,17 @@ type Features struct {
 	MayRedirect bool
 	// MaxMembers is the largest group the suite builds; 0 means 16.
 	MaxMembers int
+	// LocalFirst: the strategy is a strategies.LoadAware that, given a
+	// view of the load, sends every request to a member on the caller's
+	// node while one has free capacity; otherwise to a member on another
+	// node with free capacity, or of unknown capacity, never to one known
+	// to be full while another is not; and when every member is full, to
+	// the least loaded, or (FailsWhenFull) nowhere, with
+	// strategies.ErrOverloaded.
+	LocalFirst bool
+	// FailsWhenFull: with LocalFirst, a request when no member has
+	// capacity fails with strategies.ErrOverloaded.
+	FailsWhenFull bool
 }
 
 // Run runs the suite as subtests of t.Run(name, ...). f and params make the
@@ -93,6 +104,9 @@ func Run(t *testing.T, name string, f strategies.Factory, params strategies.Para
 		if feat.Deterministic {
 			t.Run("Deterministic", s.testDeterministic)
 		}
+		if feat.LocalFirst {
+			t.Run("LocalFirst", s.testLocalFirst)
+		}
 		// Every picker that says it can pick around handlers on
 		// probation (strategies.Avoider) is held to it.
 		t.Run("Avoids", s.testAvoids)
@@ -133,6 +147,106 @@ func (s *suite) testAvoids(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// testLocalFirst checks a strategies.LoadAware against fake views of the
+// load: members with an even index are local.
+func (s *suite) testLocalFirst(t *testing.T) {
+	st := s.newStrategy(t)
+	la, ok := st.(strategies.LoadAware)
+	if !ok {
+		t.Fatalf("%T does not implement strategies.LoadAware", st)
+	}
+	const unknown = -1 << 30 // a free figure that stands for "no advert"
+	view := func(free []int) strategies.LoadView {
+		return strategies.LoadFunc{
+			IsLocal: func(i int) bool { return i%2 == 0 },
+			FreeOf: func(i int) (int, bool) {
+				if free[i] == unknown {
+					return 0, false
+				}
+				return free[i], true
+			},
+		}
+	}
+	reqs := requests(100)
+	for n := 2; n <= s.feat.MaxMembers; n++ {
+		ms := members("m-", n)
+		free := make([]int, n)
+		pickAll := func(what string, avoid func(int) bool, ok func(d strategies.Decision, err error) string) map[int]int {
+			t.Helper()
+			p := la.BuildLoad(ms, view(free))
+			got := map[int]int{}
+			for _, req := range reqs {
+				var (
+					d   strategies.Decision
+					err error
+				)
+				if avoid != nil {
+					d, err = p.(strategies.Avoider).PickAvoiding(req, avoid)
+				} else {
+					d, err = pick(t, p, req)
+				}
+				if msg := ok(d, err); msg != "" {
+					t.Fatalf("%d members, %s (free %v): %s", n, what, free, msg)
+				}
+				got[d.Target]++
+			}
+			return got
+		}
+		target := func(want func(i int) bool, why string) func(strategies.Decision, error) string {
+			return func(d strategies.Decision, err error) string {
+				if msg := s.checkDecision(d, err, n); msg != "" {
+					return msg
+				}
+				if d.Broadcast || d.Redirect != "" || !want(d.Target) {
+					return fmt.Sprintf("picked %+v, want %s", d, why)
+				}
+				return ""
+			}
+		}
+		// Everyone idle: local handlers only, each of them in turn.
+		for i := range free {
+			free[i] = 1
+		}
+		got := pickAll("all idle", nil, target(func(i int) bool { return i%2 == 0 }, "a local member"))
+		for i := 0; i < n; i += 2 {
+			if got[i] == 0 {
+				t.Fatalf("%d members, all idle: local member %d got nothing (%v)", n, i, got)
+			}
+		}
+		// A local member avoided (probation) is not picked.
+		if n >= 3 {
+			pickAll("local 0 avoided", func(i int) bool { return i == 0 }, target(func(i int) bool { return i != 0 && i%2 == 0 }, "a local member other than 0"))
+		}
+		// Local ones full: the one other member with free capacity.
+		for i := range free {
+			free[i] = 0
+		}
+		free[1] = 3
+		pickAll("locals full, member 1 free", nil, target(func(i int) bool { return i == 1 }, "member 1, the only one free"))
+		// Local ones full, others unknown or full: an unknown one.
+		for i := 1; i < n; i += 2 {
+			free[i] = -2
+		}
+		free[n-1-(n%2)] = unknown // the last odd index
+		pickAll("one unknown", nil, target(func(i int) bool { return i == n-1-(n%2) }, "the member of unknown capacity"))
+		// Everyone full: the least loaded, or ErrOverloaded.
+		for i := range free {
+			free[i] = -3 - i
+		}
+		free[n-1] = -1
+		if s.feat.FailsWhenFull {
+			pickAll("all full", nil, func(d strategies.Decision, err error) string {
+				if !errors.Is(err, strategies.ErrOverloaded) {
+					return fmt.Sprintf("err = %v, want ErrOverloaded", err)
+				}
+				return ""
+			})
+		} else {
+			pickAll("all full", nil, target(func(i int) bool { return i == n-1 }, "the least loaded member"))
 		}
 	}
 }
