@@ -217,16 +217,22 @@ func (b *Broker) Publish(ctx context.Context, name, key string, payload proto.Me
 // publication even when several of its subscriptions match. When pid
 // stops, its subscriptions are removed. Subscribe returns when publications
 // reach pid, from every node. SubscribeFunc and the generic SubscribeFunc
-// spawn the actor for a function.
-func (b *Broker) Subscribe(ctx context.Context, name, pattern string, pid *actor.PID) (*Subscription, error) {
-	return b.hub.Subscribe(ctx, name, pattern, pid)
+// spawn the actor for a function. pid's pending publications (handed to
+// it, not yet taken) are bounded: opts (WithPending, WithOverflow) over
+// the broker's Config.Subscribers; Disconnect ends the subscription with
+// ErrSlowConsumer (Subscription.Done, Err; pid receives a
+// *SubscriptionEnded).
+func (b *Broker) Subscribe(ctx context.Context, name, pattern string, pid *actor.PID, opts ...SubscribeOption) (*Subscription, error) {
+	return b.hub.Subscribe(ctx, name, pattern, pid, opts...)
 }
 
 // SubscribeFunc subscribes fn, run in an actor of its own (so calls never
 // overlap, in publication order), to pub-sub exchange name. Unsubscribe
 // stops the actor, once the publications already in its mailbox have been
-// handed to fn; Stop of the broker stops the ones left.
-func (b *Broker) SubscribeFunc(ctx context.Context, name, pattern string, fn func(*Publication)) (*Subscription, error) {
+// handed to fn; Stop of the broker stops the ones left. opts bound its
+// pending publications as Subscribe's do; when the exchange ends the
+// subscription (Disconnect), the actor stops as after Unsubscribe.
+func (b *Broker) SubscribeFunc(ctx context.Context, name, pattern string, fn func(*Publication), opts ...SubscribeOption) (*Subscription, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w: nil subscriber function", ErrInvalid)
 	}
@@ -249,7 +255,7 @@ func (b *Broker) SubscribeFunc(ctx context.Context, name, pattern string, fn fun
 	b.mu.Lock()
 	b.funcSubs = append(b.funcSubs, funcSub{pid: pid, exited: exited})
 	b.mu.Unlock()
-	sub, err := b.hub.Subscribe(ctx, name, pattern, pid)
+	sub, err := b.hub.Subscribe(ctx, name, pattern, pid, opts...)
 	if err != nil {
 		b.system.Root.Stop(pid)
 		return nil, err

@@ -84,7 +84,7 @@ func ServeFunc[Req, Resp proto.Message](ctx context.Context, b *Broker, name str
 // of the broker does.
 //
 //	sub, err := actors.SubscribeFunc(ctx, b, "prices", "prices.*.AAPL", func(key string, t *pb.Tick) { ... })
-func SubscribeFunc[T proto.Message](ctx context.Context, b *Broker, name, pattern string, fn func(key string, msg T)) (*Subscription, error) {
+func SubscribeFunc[T proto.Message](ctx context.Context, b *Broker, name, pattern string, fn func(key string, msg T), opts ...SubscribeOption) (*Subscription, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w: nil subscriber function", ErrInvalid)
 	}
@@ -96,7 +96,7 @@ func SubscribeFunc[T proto.Message](ctx context.Context, b *Broker, name, patter
 			return
 		}
 		fn(p.Key, msg)
-	})
+	}, opts...)
 }
 
 // wrongType describes payload, which is not a T.

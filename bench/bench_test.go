@@ -176,6 +176,11 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-fanout-nodes", "0"}, "-fanout-nodes: 0"},
 		{[]string{"-metrics", "9464"}, `-metrics: "9464" is not host:port`},
 		{[]string{"-metrics-protoactor"}, "-metrics-protoactor: needs -metrics"},
+		{[]string{"-slow-policies", "drop-all"}, `-slow-policies: unknown policy "drop-all"`},
+		{[]string{"-slow-rate", "0"}, "-slow-rate: 0"},
+		{[]string{"-slow-pending", "0"}, "-slow-pending: 0"},
+		{[]string{"-slowh-probation", "maybe"}, `-slowh-probation: "maybe"`},
+		{[]string{"-slowh-callers", "0"}, "-slowh-callers: 0"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"-nosuchflag"}, "flag provided but not defined: -nosuchflag"},
 	} {
@@ -220,6 +225,110 @@ func TestCanceled(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("canceled run took %v", d)
 	}
+}
+
+// TestSlowSubscriber runs the slow-subscriber scenario at a tiny size, one
+// policy per process (node 1 runs in the test's process): a bound of 50
+// pending publications, a subscriber that takes 50/s, 3 s. Each policy
+// drops (the publisher goes 10 times faster), the subscriber's pending
+// publications never exceed the bound, and disconnect ends the
+// subscription.
+func TestSlowSubscriber(t *testing.T) {
+	for _, policy := range []string{"drop-newest", "drop-oldest", "disconnect"} {
+		t.Run(policy, func(t *testing.T) {
+			if !clustertest.Isolate(t) {
+				return
+			}
+			_, res := runBench(t, "-scenario", "slow-subscriber", "-slow-duration", "3s", "-slow-sample", "500ms", "-slow-rate", "50",
+				"-slow-pending", "50", "-slow-payload", "64", "-slow-policies", policy)
+			if len(res.Slow) != 1 {
+				t.Fatalf("%d runs, want 1", len(res.Slow))
+			}
+			r := res.Slow[0]
+			if len(r.Samples) < 3 {
+				t.Fatalf("%d samples", len(r.Samples))
+			}
+			last := r.Samples[len(r.Samples)-1]
+			if last.Dropped == 0 || last.Received == 0 || last.Taken == 0 || r.MaxRSSBytes <= 0 {
+				t.Errorf("last sample %+v, max RSS %d", last, r.MaxRSSBytes)
+			}
+			for _, s := range r.Samples {
+				if s.Pending > int64(r.Pending) {
+					t.Errorf("%d pending at %.1fs, bound %d", s.Pending, s.Seconds, r.Pending)
+				}
+			}
+			if r.Disconnected != (policy == "disconnect") {
+				t.Errorf("disconnected %v", r.Disconnected)
+			}
+		})
+	}
+}
+
+func TestParseVmRSS(t *testing.T) {
+	n, err := parseVmRSS("Name:\tbench\nVmPeak:\t  9 kB\nVmRSS:\t   12345 kB\nThreads: 4\n")
+	if err != nil || n != 12345<<10 {
+		t.Errorf("got %d, %v", n, err)
+	}
+	if _, err := parseVmRSS("Name:\tbench\n"); err == nil {
+		t.Error("no VmRSS: no error")
+	}
+}
+
+// TestProbationScenarios runs slow-handler and flapping-handler at a tiny
+// size, one per process: with probation the slow handler's timeouts stop
+// after its ejection (far fewer failures than without); the flapping
+// handler is ejected after 5 failures in a row and readmitted after it
+// answers again, its probes in between failing.
+func TestProbationScenarios(t *testing.T) {
+	for _, mode := range []string{"off", "on"} {
+		t.Run("slow-handler/probation-"+mode, func(t *testing.T) {
+			if !clustertest.Isolate(t) {
+				return
+			}
+			_, res := runBench(t, "-scenario", "slow-handler", "-slowh-duration", "2s", "-slowh-callers", "4", "-slowh-probation", mode)
+			if len(res.SlowHandler) != 1 {
+				t.Fatalf("%d runs, want 1", len(res.SlowHandler))
+			}
+			r := res.SlowHandler[0]
+			// Off: a quarter of the requests fail. On: the ejection stops them.
+			if r.Probation != (mode == "on") || r.Requests == 0 ||
+				mode == "off" && (r.Failed*10 < r.Requests || r.Ejections != 0) ||
+				mode == "on" && (r.Failed*10 > r.Requests || r.OddEjections == 0) {
+				t.Errorf("%+v", r)
+			}
+		})
+	}
+	t.Run("flapping-handler", func(t *testing.T) {
+		if !clustertest.Isolate(t) {
+			return
+		}
+		_, res := runBench(t, "-scenario", "flapping-handler", "-flap-down", "1500ms", "-flap-eject", "300ms", "-slowh-callers", "4")
+		f := res.Flapping
+		if f == nil || len(f.Events) < 2 {
+			t.Fatalf("flapping: %+v", f)
+		}
+		// The odd one's events; on a loaded machine another handler may
+		// miss a deadline too, and then ejecting the odd one would take
+		// more than half.
+		var odd []FlapEvent
+		for _, ev := range f.Events {
+			if ev.Handler == "the odd one" {
+				odd = append(odd, ev)
+			}
+		}
+		if len(odd) < 2 {
+			t.Fatalf("events %+v", f.Events)
+		}
+		first, last := odd[0], odd[len(odd)-1]
+		if first.Type != "ejected" || first.Failures != 5 || last.Type != "readmitted" || last.Seconds < f.DownSeconds {
+			t.Errorf("events %+v", odd)
+		}
+		for _, ev := range odd[1 : len(odd)-1] {
+			if ev.Type != "probe-failed" {
+				t.Errorf("between the ejection and the readmission: %+v", ev)
+			}
+		}
+	})
 }
 
 // The localfirst scenario at tiny size: idle local handlers serve every

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -173,7 +174,9 @@ loop:
 // childState is what a child's commands act on.
 type childState struct {
 	node *cluster.Node
-	mu   sync.Mutex // guards out: answers and events come from several goroutines
+	slow *slowSubscriber // the slow-subscriber scenario's, once subscribed
+	flap sync.Map        // flapping handlers' silent flags by actor id (serveflap)
+	mu   sync.Mutex      // guards out: answers and events come from several goroutines
 	out  *bufio.Writer
 }
 
@@ -251,10 +254,46 @@ func (c *childState) handle(ctx context.Context, cmd command) (string, error) {
 		}
 		t := newTracker(count, capacity, func(seq int, ts int64) { c.send(message{Event: "done", Seq: seq, TS: ts}) })
 		return "", subscribeMany(ctx, b, arg(0), arg(1), count, t)
+	case "slowsub": // slowsub NAME PATTERN RATE POLICY PENDING
+		rate, err := num(2)
+		if err != nil {
+			return "", err
+		}
+		pending, err := num(4)
+		if err != nil {
+			return "", err
+		}
+		c.slow, err = subscribeSlow(ctx, b, arg(0), arg(1), rate, arg(3), pending)
+		return "", err
+	case "slowstats": // slowstats NAME
+		if c.slow == nil {
+			return "", fmt.Errorf("slowstats: no slowsub yet")
+		}
+		return c.slow.stats(b, arg(0))
+	case "serveslow": // serveslow NAME DELAY_MS: one handler that takes DELAY_MS per request
+		ms, err := num(1)
+		if err != nil {
+			return "", err
+		}
+		return "", serveSlow(ctx, b, arg(0), time.Duration(ms)*time.Millisecond)
+	case "serveflap": // serveflap NAME ID: one handler, actor ID, that answers until told otherwise
+		silent := &atomic.Bool{}
+		c.flap.Store(arg(1), silent)
+		return "", serveFlap(ctx, b, arg(0), arg(1), silent)
+	case "flap": // flap ID silent|answer
+		v, ok := c.flap.Load(arg(0))
+		if !ok {
+			return "", fmt.Errorf("flap: no handler %q", arg(0))
+		}
+		v.(*atomic.Bool).Store(arg(1) == "silent")
+		return "", nil
 	case "owner":
 		return c.node.Owner(arg(0)), nil
 	case "quiet": // the cluster is stopping: peers that leave are no news
 		logLevel.Set(slog.LevelError + 1)
+		if c.slow != nil {
+			c.slow.quit.Store(true)
+		}
 		return "", nil
 	case "cpu":
 		return strconv.FormatInt(int64(cpuTime()), 10), nil

@@ -17,6 +17,10 @@ const (
 	scenarioReqResp  = "reqresp"
 	scenarioFanout   = "fanout"
 	scenarioBaseline = "baseline"
+	// The long scenarios: not in "all", run when named.
+	scenarioSlowSub = "slow-subscriber"
+	scenarioSlowH   = "slow-handler"
+	scenarioFlap    = "flapping-handler"
 	// scenarioLocalFirst runs on 3 nodes of its own (localfirst.go); "all"
 	// does not include it.
 	scenarioLocalFirst = "localfirst"
@@ -54,6 +58,24 @@ type config struct {
 	lfRequests  int           // -lf-requests
 	lfCallers   int           // -lf-callers
 	lfWork      time.Duration // -lf-work
+
+	// slow-subscriber
+	slowDuration time.Duration
+	slowSample   time.Duration
+	slowRate     int // publications/s the subscriber takes; the publisher goes slowSpeedup times faster
+	slowPending  int
+	slowPayload  int
+	slowPolicies []string
+
+	// slow-handler, flapping-handler
+	slowhDelay    time.Duration
+	slowhDeadline time.Duration
+	slowhDuration time.Duration
+	slowhCallers  int
+	slowhModes    []string // "off", "on": probation of each run
+	flapDown      time.Duration
+	flapEject     time.Duration
+	flapDeadline  time.Duration
 }
 
 // parseFlags parses args (without the program name). Errors name the flag.
@@ -61,7 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.scenario, "scenario", scenarioReqResp, "what to run, comma-separated: reqresp, fanout, baseline, all, or localfirst (3 nodes of its own; not in all)")
+	fs.StringVar(&c.scenario, "scenario", scenarioReqResp, "what to run, comma-separated: reqresp, fanout, baseline, all, or one of those that run on nodes of their own and take minutes (not in all): localfirst, slow-subscriber, slow-handler, flapping-handler")
 	fs.IntVar(&c.nodes, "nodes", 1, "nodes of the request-response and baseline rows: 1 (in process) or 3 (caller, authority and handler each on its own process)")
 	fs.StringVar(&c.strategy, "strategy", "round-robin", "strategy of the request-response exchange: "+strings.Join(strategyNames, ", "))
 	fs.IntVar(&c.handlers, "handlers", 1, "handlers connected to the request-response exchange")
@@ -79,6 +101,20 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.progress, "progress", "auto", "progress display on stderr: auto (when stderr is a terminal), on or off")
 	fs.StringVar(&c.metrics, "metrics", "", `serve every node's metrics, as YAML metrics.listen does: node1's (this process's) on this host:port ("127.0.0.1:0" picks a free port; the address is printed on stderr), the other nodes' on free ports; "" for none (the default), to measure what metrics cost`)
 	fs.BoolVar(&c.metricsPA, "metrics-protoactor", false, "with -metrics, protoactor's own instruments too, as YAML metrics.protoactor does")
+	fs.DurationVar(&c.slowDuration, "slow-duration", 60*time.Second, "slow-subscriber: how long the publisher runs, per policy")
+	fs.DurationVar(&c.slowSample, "slow-sample", time.Second, "slow-subscriber: how often the subscriber's node's RSS and counters are sampled")
+	fs.IntVar(&c.slowRate, "slow-rate", 1000, "slow-subscriber: publications/s the subscriber takes (the publisher goes 10 times faster)")
+	fs.IntVar(&c.slowPending, "slow-pending", 65536, "slow-subscriber: the subscriber's bound on pending publications")
+	fs.IntVar(&c.slowPayload, "slow-payload", 1024, "slow-subscriber: payload bytes")
+	policies := fs.String("slow-policies", "drop-newest,drop-oldest,disconnect", "slow-subscriber: overflow policies to run, comma-separated: drop-newest, drop-oldest, disconnect, unbounded (the control: a bound never reached)")
+	fs.DurationVar(&c.slowhDelay, "slowh-delay", 100*time.Millisecond, "slow-handler: how long the slow handler takes per request")
+	fs.DurationVar(&c.slowhDeadline, "slowh-deadline", 50*time.Millisecond, "slow-handler: the callers' deadline per request (below -slowh-delay, so that the slow handler's requests fail)")
+	fs.DurationVar(&c.slowhDuration, "slowh-duration", 30*time.Second, "slow-handler: how long each run (probation off, on) lasts")
+	fs.IntVar(&c.slowhCallers, "slowh-callers", 8, "slow-handler, flapping-handler: concurrent callers on node 1")
+	modes := fs.String("slowh-probation", "off,on", "slow-handler: the runs, each on a cluster of its own: node 1's probation off, on")
+	fs.DurationVar(&c.flapDown, "flap-down", 10*time.Second, "flapping-handler: how long the handler stops answering")
+	fs.DurationVar(&c.flapDeadline, "flap-deadline", 250*time.Millisecond, "flapping-handler: the callers' deadline per request (above what a loaded machine's healthy handlers take, so that only the silent one is ejected)")
+	fs.DurationVar(&c.flapEject, "flap-eject", 0, "flapping-handler: node 1's first ejection (broker.probation.eject; 0: the default, 5s)")
 	fs.IntVar(&c.lfRequests, "lf-requests", 5000, "localfirst: requests of each phase")
 	fs.IntVar(&c.lfCallers, "lf-callers", 8, "localfirst: callers on node 1 in the saturated phase")
 	fs.DurationVar(&c.lfWork, "lf-work", time.Millisecond, "localfirst: each handler's work per request in the saturated phase")
@@ -97,6 +133,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.par, err = parseInts("par", *par, true); err != nil {
 		return c, err
+	}
+	for _, m := range strings.Split(*modes, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			c.slowhModes = append(c.slowhModes, m)
+		}
+	}
+	for _, p := range strings.Split(*policies, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.slowPolicies = append(c.slowPolicies, p)
+		}
 	}
 	return c, c.validate()
 }
@@ -126,9 +172,9 @@ func (c config) validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	for _, s := range c.scenarios() {
 		switch s {
-		case scenarioReqResp, scenarioFanout, scenarioBaseline, scenarioAll, scenarioLocalFirst:
+		case scenarioReqResp, scenarioFanout, scenarioBaseline, scenarioAll, scenarioLocalFirst, scenarioSlowSub, scenarioSlowH, scenarioFlap:
 		default:
-			bad("-scenario: unknown scenario %q (known: reqresp, fanout, baseline, all, localfirst)", s)
+			bad("-scenario: unknown scenario %q (known: reqresp, fanout, baseline, all, localfirst, slow-subscriber, slow-handler, flapping-handler)", s)
 		}
 	}
 	if c.nodes != 1 && c.nodes != 3 {
@@ -177,6 +223,37 @@ func (c config) validate() error {
 	if c.pubs < 1 || c.pubs > 100_000 {
 		bad("-pubs: %d, want 1..100000", c.pubs)
 	}
+	if c.slowDuration <= 0 || c.slowSample <= 0 {
+		bad("-slow-duration, -slow-sample: %v, %v, want more than 0", c.slowDuration, c.slowSample)
+	}
+	if c.slowRate < 1 || c.slowRate > 100_000 {
+		bad("-slow-rate: %d, want 1..100000 (the publisher goes 10 times faster)", c.slowRate)
+	}
+	if c.slowPending < 1 || c.slowPending > 1<<30 {
+		bad("-slow-pending: %d, want 1..1073741824", c.slowPending)
+	}
+	if c.slowPayload < 0 || c.slowPayload > 1<<20 {
+		bad("-slow-payload: %d bytes, want 0..1048576", c.slowPayload)
+	}
+	if len(c.slowPolicies) == 0 {
+		bad("-slow-policies: empty")
+	}
+	for _, p := range c.slowPolicies {
+		if !slices.Contains([]string{"drop-newest", "drop-oldest", "disconnect", policyUnbounded}, p) {
+			bad("-slow-policies: unknown policy %q (known: drop-newest, drop-oldest, disconnect, unbounded)", p)
+		}
+	}
+	if c.slowhDelay <= 0 || c.slowhDeadline <= 0 || c.slowhDuration <= 0 || c.flapDown <= 0 || c.flapDeadline <= 0 || c.flapEject < 0 {
+		bad("-slowh-delay, -slowh-deadline, -slowh-duration, -flap-down, -flap-deadline: want more than 0; -flap-eject: 0 or more")
+	}
+	for _, m := range c.slowhModes {
+		if m != "off" && m != "on" {
+			bad("-slowh-probation: %q, want off, on or both", m)
+		}
+	}
+	if c.slowhCallers < 1 || c.slowhCallers > 1000 {
+		bad("-slowh-callers: %d, want 1..1000", c.slowhCallers)
+	}
 	switch c.progress {
 	case "auto", "on", "off":
 	default:
@@ -197,10 +274,13 @@ func (c config) scenarios() []string {
 	return out
 }
 
-// runs reports whether scenario s is part of the run.
+// runs reports whether scenario s is part of the run. "all" is every
+// scenario but the long ones (slow-subscriber, slow-handler,
+// flapping-handler), which run when named.
 func (c config) runs(s string) bool {
 	ss := c.scenarios()
-	return slices.Contains(ss, s) || slices.Contains(ss, scenarioAll)
+	long := s == scenarioSlowSub || s == scenarioSlowH || s == scenarioFlap
+	return slices.Contains(ss, s) || slices.Contains(ss, scenarioAll) && !long
 }
 
 // parCycles is the number of cycles of the parallel rows.

@@ -221,27 +221,8 @@ func (r *runner) subscribeAll(ctx context.Context, bc *benchCluster, perNode []i
 // subscriptions of n other nodes: publications go out only to nodes it
 // lists.
 func awaitRemoteSubscriptions(ctx context.Context, b *actors.Broker, n int) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	self := b.Node()
-	for {
-		subs, err := b.Subscriptions(fanoutExchange)
-		if err != nil {
-			return err
-		}
-		remote := 0
-		for _, s := range subs {
-			if s.GetNode() != self && len(s.GetPatterns()) > 0 {
-				remote++
-			}
-		}
-		if remote >= n {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("fan-out: node 1 lists subscriptions of %d other nodes, want %d: %w", remote, n, ctx.Err())
-		case <-time.After(5 * time.Millisecond):
-		}
+	if err := awaitRemoteSubscriptionsOf(ctx, b, fanoutExchange, n); err != nil {
+		return fmt.Errorf("fan-out: %w", err)
 	}
+	return nil
 }

@@ -109,6 +109,15 @@ func run(ctx context.Context, cfg config, args []string, stdout, stderr io.Write
 	if cfg.runs(scenarioFanout) && ctx.Err() == nil {
 		errs = append(errs, r.runFanout(ctx))
 	}
+	if cfg.runs(scenarioSlowSub) && ctx.Err() == nil {
+		errs = append(errs, r.runSlowSubscriber(ctx))
+	}
+	if cfg.runs(scenarioSlowH) && ctx.Err() == nil {
+		errs = append(errs, r.runSlowHandler(ctx))
+	}
+	if cfg.runs(scenarioFlap) && ctx.Err() == nil {
+		errs = append(errs, r.runFlapping(ctx))
+	}
 	if slices.Contains(cfg.scenarios(), scenarioLocalFirst) && ctx.Err() == nil {
 		errs = append(errs, r.runLocalFirst(ctx))
 	}

@@ -28,8 +28,9 @@ type benchCluster struct {
 
 // startCluster starts size nodes on loopback with static discovery: size-1
 // children, then this process's node; it returns once every node sees all
-// of them. events is the capacity of the events channel.
-func startCluster(ctx context.Context, size, events int) (_ *benchCluster, err error) {
+// of them. events is the capacity of the events channel. node1 options
+// change this process's node's configuration.
+func startCluster(ctx context.Context, size, events int, node1 ...func(*cluster.Config)) (_ *benchCluster, err error) {
 	c := &benchCluster{events: make(chan message, events), quit: make(chan struct{})}
 	defer func() {
 		if err != nil {
@@ -77,7 +78,11 @@ func startCluster(ctx context.Context, size, events int) (_ *benchCluster, err e
 	}
 	_, port, _ := net.SplitHostPort(addrs[0])
 	portN, _ := strconv.Atoi(port)
-	c.node, err = cluster.Start(ctx, nodeConfig(name, "node1", portN, addrs))
+	cfg := nodeConfig(name, "node1", portN, addrs)
+	for _, o := range node1 {
+		o(&cfg)
+	}
+	c.node, err = cluster.Start(ctx, cfg)
 	if err != nil {
 		return c, fmt.Errorf("start node1: %w", err)
 	}

@@ -20,6 +20,10 @@ type Results struct {
 	Rows    []Row         `json:"rows"`
 	Ratios  []Ratio       `json:"ratios,omitempty"`
 	Fanout  *FanoutResult `json:"fanout,omitempty"`
+	Slow    []SlowResult  `json:"slow_subscriber,omitempty"`
+	// SlowHandler is slow-handler's runs: probation off, then on.
+	SlowHandler []ProbationRow `json:"slow_handler,omitempty"`
+	Flapping    *FlapResult    `json:"flapping_handler,omitempty"`
 	// LocalFirst is the localfirst scenario's (localfirst.go).
 	LocalFirst *LocalFirstResult `json:"local_first,omitempty"`
 	// Peers is the NATS run of -compare, as bench/peers reported it.

@@ -60,6 +60,10 @@ type Config struct {
 	// this node's rotation for a while (probation.go). The zero value is
 	// on, with the defaults; Probation.Failures = ProbationOff turns it off.
 	Probation ProbationConfig
+	// Subscribers bounds each local subscriber's pending publications (the
+	// default of Subscribe's options; flow.go): Pending 0 means
+	// DefaultPendingLimit, Overflow OverflowDefault means DropNewest.
+	Subscribers SubscriberConfig
 	// Handlers are the defaults of the limits of this node's handler
 	// connections (capacity.go): how many requests each works on at once,
 	// and how many more may wait; a request beyond both fails at once with
@@ -126,6 +130,9 @@ func (c Config) Validate() error {
 	}
 	if c.LeaseDuration < 0 {
 		return errs.Field("exchange.Config.LeaseDuration", "is %v, want 0 (the default) or more", c.LeaseDuration)
+	}
+	if err := c.Subscribers.validate("exchange.Config.Subscribers"); err != nil {
+		return err
 	}
 	if hl := c.Handlers; hl.Concurrency < 0 || hl.Concurrency > MaxConcurrency {
 		return errs.Field("exchange.Config.Handlers.Concurrency", "is %d, want 0 (the default, %d) to %d", hl.Concurrency, DefaultConcurrency, MaxConcurrency)

@@ -128,8 +128,12 @@
 //     OutPublication.Encode) and sends it with carriage.go: sendWire, as a
 //     request goes.
 //  2. publish.go: fanOut matches the key against the node's local
-//     subscriptions (point.go: point.subs, a topic.Trie) and sends one
-//     *Publication (messages.go) to each matching subscriber's mailbox.
+//     subscriptions (point.go: point.subs, a topic.Trie) and offers one
+//     *Publication (messages.go) to each matching subscriber (flow.go:
+//     flow.offer), which puts it in the subscriber's mailbox while it has
+//     fewer than its bound pending, and otherwise drops one by its policy
+//     (DropNewest, DropOldest, Disconnect). The subscriber's actor counts
+//     it taken when its Receive returns (flow.go: GetAutoResponse).
 //  3. On each receiving node: internal/link, carriage.go: onFrame, codec.go:
 //     DecodePublication, carriage.go: deliverPublication, then publish.go:
 //     fanOut as in 2.

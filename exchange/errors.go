@@ -96,6 +96,7 @@ var codes = []struct {
 	{boursepb.Code_CODE_ALREADY_CONNECTED, ErrAlreadyConnected},
 	{boursepb.Code_CODE_WRONG_TYPE, ErrWrongType}, // before ErrInvalid, which it wraps
 	{boursepb.Code_CODE_INVALID, ErrInvalid},
+	{boursepb.Code_CODE_SLOW_CONSUMER, ErrSlowConsumer},
 	{boursepb.Code_CODE_HANDLER, ErrHandler},
 }
 
@@ -103,7 +104,7 @@ var codes = []struct {
 // a fixed order when err wraps several (ErrNodeDown, ErrTimeout,
 // ErrStopped, ErrNoLeader, ErrOverloaded, ErrNoHandlers, ErrRejected, ErrRedirectLoop,
 // ErrUnknownExchange, ErrWrongKind, ErrExchangeExists,
-// ErrAlreadyConnected, ErrInvalid), so the same error always gets the same
+// ErrAlreadyConnected, ErrInvalid, ErrSlowConsumer), so the same error always gets the same
 // code. Errors wrapping none of them are handler failures (CODE_HANDLER).
 func CodeOf(err error) boursepb.Code {
 	for _, c := range codes {

@@ -31,6 +31,7 @@ var sentinels = map[string]error{
 	"ErrStopped":          ErrStopped,
 	"ErrInvalid":          ErrInvalid,
 	"ErrRedirectLoop":     ErrRedirectLoop,
+	"ErrSlowConsumer":     ErrSlowConsumer,
 	"ErrOverloaded":       ErrOverloaded,
 }
 

@@ -32,6 +32,7 @@ type Hub struct {
 	inboxPID   *actor.PID
 	deadSub    *eventstream.Subscription // see failDeadLetter
 	ingressPID *actor.PID
+	flowPID    *actor.PID              // the sender of publications (flow.go: flowSink)
 	ingresses  sync.Map                // address -> *actor.PID of that node's ingress
 	link       *link.Link              // the data link; nil without Config.DataAddr
 	rec        Recorder                // Config.Recorder; nil: no metrics
@@ -112,6 +113,13 @@ func New(system *actor.ActorSystem, cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("%w: actor system already runs a bourse hub", ErrInvalid)
 	}
 	h.ingressPID = ipid
+	fpid, ok := system.ProcessRegistry.Add(flowSink{}, "bourse$flow$"+system.ProcessRegistry.NextId())
+	if !ok {
+		system.ProcessRegistry.Remove(pid)
+		system.ProcessRegistry.Remove(ipid)
+		return nil, fmt.Errorf("bourse: cannot register the publications' sink")
+	}
+	h.flowPID = fpid
 	h.deadSub = system.EventStream.Subscribe(failDeadLetter)
 	empty := map[string]*point{}
 	h.points.Store(&empty)
@@ -120,6 +128,7 @@ func New(system *actor.ActorSystem, cfg Config) (*Hub, error) {
 		if err := h.startLink(); err != nil {
 			system.ProcessRegistry.Remove(pid)
 			system.ProcessRegistry.Remove(ipid)
+			system.ProcessRegistry.Remove(fpid)
 			return nil, err
 		}
 	}
@@ -278,7 +287,11 @@ func (h *Hub) Stop(ctx context.Context) error {
 	err := waitFutures(ctx, futs)
 	for _, p := range points {
 		p.prob.closeWatches()
+		p.closeSubWatches()
 	}
+	// Last of the registry: subscribers still taking publications until
+	// their actors stopped answered the sink.
+	h.system.ProcessRegistry.Remove(h.flowPID)
 	// Probes end within their timeout, or at once on h.done.
 	if werr := waitGroup(ctx, &h.probes); werr != nil {
 		err = errors.Join(err, werr)

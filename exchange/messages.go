@@ -206,4 +206,7 @@ type Publication struct {
 	Key string
 	// Payload is the publisher's message.
 	Payload proto.Message
+
+	p   *point                // the exchange's point on this node, to count it taken (flow.go)
+	env actor.MessageEnvelope // what goes to the mailboxes: this, from the flow sink
 }

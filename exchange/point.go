@@ -42,7 +42,13 @@ type point struct {
 	observers []*observer
 
 	subMu sync.RWMutex
-	subs  topic.Trie[*subscriber]
+	subs  topic.Trie[*flow]
+	// flows are the local subscribers by actor id and by the *actor.PID
+	// given to Subscribe, for their actors to count what they took
+	// (flow.go: GetAutoResponse).
+	flows      sync.Map
+	subWatchMu sync.Mutex
+	subWatches []chan SubscriberEvent // WatchSubscribers
 
 	popPID *actor.PID
 	ready  chan struct{}
@@ -55,12 +61,10 @@ type point struct {
 	expired       atomic.Uint64 // requests to local handlers dropped past their deadline (Request.DropExpired)
 	unrouted      atomic.Uint64 // local publications no subscriber anywhere matched
 	leaderChanges atomic.Uint64 // changes of the table's leader or its term
-}
-
-// subscriber is one local actor subscribed to a pub-sub exchange; one value per
-// actor whatever its number of subscriptions, so the trie dedupes by it.
-type subscriber struct {
-	pid *actor.PID
+	// overflowDrops counts publications dropped because their subscriber
+	// had its limit pending; slowDisconnects the subscribers ended for it.
+	overflowDrops   atomic.Uint64
+	slowDisconnects atomic.Uint64
 }
 
 func newPoint(h *Hub, s Spec, strat strategies.Strategy) *point {
@@ -178,6 +182,8 @@ type subscribeCmd struct {
 	id      uint64
 	pattern string
 	pid     *actor.PID
+	cfg     SubscriberConfig
+	sub     *Subscription
 	res     chan result
 }
 
@@ -194,8 +200,9 @@ type localConn struct {
 
 type localSub struct {
 	pattern string
-	sub     *subscriber
+	sub     *flow // one per local actor whatever its number of subscriptions, so the trie dedupes by it
 	key     string
+	handle  *Subscription
 }
 
 // watched is a local actor the pop watches because it holds connections or
@@ -204,7 +211,7 @@ type watched struct {
 	pid   *actor.PID
 	conns map[string]struct{}
 	subs  map[uint64]struct{}
-	sub   *subscriber
+	sub   *flow
 }
 
 type popActor struct {
@@ -273,6 +280,8 @@ func (a *popActor) Receive(ctx actor.Context) {
 			w.res <- result{}
 		}
 		delete(a.patternWait, m.GetPattern())
+	case *slowCmd:
+		a.disconnect(ctx, m.f)
 	case *unsubscribeCmd:
 		if _, ok := a.subs[m.id]; !ok {
 			m.res <- result{err: fmt.Errorf("%w: no subscription %d", ErrInvalid, m.id)}
@@ -479,7 +488,9 @@ func (a *popActor) dropConn(ctx actor.Context, id, reason string) {
 func (a *popActor) subscribe(ctx actor.Context, m *subscribeCmd) {
 	w := a.watch(ctx, m.pid)
 	if w.sub == nil {
-		w.sub = &subscriber{pid: m.pid}
+		w.sub = newFlow(a.p, m.pid, m.cfg.withDefaults(a.p.h.cfg.Subscribers))
+		a.p.flows.Store(m.pid.Id, w.sub)
+		a.p.flows.Store(m.pid, w.sub)
 	}
 	a.p.subMu.Lock()
 	first, err := a.p.subs.Add(m.pattern, w.sub)
@@ -490,7 +501,7 @@ func (a *popActor) subscribe(ctx actor.Context, m *subscribeCmd) {
 		return
 	}
 	w.subs[m.id] = struct{}{}
-	a.subs[m.id] = &localSub{pattern: m.pattern, sub: w.sub, key: pidKey(m.pid)}
+	a.subs[m.id] = &localSub{pattern: m.pattern, sub: w.sub, key: pidKey(m.pid), handle: m.sub}
 	if waiters, pending := a.patternWait[m.pattern]; pending {
 		a.patternWait[m.pattern] = append(waiters, m)
 		return
@@ -513,6 +524,12 @@ func (a *popActor) dropSub(ctx actor.Context, id uint64) {
 	a.p.subMu.Unlock()
 	if w := a.watched[s.key]; w != nil {
 		delete(w.subs, id)
+		if len(w.subs) == 0 && w.sub != nil {
+			// Its next subscription starts a new flow, with its options.
+			a.p.flows.CompareAndDelete(w.pid.Id, w.sub)
+			a.p.flows.CompareAndDelete(w.pid, w.sub)
+			w.sub = nil
+		}
 	}
 	a.unwatchIfIdle(ctx, s.key)
 	if gone {
@@ -533,6 +550,28 @@ func (a *popActor) terminated(ctx actor.Context, pid *actor.PID) {
 	}
 	for id := range w.subs {
 		a.dropSub(ctx, id)
+	}
+}
+
+// disconnect ends the subscriptions of a Disconnect subscriber that
+// overflowed (flow.offer): each Subscription ends with ErrSlowConsumer and
+// the actor receives a *SubscriptionEnded for each, after what it has
+// pending.
+func (a *popActor) disconnect(ctx actor.Context, f *flow) {
+	w := a.watched[pidKey(f.pid)]
+	if w == nil || w.sub != f {
+		return // gone meanwhile
+	}
+	err := errSlow(a.p.spec.Name)
+	a.p.h.log.Warn("bourse: slow consumer disconnected", slog.String("exchange", a.p.spec.Name),
+		slog.String("pid", f.pid.String()), slog.Int("pending_limit", int(f.limit)))
+	for id := range w.subs {
+		ls := a.subs[id]
+		a.dropSub(ctx, id)
+		ctx.Send(f.pid, &SubscriptionEnded{Exchange: a.p.spec.Name, Pattern: ls.pattern, Err: err})
+		if ls.handle != nil {
+			ls.handle.end(err)
+		}
 	}
 }
 

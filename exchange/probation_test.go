@@ -2,6 +2,9 @@ package exchange_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -220,5 +223,152 @@ func TestProbationStickyKeepsTheRing(t *testing.T) {
 		if who, _ := callRR(t, h, k); who != "bad" {
 			t.Errorf("key %s went to %s after its owner came back, want bad", k, who)
 		}
+	}
+}
+
+// A handler that flaps: it answers, fails twice (not ejected: the
+// failures must be in a row), answers, then stops answering for 1.2 s
+// and recovers. The timeline of its events: ejected after exactly 3
+// timeouts in a row; each probe only once the back-off it was given has
+// passed, each failed probe's back-off about twice the one before (±20%
+// jitter); let back by the first probe after it recovered; then never
+// ejected again while it answers.
+func TestProbationFlappingTimeline(t *testing.T) {
+	h, sys := probationHub(t, "round-robin")
+	var silent atomic.Bool
+	bad := flaky("bad", &silent)
+	pid := spawnRecorder(t, sys, bad)
+	if _, err := h.Connect(testCtx(t), "rr", pid); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a", "b", "c"} {
+		connect(t, h, sys, "rr", n)
+	}
+	events, stop, err := h.WatchHealth("rr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	// Round-robin over 4 handlers: every fourth request reaches bad.
+	// Two failures, then an answer: no ejection.
+	silent.Store(true)
+	for range 8 {
+		_, _ = callRR(t, h, "")
+	}
+	silent.Store(false)
+	for range 8 {
+		if _, err := callRR(t, h, ""); err != nil {
+			t.Fatalf("all answer: %v", err)
+		}
+	}
+	if st, _ := h.Stats("rr"); st.Health.Ejections != 0 {
+		t.Fatalf("ejected after failures that were not in a row: %+v", st.Health)
+	}
+
+	const down = 1200 * time.Millisecond
+	silent.Store(true)
+	began := time.Now()
+	timeouts := 0
+	var timeline []exchange.HealthEvent
+	recovered := time.Time{}
+	deadline := began.Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if recovered.IsZero() && time.Since(began) >= down {
+			silent.Store(false)
+			recovered = time.Now()
+		}
+		if _, err := callRR(t, h, ""); err != nil && len(timeline) == 0 {
+			timeouts++
+		}
+		select {
+		case ev := <-events:
+			timeline = append(timeline, ev)
+		default:
+		}
+		if n := len(timeline); n > 0 && timeline[n-1].Type == exchange.Readmitted {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i, ev := range timeline {
+		until := ""
+		if ev.Type != exchange.Readmitted {
+			until = fmt.Sprintf("  out until +%dms", ev.Until.Sub(began).Milliseconds())
+		}
+		t.Logf("%2d  +%4dms  %-12v ejections %d%s", i, ev.At.Sub(began).Milliseconds(), ev.Type, ev.Ejections, until)
+	}
+	if !slices.ContainsFunc(timeline, func(ev exchange.HealthEvent) bool { return ev.Type == exchange.ProbeFailed }) {
+		t.Errorf("no probe failed while the handler was down")
+	}
+	if len(timeline) < 2 {
+		t.Fatalf("timeline %v", timeline)
+	}
+	if ev := timeline[0]; ev.Type != exchange.Ejected || ev.Failures != 3 || timeouts != 3 {
+		t.Fatalf("first event %+v after %d timeouts, want an ejection after 3", ev, timeouts)
+	}
+	last := timeline[len(timeline)-1]
+	if last.Type != exchange.Readmitted || last.At.Before(recovered) {
+		t.Fatalf("last event %v at +%v, want a readmission after the recovery at +%v", last.Type, last.At.Sub(began), recovered.Sub(began))
+	}
+	const slack = 5 * time.Millisecond // the clocks read on either side
+	for i := 1; i < len(timeline); i++ {
+		prev, ev := timeline[i-1], timeline[i]
+		if ev.At.Add(slack).Before(prev.Until) {
+			t.Errorf("event %d (%v) at +%v, before the back-off ended at +%v", i, ev.Type, ev.At.Sub(began), prev.Until.Sub(began))
+		}
+		if ev.Type == exchange.ProbeFailed {
+			if !ev.At.Before(recovered.Add(100 * time.Millisecond)) {
+				t.Errorf("probe %d failed at +%v, after the recovery at +%v", i, ev.At.Sub(began), recovered.Sub(began))
+			}
+			if ev.Ejections != prev.Ejections+1 {
+				t.Errorf("probe %d: ejections %d after %d", i, ev.Ejections, prev.Ejections)
+			}
+			// Eject << (n-1), ±20%: the next back-off is at least 0.8*2 / 1.2 of the last.
+			backoff, before := ev.Until.Sub(ev.At), prev.Until.Sub(prev.At)
+			if backoff < before*4/3-slack && backoff < time.Second*8/10 {
+				t.Errorf("back-off %d: %v after %v, want about twice", i, backoff, before)
+			}
+		}
+	}
+	// Back in rotation, and answering: never ejected again.
+	time.Sleep(150 * time.Millisecond) // past the ramp
+	for range 40 {
+		if _, err := callRR(t, h, ""); err != nil {
+			t.Fatalf("after the readmission: %v", err)
+		}
+	}
+	select {
+	case ev := <-events:
+		t.Errorf("event after the readmission: %+v", ev)
+	default:
+	}
+	if st, _ := h.Stats("rr"); st.Health.Ejections != 1 || st.Health.Readmissions != 1 || st.Health.Out != 0 ||
+		st.Health.ProbeFailures != uint64(len(timeline)-2) {
+		t.Errorf("health stats %+v, timeline of %d events", st.Health, len(timeline))
+	}
+}
+
+// Never the last handler: a group of one is never ejected, however it
+// fails. Never more than half: of 4 silent handlers, 2 at most are out.
+func TestProbationNeverLastNorMoreThanHalf(t *testing.T) {
+	for _, tc := range []struct{ handlers, maxOut int }{{1, 0}, {4, 2}, {5, 2}} {
+		t.Run(strconv.Itoa(tc.handlers), func(t *testing.T) {
+			h, sys := probationHub(t, "round-robin")
+			var silent atomic.Bool
+			silent.Store(true)
+			for i := range tc.handlers {
+				pid := spawnRecorder(t, sys, flaky("h"+strconv.Itoa(i), &silent))
+				if _, err := h.Connect(testCtx(t), "rr", pid); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 20 * tc.handlers {
+				_, _ = callRR(t, h, "")
+			}
+			st, _ := h.Stats("rr")
+			if st.Health.Out != tc.maxOut {
+				t.Errorf("%d of %d silent handlers out, want %d", st.Health.Out, tc.handlers, tc.maxOut)
+			}
+		})
 	}
 }

@@ -20,14 +20,63 @@ type Subscription struct {
 	id      uint64
 	pattern string
 	ended   lifecycle.Once
-	onEnd   func() // SetOnEnd's; run once the subscription has ended
+
+	mu    sync.Mutex
+	onEnd func() // SetOnEnd's; run once the subscription has ended
+	done  chan struct{}
+	err   error // why the exchange ended it; nil after Unsubscribe
 }
 
-// SetOnEnd has fn run once Unsubscribe has ended the subscription (not
-// when the subscriber actor stops by itself, nor when the hub stops). It
-// is for the code that made the subscriber's actor, to stop it with its
-// subscription (actors.SubscribeFunc does). Call it before Unsubscribe.
-func (s *Subscription) SetOnEnd(fn func()) { s.onEnd = fn }
+// SetOnEnd has fn run once the subscription has ended, by Unsubscribe or
+// by the exchange (Disconnect); not when the subscriber actor stops by
+// itself, nor when the hub stops. It is for the code that made the
+// subscriber's actor, to stop it with its subscription
+// (actors.SubscribeFunc does). When the subscription has ended already,
+// fn runs at once. fn must not block.
+func (s *Subscription) SetOnEnd(fn func()) {
+	s.mu.Lock()
+	select {
+	case <-s.done:
+		s.mu.Unlock()
+		fn()
+		return
+	default:
+	}
+	s.onEnd = fn
+	s.mu.Unlock()
+}
+
+// Done returns a channel closed when the subscription has ended: by
+// Unsubscribe, or by the exchange when its subscriber overflowed with the
+// Disconnect policy (Err then says why).
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Err returns why the exchange ended the subscription: an error wrapping
+// ErrSlowConsumer (the Disconnect policy), or nil while it runs and after
+// Unsubscribe.
+func (s *Subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// end ends s with err (nil: Unsubscribe) once, and runs SetOnEnd's fn.
+func (s *Subscription) end(err error) {
+	s.mu.Lock()
+	select {
+	case <-s.done:
+		s.mu.Unlock()
+		return
+	default:
+	}
+	s.err = err
+	close(s.done)
+	fn := s.onEnd
+	s.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+}
 
 // Pattern returns the subscription's routing-key pattern.
 func (s *Subscription) Pattern() string { return s.pattern }
@@ -43,12 +92,18 @@ func (s *Subscription) Unsubscribe(ctx context.Context) error {
 		if s.hub.stopped.Load() {
 			return nil
 		}
+		select {
+		case <-s.done:
+			return nil // the exchange ended it (Disconnect)
+		default:
+		}
 		cmd := &unsubscribeCmd{id: s.id, res: make(chan result, 1)}
 		s.hub.root.Send(s.p.popPID, cmd)
 		_, err := s.hub.wait(ctx, s.p.spec.Name, cmd.res)
-		if s.onEnd != nil {
-			s.onEnd()
+		if err != nil && s.Err() != nil {
+			err = nil // the exchange ended it meanwhile
 		}
+		s.end(nil)
 		return err
 	})
 }
@@ -58,7 +113,12 @@ func (s *Subscription) Unsubscribe(ctx context.Context) error {
 // for zero or more. pid receives a *Publication for each match, once per
 // publication even when several of its subscriptions match. When pid stops,
 // its subscriptions are removed. Subscribe returns when publications reach pid.
-func (h *Hub) Subscribe(ctx context.Context, name, pattern string, pid *actor.PID) (*Subscription, error) {
+//
+// pid's pending publications (handed to it, not yet taken: its Receive has
+// not returned from them) are bounded: opts (WithPending, WithOverflow)
+// over Config.Subscribers say how many, and what becomes of the
+// publications beyond (flow.go: DropNewest, DropOldest, Disconnect).
+func (h *Hub) Subscribe(ctx context.Context, name, pattern string, pid *actor.PID, opts ...SubscribeOption) (*Subscription, error) {
 	if pid == nil {
 		return nil, &RequestError{Exchange: name, Err: fmt.Errorf("%w: nil subscriber PID", ErrInvalid)}
 	}
@@ -69,15 +129,23 @@ func (h *Hub) Subscribe(ctx context.Context, name, pattern string, pid *actor.PI
 	if err != nil {
 		return nil, err
 	}
-	cmd := &subscribeCmd{id: h.subSeq.Add(1), pattern: pattern, pid: pid, res: make(chan result, 1)}
+	var cfg SubscriberConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := cfg.validate("exchange.SubscribeOption"); err != nil {
+		return nil, &RequestError{Exchange: name, Err: err}
+	}
+	sub := &Subscription{hub: h, p: p, id: h.subSeq.Add(1), pattern: pattern, done: make(chan struct{})}
+	cmd := &subscribeCmd{id: sub.id, pattern: pattern, pid: pid, cfg: cfg, sub: sub, res: make(chan result, 1)}
 	h.root.Send(p.popPID, cmd)
 	if _, err := h.wait(ctx, name, cmd.res); err != nil {
 		return nil, err
 	}
-	return &Subscription{hub: h, p: p, id: cmd.id, pattern: pattern}, nil
+	return sub, nil
 }
 
-var matchPool = sync.Pool{New: func() any { s := make([]*subscriber, 0, 64); return &s }}
+var matchPool = sync.Pool{New: func() any { s := make([]*flow, 0, 64); return &s }}
 
 // Publish publishes payload on the pub-sub exchange name under routing key
 // key. Every subscriber whose pattern matches receives one *Publication:
@@ -85,7 +153,8 @@ var matchPool = sync.Pool{New: func() any { s := make([]*subscriber, 0, 64); ret
 // through one network message to that node, which copies it to its own.
 // Publications of one goroutine (or actor) reach each subscriber in the order
 // they were published. Publish does not wait for delivery; it returns how
-// many local subscribers it was copied to.
+// many local subscribers it was copied to (a subscriber with its limit
+// pending may drop it: see Subscribe).
 func (h *Hub) Publish(ctx context.Context, name, key string, payload proto.Message) (n int, err error) {
 	if h.rec != nil {
 		defer h.sent(name, OpPublish, h.now(), &err)
@@ -122,31 +191,39 @@ func (h *Hub) Publish(ctx context.Context, name, key string, payload proto.Messa
 		p.remoteSent.Add(1)
 	}
 	p.published.Add(1)
-	n = h.fanOut(p, key, payload)
-	if n == 0 && !matched {
+	matches, n := h.fanOut(p, key, payload)
+	if matches == 0 && !matched {
 		p.unrouted.Add(1)
 	}
 	return n, nil
 }
 
-// fanOut copies a publication to the local subscribers whose patterns match.
-func (h *Hub) fanOut(p *point, key string, payload proto.Message) int {
-	buf := matchPool.Get().(*[]*subscriber)
+// fanOut copies a publication to the local subscribers whose patterns
+// match, each within its bound (flow.go). It returns how many matched and
+// how many it was handed (or queued) to.
+func (h *Hub) fanOut(p *point, key string, payload proto.Message) (matches, n int) {
+	buf := matchPool.Get().(*[]*flow)
 	p.subMu.RLock()
 	targets := p.subs.Match(key, (*buf)[:0])
 	p.subMu.RUnlock()
 	if len(targets) > 0 {
-		pub := &Publication{Exchange: p.spec.Name, Key: key, Payload: payload}
+		// One value for every subscriber, its envelope in it: the
+		// publication's sender is the flow sink (flow.go), at no
+		// allocation more.
+		pub := &Publication{Exchange: p.spec.Name, Key: key, Payload: payload, p: p}
+		pub.env = actor.MessageEnvelope{Message: pub, Sender: h.flowPID}
 		for _, s := range targets {
-			h.root.Send(s.pid, pub)
+			if s.offer(h, pub) {
+				n++
+			}
 		}
 	}
-	n := len(targets)
+	matches = len(targets)
 	clear(targets)
 	*buf = targets[:0]
 	matchPool.Put(buf)
 	p.delivered.Add(uint64(n))
-	return n
+	return matches, n
 }
 
 // Stats are an exchange's counters on this node.
@@ -169,6 +246,13 @@ type Stats struct {
 	// them before calling its handler). They are counted on the handler's
 	// node, not the caller's; the caller saw ErrTimeout.
 	Expired uint64
+	// Overflowed counts publications dropped, not handed to a subscriber of
+	// this node, because it had its limit of pending publications (by its
+	// policy: DropNewest, DropOldest, or Disconnect).
+	Overflowed uint64
+	// SlowDisconnects counts the subscribers of this node whose
+	// subscriptions ended with ErrSlowConsumer (Disconnect).
+	SlowDisconnects uint64
 	// Unrouted counts this node's publications that no subscriber matched,
 	// on this node or any other (dropped: nobody subscribes to their key).
 	Unrouted uint64
@@ -192,6 +276,7 @@ func (h *Hub) Stats(name string) (Stats, error) {
 	return Stats{Published: p.published.Load(), Delivered: p.delivered.Load(), RemoteSent: p.remoteSent.Load(),
 		RemoteDropped: p.remoteDropped.Load(), Received: p.received.Load(), Expired: p.expired.Load(), Unrouted: p.unrouted.Load(),
 		LeaderChanges: p.leaderChanges.Load(), Epoch: p.table.Load().epoch,
+		Overflowed: p.overflowDrops.Load(), SlowDisconnects: p.slowDisconnects.Load(),
 		Health: p.prob.stats()}, nil
 }
 

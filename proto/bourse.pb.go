@@ -58,6 +58,9 @@ const (
 	// the handler's queue was full (ErrOverloaded), or, under local-first
 	// with its overload policy "fail", every handler was: returned at once.
 	Code_CODE_OVERLOADED Code = 16
+	// a subscriber had its limit of pending publications and its policy
+	// ended its subscriptions (ErrSlowConsumer).
+	Code_CODE_SLOW_CONSUMER Code = 17
 )
 
 // Enum value maps for Code.
@@ -80,6 +83,7 @@ var (
 		14: "CODE_WRONG_TYPE",
 		15: "CODE_UNDELIVERED",
 		16: "CODE_OVERLOADED",
+		17: "CODE_SLOW_CONSUMER",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":       0,
@@ -99,6 +103,7 @@ var (
 		"CODE_WRONG_TYPE":        14,
 		"CODE_UNDELIVERED":       15,
 		"CODE_OVERLOADED":        16,
+		"CODE_SLOW_CONSUMER":     17,
 	}
 )
 
@@ -2514,7 +2519,7 @@ const file_bourse_proto_rawDesc = "" +
 	"\x06labels\x18\f \x03(\v2 .bourse.v1.Heartbeat.LabelsEntryR\x06labels\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xf3\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\x8b\x03\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10CODE_NO_HANDLERS\x10\x01\x12\x10\n" +
@@ -2533,7 +2538,8 @@ const file_bourse_proto_rawDesc = "" +
 	"\x16CODE_ALREADY_CONNECTED\x10\r\x12\x13\n" +
 	"\x0fCODE_WRONG_TYPE\x10\x0e\x12\x14\n" +
 	"\x10CODE_UNDELIVERED\x10\x0f\x12\x13\n" +
-	"\x0fCODE_OVERLOADED\x10\x10B,Z*github.com/bourse-go/bourse/proto;boursepbb\x06proto3"
+	"\x0fCODE_OVERLOADED\x10\x10\x12\x16\n" +
+	"\x12CODE_SLOW_CONSUMER\x10\x11B,Z*github.com/bourse-go/bourse/proto;boursepbb\x06proto3"
 
 var (
 	file_bourse_proto_rawDescOnce sync.Once

@@ -34,6 +34,8 @@ var keys = []struct{ field, key string }{
 	{"cluster.Config.Exchange.Probation.MaxEject", "broker.probation.max_eject"},
 	{"cluster.Config.Exchange.Probation.Ramp", "broker.probation.ramp"},
 	{"cluster.Config.Exchange.Probation.ProbeTimeout", "broker.probation.probe_timeout"},
+	{"cluster.Config.Exchange.Subscribers.Pending", "broker.subscribers.pending"},
+	{"cluster.Config.Exchange.Subscribers.Overflow", "broker.subscribers.overflow"},
 	{"cluster.Config.Exchange.Handlers.Concurrency", "broker.handlers.concurrency"},
 	{"cluster.Config.Exchange.Handlers.Queue", "broker.handlers.queue"},
 	{"cluster.Config.Exchange.LeaseDuration", "cluster.lease_duration"},

@@ -31,6 +31,8 @@ const (
 var (
 	logLevels  = []string{"debug", "info", "warn", "error"}
 	logFormats = []string{"text", "json"}
+	// overflowPolicies are broker.subscribers.overflow's values.
+	overflowPolicies = []string{"drop-newest", "drop-oldest", "disconnect"}
 )
 
 // File is a loaded configuration: what a node needs to start, as the plain
@@ -275,6 +277,12 @@ func (p *parser) build(o options) *File {
 		if v, ok := p.duration(kd.key); ok {
 			*kd.d = v
 		}
+	}
+	if n, ok := p.integer("broker.subscribers.pending", 0, exchange.MaxPendingLimit); ok {
+		cfg.Exchange.Subscribers.Pending = n
+	}
+	if o := p.oneOf("broker.subscribers.overflow", "", overflowPolicies...); o != "" {
+		cfg.Exchange.Subscribers.Overflow, _ = exchange.ParseOverflowPolicy(o)
 	}
 	if n, ok := p.integer("broker.handlers.concurrency", 0, actors.MaxConcurrency); ok {
 		cfg.Exchange.Handlers.Concurrency = n

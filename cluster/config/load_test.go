@@ -324,3 +324,26 @@ node:
 		t.Errorf("sample labels %v, want a zone", sample.Cluster.Labels)
 	}
 }
+
+// TestSubscriberKeys: broker.subscribers sets the default bound on each
+// subscriber's pending publications and its overflow policy; a bad one is
+// reported at its key.
+func TestSubscriberKeys(t *testing.T) {
+	f := parse(t, "node: {name: n1}\ncluster: {name: c}\nbroker:\n  subscribers: {pending: 1000, overflow: drop-oldest}\n")
+	if got := f.Cluster.Exchange.Subscribers; got.Pending != 1000 || got.Overflow != exchange.DropOldest {
+		t.Errorf("subscribers = %+v, want 1000, drop-oldest", got)
+	}
+	if got := parse(t, "node: {name: n1}\ncluster: {name: c}\n").Cluster.Exchange.Subscribers; got != (exchange.SubscriberConfig{}) {
+		t.Errorf("default subscribers = %+v, want the zero value (65536, drop-newest)", got)
+	}
+	for _, tc := range []struct{ yaml, key string }{
+		{"broker:\n  subscribers: {overflow: drop}\n", "broker.subscribers.overflow"},
+		{"broker:\n  subscribers: {pending: -1}\n", "broker.subscribers.pending"},
+	} {
+		_, err := config.Parse([]byte("node: {name: n1}\ncluster: {name: c}\n"+tc.yaml), "test.yaml", config.WithLogOutput(io.Discard))
+		var ce *config.Error
+		if !errors.As(err, &ce) || ce.Key != tc.key {
+			t.Errorf("%q: %v, want an error naming %s", tc.yaml, err, tc.key)
+		}
+	}
+}

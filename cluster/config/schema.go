@@ -83,6 +83,10 @@ var schema = sectionOf(map[string]*schemaNode{
 			"ramp":          leafNode,
 			"probe_timeout": leafNode,
 		}),
+		"subscribers": sectionOf(map[string]*schemaNode{
+			"pending":  leafNode,
+			"overflow": leafNode,
+		}),
 		"handlers": sectionOf(map[string]*schemaNode{
 			"concurrency": leafNode,
 			"queue":       leafNode,
@@ -161,6 +165,8 @@ var envVars = []struct{ key, env string }{
 	{"broker.probation.max_eject", "BOURSE_BROKER_PROBATION_MAX_EJECT"},
 	{"broker.probation.ramp", "BOURSE_BROKER_PROBATION_RAMP"},
 	{"broker.probation.probe_timeout", "BOURSE_BROKER_PROBATION_PROBE_TIMEOUT"},
+	{"broker.subscribers.pending", "BOURSE_BROKER_SUBSCRIBERS_PENDING"},
+	{"broker.subscribers.overflow", "BOURSE_BROKER_SUBSCRIBERS_OVERFLOW"},
 	{"broker.handlers.concurrency", "BOURSE_BROKER_HANDLERS_CONCURRENCY"},
 	{"broker.handlers.queue", "BOURSE_BROKER_HANDLERS_QUEUE"},
 	{"log.level", "BOURSE_LOG_LEVEL"},

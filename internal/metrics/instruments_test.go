@@ -91,3 +91,46 @@ func BenchmarkSent(b *testing.B) {
 		})
 	}
 }
+
+// oneFeed is a Source with one pub-sub exchange whose counters are set.
+type oneFeed struct {
+	noExchanges
+	st exchange.Stats
+}
+
+func (oneFeed) Exchanges() []exchange.Spec {
+	return []exchange.Spec{{Name: "prices", Kind: exchange.PubSub}}
+}
+func (f oneFeed) Stats(string) (exchange.Stats, error) { return f.st, nil }
+
+// TestDropReasons: bourse.dropped.messages has one sample per reason,
+// overflow (a subscriber had its limit pending) among them.
+func TestDropReasons(t *testing.T) {
+	in := New()
+	rd := sdkmetric.NewManualReader(sdkmetric.WithProducer(in))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(rd))
+	defer mp.Shutdown(context.Background())
+	stop, err := in.Observe(mp, oneFeed{st: exchange.Stats{Unrouted: 1, RemoteDropped: 2, Overflowed: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	var rm metricdata.ResourceMetrics
+	if err := rd.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if d, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == Dropped {
+				for _, p := range d.DataPoints {
+					r, _ := p.Attributes.Value(DropReason)
+					got[r.AsString()] += p.Value
+				}
+			}
+		}
+	}
+	if got["no_subscribers"] != 1 || got["node_down"] != 2 || got["overflow"] != 3 {
+		t.Errorf("drops by reason %v, want no_subscribers 1, node_down 2, overflow 3", got)
+	}
+}

@@ -38,8 +38,10 @@ const (
 	// (exchange.Stats.Received).
 	PublishReceived = "bourse.publish.received"
 	// Dropped counts the publications dropped, by bourse.drop.reason:
-	// no_subscribers (exchange.Stats.Unrouted) and node_down
-	// (exchange.Stats.RemoteDropped: the node was down or its link broke).
+	// no_subscribers (exchange.Stats.Unrouted), node_down
+	// (exchange.Stats.RemoteDropped: the node was down or its link broke)
+	// and overflow (exchange.Stats.Overflowed: a subscriber had its limit
+	// of pending publications).
 	// Requests that fail say why in error.type on the client metrics.
 	Dropped = "bourse.dropped.messages"
 	// ProbationEvents counts probation's events on this node's handlers,

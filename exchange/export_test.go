@@ -1,0 +1,22 @@
+package exchange
+
+import "github.com/asynkron/protoactor-go/actor"
+
+// FlowOf returns how many publications subscriber pid of exchange name has
+// in its mailbox and queued for it on h (flow.go), and false when it has
+// no flow.
+func FlowOf(h *Hub, name string, pid *actor.PID) (pending int64, queued int, ok bool) {
+	p := (*h.points.Load())[name]
+	if p == nil {
+		return 0, 0, false
+	}
+	v, ok := p.flows.Load(pid.Id)
+	if !ok {
+		return 0, 0, false
+	}
+	f := v.(*flow)
+	return f.pending(), f.queuedLen(), true
+}
+
+// DropOldestWindow is dropOldestWindow.
+var DropOldestWindow = dropOldestWindow
