@@ -447,3 +447,67 @@ func TestLabelsReachEveryMember(t *testing.T) {
 		t.Errorf("after changing a copy, a sees labels %q, want %q", got, want)
 	}
 }
+
+// A peer that accepts TCP connections but never answers (a frozen process:
+// its kernel completes the handshake, nothing reads) must not hold this
+// node's messages to it for long once it runs again: remote's connection
+// attempt gives up after remoteConnectTimeout, not gRPC's 20 s default,
+// and the next heartbeat connects afresh. A chaos run in CI saw a node
+// join 20 s late this way.
+func TestJoinPastSilentPeer(t *testing.T) {
+	if !clustertest.Isolate(t) {
+		return
+	}
+	// The peer's address, taken by a listener that accepts and keeps the
+	// connections without a word, as a frozen process's kernel does.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := silent.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	held := make(chan net.Conn, 16)
+	accepted := make(chan struct{}, 16)
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held <- c
+			accepted <- struct{}{}
+		}
+	}()
+	t.Cleanup(func() {
+		for {
+			select {
+			case c := <-held:
+				_ = c.Close()
+			default:
+				return
+			}
+		}
+	})
+
+	a := startNode(t, testConfig("a", addr))
+	// a's probe, then remote's connection for its first heartbeat.
+	for range 2 {
+		select {
+		case <-accepted:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a never connected to its silent peer")
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	_ = silent.Close()
+
+	// The peer runs now, at the same address.
+	start := time.Now()
+	b := startChild(t, "b", "NODE_PORT="+port, "NODE_PEERS="+a.Address())
+	b.awaitMembers(t, 15*time.Second, viewString(a.Members()))
+	took := time.Since(start)
+	t.Logf("b (at the address that was silent) sees a after %v", took)
+	if took > 8*time.Second {
+		t.Errorf("b saw a only after %v: a's messages to b waited out a connection attempt to the silent listener", took)
+	}
+}

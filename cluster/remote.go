@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -33,11 +34,22 @@ func remoteOptions(tlsCfg *tls.Config) []remote.ConfigOption {
 	}
 	return []remote.ConfigOption{
 		remote.WithDialOptions(grpc.WithTransportCredentials(client),
-			grpc.WithInitialWindowSize(grpcWindow), grpc.WithInitialConnWindowSize(4*grpcWindow)),
+			grpc.WithInitialWindowSize(grpcWindow), grpc.WithInitialConnWindowSize(4*grpcWindow),
+			grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.DefaultConfig, MinConnectTimeout: remoteConnectTimeout})),
 		remote.WithServerOptions(server...),
 		remote.WithEndpointWriterQueueSize(endpointWriterQueue),
 	}
 }
+
+// remoteConnectTimeout bounds one attempt of remote's endpoint writer to
+// connect to a peer (TCP, TLS, HTTP/2 settings). gRPC's default, 20 s, is
+// what a writer waits when the peer's kernel accepts and its process does
+// not answer (frozen by SIGSTOP, a GC or VM pause, or packets dropped):
+// every message to that peer, heartbeats included, queues behind it, and a
+// chaos run in CI saw a node join 20 s late. Loopback and a LAN connect in
+// milliseconds; after a failed attempt remote sleeps 2 s and drops the
+// writer, and the next message starts a new one.
+const remoteConnectTimeout = time.Second
 
 // endpointWriterQueue is the initial size of the mailbox of each of
 // remote's endpoint writers (one per peer). remote's default, 1,000,000,

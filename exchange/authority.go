@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"context"
 	"log/slog"
 	"math"
 	"slices"
@@ -17,6 +18,14 @@ import (
 // their state before it starts routing with what it has. Nodes that answer
 // later are merged in as they come.
 const rebuildWait = 500 * time.Millisecond
+
+// tableRepush is how long replies may wait for the nodes' acknowledgements
+// of a table before the table is sent again to the nodes that did not
+// acknowledge it. A table or its acknowledgement can be lost (a connection
+// that drops it), and a node can refuse a table and not acknowledge it
+// (one built without a quorum, or from an authority it does not follow
+// yet); the current table, sent again, is one it takes.
+const tableRepush = 500 * time.Millisecond
 
 // seedKeep is how long an authority keeps the state of a node that
 // answered it while its own node does not see that node yet (it came back
@@ -49,24 +58,26 @@ type authority struct {
 	term     uint64                // set when the rebuild ends; 0 before
 	nodes    map[string]*nodeState // by address
 
-	succ        succession
-	now         func() time.Duration             // the hub's monotonic clock
-	quorumUntil func() time.Time                 // Config.QuorumUntil
-	stale       func(*boursepb.HandlerInfo) bool // Hub.staleHandler
-	lease       time.Duration
-	dead        map[string]bool   // addresses of nodes known gone for good (wiring.View.Dead)
-	appt        selfTimer         // fires when a successor may be appointed
-	acked       map[string]uint64 // address -> newest epoch of this term its pop acknowledged
-	voters      []string          // addresses that count for the quorum (wiring.View.Cluster)
-	round       *round            // the lease round in flight (vote.go)
-	queued      []*boursepb.LeaseRequest
-	roundSeq    uint64
-	roundT      selfTimer                // fires when a won round may grant
-	gone        map[string]time.Duration // connections certainly gone, and when (vote.go)
-	acks        []ackWait                // replies held until every node routes with a table
-	maxRep      uint64                   // the newest term the nodes reported (rebuild)
-	prevLd      string                   // the leader they reported for it
-	asks        []*boursepb.Attach       // lease requests that came with the nodes' state (rebuild)
+	succ         succession
+	now          func() time.Duration             // the hub's monotonic clock
+	quorumUntil  func() time.Time                 // Config.QuorumUntil
+	stale        func(*boursepb.HandlerInfo) bool // Hub.staleHandler
+	lease        time.Duration
+	dead         map[string]bool   // addresses of nodes known gone for good (wiring.View.Dead)
+	appt         selfTimer         // fires when a successor may be appointed
+	acked        map[string]uint64 // address -> newest epoch of this term its pop acknowledged
+	voters       []string          // addresses that count for the quorum (wiring.View.Cluster)
+	round        *round            // the lease round in flight (vote.go)
+	queued       []*boursepb.LeaseRequest
+	roundSeq     uint64
+	roundT       selfTimer                // fires when a won round may grant
+	gone         map[string]time.Duration // connections certainly gone, and when (vote.go)
+	acks         []ackWait                // replies held until every node routes with a table
+	repush       selfTimer                // re-sends the table to nodes that did not acknowledge it (tableRepush)
+	repushLogged uint64                   // the epoch awaited when a re-push was last logged at Info
+	maxRep       uint64                   // the newest term the nodes reported (rebuild)
+	prevLd       string                   // the leader they reported for it
+	asks         []*boursepb.Attach       // lease requests that came with the nodes' state (rebuild)
 	// knownSubs are, per node, the subscriptions the newest report that
 	// lists the node had in its table, with that report's term (rebuild):
 	// after a partition the two sides' tables each list their own side.
@@ -172,6 +183,7 @@ func (a *authority) Receive(ctx actor.Context) {
 		a.deadline.Stop()
 		a.appt.Stop()
 		a.seedT.Stop()
+		a.repush.Stop()
 		if a.rebuilding {
 			a.succ.leader = "" // it never decided anything
 		}
@@ -186,6 +198,7 @@ func (a *authority) Receive(ctx actor.Context) {
 		a.appt.Stop()
 		a.seedT.Stop()
 		a.roundT.Stop()
+		a.repush.Stop()
 	case *boursepb.Vote:
 		a.onVote(ctx, m)
 	case *timerTick:
@@ -198,6 +211,9 @@ func (a *authority) Receive(ctx actor.Context) {
 		}
 		if a.appt.Fired(m) && !a.rebuilding {
 			a.commit(ctx, nil)
+		}
+		if a.repush.Fired(m) {
+			a.repushTable(ctx)
 		}
 		if a.seedT.Fired(m) && len(a.seeded) > 0 {
 			// Never seen: drop what was seeded for them.
@@ -365,6 +381,43 @@ func (a *authority) releaseAcks(ctx actor.Context) {
 	}
 	clear(a.acks[len(kept):])
 	a.acks = kept
+	if len(a.acks) > 0 && !a.repush.armed {
+		a.repush.Start(a.root, ctx.Self(), tableRepush)
+	}
+}
+
+// repushTable sends the current table again to the live nodes that did not
+// acknowledge the epoch that held replies wait for, while any wait.
+func (a *authority) repushTable(ctx actor.Context) {
+	if len(a.acks) == 0 || a.rebuilding {
+		return
+	}
+	want := uint64(0)
+	for _, w := range a.acks {
+		want = max(want, w.epoch)
+	}
+	var rt *boursepb.RoutingTable
+	var late []string
+	for addr, ns := range a.nodes {
+		if ns.pop == nil || !a.live[addr] || a.acked[addr] >= want {
+			continue
+		}
+		if rt == nil {
+			rt = a.routingTable(ctx.Self())
+		}
+		ctx.Send(ns.pop, rt)
+		late = append(late, ns.node)
+	}
+	if len(late) > 0 {
+		sort.Strings(late)
+		level := slog.LevelDebug
+		if want != a.repushLogged {
+			level, a.repushLogged = slog.LevelInfo, want // once per epoch awaited
+		}
+		a.log.Log(context.Background(), level, "bourse: table sent again to nodes that did not acknowledge it", slog.String("exchange", a.name),
+			slog.Uint64("term", a.term), slog.Uint64("epoch", a.epoch), slog.Any("nodes", late), slog.Int("replies_waiting", len(a.acks)))
+	}
+	a.repush.Start(a.root, ctx.Self(), tableRepush)
 }
 
 // attach takes a node's full state: its connections replace those the

@@ -158,6 +158,17 @@ type reattach struct {
 // authority answers (the owning node may not have started it yet).
 const attachRetry = 200 * time.Millisecond
 
+// controlResend is how often a point of presence re-sends the requests
+// still waiting for its authority's answer (a connection, a disconnection,
+// a subscription pattern), and checks that it follows the owner's
+// authority. The answer normally comes in milliseconds; without a re-send,
+// a request or answer lost on the way (an authority that retired or
+// stopped with it, a connection that dropped it) would leave the caller of
+// Connect, Close or Subscribe waiting until its ctx ends: a chaos run saw
+// Serve hang at start-up that way while the authority moved. The authority
+// treats repeats as no-ops.
+const controlResend = time.Second
+
 // control-plane commands from the Hub's API to the pop actor. Each carries a
 // buffered result channel the API waits on (with its context).
 type result struct {
@@ -228,6 +239,7 @@ type popActor struct {
 	authPID  *actor.PID // the authority whose table was last accepted
 	attached bool       // a table from the owner's authority has arrived
 	retry    selfTimer  // re-sends the attach until attached
+	resend   selfTimer  // re-sends what waits for the authority (controlResend)
 	term     uint64     // of the last table accepted
 	epoch    uint64     // of the last table accepted
 	leader   string     // of the last table accepted
@@ -250,11 +262,15 @@ func (a *popActor) Receive(ctx actor.Context) {
 		if a.retry.Fired(m) && !a.attached {
 			a.attach(ctx)
 		}
+		if a.resend.Fired(m) {
+			a.resendWaiting(ctx)
+		}
 		a.leaseTick(ctx, m)
 	case *boursepb.LeaseGrant:
 		a.leaseGrant(ctx, m)
 	case *actor.Stopping:
 		a.retry.Stop()
+		a.resend.Stop()
 		a.endLeases(ctx, "stopping")
 	case *boursepb.Sync:
 		// A new authority asks for this node's state.
@@ -371,15 +387,7 @@ func (a *popActor) table(ctx actor.Context, m *boursepb.RoutingTable) {
 	if moved {
 		// What the old authority never answered, the new one gets again; it
 		// treats repeats as no-ops.
-		for _, cmd := range a.pending {
-			ctx.Request(a.authPID, &boursepb.RegisterHandler{Exchange: a.p.spec.Name, Handler: cmd.info})
-		}
-		for id := range a.leaving {
-			ctx.Request(a.authPID, &boursepb.UnregisterHandler{Exchange: a.p.spec.Name, Id: id, Reason: "disconnected"})
-		}
-		for pattern := range a.patternWait {
-			ctx.Request(a.authPID, &boursepb.AddPattern{Exchange: a.p.spec.Name, Node: a.p.h.cfg.Node, Pop: fromPID(ctx.Self()), Pattern: pattern})
-		}
+		a.sendWaiting(ctx)
 	}
 	if !a.ready {
 		a.ready = true
@@ -388,11 +396,55 @@ func (a *popActor) table(ctx actor.Context, m *boursepb.RoutingTable) {
 }
 
 // toAuthority sends a control message to the authority, if one is known yet;
-// otherwise it goes out when the first table arrives (see table).
+// otherwise it goes out when the first table arrives (see table). Either
+// way it is sent again every controlResend until answered.
 func (a *popActor) toAuthority(ctx actor.Context, msg proto.Message) {
 	if a.authPID != nil {
 		ctx.Request(a.authPID, msg)
 	}
+	if !a.resend.armed {
+		a.resend.Start(a.p.h.root, ctx.Self(), controlResend)
+	}
+}
+
+// waiting reports whether a request waits for the authority's answer.
+func (a *popActor) waiting() bool {
+	return len(a.pending) > 0 || len(a.leaving) > 0 || len(a.patternWait) > 0
+}
+
+// sendWaiting sends the authority every request still waiting for its
+// answer.
+func (a *popActor) sendWaiting(ctx actor.Context) {
+	if a.authPID == nil {
+		return
+	}
+	for _, cmd := range a.pending {
+		ctx.Request(a.authPID, &boursepb.RegisterHandler{Exchange: a.p.spec.Name, Handler: cmd.info})
+	}
+	for id := range a.leaving {
+		ctx.Request(a.authPID, &boursepb.UnregisterHandler{Exchange: a.p.spec.Name, Id: id, Reason: "disconnected"})
+	}
+	for pattern := range a.patternWait {
+		ctx.Request(a.authPID, &boursepb.AddPattern{Exchange: a.p.spec.Name, Node: a.p.h.cfg.Node, Pop: fromPID(ctx.Self()), Pattern: pattern})
+	}
+}
+
+// resendWaiting runs every controlResend while requests wait: it sends
+// them again, and attaches again when the authority followed is not the
+// owner's (the owner's table would have moved it, and did not come).
+func (a *popActor) resendWaiting(ctx actor.Context) {
+	if !a.waiting() {
+		return
+	}
+	// Rare (an answer lost, or slower than controlResend): worth a line.
+	a.p.h.log.Info("bourse: re-sending what waits for the authority's answer", slog.String("exchange", a.p.spec.Name),
+		slog.Any("authority", a.authPID), slog.Int("connections", len(a.pending)),
+		slog.Int("disconnections", len(a.leaving)), slog.Int("patterns", len(a.patternWait)))
+	a.sendWaiting(ctx)
+	if owner := a.p.h.ownerOf(a.p.spec.Name, a.p.h.liveMembers()); a.authPID == nil || a.authPID.Address != owner {
+		a.attach(ctx)
+	}
+	a.resend.Start(a.p.h.root, ctx.Self(), controlResend)
 }
 
 func (a *popActor) watch(ctx actor.Context, pid *actor.PID) *watched {

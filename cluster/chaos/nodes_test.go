@@ -370,6 +370,16 @@ func (r *run) current() []*proc {
 	return slices.Clone(r.cur)
 }
 
+// tails returns the last lines of every current process, for a failure
+// that may be another node's doing (one that never joined, say).
+func (r *run) tails() string {
+	var b strings.Builder
+	for _, p := range r.current() {
+		fmt.Fprintf(&b, "--- %s\n%s\n", p.label, strings.Join(p.cp.Tail(), "\n"))
+	}
+	return b.String()
+}
+
 // send sends a command line to every current process.
 func (r *run) send(line string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
