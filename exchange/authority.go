@@ -414,7 +414,7 @@ func (a *authority) repushTable(ctx actor.Context) {
 		if want != a.repushLogged {
 			level, a.repushLogged = slog.LevelInfo, want // once per epoch awaited
 		}
-		a.log.Log(context.Background(), level, "bourse: table sent again to nodes that did not acknowledge it", slog.String("exchange", a.name),
+		a.log.Log(context.Background(), level, "bourse: table sent again to nodes that did not acknowledge it",
 			slog.Uint64("term", a.term), slog.Uint64("epoch", a.epoch), slog.Any("nodes", late), slog.Int("replies_waiting", len(a.acks)))
 	}
 	a.repush.Start(a.root, ctx.Self(), tableRepush)

@@ -1,6 +1,9 @@
 package exchange
 
-import "github.com/asynkron/protoactor-go/actor"
+import (
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+)
 
 // FlowOf returns how many publications subscriber pid of exchange name has
 // in its mailbox and queued for it on h (flow.go), and false when it has
@@ -20,3 +23,13 @@ func FlowOf(h *Hub, name string, pid *actor.PID) (pending int64, queued int, ok 
 
 // DropOldestWindow is dropOldestWindow.
 var DropOldestWindow = dropOldestWindow
+
+// LoseControl makes h drop the control messages lose returns true for, as
+// a failing connection would (see Hub.lose).
+func LoseControl(h *Hub, lose func(proto.Message) bool) { h.lose.Store(&lose) }
+
+// ControlResend and TableRepush are controlResend and tableRepush.
+const (
+	ControlResend = controlResend
+	TableRepush   = tableRepush
+)

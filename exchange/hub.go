@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"google.golang.org/protobuf/proto"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,17 @@ type Hub struct {
 	retiring  map[*actor.PID]struct{} // authorities moved away, still renewing leases (see retire)
 
 	probes sync.WaitGroup // probation probes in flight (probation.go)
+
+	// lose, set by tests only (export_test.go), drops the control
+	// messages it returns true for, as a connection that fails would: the
+	// tests of the re-sends (controlResend, tableRepush). nil in use.
+	lose atomic.Pointer[func(proto.Message) bool]
+}
+
+// lost reports whether a test asked to lose msg (see Hub.lose).
+func (h *Hub) lost(msg proto.Message) bool {
+	f := h.lose.Load()
+	return f != nil && (*f)(msg)
 }
 
 // New starts a hub on system. The hub does not own system: stopping the hub

@@ -377,7 +377,10 @@ func (a *popActor) table(ctx actor.Context, m *boursepb.RoutingTable) {
 	a.term, a.epoch, a.leader = m.GetTerm(), m.GetEpoch(), m.GetLeader()
 	a.p.setTable(m)
 	if a.p.h.isLive(auth.Address) {
-		ctx.Send(auth, &boursepb.TableAck{Exchange: a.p.spec.Name, Term: m.GetTerm(), Epoch: m.GetEpoch(), Pop: fromPID(ctx.Self())})
+		ack := &boursepb.TableAck{Exchange: a.p.spec.Name, Term: m.GetTerm(), Epoch: m.GetEpoch(), Pop: fromPID(ctx.Self())}
+		if !a.p.h.lost(ack) {
+			ctx.Send(auth, ack)
+		}
 	}
 	a.leadersChanged(ctx)
 	if !a.attached {
@@ -399,7 +402,7 @@ func (a *popActor) table(ctx actor.Context, m *boursepb.RoutingTable) {
 // otherwise it goes out when the first table arrives (see table). Either
 // way it is sent again every controlResend until answered.
 func (a *popActor) toAuthority(ctx actor.Context, msg proto.Message) {
-	if a.authPID != nil {
+	if a.authPID != nil && !a.p.h.lost(msg) {
 		ctx.Request(a.authPID, msg)
 	}
 	if !a.resend.armed {
