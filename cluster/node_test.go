@@ -452,8 +452,8 @@ func TestLabelsReachEveryMember(t *testing.T) {
 // its kernel completes the handshake, nothing reads) must not hold this
 // node's messages to it for long once it runs again: remote's connection
 // attempt gives up after remoteConnectTimeout, not gRPC's 20 s default,
-// and the next heartbeat connects afresh. A chaos run in CI saw a node
-// join 20 s late this way.
+// and the next heartbeat connects afresh. Likely what a chaos run in CI
+// hit when it saw a node 20 s late.
 func TestJoinPastSilentPeer(t *testing.T) {
 	if !clustertest.Isolate(t) {
 		return

@@ -45,8 +45,9 @@ func remoteOptions(tlsCfg *tls.Config) []remote.ConfigOption {
 // connect to a peer (TCP, TLS, HTTP/2 settings). gRPC's default, 20 s, is
 // what a writer waits when the peer's kernel accepts and its process does
 // not answer (frozen by SIGSTOP, a GC or VM pause, or packets dropped):
-// every message to that peer, heartbeats included, queues behind it, and a
-// chaos run in CI saw a node join 20 s late. Loopback and a LAN connect in
+// every message to that peer, heartbeats included, queues behind it
+// (TestJoinPastSilentPeer; likely what a chaos run in CI hit when it saw a
+// node 20 s late). Loopback and a LAN connect in
 // milliseconds; after a failed attempt remote sleeps 2 s and drops the
 // writer, and the next message starts a new one.
 const remoteConnectTimeout = time.Second

@@ -92,7 +92,7 @@ func TestChaos(t *testing.T) {
 	// Start the nodes and wait until each sees the whole cluster.
 	// In a seeded random order, a seeded random 0-60 ms apart: nodes that
 	// start alone and declare, connect and lead before the others join
-	// (a start-up race that hung Serve once) as well as nodes that start
+	// (a start-up race hung Serve twice) as well as nodes that start
 	// together.
 	startRng := rand.New(rand.NewPCG(seed, 0x7374617274))
 	for _, i := range startRng.Perm(nodes) {
@@ -101,8 +101,8 @@ func TestChaos(t *testing.T) {
 		}
 		time.Sleep(time.Duration(startRng.IntN(60)) * time.Millisecond)
 	}
-	// A node is ready once it joined and declared its exchanges: in
-	// about a second on an idle machine. The bound is generous (a loaded
+	// A node is ready once it joined, declared its exchanges and served
+	// its handlers: in about 300 ms on an idle machine. The bound is generous (a loaded
 	// machine); when it is passed, every node's last lines say why.
 	readyBy := time.After(30 * time.Second)
 	for _, p := range r.current() {
