@@ -21,7 +21,9 @@ import (
 //
 // Callers on other nodes learn a handler's free capacity from its replies,
 // which carry it (codec.OutReply.Free): the advert piggybacks on traffic
-// that flows anyway, and costs a reply a few bytes. A point whose strategy
+// that flows anyway, and costs a reply a few bytes. A node that sends a
+// handler nothing learns it from the handler's node, which advertises its
+// handlers on their own too (advertise.go). A point whose strategy
 // routes by load (strategies.LoadAware: local-first) keeps, for each
 // handler on another node, the last advert, when it came and how many
 // requests this node sent it since (advert), and gives its picker a

@@ -150,6 +150,11 @@ func (h *Hub) onFrame(kind byte, body []byte) {
 		if in, err = h.codec.DecodeReply(body); err == nil {
 			h.deliverReply(&in)
 		}
+	case codec.KindAdvert:
+		var in codec.InAdvert
+		if in, err = h.codec.DecodeAdvert(body); err == nil {
+			h.heardAdvert(in)
+		}
 	case codec.KindPublication:
 		var in codec.InPublication
 		if in, err = h.codec.DecodePublication(body); err == nil {

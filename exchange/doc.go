@@ -98,7 +98,8 @@
 // request, where the handler lives, and a map lookup by connection id for
 // a request from another node; under a load-aware strategy (local-first)
 // a reply's advert is looked up and stored on the caller's node
-// (carriage.go: heard). capacity.go is a 12th file on both paths.
+// (carriage.go: heard). Adverts of their own (advertise.go) go on a
+// goroutine of their own, off the data path. capacity.go is a 12th file on both paths.
 //
 // That is 11 files: 5 of exchange's (request.go, table.go, inbox.go,
 // carriage.go, messages.go), codec.go, internal/link's link.go, out.go and

@@ -33,3 +33,18 @@ const (
 	ControlResend = controlResend
 	TableRepush   = tableRepush
 )
+
+// AdvertOf returns what h knows of the free capacity of handler id of
+// exchange name on another node (capacity.go: advert.estimate), and false
+// when it knows nothing young enough.
+func AdvertOf(h *Hub, name, id string) (free int, ok bool) {
+	p := (*h.points.Load())[name]
+	if p == nil || p.ads == nil {
+		return 0, false
+	}
+	a := p.ads.get(id)
+	if a == nil {
+		return 0, false
+	}
+	return a.estimate(monoNow())
+}

@@ -65,6 +65,10 @@ type Hub struct {
 	retiring  map[*actor.PID]struct{} // authorities moved away, still renewing leases (see retire)
 
 	probes sync.WaitGroup // probation probes in flight (probation.go)
+	// bg tracks the advertiser (advertise.go), started once, with the
+	// first exchange whose strategy routes by load.
+	bg         sync.WaitGroup
+	advertOnce sync.Once
 
 	// lose, set by tests only (export_test.go), drops the control
 	// messages it returns true for, as a connection that fails would: the
@@ -197,6 +201,9 @@ func (h *Hub) Declare(ctx context.Context, s Spec) error {
 	}
 	next[s.Name] = p
 	h.points.Store(&next)
+	if p.ads != nil {
+		h.startAdvertiser()
+	}
 	return nil
 }
 
@@ -304,8 +311,12 @@ func (h *Hub) Stop(ctx context.Context) error {
 	// Last of the registry: subscribers still taking publications until
 	// their actors stopped answered the sink.
 	h.system.ProcessRegistry.Remove(h.flowPID)
-	// Probes end within their timeout, or at once on h.done.
+	// Probes end within their timeout, or at once on h.done; the
+	// advertiser at once.
 	if werr := waitGroup(ctx, &h.probes); werr != nil {
+		err = errors.Join(err, werr)
+	}
+	if werr := waitGroup(ctx, &h.bg); werr != nil {
 		err = errors.Join(err, werr)
 	}
 	// Last, so that the answers the stopping handlers gave still go out.

@@ -40,6 +40,8 @@ func (in *ingress) SendUserMessage(_ *actor.PID, message any) {
 	case *boursepb.Publication:
 		in := codec.PublicationFromProto(m)
 		h.deliverPublication(&in)
+	case *boursepb.CapacityAdvert:
+		h.heardAdvert(codec.AdvertFromProto(m))
 	case *boursepb.Attach:
 		if auth := h.authorityFor(m.GetExchange()); auth != nil {
 			h.root.Send(auth, envelopeOr(env, m))

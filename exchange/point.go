@@ -65,6 +65,11 @@ type point struct {
 	// had its limit pending; slowDisconnects the subscribers ended for it.
 	overflowDrops   atomic.Uint64
 	slowDisconnects atomic.Uint64
+	// advertsSent counts the capacity adverts this node sent of its
+	// handlers (one per node it went to), advertsHeard those it received
+	// (advertise.go).
+	advertsSent  atomic.Uint64
+	advertsHeard atomic.Uint64
 }
 
 func newPoint(h *Hub, s Spec, strat strategies.Strategy) *point {

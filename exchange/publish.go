@@ -265,6 +265,11 @@ type Stats struct {
 	// Health counts probation's ejections, probes and readmissions of this
 	// exchange's handlers on this node (req-resp exchanges).
 	Health HealthStats
+	// AdvertsSent counts the capacity adverts of this node's handlers sent
+	// to other nodes (one per node reached), and AdvertsHeard those
+	// received from other nodes: exchanges whose strategy routes by load
+	// (local-first) only, beside the adverts that replies carry.
+	AdvertsSent, AdvertsHeard uint64
 }
 
 // Stats returns the counters of exchange name on this node.
@@ -277,7 +282,7 @@ func (h *Hub) Stats(name string) (Stats, error) {
 		RemoteDropped: p.remoteDropped.Load(), Received: p.received.Load(), Expired: p.expired.Load(), Unrouted: p.unrouted.Load(),
 		LeaderChanges: p.leaderChanges.Load(), Epoch: p.table.Load().epoch,
 		Overflowed: p.overflowDrops.Load(), SlowDisconnects: p.slowDisconnects.Load(),
-		Health: p.prob.stats()}, nil
+		Health: p.prob.stats(), AdvertsSent: p.advertsSent.Load(), AdvertsHeard: p.advertsHeard.Load()}, nil
 }
 
 // Subscriptions returns the subscriptions of pub-sub exchange name aggregated

@@ -961,6 +961,120 @@ func (x *Publication) GetPayload() *anypb.Any {
 	return nil
 }
 
+// CapacityAdvert is a node's advert of the free capacity of its handlers of
+// one exchange whose strategy routes by load (local-first), to every other
+// live node: sent when a handler's free capacity changes (coalesced, at most
+// one per exchange per advert interval) and again before the receivers'
+// adverts age out, so that a node that sends a handler nothing still knows
+// whether it has room. Replies carry the same advert for their handler
+// (Reply.free) on the traffic that flows anyway.
+type CapacityAdvert struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Exchange      string                 `protobuf:"bytes,1,opt,name=exchange,proto3" json:"exchange,omitempty"`
+	Handlers      []*HandlerCapacity     `protobuf:"bytes,2,rep,name=handlers,proto3" json:"handlers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CapacityAdvert) Reset() {
+	*x = CapacityAdvert{}
+	mi := &file_bourse_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CapacityAdvert) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CapacityAdvert) ProtoMessage() {}
+
+func (x *CapacityAdvert) ProtoReflect() protoreflect.Message {
+	mi := &file_bourse_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CapacityAdvert.ProtoReflect.Descriptor instead.
+func (*CapacityAdvert) Descriptor() ([]byte, []int) {
+	return file_bourse_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CapacityAdvert) GetExchange() string {
+	if x != nil {
+		return x.Exchange
+	}
+	return ""
+}
+
+func (x *CapacityAdvert) GetHandlers() []*HandlerCapacity {
+	if x != nil {
+		return x.Handlers
+	}
+	return nil
+}
+
+// HandlerCapacity is one handler's free capacity: its concurrency less its
+// requests in flight, negative while requests wait in its queue.
+type HandlerCapacity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the handler's connection id.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Free          int32  `protobuf:"zigzag32,2,opt,name=free,proto3" json:"free,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HandlerCapacity) Reset() {
+	*x = HandlerCapacity{}
+	mi := &file_bourse_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HandlerCapacity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HandlerCapacity) ProtoMessage() {}
+
+func (x *HandlerCapacity) ProtoReflect() protoreflect.Message {
+	mi := &file_bourse_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HandlerCapacity.ProtoReflect.Descriptor instead.
+func (*HandlerCapacity) Descriptor() ([]byte, []int) {
+	return file_bourse_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *HandlerCapacity) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *HandlerCapacity) GetFree() int32 {
+	if x != nil {
+		return x.Free
+	}
+	return 0
+}
+
 // RegisterHandler asks the authority to add a connection. seq is 0 for a new
 // connection and the connection's old seq when a point of presence re-reports
 // it to a rebuilt authority.
@@ -974,7 +1088,7 @@ type RegisterHandler struct {
 
 func (x *RegisterHandler) Reset() {
 	*x = RegisterHandler{}
-	mi := &file_bourse_proto_msgTypes[10]
+	mi := &file_bourse_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -986,7 +1100,7 @@ func (x *RegisterHandler) String() string {
 func (*RegisterHandler) ProtoMessage() {}
 
 func (x *RegisterHandler) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[10]
+	mi := &file_bourse_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -999,7 +1113,7 @@ func (x *RegisterHandler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterHandler.ProtoReflect.Descriptor instead.
 func (*RegisterHandler) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{10}
+	return file_bourse_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RegisterHandler) GetExchange() string {
@@ -1028,7 +1142,7 @@ type UnregisterHandler struct {
 
 func (x *UnregisterHandler) Reset() {
 	*x = UnregisterHandler{}
-	mi := &file_bourse_proto_msgTypes[11]
+	mi := &file_bourse_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1154,7 @@ func (x *UnregisterHandler) String() string {
 func (*UnregisterHandler) ProtoMessage() {}
 
 func (x *UnregisterHandler) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[11]
+	mi := &file_bourse_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1167,7 @@ func (x *UnregisterHandler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnregisterHandler.ProtoReflect.Descriptor instead.
 func (*UnregisterHandler) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{11}
+	return file_bourse_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UnregisterHandler) GetExchange() string {
@@ -1091,7 +1205,7 @@ type HandlerAck struct {
 
 func (x *HandlerAck) Reset() {
 	*x = HandlerAck{}
-	mi := &file_bourse_proto_msgTypes[12]
+	mi := &file_bourse_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1103,7 +1217,7 @@ func (x *HandlerAck) String() string {
 func (*HandlerAck) ProtoMessage() {}
 
 func (x *HandlerAck) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[12]
+	mi := &file_bourse_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1116,7 +1230,7 @@ func (x *HandlerAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandlerAck.ProtoReflect.Descriptor instead.
 func (*HandlerAck) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{12}
+	return file_bourse_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HandlerAck) GetExchange() string {
@@ -1160,7 +1274,7 @@ type NodePatterns struct {
 
 func (x *NodePatterns) Reset() {
 	*x = NodePatterns{}
-	mi := &file_bourse_proto_msgTypes[13]
+	mi := &file_bourse_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1286,7 @@ func (x *NodePatterns) String() string {
 func (*NodePatterns) ProtoMessage() {}
 
 func (x *NodePatterns) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[13]
+	mi := &file_bourse_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1299,7 @@ func (x *NodePatterns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodePatterns.ProtoReflect.Descriptor instead.
 func (*NodePatterns) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{13}
+	return file_bourse_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *NodePatterns) GetNode() string {
@@ -1224,7 +1338,7 @@ type AddPattern struct {
 
 func (x *AddPattern) Reset() {
 	*x = AddPattern{}
-	mi := &file_bourse_proto_msgTypes[14]
+	mi := &file_bourse_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1350,7 @@ func (x *AddPattern) String() string {
 func (*AddPattern) ProtoMessage() {}
 
 func (x *AddPattern) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[14]
+	mi := &file_bourse_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1363,7 @@ func (x *AddPattern) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPattern.ProtoReflect.Descriptor instead.
 func (*AddPattern) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{14}
+	return file_bourse_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AddPattern) GetExchange() string {
@@ -1291,7 +1405,7 @@ type RemovePattern struct {
 
 func (x *RemovePattern) Reset() {
 	*x = RemovePattern{}
-	mi := &file_bourse_proto_msgTypes[15]
+	mi := &file_bourse_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +1417,7 @@ func (x *RemovePattern) String() string {
 func (*RemovePattern) ProtoMessage() {}
 
 func (x *RemovePattern) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[15]
+	mi := &file_bourse_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1430,7 @@ func (x *RemovePattern) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePattern.ProtoReflect.Descriptor instead.
 func (*RemovePattern) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{15}
+	return file_bourse_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RemovePattern) GetExchange() string {
@@ -1351,7 +1465,7 @@ type PatternAck struct {
 
 func (x *PatternAck) Reset() {
 	*x = PatternAck{}
-	mi := &file_bourse_proto_msgTypes[16]
+	mi := &file_bourse_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1363,7 +1477,7 @@ func (x *PatternAck) String() string {
 func (*PatternAck) ProtoMessage() {}
 
 func (x *PatternAck) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[16]
+	mi := &file_bourse_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1376,7 +1490,7 @@ func (x *PatternAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PatternAck.ProtoReflect.Descriptor instead.
 func (*PatternAck) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{16}
+	return file_bourse_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PatternAck) GetExchange() string {
@@ -1436,7 +1550,7 @@ type RoutingTable struct {
 
 func (x *RoutingTable) Reset() {
 	*x = RoutingTable{}
-	mi := &file_bourse_proto_msgTypes[17]
+	mi := &file_bourse_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1562,7 @@ func (x *RoutingTable) String() string {
 func (*RoutingTable) ProtoMessage() {}
 
 func (x *RoutingTable) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[17]
+	mi := &file_bourse_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1575,7 @@ func (x *RoutingTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoutingTable.ProtoReflect.Descriptor instead.
 func (*RoutingTable) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{17}
+	return file_bourse_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RoutingTable) GetExchange() string {
@@ -1570,7 +1684,7 @@ type Attach struct {
 
 func (x *Attach) Reset() {
 	*x = Attach{}
-	mi := &file_bourse_proto_msgTypes[18]
+	mi := &file_bourse_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1582,7 +1696,7 @@ func (x *Attach) String() string {
 func (*Attach) ProtoMessage() {}
 
 func (x *Attach) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[18]
+	mi := &file_bourse_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1595,7 +1709,7 @@ func (x *Attach) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attach.ProtoReflect.Descriptor instead.
 func (*Attach) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{18}
+	return file_bourse_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Attach) GetExchange() string {
@@ -1704,7 +1818,7 @@ type TableAck struct {
 
 func (x *TableAck) Reset() {
 	*x = TableAck{}
-	mi := &file_bourse_proto_msgTypes[19]
+	mi := &file_bourse_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1716,7 +1830,7 @@ func (x *TableAck) String() string {
 func (*TableAck) ProtoMessage() {}
 
 func (x *TableAck) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[19]
+	mi := &file_bourse_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1729,7 +1843,7 @@ func (x *TableAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableAck.ProtoReflect.Descriptor instead.
 func (*TableAck) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{19}
+	return file_bourse_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TableAck) GetExchange() string {
@@ -1777,7 +1891,7 @@ type LeaseRequest struct {
 
 func (x *LeaseRequest) Reset() {
 	*x = LeaseRequest{}
-	mi := &file_bourse_proto_msgTypes[20]
+	mi := &file_bourse_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +1903,7 @@ func (x *LeaseRequest) String() string {
 func (*LeaseRequest) ProtoMessage() {}
 
 func (x *LeaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[20]
+	mi := &file_bourse_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +1916,7 @@ func (x *LeaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseRequest.ProtoReflect.Descriptor instead.
 func (*LeaseRequest) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{20}
+	return file_bourse_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LeaseRequest) GetExchange() string {
@@ -1857,7 +1971,7 @@ type LeaseGrant struct {
 
 func (x *LeaseGrant) Reset() {
 	*x = LeaseGrant{}
-	mi := &file_bourse_proto_msgTypes[21]
+	mi := &file_bourse_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +1983,7 @@ func (x *LeaseGrant) String() string {
 func (*LeaseGrant) ProtoMessage() {}
 
 func (x *LeaseGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[21]
+	mi := &file_bourse_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +1996,7 @@ func (x *LeaseGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaseGrant.ProtoReflect.Descriptor instead.
 func (*LeaseGrant) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{21}
+	return file_bourse_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LeaseGrant) GetExchange() string {
@@ -1947,7 +2061,7 @@ type VoteRequest struct {
 
 func (x *VoteRequest) Reset() {
 	*x = VoteRequest{}
-	mi := &file_bourse_proto_msgTypes[22]
+	mi := &file_bourse_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1959,7 +2073,7 @@ func (x *VoteRequest) String() string {
 func (*VoteRequest) ProtoMessage() {}
 
 func (x *VoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[22]
+	mi := &file_bourse_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1972,7 +2086,7 @@ func (x *VoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoteRequest.ProtoReflect.Descriptor instead.
 func (*VoteRequest) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{22}
+	return file_bourse_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *VoteRequest) GetExchange() string {
@@ -2034,7 +2148,7 @@ type Vote struct {
 
 func (x *Vote) Reset() {
 	*x = Vote{}
-	mi := &file_bourse_proto_msgTypes[23]
+	mi := &file_bourse_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2046,7 +2160,7 @@ func (x *Vote) String() string {
 func (*Vote) ProtoMessage() {}
 
 func (x *Vote) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[23]
+	mi := &file_bourse_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2059,7 +2173,7 @@ func (x *Vote) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vote.ProtoReflect.Descriptor instead.
 func (*Vote) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{23}
+	return file_bourse_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Vote) GetExchange() string {
@@ -2130,7 +2244,7 @@ type Sync struct {
 
 func (x *Sync) Reset() {
 	*x = Sync{}
-	mi := &file_bourse_proto_msgTypes[24]
+	mi := &file_bourse_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2142,7 +2256,7 @@ func (x *Sync) String() string {
 func (*Sync) ProtoMessage() {}
 
 func (x *Sync) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[24]
+	mi := &file_bourse_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2155,7 +2269,7 @@ func (x *Sync) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sync.ProtoReflect.Descriptor instead.
 func (*Sync) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{24}
+	return file_bourse_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Sync) GetExchange() string {
@@ -2216,7 +2330,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_bourse_proto_msgTypes[25]
+	mi := &file_bourse_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2228,7 +2342,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_bourse_proto_msgTypes[25]
+	mi := &file_bourse_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2241,7 +2355,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_bourse_proto_rawDescGZIP(), []int{25}
+	return file_bourse_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Heartbeat) GetCluster() string {
@@ -2406,7 +2520,13 @@ const file_bourse_proto_rawDesc = "" +
 	"\vPublication\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12.\n" +
-	"\apayload\x18\x03 \x01(\v2\x14.google.protobuf.AnyR\apayload\"_\n" +
+	"\apayload\x18\x03 \x01(\v2\x14.google.protobuf.AnyR\apayload\"d\n" +
+	"\x0eCapacityAdvert\x12\x1a\n" +
+	"\bexchange\x18\x01 \x01(\tR\bexchange\x126\n" +
+	"\bhandlers\x18\x02 \x03(\v2\x1a.bourse.v1.HandlerCapacityR\bhandlers\"5\n" +
+	"\x0fHandlerCapacity\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04free\x18\x02 \x01(\x11R\x04free\"_\n" +
 	"\x0fRegisterHandler\x12\x1a\n" +
 	"\bexchange\x18\x01 \x01(\tR\bexchange\x120\n" +
 	"\ahandler\x18\x02 \x01(\v2\x16.bourse.v1.HandlerInfoR\ahandler\"W\n" +
@@ -2554,7 +2674,7 @@ func file_bourse_proto_rawDescGZIP() []byte {
 }
 
 var file_bourse_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bourse_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_bourse_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_bourse_proto_goTypes = []any{
 	(Code)(0),                 // 0: bourse.v1.Code
 	(*Pid)(nil),               // 1: bourse.v1.Pid
@@ -2567,64 +2687,67 @@ var file_bourse_proto_goTypes = []any{
 	(*Request)(nil),           // 8: bourse.v1.Request
 	(*Reply)(nil),             // 9: bourse.v1.Reply
 	(*Publication)(nil),       // 10: bourse.v1.Publication
-	(*RegisterHandler)(nil),   // 11: bourse.v1.RegisterHandler
-	(*UnregisterHandler)(nil), // 12: bourse.v1.UnregisterHandler
-	(*HandlerAck)(nil),        // 13: bourse.v1.HandlerAck
-	(*NodePatterns)(nil),      // 14: bourse.v1.NodePatterns
-	(*AddPattern)(nil),        // 15: bourse.v1.AddPattern
-	(*RemovePattern)(nil),     // 16: bourse.v1.RemovePattern
-	(*PatternAck)(nil),        // 17: bourse.v1.PatternAck
-	(*RoutingTable)(nil),      // 18: bourse.v1.RoutingTable
-	(*Attach)(nil),            // 19: bourse.v1.Attach
-	(*TableAck)(nil),          // 20: bourse.v1.TableAck
-	(*LeaseRequest)(nil),      // 21: bourse.v1.LeaseRequest
-	(*LeaseGrant)(nil),        // 22: bourse.v1.LeaseGrant
-	(*VoteRequest)(nil),       // 23: bourse.v1.VoteRequest
-	(*Vote)(nil),              // 24: bourse.v1.Vote
-	(*Sync)(nil),              // 25: bourse.v1.Sync
-	(*Heartbeat)(nil),         // 26: bourse.v1.Heartbeat
-	nil,                       // 27: bourse.v1.HandlerInfo.OptionsEntry
-	nil,                       // 28: bourse.v1.Heartbeat.LabelsEntry
-	(*anypb.Any)(nil),         // 29: google.protobuf.Any
+	(*CapacityAdvert)(nil),    // 11: bourse.v1.CapacityAdvert
+	(*HandlerCapacity)(nil),   // 12: bourse.v1.HandlerCapacity
+	(*RegisterHandler)(nil),   // 13: bourse.v1.RegisterHandler
+	(*UnregisterHandler)(nil), // 14: bourse.v1.UnregisterHandler
+	(*HandlerAck)(nil),        // 15: bourse.v1.HandlerAck
+	(*NodePatterns)(nil),      // 16: bourse.v1.NodePatterns
+	(*AddPattern)(nil),        // 17: bourse.v1.AddPattern
+	(*RemovePattern)(nil),     // 18: bourse.v1.RemovePattern
+	(*PatternAck)(nil),        // 19: bourse.v1.PatternAck
+	(*RoutingTable)(nil),      // 20: bourse.v1.RoutingTable
+	(*Attach)(nil),            // 21: bourse.v1.Attach
+	(*TableAck)(nil),          // 22: bourse.v1.TableAck
+	(*LeaseRequest)(nil),      // 23: bourse.v1.LeaseRequest
+	(*LeaseGrant)(nil),        // 24: bourse.v1.LeaseGrant
+	(*VoteRequest)(nil),       // 25: bourse.v1.VoteRequest
+	(*Vote)(nil),              // 26: bourse.v1.Vote
+	(*Sync)(nil),              // 27: bourse.v1.Sync
+	(*Heartbeat)(nil),         // 28: bourse.v1.Heartbeat
+	nil,                       // 29: bourse.v1.HandlerInfo.OptionsEntry
+	nil,                       // 30: bourse.v1.Heartbeat.LabelsEntry
+	(*anypb.Any)(nil),         // 31: google.protobuf.Any
 }
 var file_bourse_proto_depIdxs = []int32{
 	1,  // 0: bourse.v1.HandlerInfo.pid:type_name -> bourse.v1.Pid
-	27, // 1: bourse.v1.HandlerInfo.options:type_name -> bourse.v1.HandlerInfo.OptionsEntry
+	29, // 1: bourse.v1.HandlerInfo.options:type_name -> bourse.v1.HandlerInfo.OptionsEntry
 	2,  // 2: bourse.v1.Leader.leader:type_name -> bourse.v1.HandlerInfo
 	2,  // 3: bourse.v1.Leader.handlers:type_name -> bourse.v1.HandlerInfo
 	2,  // 4: bourse.v1.SlaveUp.handler:type_name -> bourse.v1.HandlerInfo
 	2,  // 5: bourse.v1.SlaveDown.handler:type_name -> bourse.v1.HandlerInfo
 	0,  // 6: bourse.v1.Error.code:type_name -> bourse.v1.Code
 	1,  // 7: bourse.v1.Request.reply_to:type_name -> bourse.v1.Pid
-	29, // 8: bourse.v1.Request.payload:type_name -> google.protobuf.Any
+	31, // 8: bourse.v1.Request.payload:type_name -> google.protobuf.Any
 	1,  // 9: bourse.v1.Request.target:type_name -> bourse.v1.Pid
 	1,  // 10: bourse.v1.Request.deliver_to:type_name -> bourse.v1.Pid
-	29, // 11: bourse.v1.Reply.payload:type_name -> google.protobuf.Any
+	31, // 11: bourse.v1.Reply.payload:type_name -> google.protobuf.Any
 	7,  // 12: bourse.v1.Reply.error:type_name -> bourse.v1.Error
 	1,  // 13: bourse.v1.Reply.deliver_to:type_name -> bourse.v1.Pid
-	29, // 14: bourse.v1.Publication.payload:type_name -> google.protobuf.Any
-	2,  // 15: bourse.v1.RegisterHandler.handler:type_name -> bourse.v1.HandlerInfo
-	2,  // 16: bourse.v1.HandlerAck.handler:type_name -> bourse.v1.HandlerInfo
-	7,  // 17: bourse.v1.HandlerAck.error:type_name -> bourse.v1.Error
-	1,  // 18: bourse.v1.NodePatterns.pop:type_name -> bourse.v1.Pid
-	1,  // 19: bourse.v1.AddPattern.pop:type_name -> bourse.v1.Pid
-	2,  // 20: bourse.v1.RoutingTable.handlers:type_name -> bourse.v1.HandlerInfo
-	14, // 21: bourse.v1.RoutingTable.subscriptions:type_name -> bourse.v1.NodePatterns
-	1,  // 22: bourse.v1.RoutingTable.authority:type_name -> bourse.v1.Pid
-	1,  // 23: bourse.v1.Attach.pop:type_name -> bourse.v1.Pid
-	2,  // 24: bourse.v1.Attach.handlers:type_name -> bourse.v1.HandlerInfo
-	2,  // 25: bourse.v1.Attach.known:type_name -> bourse.v1.HandlerInfo
-	14, // 26: bourse.v1.Attach.known_subscriptions:type_name -> bourse.v1.NodePatterns
-	1,  // 27: bourse.v1.TableAck.pop:type_name -> bourse.v1.Pid
-	1,  // 28: bourse.v1.LeaseRequest.pop:type_name -> bourse.v1.Pid
-	1,  // 29: bourse.v1.VoteRequest.authority:type_name -> bourse.v1.Pid
-	1,  // 30: bourse.v1.Sync.authority:type_name -> bourse.v1.Pid
-	28, // 31: bourse.v1.Heartbeat.labels:type_name -> bourse.v1.Heartbeat.LabelsEntry
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	31, // 14: bourse.v1.Publication.payload:type_name -> google.protobuf.Any
+	12, // 15: bourse.v1.CapacityAdvert.handlers:type_name -> bourse.v1.HandlerCapacity
+	2,  // 16: bourse.v1.RegisterHandler.handler:type_name -> bourse.v1.HandlerInfo
+	2,  // 17: bourse.v1.HandlerAck.handler:type_name -> bourse.v1.HandlerInfo
+	7,  // 18: bourse.v1.HandlerAck.error:type_name -> bourse.v1.Error
+	1,  // 19: bourse.v1.NodePatterns.pop:type_name -> bourse.v1.Pid
+	1,  // 20: bourse.v1.AddPattern.pop:type_name -> bourse.v1.Pid
+	2,  // 21: bourse.v1.RoutingTable.handlers:type_name -> bourse.v1.HandlerInfo
+	16, // 22: bourse.v1.RoutingTable.subscriptions:type_name -> bourse.v1.NodePatterns
+	1,  // 23: bourse.v1.RoutingTable.authority:type_name -> bourse.v1.Pid
+	1,  // 24: bourse.v1.Attach.pop:type_name -> bourse.v1.Pid
+	2,  // 25: bourse.v1.Attach.handlers:type_name -> bourse.v1.HandlerInfo
+	2,  // 26: bourse.v1.Attach.known:type_name -> bourse.v1.HandlerInfo
+	16, // 27: bourse.v1.Attach.known_subscriptions:type_name -> bourse.v1.NodePatterns
+	1,  // 28: bourse.v1.TableAck.pop:type_name -> bourse.v1.Pid
+	1,  // 29: bourse.v1.LeaseRequest.pop:type_name -> bourse.v1.Pid
+	1,  // 30: bourse.v1.VoteRequest.authority:type_name -> bourse.v1.Pid
+	1,  // 31: bourse.v1.Sync.authority:type_name -> bourse.v1.Pid
+	30, // 32: bourse.v1.Heartbeat.labels:type_name -> bourse.v1.Heartbeat.LabelsEntry
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_bourse_proto_init() }
@@ -2639,7 +2762,7 @@ func file_bourse_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bourse_proto_rawDesc), len(file_bourse_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,6 +1,7 @@
 // Package codec is the data link's codec: it writes and reads the frames
-// that carry requests, replies and publications between nodes. Its frames
-// are the protobuf encodings of boursepb.Request, Reply and Publication, byte
+// that carry requests, replies, publications and capacity adverts between
+// nodes. Its frames are the protobuf encodings of boursepb.Request, Reply,
+// Publication and CapacityAdvert, byte
 // for byte (codec_test.go checks both ways), but written and read by hand:
 // the generic path costs, per request, a boursepb.Request, three Pids and an
 // Any to allocate and then to decode again, and an Any's payload marshalled
@@ -42,6 +43,8 @@ const (
 	KindRequest byte = 1 + iota
 	KindReply
 	KindPublication
+	// KindAdvert is a capacity advert (boursepb.CapacityAdvert, advert.go).
+	KindAdvert
 )
 
 // ErrMalformed is wrapped by the decoders' errors. It wraps errs.ErrInvalid,
