@@ -128,7 +128,9 @@ type (
 	// (its data-link address), Out and OutError (the connection to it and
 	// its failure), Queued (bytes waiting), FramesSent and BytesSent, In
 	// (a connection from it), FramesReceived and BytesReceived, counted on
-	// the current connections.
+	// the current connections, and RTT, SmoothedRTT and RTTAt (the
+	// round-trip time on the link, measured once a second; zero until a
+	// first sample).
 	LinkPeerStats = exchange.LinkPeerStats
 )
 

@@ -63,6 +63,23 @@ func TestClusterMetrics(t *testing.T) {
 	if addr == "" {
 		t.Fatal("MetricsAddress is empty with MetricsListen set")
 	}
+	// The data link's round-trip time needs a ping and its pong (one a
+	// second) to each of b and c.
+	var peers []string
+	for _, m := range a.Members() {
+		if m.Node != "a" {
+			peers = append(peers, m.Data)
+		}
+	}
+	waitFor(t, 5*time.Second, "a round-trip time to b's and c's data links", func() bool {
+		n := 0
+		for _, p := range b.LinkPeers() {
+			if p.SmoothedRTT > 0 {
+				n++
+			}
+		}
+		return n == 2
+	})
 	body := scrape(t, "http://"+addr+"/metrics")
 	// Each metric, as Prometheus names it, with a label that must be on
 	// one of its samples, whose value must be more than 0.
@@ -89,6 +106,18 @@ func TestClusterMetrics(t *testing.T) {
 			t.Errorf("no sample of %s with %s", want.metric, want.label)
 		} else if v <= 0 {
 			t.Errorf("%s{%s} = %v, want more than 0", want.metric, want.label, v)
+		}
+	}
+	// The round-trip time to each of b and c, in seconds: more than 0,
+	// less than a second on loopback.
+	if len(peers) != 2 {
+		t.Errorf("a's members other than itself have data links %q, want b's and c's", peers)
+	}
+	for _, p := range peers {
+		if v, ok := sample(body, "bourse_link_round_trip_time_seconds", `bourse_link_peer="`+p+`"`); !ok || v <= 0 || v >= 1 {
+			t.Errorf("bourse_link_round_trip_time_seconds{bourse_link_peer=%q} = %v (present: %v), want in (0, 1)", p, v, ok)
+		} else {
+			t.Logf("round-trip time to %s: %.0f µs", p, v*1e6)
 		}
 	}
 	// Present, zero here: nothing broke, nobody was ejected.

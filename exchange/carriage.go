@@ -487,6 +487,15 @@ type LinkPeerStats struct {
 	// BytesReceived count what it carried.
 	In                            bool
 	FramesReceived, BytesReceived uint64
+	// RTT is the last round-trip time the link measured to the node, once
+	// a second, with a ping queued behind the frames to it and a pong
+	// queued behind the frames from it: the time a request and its reply
+	// spend on the link, without the handler. SmoothedRTT is their moving
+	// average (each sample weighs 1/8, as TCP's SRTT); RTTAt is when the
+	// last sample was taken. All are zero until a first sample, and start
+	// over when the connection to the node is dialled again.
+	RTT, SmoothedRTT time.Duration
+	RTTAt            time.Time
 }
 
 // LinkPeers returns the data link's state with each node it has a
@@ -501,7 +510,8 @@ func (h *Hub) LinkPeers() []LinkPeerStats {
 	for i, p := range ps {
 		out[i] = LinkPeerStats{Peer: p.Peer, Out: p.Out, OutError: p.OutError, Queued: p.Queued,
 			FramesSent: p.FramesSent, BytesSent: p.BytesSent,
-			In: p.In, FramesReceived: p.FramesReceived, BytesReceived: p.BytesReceived}
+			In: p.In, FramesReceived: p.FramesReceived, BytesReceived: p.BytesReceived,
+			RTT: p.RTT, SmoothedRTT: p.SmoothedRTT, RTTAt: p.RTTAt}
 	}
 	return out
 }

@@ -232,6 +232,20 @@ func testClusterRequestsCrossNodes(t *testing.T, tr transport) {
 	case tr == "remote" && ok:
 		t.Fatalf("a hub without DataAddr has a data link: %+v", ls)
 	}
+	// The link measures its round-trip time to each node it sent to (a
+	// ping a second).
+	if tr == "link" {
+		eventually(t, "a round-trip time to n2 and n3", func() bool {
+			n := 0
+			for _, p := range caller.LinkPeers() {
+				if p.RTT > 0 && p.SmoothedRTT > 0 && !p.RTTAt.IsZero() {
+					n++
+				}
+			}
+			return n == 2
+		})
+		t.Logf("the caller's data link: %+v", caller.LinkPeers())
+	}
 }
 
 func TestClusterPublicationsOneMessagePerNode(t *testing.T) {

@@ -17,16 +17,31 @@
 //
 // Wire format. A connection starts with the dialer's hello:
 //
-//	"BRSL" version(1 byte) len(2 bytes, big endian) sender-address(len bytes)
+//	"BRSL" version(1 byte: 2) len(2 bytes, big endian) sender-address(len bytes)
 //
 // and then carries frames:
 //
 //	len(4 bytes, big endian) kind(1 byte) body(len-1 bytes)
 //
-// Kind 0 is the link's own goodbye, sent as the last frame of a connection
-// closed on purpose; the other kinds are the caller's. The accepting side
-// never writes, but for one zero byte when it closes on purpose, so that the
-// dialer tells a peer that left from one that died.
+// Kinds 1..255 are the caller's. Kind 0 (KindLink) is the link's own:
+//
+//	goodbye: no body; the last frame of a connection closed on purpose
+//	ping:    0x01 stamp(8 bytes, big endian)
+//	pong:    0x02 stamp(8 bytes, big endian), the ping's stamp echoed
+//
+// Any other kind-0 body is a protocol error. A ping's stamp is the
+// sender's monotonic nanoseconds since its link started, which only the
+// sender reads: the pong tells it the round-trip time (PeerStats.RTT).
+// Pings go on the sender's connection to the peer and pongs come back on
+// the peer's connection to the sender, each in its queue behind the frames
+// queued before it.
+//
+// The accepting side never writes, but for one byte when it closes the
+// connection: 0 when it closes on purpose, so that the dialer tells a peer
+// that left from one that died, or its own version when it refused the
+// hello's, so that the dialer reports the mismatch (ErrProtocol) rather
+// than a connection that ended. Version 2 added pings and pongs; a node of
+// version 1 would take a ping for a goodbye.
 package link
 
 import (
@@ -34,6 +49,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -76,12 +92,13 @@ func (p Proto) AppendTo(b []byte) ([]byte, error) {
 	return proto.MarshalOptions{}.MarshalAppend(b, p.Message)
 }
 
-// KindGoodbye is the link's own frame kind; callers use kinds 1..255.
-const KindGoodbye byte = 0
+// KindLink is the link's own frame kind (goodbye, ping, pong); callers use
+// kinds 1..255.
+const KindLink byte = 0
 
 const (
 	magic   = "BRSL"
-	version = 1
+	version = 2
 )
 
 // helloTimeout bounds how long an accepted connection may take to
@@ -117,6 +134,12 @@ type Config struct {
 	// WriteTimeout bounds one write to a peer that does not read; the
 	// connection fails then. Default 10 s.
 	WriteTimeout time.Duration
+	// PingInterval is how often the link pings each peer it has an open
+	// connection to, for the round-trip time (PeerStats.RTT). Pings and
+	// pongs wait in the same queues as frames, so the time is the one
+	// frames see, queueing included. Default 1 s; a negative value sends
+	// no pings (the peers' pings are answered all the same).
+	PingInterval time.Duration
 	// Logger receives the link's logs. nil means slog.Default().
 	Logger *slog.Logger
 	// TLS, when not nil, secures every connection: the link accepts with it
@@ -144,6 +167,9 @@ func (c Config) withDefaults() Config {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
 	}
+	if c.PingInterval == 0 {
+		c.PingInterval = time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -169,10 +195,11 @@ func (e *PeerError) Unwrap() error { return e.Err }
 // connections and one outgoing connection per peer it sends to, dialled on
 // the first Send. All methods are safe for concurrent use.
 type Link struct {
-	cfg  Config
-	ln   net.Listener
-	addr string
-	log  *slog.Logger
+	cfg   Config
+	ln    net.Listener
+	addr  string
+	log   *slog.Logger
+	start time.Time // pings' stamps count from it (monotonic)
 
 	out     sync.Map // peer address -> *outConn
 	leaving sync.Map // *outConn -> struct{}: forgotten, still flushing
@@ -189,6 +216,7 @@ type Link struct {
 	framesSent, bytesSent, writes atomic.Uint64
 	framesReceived, bytesReceived atomic.Uint64
 	peerFailures                  atomic.Uint64
+	pingsSent, pongsReceived      atomic.Uint64
 }
 
 // Stats are a link's counters since Listen.
@@ -198,12 +226,18 @@ type Stats struct {
 	// lag behind what a peer received; a write that fails still counts
 	// (PeerFailures tells). Writes counts the system calls that wrote them,
 	// so FramesSent/Writes is how many frames a write carried on average.
+	// The link's pings and pongs are in none of the frame and byte
+	// counters, here or in PeerStats: they count the caller's traffic.
 	FramesSent, BytesSent, Writes uint64
 	// FramesReceived and BytesReceived count what peers sent (frame headers
 	// included).
 	FramesReceived, BytesReceived uint64
 	// PeerFailures counts the reports to Config.OnDown.
 	PeerFailures uint64
+	// PingsSent counts the pings queued for peers, PongsReceived the
+	// answers that came back (fewer: those in flight, and those lost with
+	// a connection that failed).
+	PingsSent, PongsReceived uint64
 }
 
 // Stats returns the link's counters.
@@ -212,6 +246,7 @@ func (l *Link) Stats() Stats {
 		FramesSent: l.framesSent.Load(), BytesSent: l.bytesSent.Load(), Writes: l.writes.Load(),
 		FramesReceived: l.framesReceived.Load(), BytesReceived: l.bytesReceived.Load(),
 		PeerFailures: l.peerFailures.Load(),
+		PingsSent:    l.pingsSent.Load(), PongsReceived: l.pongsReceived.Load(),
 	}
 }
 
@@ -223,15 +258,20 @@ func Listen(host string, port int, cfg Config) (*Link, error) {
 		return nil, fmt.Errorf("bourse: link: listen: %w", err)
 	}
 	l := &Link{
-		cfg:  cfg,
-		ln:   ln,
-		addr: ln.Addr().String(),
-		in:   map[net.Conn]struct{}{},
-		quit: make(chan struct{}),
+		cfg:   cfg,
+		ln:    ln,
+		addr:  ln.Addr().String(),
+		in:    map[net.Conn]struct{}{},
+		quit:  make(chan struct{}),
+		start: time.Now(),
 	}
 	l.log = cfg.Logger.With(slog.String("link", l.addr))
 	l.wg.Add(1)
 	go l.accept()
+	if cfg.PingInterval > 0 {
+		l.wg.Add(1)
+		go l.pinger()
+	}
 	return l, nil
 }
 
@@ -241,8 +281,17 @@ func (l *Link) Addr() string { return l.addr }
 // Send queues m as a frame of kind for peer and returns; a writer goroutine
 // sends it, together with every other frame queued meanwhile. Frames sent to
 // one peer arrive in the order of Send. It fails at once when the link is
-// closed, the peer failed within RetryAfter, or too much waits for it.
+// closed, the peer failed within RetryAfter, or too much waits for it, and
+// for kind KindLink, which is the link's own.
 func (l *Link) Send(peer string, kind byte, m Message) error {
+	if kind == KindLink {
+		return fmt.Errorf("bourse: link: kind %d is the link's own; callers use 1..255", kind)
+	}
+	return l.send(peer, kind, m)
+}
+
+// send is Send, for the link's own frames too.
+func (l *Link) send(peer string, kind byte, m Message) error {
 	if l.closed.Load() {
 		return ErrClosed
 	}
@@ -439,6 +488,9 @@ func (l *Link) serve(nc net.Conn) {
 	r := newReader(nc, l.cfg.MaxFrame)
 	peer, err := r.hello()
 	if err != nil {
+		if errors.Is(err, errVersion) {
+			refuse(nc)
+		}
 		if !l.closed.Load() {
 			l.log.Warn("bourse: link: rejected a connection", slog.String("remote", nc.RemoteAddr().String()), slog.Any("error", err))
 		}
@@ -453,6 +505,8 @@ func (l *Link) serve(nc net.Conn) {
 		me.frames.Add(1)
 		me.bytes.Add(uint64(len(body) + 5))
 		l.cfg.Handler(kind, body)
+	}, func(sub byte, stamp uint64) {
+		l.control(peer, sub, stamp)
 	})
 	if l.closed.Load() || err == nil || me.replaced.Load() {
 		return // goodbye, our own close, or a newer connection from the peer
@@ -461,5 +515,19 @@ func (l *Link) serve(nc net.Conn) {
 		l.log.Warn("bourse: link: closed a connection that broke the protocol", slog.String("peer", peer), slog.Any("error", err))
 	}
 	l.peerFailures.Add(1)
-	l.cfg.OnDown(peer, &PeerError{Peer: peer, Err: fmt.Errorf("%w: connection from it: %v", ErrPeerDown, err)})
+	l.cfg.OnDown(peer, &PeerError{Peer: peer, Err: fmt.Errorf("%w: connection from it: %w", ErrPeerDown, err)})
+}
+
+// refuse answers a hello of another version with this node's, so that the
+// dialer reports the mismatch rather than a connection that ended. It then
+// reads what the dialer sent, until the dialer closes or for at most
+// closeWriteTimeout: closing with bytes unread would reset the connection,
+// which may destroy the answer before the dialer reads it.
+func refuse(nc net.Conn) {
+	_ = nc.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
+	if _, err := nc.Write([]byte{version}); err != nil {
+		return
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(closeWriteTimeout))
+	_, _ = io.CopyN(io.Discard, nc, 1<<20)
 }

@@ -36,13 +36,19 @@ type outConn struct {
 	mu       sync.Mutex
 	cond     sync.Cond
 	buf      []byte
-	frames   uint64 // frames in buf
+	frames   uint64 // the caller's frames in buf
+	control  int    // bytes of the link's own frames in buf (pings, pongs)
 	spare    []byte
 	waiting  bool  // the writer waits on cond
 	closing  bool  // flush, say goodbye, end
 	err      error // set once the connection failed; Sends fail with it
 	failedAt time.Time
 	nc       net.Conn // set once dialled, for abort
+
+	// The round-trip time, from the pongs to this connection's pings
+	// (Link.control): the last sample, its moving average, when taken.
+	rtt, srtt time.Duration
+	rttAt     time.Time
 
 	done chan struct{} // closed when the writer has ended
 
@@ -108,7 +114,11 @@ func (c *outConn) send(kind byte, m Message) error {
 	}
 	binary.BigEndian.PutUint32(b[start:], uint32(n))
 	c.buf = b
-	c.frames++
+	if kind == KindLink {
+		c.control += len(b) - start
+	} else {
+		c.frames++
+	}
 	wake := c.waiting
 	c.waiting = false
 	c.mu.Unlock()
@@ -147,7 +157,7 @@ func (c *outConn) drop() {
 	nc := c.nc
 	c.err = ErrClosed
 	c.closing = true
-	c.buf = c.buf[:0]
+	c.buf, c.frames, c.control = c.buf[:0], 0, 0
 	c.mu.Unlock()
 	c.cond.Broadcast()
 	if nc != nil {
@@ -172,13 +182,13 @@ func (c *outConn) fail(err error) {
 	already := c.err != nil
 	if !already {
 		if !errors.Is(err, ErrPeerDown) {
-			err = fmt.Errorf("%w: %v", ErrPeerDown, err)
+			// Both wrapped: a refused hello is ErrProtocol as well.
+			err = fmt.Errorf("%w: %w", ErrPeerDown, err)
 		}
 		c.err = &PeerError{Peer: c.peer, Err: err}
 		c.failedAt = time.Now()
 	}
-	c.buf = c.buf[:0]
-	c.frames = 0
+	c.buf, c.frames, c.control = c.buf[:0], 0, 0
 	perr := c.err
 	closing := c.closing
 	c.mu.Unlock()
@@ -230,8 +240,8 @@ func (c *outConn) run() {
 		switch {
 		case n == 1 && b[0] == 0:
 			err = ErrPeerLeft
-		case err == nil:
-			err = fmt.Errorf("%w: peer wrote on a send-only connection", ErrProtocol)
+		case n == 1:
+			err = fmt.Errorf("%w: the peer refused the hello: it speaks version %d of the link's protocol, this node %d", ErrProtocol, b[0], version)
 		}
 		c.fail(err)
 		_ = nc.Close()
@@ -259,25 +269,30 @@ func (c *outConn) run() {
 			c.mu.Unlock()
 			return
 		}
-		batch, frames := c.buf, c.frames
+		batch, frames, control := c.buf, c.frames, c.control
 		closing := c.closing
 		if cap(c.spare) > shrinkAbove {
 			c.spare = nil
 		}
-		c.buf, c.frames = c.spare[:0], 0
+		c.buf, c.frames, c.control = c.spare[:0], 0, 0
 		c.mu.Unlock()
 		if closing {
-			batch = append(batch, 0, 0, 0, 1, KindGoodbye)
+			batch = append(batch, 0, 0, 0, 1, KindLink)
 		}
 		if len(batch) > 0 {
 			// Counted before the write: once written, the peer may answer
 			// and its caller read the counters before this goroutine runs
 			// again (a test saw FramesSent lag that way).
-			c.l.framesSent.Add(frames)
-			c.l.bytesSent.Add(uint64(len(batch)))
-			c.l.writes.Add(1)
-			c.framesSent.Add(frames)
-			c.bytesSent.Add(uint64(len(batch)))
+			// Pings and pongs are not the caller's traffic; a write of
+			// nothing else is not counted either, so that FramesSent/Writes
+			// stays the frames a write carried.
+			if n := uint64(len(batch) - control); n > 0 {
+				c.l.framesSent.Add(frames)
+				c.l.bytesSent.Add(n)
+				c.l.writes.Add(1)
+				c.framesSent.Add(frames)
+				c.bytesSent.Add(n)
+			}
 			if err := c.write(nc, batch); err != nil {
 				c.fail(err)
 				return

@@ -3,6 +3,7 @@ package link
 import (
 	"cmp"
 	"slices"
+	"time"
 )
 
 // PeerStats is the link's state with one peer: its connection to the peer
@@ -21,8 +22,18 @@ type PeerStats struct {
 	// Queued is how many bytes wait to be written to the peer.
 	Queued int
 	// FramesSent and BytesSent count what was written to the peer on the
-	// current connection (frame headers included).
+	// current connection (frame headers included; not the link's pings
+	// and pongs).
 	FramesSent, BytesSent uint64
+	// RTT is the last round-trip time measured to the peer: from queueing
+	// a ping on the connection to it until its pong came back on the
+	// peer's connection to this node, queueing on both sides included.
+	// SmoothedRTT is their moving average, as TCP's SRTT (each sample
+	// weighs 1/8); RTTAt is when the last sample was taken. All are zero
+	// until a first pong comes back, and start over when the connection
+	// to the peer is dialled again.
+	RTT, SmoothedRTT time.Duration
+	RTTAt            time.Time
 	// In reports an open connection from the peer; FramesReceived and
 	// BytesReceived count what it carried.
 	In                            bool
@@ -52,6 +63,7 @@ func (l *Link) Peers() []PeerStats {
 			p.Out = true
 		}
 		p.Queued = len(c.buf)
+		p.RTT, p.SmoothedRTT, p.RTTAt = c.rtt, c.srtt, c.rttAt
 		c.mu.Unlock()
 		p.FramesSent, p.BytesSent = c.framesSent.Load(), c.bytesSent.Load()
 		return true

@@ -4,15 +4,18 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/bourse-go/bourse/internal/link"
 )
 
 // Peers lists each peer with its connection's counters on both sides, and
 // a failed connection with its error.
 func TestPeersCountsEachPeer(t *testing.T) {
+	noPings := func(c *link.Config) { c.PingInterval = -1 } // a pong would open a connection back
 	rs := newSink()
-	recv := listen(t, rs, nil)
+	recv := listen(t, rs, noPings)
 	ss := newSink()
-	send := listen(t, ss, nil)
+	send := listen(t, ss, noPings)
 	const n = 10
 	for range n {
 		if err := send.Send(recv.Addr(), 1, str("x")); err != nil {

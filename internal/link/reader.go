@@ -8,6 +8,10 @@ import (
 	"io"
 )
 
+// errVersion: a hello of another version of the protocol, which the
+// accepting side answers with its own (Link.serve).
+var errVersion = fmt.Errorf("%w: hello: another version of the link's protocol", ErrProtocol)
+
 // readBuffer is the size of a connection's read buffer: a batch of small
 // frames is read with one system call.
 const readBuffer = 64 << 10
@@ -33,7 +37,7 @@ func (r *reader) hello() (string, error) {
 		return "", fmt.Errorf("%w: hello: not a bourse link (first bytes %q)", ErrProtocol, h[:len(magic)])
 	}
 	if v := h[len(magic)]; v != version {
-		return "", fmt.Errorf("%w: hello: version %d, this node speaks %d", ErrProtocol, v, version)
+		return "", fmt.Errorf("%w: the peer speaks version %d, this node %d", errVersion, v, version)
 	}
 	n := int(binary.BigEndian.Uint16(h[len(magic)+1:]))
 	if n == 0 {
@@ -46,9 +50,10 @@ func (r *reader) hello() (string, error) {
 	return string(addr), nil
 }
 
-// frames reads frames and hands them to fn until a goodbye (nil) or an
-// error: the connection's, ErrProtocol or ErrFrameTooLarge.
-func (r *reader) frames(fn func(kind byte, body []byte)) error {
+// frames reads frames and hands the caller's to fn, and the link's pings
+// and pongs to ctl, until a goodbye (nil) or an error: the connection's,
+// ErrProtocol or ErrFrameTooLarge.
+func (r *reader) frames(fn func(kind byte, body []byte), ctl func(sub byte, stamp uint64)) error {
 	var hdr [5]byte
 	for {
 		if _, err := io.ReadFull(r.r, hdr[:]); err != nil {
@@ -61,12 +66,18 @@ func (r *reader) frames(fn func(kind byte, body []byte)) error {
 		if n == 0 {
 			return fmt.Errorf("%w: zero-length frame", ErrProtocol)
 		}
+		kind := hdr[4]
+		if kind == KindLink { // before the size check: MaxFrame is for the caller's frames
+			if n == 1 {
+				return nil // goodbye
+			}
+			if err := r.control(n-1, ctl); err != nil {
+				return err
+			}
+			continue
+		}
 		if n > r.maxFrame || n < 0 {
 			return fmt.Errorf("%w: %d bytes, at most %d", ErrFrameTooLarge, n, r.maxFrame)
-		}
-		kind := hdr[4]
-		if kind == KindGoodbye {
-			return nil
 		}
 		size := n - 1
 		var body []byte
@@ -93,6 +104,25 @@ func (r *reader) frames(fn func(kind byte, body []byte)) error {
 			r.body = nil
 		}
 	}
+}
+
+// control reads the body (size bytes) of a ping or a pong and hands it to
+// ctl.
+func (r *reader) control(size int, ctl func(sub byte, stamp uint64)) error {
+	if size != controlBody {
+		return fmt.Errorf("%w: a link frame of %d bytes (a goodbye has 0, a ping or a pong %d)", ErrProtocol, size, controlBody)
+	}
+	b, err := r.r.Peek(size)
+	if err != nil {
+		return truncated(err)
+	}
+	sub, stamp := b[0], binary.BigEndian.Uint64(b[1:])
+	if sub != subPing && sub != subPong {
+		return fmt.Errorf("%w: a link frame of unknown sub-kind %d", ErrProtocol, sub)
+	}
+	_, _ = r.r.Discard(size)
+	ctl(sub, stamp)
+	return nil
 }
 
 func truncated(err error) error {

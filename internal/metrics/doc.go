@@ -7,8 +7,9 @@
 // Prometheus endpoint that serves them (Endpoint).
 //
 // The data path pays nothing for what it already counts: every counter of
-// exchange.Stats and exchange.LinkStats is read by observable instruments
-// when the endpoint is scraped (Observe). Only the calls' counts and
+// exchange.Stats and exchange.LinkStats, and the link's round-trip time per
+// peer (exchange.LinkPeerStats), is read by observable instruments when the
+// endpoint is scraped (Observe). Only the calls' counts and
 // durations need a hook on the data path, exchange.Recorder, which
 // Instruments implements with atomic counters and histograms of its own
 // that it produces for the exporter (an sdkmetric.Producer); a node

@@ -70,6 +70,7 @@ func (noExchanges) Handlers(name string) ([]*boursepb.HandlerInfo, error) {
 	return nil, exchange.ErrUnknownExchange
 }
 func (noExchanges) LinkStats() (exchange.LinkStats, bool) { return exchange.LinkStats{}, false }
+func (noExchanges) LinkPeers() []exchange.LinkPeerStats   { return nil }
 
 // BenchmarkSent is what a request pays for its metrics when they are on:
 // two atomic adds into its measurement's count and histogram, found in a
@@ -132,5 +133,69 @@ func TestDropReasons(t *testing.T) {
 	}
 	if got["no_subscribers"] != 1 || got["node_down"] != 2 || got["overflow"] != 3 {
 		t.Errorf("drops by reason %v, want no_subscribers 1, node_down 2, overflow 3", got)
+	}
+}
+
+// oneLink is a Source with a data link to two peers, one of which has a
+// round-trip time.
+type oneLink struct{ noExchanges }
+
+func (oneLink) LinkStats() (exchange.LinkStats, bool) {
+	return exchange.LinkStats{FramesSent: 1, FramesReceived: 2, BytesSent: 3, BytesReceived: 4, Writes: 5, PeerFailures: 6}, true
+}
+func (oneLink) LinkPeers() []exchange.LinkPeerStats {
+	return []exchange.LinkPeerStats{
+		{Peer: "10.0.0.2:7000", Out: true, RTT: 300 * time.Microsecond, SmoothedRTT: 250 * time.Microsecond, RTTAt: time.Now()},
+		{Peer: "10.0.0.3:7000", In: true}, // no sample yet
+	}
+}
+
+// TestLinkMetrics: the data link's counters by direction, and the smoothed
+// round-trip time of each peer that has one, in seconds.
+func TestLinkMetrics(t *testing.T) {
+	in := New()
+	rd := sdkmetric.NewManualReader(sdkmetric.WithProducer(in))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(rd))
+	defer mp.Shutdown(context.Background())
+	stop, err := in.Observe(mp, oneLink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	var rm metricdata.ResourceMetrics
+	if err := rd.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{} // metric|direction or peer -> value
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					dir, _ := p.Attributes.Value(LinkDirection)
+					got[m.Name+"|"+dir.AsString()] = float64(p.Value)
+				}
+			case metricdata.Gauge[float64]:
+				if m.Unit != "s" {
+					t.Errorf("%s: unit %q, want s", m.Name, m.Unit)
+				}
+				for _, p := range d.DataPoints {
+					peer, _ := p.Attributes.Value(LinkPeer)
+					got[m.Name+"|"+peer.AsString()] = p.Value
+				}
+			}
+		}
+	}
+	want := map[string]float64{
+		LinkFrames + "|sent": 1, LinkFrames + "|received": 2, LinkBytes + "|sent": 3, LinkBytes + "|received": 4,
+		LinkWrites + "|": 5, LinkBroken + "|": 6, LinkRoundTrip + "|10.0.0.2:7000": 0.00025,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if _, ok := got[LinkRoundTrip+"|10.0.0.3:7000"]; ok {
+		t.Errorf("a round-trip time for a peer without a sample: %v", got)
 	}
 }

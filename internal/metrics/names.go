@@ -58,6 +58,11 @@ const (
 	LinkBytes  = "bourse.link.bytes"
 	LinkWrites = "bourse.link.writes"
 	LinkBroken = "bourse.link.broken_connections"
+	// LinkRoundTrip is the data link's smoothed round-trip time to each
+	// peer it has a sample for, by bourse.link.peer, in seconds
+	// (exchange.LinkPeerStats.SmoothedRTT: a ping a second, queued
+	// behind the frames each way).
+	LinkRoundTrip = "bourse.link.round_trip_time"
 )
 
 // Attribute keys.
@@ -70,6 +75,7 @@ const (
 	DropReason               = attribute.Key("bourse.drop.reason")
 	ProbationEvent           = attribute.Key("bourse.probation.event")
 	LinkDirection            = attribute.Key("bourse.link.direction")
+	LinkPeer                 = attribute.Key("bourse.link.peer") // a peer's data-link address
 )
 
 // System is the messaging.system of every metric.

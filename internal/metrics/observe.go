@@ -17,6 +17,7 @@ type Source interface {
 	Stats(name string) (exchange.Stats, error)
 	Handlers(name string) ([]*boursepb.HandlerInfo, error)
 	LinkStats() (exchange.LinkStats, bool)
+	LinkPeers() []exchange.LinkPeerStats
 }
 
 // Observe registers on mp the observable instruments that read src's
@@ -48,6 +49,9 @@ func (in *Instruments) Observe(mp metric.MeterProvider, src Source) (stop func()
 	bytes := counter(LinkBytes, "By", "Data-link bytes, sent and received (frame headers included).")
 	writes := counter(LinkWrites, "{write}", "System calls that wrote the data link's frames.")
 	broken := counter(LinkBroken, "{connection}", "Data-link connections to or from other nodes that broke.")
+	rtt, e := m.Float64ObservableGauge(LinkRoundTrip, metric.WithUnit("s"),
+		metric.WithDescription("Smoothed round-trip time of the data link to each peer, queueing included."))
+	err = errors.Join(err, e)
 	if err != nil {
 		return nil, err
 	}
@@ -105,9 +109,14 @@ func (in *Instruments) Observe(mp metric.MeterProvider, src Source) (stop func()
 			o.ObserveInt64(bytes, u(ls.BytesReceived), with(System, recv))
 			o.ObserveInt64(writes, u(ls.Writes), with(System))
 			o.ObserveInt64(broken, u(ls.PeerFailures), with(System))
+			for _, p := range src.LinkPeers() {
+				if p.SmoothedRTT > 0 {
+					o.ObserveFloat64(rtt, p.SmoothedRTT.Seconds(), with(System, LinkPeer.String(p.Peer)))
+				}
+			}
 		}
 		return nil
-	}, sent, consumed, handlers, leaders, network, received, dropped, probation, out, frames, bytes, writes, broken)
+	}, sent, consumed, handlers, leaders, network, received, dropped, probation, out, frames, bytes, writes, broken, rtt)
 	if err != nil {
 		return nil, err
 	}

@@ -161,6 +161,12 @@ type PeerDoc struct {
 	BytesReceived  uint64  `json:"bytes_received"`
 	SentPerS       float64 `json:"bytes_sent_per_s"`
 	ReceivedPerS   float64 `json:"bytes_received_per_s"`
+	// The round-trip time on the link to the peer (a ping a second, queued
+	// behind the frames each way): the last sample, the smoothed one, and
+	// when the last was taken (RFC 3339); 0 and absent until a first one.
+	RTTMS         float64 `json:"rtt_ms"`
+	SmoothedRTTMS float64 `json:"smoothed_rtt_ms"`
+	RTTAt         string  `json:"rtt_at,omitempty"`
 }
 
 // ErrorDoc is the body of every error response.

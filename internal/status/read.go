@@ -219,8 +219,15 @@ func (s *Server) link(members []MemberDoc) LinkDoc {
 	for _, p := range s.cfg.Broker.LinkPeers() {
 		pd := PeerDoc{Data: p.Peer, Node: nodeAtData(members, p.Peer), Out: p.Out, OutError: p.OutError, Queued: p.Queued,
 			FramesSent: p.FramesSent, BytesSent: p.BytesSent, In: p.In, FramesReceived: p.FramesReceived, BytesReceived: p.BytesReceived}
+		if !p.RTTAt.IsZero() {
+			pd.RTTMS, pd.SmoothedRTTMS = millis(p.RTT), millis(p.SmoothedRTT)
+			pd.RTTAt = p.RTTAt.UTC().Format(timeFormat)
+		}
 		s.samples.peer(p.Peer, &pd)
 		d.Peers = append(d.Peers, pd)
 	}
 	return d
 }
+
+// millis returns d in milliseconds, the documents' unit of durations.
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -83,8 +83,14 @@ func (b *fakeBroker) LinkStats() (exchange.LinkStats, bool) {
 	return exchange.LinkStats{FramesSent: 10, BytesSent: 1000}, true
 }
 func (b *fakeBroker) LinkPeers() []exchange.LinkPeerStats {
-	return []exchange.LinkPeerStats{{Peer: "127.0.0.1:12", Out: true, In: true, FramesSent: 10, BytesSent: 1000}}
+	return []exchange.LinkPeerStats{
+		{Peer: "127.0.0.1:12", Out: true, In: true, FramesSent: 10, BytesSent: 1000,
+			RTT: 250 * time.Microsecond, SmoothedRTT: 1500 * time.Microsecond, RTTAt: rttAt},
+		{Peer: "127.0.0.1:13", In: true}, // no ping answered yet
+	}
 }
+
+var rttAt = time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
 
 func (b *fakeBroker) publish(n uint64) {
 	b.mu.Lock()
@@ -152,8 +158,27 @@ func TestEndpoints(t *testing.T) {
 	if p.Kind != "pub-sub" || p.Epoch != 4 || len(p.Subscriptions) != 2 || p.Subscriptions[0].Node != "n1" || p.Leader != nil {
 		t.Errorf("prices: %+v", p)
 	}
-	if !d.Link.Present || d.Link.BytesSent != 1000 || len(d.Link.Peers) != 1 || d.Link.Peers[0].Node != "n2" {
+	if !d.Link.Present || d.Link.BytesSent != 1000 || len(d.Link.Peers) != 2 || d.Link.Peers[0].Node != "n2" || d.Link.Peers[1].Node != "n3" {
 		t.Errorf("link: %+v", d.Link)
+	}
+	// The round-trip time in milliseconds, when there is one.
+	if p := d.Link.Peers[0]; p.RTTMS != 0.25 || p.SmoothedRTTMS != 1.5 || p.RTTAt != "2026-01-02T03:04:05.006Z" {
+		t.Errorf("round-trip time to n2: %+v", p)
+	}
+	if p := d.Link.Peers[1]; p.RTTMS != 0 || p.SmoothedRTTMS != 0 || p.RTTAt != "" {
+		t.Errorf("round-trip time to n3, which has none: %+v", p)
+	}
+	var raw struct {
+		Link struct{ Peers []map[string]any } `json:"link"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	if p := raw.Link.Peers[0]; p["rtt_ms"] != 0.25 || p["smoothed_rtt_ms"] != 1.5 || p["rtt_at"] != "2026-01-02T03:04:05.006Z" {
+		t.Errorf("JSON of the round-trip time to n2: %v", p)
+	}
+	if _, ok := raw.Link.Peers[1]["rtt_at"]; ok {
+		t.Errorf("JSON of a peer without a round-trip time has rtt_at: %v", raw.Link.Peers[1])
 	}
 
 	// Each part alone.
@@ -181,6 +206,9 @@ func TestEndpoints(t *testing.T) {
 	body := w.Body.String()
 	if w.Code != 200 || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") || !strings.Contains(body, "api/status") {
 		t.Fatalf("page: %d %q", w.Code, w.Header())
+	}
+	if !strings.Contains(body, "p.smoothed_rtt_ms") || !strings.Contains(body, `"round trip"`) {
+		t.Error("the page does not show the data link's round-trip time")
 	}
 	for _, ext := range []string{"src=\"http", "href=\"http", "@import", "<link "} {
 		if strings.Contains(body, ext) {

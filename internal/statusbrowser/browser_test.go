@@ -159,6 +159,14 @@ func TestStatusPageInBrowser(t *testing.T) {
 		return a == 3 && h == "n1,n2,n3" && s == 3 && p == 2, fmt.Sprintf("alive %d, handlers on %q, subscribing nodes %d, link peers %d", a, h, s, p)
 	})
 	t.Logf("page shows the 3-node cluster %v after it was opened", time.Since(opened).Round(time.Millisecond))
+	// The data link's round-trip time to both peers (a ping a second).
+	const rtts = `Array.from(document.querySelectorAll('tr[data-peer] td[data-rtt-ms]')).filter(td => Number(td.dataset.rttMs) > 0).map(td => td.innerText).join(" | ")`
+	var shown string
+	waitFor(t, bctx, 10*time.Second, "a round-trip time to both link peers", func(ev evaluator) (bool, string) {
+		shown = ev.str(rtts)
+		return shown != "" && len(strings.Split(shown, " | ")) == 2, "round-trip times " + shown
+	})
+	t.Logf("page shows the round-trip times %s", shown)
 
 	if *screenshot != "" {
 		// Let the rates of the load settle over a few samples first.
