@@ -237,7 +237,7 @@ func (b *Broker) SubscribeFunc(ctx context.Context, name, pattern string, fn fun
 		return nil, fmt.Errorf("%w: nil subscriber function", ErrInvalid)
 	}
 	exited := make(chan struct{})
-	rec := b.hub.Recorder()
+	rec := exchange.BindRecorder(b.hub.Recorder(), name)
 	pid := b.system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		switch m := c.Message().(type) {
 		case *Publication:
@@ -247,7 +247,7 @@ func (b *Broker) SubscribeFunc(ctx context.Context, name, pattern string, fn fun
 			}
 			began := sinceEpoch()
 			fn(m)
-			rec.Processed(m.Exchange, exchange.OpDeliver, sinceEpoch()-began, nil)
+			rec.Processed(exchange.OpDeliver, sinceEpoch()-began, nil)
 		case *actor.Stopped:
 			close(exited)
 		}

@@ -110,7 +110,7 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 		opt(&o)
 	}
 	s := &Service{b: b, name: name, exited: make(chan struct{})}
-	rec := b.hub.Recorder() // nil: no metrics, no clock read
+	rec := exchange.BindRecorder(b.hub.Recorder(), name) // nil: no metrics, no clock read
 	var (
 		// owned by the actor
 		stopping   bool
@@ -149,7 +149,7 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 			}
 			reply, err := s.handle(h, m)
 			if rec != nil {
-				rec.Processed(m.Exchange, exchange.OpProcess, sinceEpoch()-began, err)
+				rec.Processed(exchange.OpProcess, sinceEpoch()-began, err)
 			}
 			switch {
 			case err == nil:
@@ -230,12 +230,9 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 // deadline when it has one: a context per request only then, so that a
 // request without a deadline allocates nothing here.
 func (s *Service) handle(h Handler, req *Request) (reply proto.Message, err error) {
-	ctx := s.b.ctx
-	if req.HasDeadline() {
-		dc := newDeadlineCtx(ctx, req) // deadline.go: no timer unless asked for
-		defer dc.release()
-		ctx = dc
-	}
+	// No allocation, and no timer unless the handler asks for Done; one it
+	// started stops when the request is answered.
+	ctx := req.Context(s.b.ctx)
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("handler panicked: %v", r)

@@ -27,6 +27,8 @@ type point struct {
 
 	table atomic.Pointer[table]
 	prob  *probation // this node's view of its handlers' health (probation.go)
+	// rec is the hub's Recorder bound to this exchange; nil without one.
+	rec ExchangeRecorder
 	// ads are the capacity adverts of the handlers on other nodes, for a
 	// strategy that routes by load (capacity.go); nil for others.
 	ads *adverts
@@ -74,7 +76,7 @@ type point struct {
 
 func newPoint(h *Hub, s Spec, strat strategies.Strategy) *point {
 	p := &point{h: h, spec: s, strat: strat, ready: make(chan struct{}), quorum: true,
-		prob: newProbation(s.Name, h.cfg.Probation)}
+		prob: newProbation(s.Name, h.cfg.Probation), rec: BindRecorder(h.rec, s.Name)}
 	if lo, ok := strat.(strategies.LeaderOnly); ok {
 		p.leaderOnly = lo.LeaderOnly()
 	}

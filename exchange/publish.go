@@ -156,13 +156,15 @@ var matchPool = sync.Pool{New: func() any { s := make([]*flow, 0, 64); return &s
 // many local subscribers it was copied to (a subscriber with its limit
 // pending may drop it: see Subscribe).
 func (h *Hub) Publish(ctx context.Context, name, key string, payload proto.Message) (n int, err error) {
+	var p *point
 	if h.rec != nil {
-		defer h.sent(name, OpPublish, h.now(), &err)
+		start := monoNow()
+		defer func() { h.recordSent(p, name, OpPublish, start, err) }()
 	}
 	if err := topic.ValidateKey(key); err != nil {
 		return 0, &RequestError{Exchange: name, Err: fmt.Errorf("%w: %w", ErrInvalid, err)}
 	}
-	p, err := h.lookup(name, PubSub)
+	p, err = h.lookup(name, PubSub)
 	if err != nil {
 		return 0, err
 	}

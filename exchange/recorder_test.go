@@ -36,13 +36,55 @@ func (l *callLog) add(name string, op exchange.Operation, d time.Duration, err e
 	l.mu.Unlock()
 }
 
+// bindingLog is a callLog that binds itself to exchanges
+// (exchange.Binder), as internal/metrics' recorder does.
+type bindingLog struct {
+	*callLog
+	mu    sync.Mutex
+	bound []string
+}
+
+func (b *bindingLog) Bind(name string) exchange.ExchangeRecorder {
+	b.mu.Lock()
+	b.bound = append(b.bound, name)
+	b.mu.Unlock()
+	return boundLog{b.callLog, name}
+}
+
+type boundLog struct {
+	l    *callLog
+	name string
+}
+
+func (b boundLog) Sent(op exchange.Operation, d time.Duration, err error) {
+	b.l.add(b.name+"(bound)", op, d, err)
+}
+
+func (b boundLog) Processed(op exchange.Operation, d time.Duration, err error) {
+	b.l.add(b.name+"(bound)", op, d, err)
+}
+
 // TestRecorderHearsEveryCall checks that Config.Recorder hears of each
-// request and publication with its outcome, and the counters that the
-// metrics read: Unrouted and LeaderChanges.
+// request and publication with its outcome, through the binding of its
+// exchange when it binds (exchange.Binder), by name when not or before the
+// call found its exchange; and the counters that the metrics read:
+// Unrouted and LeaderChanges.
 func TestRecorderHearsEveryCall(t *testing.T) {
+	t.Run("by name", func(t *testing.T) { testRecorderHearsEveryCall(t, false) })
+	t.Run("bound", func(t *testing.T) { testRecorderHearsEveryCall(t, true) })
+}
+
+func testRecorderHearsEveryCall(t *testing.T, binds bool) {
 	log := &callLog{}
 	cfg := exchange.DefaultConfig()
 	cfg.Recorder = log
+	var binder *bindingLog
+	bound := ""
+	if binds {
+		binder = &bindingLog{callLog: log}
+		cfg.Recorder = binder
+		bound = "(bound)"
+	}
 	sys := newSystem()
 	h, err := exchange.New(sys, cfg)
 	if err != nil {
@@ -69,11 +111,20 @@ func TestRecorderHearsEveryCall(t *testing.T) {
 	if _, err := h.Publish(ctx, "prices", "a.b", str("p")); err != nil {
 		t.Fatal(err)
 	}
+	replies := spawnRecorder(t, sys, &recorder{name: "replies"})
+	if err := h.RequestAsync(replies, "orders", str("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Request(ctx, "nowhere", str("x")); !errors.Is(err, exchange.ErrUnknownExchange) {
+		t.Fatalf("request to an unknown exchange: %v", err)
+	}
 	want := []string{
-		"orders request CODE_NO_HANDLERS",
-		"orders request ok",
-		"orders request_all ok",
-		"prices publish ok",
+		"orders request CODE_NO_HANDLERS", // refused before it was routed: by name
+		"orders" + bound + " request ok",
+		"orders" + bound + " request_all ok",
+		"prices" + bound + " publish ok",
+		"orders" + bound + " request_async ok",
+		"nowhere request CODE_UNKNOWN_EXCHANGE",
 	}
 	log.mu.Lock()
 	got := append([]string(nil), log.calls...)
@@ -99,5 +150,12 @@ func TestRecorderHearsEveryCall(t *testing.T) {
 	}
 	if os.LeaderChanges != 1 {
 		t.Errorf("orders: LeaderChanges %d, want 1 (none to h1)", os.LeaderChanges)
+	}
+	if binder != nil {
+		binder.mu.Lock()
+		defer binder.mu.Unlock()
+		if len(binder.bound) != 2 || binder.bound[0] != "orders" || binder.bound[1] != "prices" {
+			t.Errorf("bound %q, want orders and prices, once each", binder.bound)
+		}
 	}
 }

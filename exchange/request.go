@@ -25,6 +25,7 @@ type callOptions struct {
 // callOptions, which the options' closures move to the heap: a call pays
 // for them on its stack only.
 type bounds struct {
+	start     mono          // when the call started, when it was read (a timeout, or a Recorder); 0 otherwise
 	timeoutAt mono          // when WithTimeout ends the call; 0 without
 	deadline  mono          // what the request carries (Request.Deadline); 0 for none
 	armFor    time.Duration // what the attempt's timer waits: WithTimeout's d, then what is left of it
@@ -34,13 +35,16 @@ type bounds struct {
 // timeout: the call ends at timeoutAt or when ctx does, and the request
 // carries the earlier of the two. Without either it carries none, and
 // costs no clock reading.
-func boundsOf(ctx context.Context, timeout time.Duration) bounds {
+func boundsOf(ctx context.Context, timeout time.Duration, clock bool) bounds {
 	var b bounds
 	if d, ok := ctx.Deadline(); ok {
 		b.deadline = monoOf(d)
 	}
+	if timeout > 0 || clock {
+		b.start = monoNow() // one reading for the timeout and the Recorder
+	}
 	if timeout > 0 {
-		b.timeoutAt, b.armFor = monoNow()+mono(timeout), timeout
+		b.timeoutAt, b.armFor = b.start+mono(timeout), timeout
 		if b.deadline == 0 || b.timeoutAt < b.deadline {
 			b.deadline = b.timeoutAt
 		}
@@ -85,21 +89,22 @@ func WithTag(tag string) CallOption { return func(o *callOptions) { o.tag = tag 
 // (ctx ended; also context.DeadlineExceeded or context.Canceled), ErrHandler
 // (*HandlerError), ErrRejected, ErrUnknownExchange, ErrWrongKind or ErrStopped.
 func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, opts ...CallOption) (reply proto.Message, err error) {
-	if h.rec != nil {
-		defer h.sent(name, OpRequest, h.now(), &err)
-	}
 	var o callOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	b := boundsOf(ctx, o.timeout) // WithTimeout bounds the call, not each attempt
+	b := boundsOf(ctx, o.timeout, h.rec != nil) // WithTimeout bounds the call, not each attempt
+	var p *point                                // the exchange's, once routed: for the Recorder
+	if h.rec != nil {
+		defer func() { h.recordSent(p, name, OpRequest, b.start, err) }()
+	}
 	for resends := 0; ; resends++ {
 		if resends > 0 && b.timeoutAt != 0 {
 			if b.armFor = time.Duration(b.timeoutAt - monoNow()); b.armFor <= 0 {
 				return nil, &TimeoutError{Exchange: name, Cause: context.DeadlineExceeded}
 			}
 		}
-		reply, err := h.request(ctx, name, payload, &o, b)
+		reply, err := h.request(ctx, name, payload, &o, b, &p)
 		// A request no handler saw goes to the handler the strategy picks
 		// now: the caller's table lagged behind a handler that stopped (it
 		// handed over, or its service stopped), and the next pick is most
@@ -115,12 +120,14 @@ func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, o
 // handler saw (errUndelivered).
 const maxResends = 3
 
-// request is one attempt of Request.
-func (h *Hub) request(ctx context.Context, name string, payload proto.Message, o *callOptions, b bounds) (proto.Message, error) {
+// request is one attempt of Request; it sets *p to the exchange's point
+// once it is routed.
+func (h *Hub) request(ctx context.Context, name string, payload proto.Message, o *callOptions, b bounds, p **point) (proto.Message, error) {
 	rt, err := h.route(name, o, payload)
 	if err != nil {
 		return nil, err
 	}
+	*p = rt.p
 	rt.deadline = b.deadline
 	reply, err := h.await(ctx, name, &rt, o, b)
 	if !rt.broadcast {
@@ -170,18 +177,20 @@ func (h *Hub) await(ctx context.Context, name string, rt *routed, o *callOptions
 // replies so far and a *TimeoutError. A handler's own failure is in its
 // Reply's Err, not in the returned error.
 func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message, opts ...CallOption) (replies []*Reply, err error) {
-	if h.rec != nil {
-		defer h.sent(name, OpRequestAll, h.now(), &err)
-	}
 	var o callOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	b := boundsOf(ctx, o.timeout)
+	b := boundsOf(ctx, o.timeout, h.rec != nil)
+	var p *point
+	if h.rec != nil {
+		defer func() { h.recordSent(p, name, OpRequestAll, b.start, err) }()
+	}
 	rt, err := h.route(name, &o, payload)
 	if err != nil {
 		return nil, err
 	}
+	p = rt.p
 	rt.deadline = b.deadline
 	n := rt.count()
 	c := h.inbox.open(n, rt.p.spec.Name)
@@ -218,8 +227,10 @@ func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message
 // gives it one, which its handler sees (Request.Deadline) and past which it
 // drops the request without a reply.
 func (h *Hub) RequestAsync(replyTo *actor.PID, name string, payload proto.Message, opts ...CallOption) (err error) {
+	var p *point
 	if h.rec != nil {
-		defer h.sent(name, OpRequestAsync, h.now(), &err)
+		start := monoNow()
+		defer func() { h.recordSent(p, name, OpRequestAsync, start, err) }()
 	}
 	if replyTo == nil {
 		return &RequestError{Exchange: name, Err: fmt.Errorf("%w: nil reply-to PID", ErrInvalid)}
@@ -232,19 +243,11 @@ func (h *Hub) RequestAsync(replyTo *actor.PID, name string, payload proto.Messag
 	if err != nil {
 		return err
 	}
+	p = rt.p
 	if o.timeout > 0 {
 		rt.deadline = monoNow() + mono(o.timeout)
 	}
 	return h.send(&rt, &o, replyTo, nil)
-}
-
-// sent tells the Recorder (not nil) how a call that began at start
-// (h.now()) ended; deferred, it reads the call's error as the call returns
-// it. h.now reads the monotonic clock alone, where time.Now reads the wall
-// clock too: measured here (kvm-clock), the clock reads were most of what
-// metrics cost a request.
-func (h *Hub) sent(name string, op Operation, start time.Duration, err *error) {
-	h.rec.Sent(name, op, h.now()-start, *err)
 }
 
 // routed is a routing decision: the group of point p and which of its handlers

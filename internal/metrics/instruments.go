@@ -43,7 +43,10 @@ type Instruments struct {
 
 // exchangeMeasurements are one exchange's measurements: the successful
 // calls' by operation, made with it, and the failed ones' as they come.
+// It is the exchange.ExchangeRecorder that Bind returns: the data path
+// holds it, and looks nothing up by name.
 type exchangeMeasurements struct {
+	name   string
 	ok     [exchange.NumOperations]*measurement
 	failed sync.Map // failKey -> *measurement
 }
@@ -55,8 +58,10 @@ type failKey struct {
 }
 
 var (
-	_ exchange.Recorder  = (*Instruments)(nil)
-	_ sdkmetric.Producer = (*Instruments)(nil)
+	_ exchange.Recorder         = (*Instruments)(nil)
+	_ exchange.Binder           = (*Instruments)(nil)
+	_ exchange.ExchangeRecorder = (*exchangeMeasurements)(nil)
+	_ sdkmetric.Producer        = (*Instruments)(nil)
 )
 
 // New makes a node's instruments.
@@ -98,20 +103,33 @@ func (h *histogram) record(d time.Duration) {
 
 // Sent implements exchange.Recorder.
 func (in *Instruments) Sent(name string, op exchange.Operation, d time.Duration, err error) {
-	m := in.measurement(name, op, err)
-	m.sent.Add(1)
-	m.hist.record(d)
+	in.exchange(name).Sent(op, d, err)
 }
 
 // Processed implements exchange.Recorder.
 func (in *Instruments) Processed(name string, op exchange.Operation, d time.Duration, err error) {
-	in.measurement(name, op, err).hist.record(d)
+	in.exchange(name).Processed(op, d, err)
 }
 
-// measurement returns the measurement of (name, op, err), made once per
-// distinct triple: exchanges and error codes are few.
-func (in *Instruments) measurement(name string, op exchange.Operation, err error) *measurement {
-	em := in.exchange(name)
+// Bind implements exchange.Binder: the measurements of exchange name,
+// made once.
+func (in *Instruments) Bind(name string) exchange.ExchangeRecorder { return in.exchange(name) }
+
+// Sent implements exchange.ExchangeRecorder.
+func (em *exchangeMeasurements) Sent(op exchange.Operation, d time.Duration, err error) {
+	m := em.measurement(op, err)
+	m.sent.Add(1)
+	m.hist.record(d)
+}
+
+// Processed implements exchange.ExchangeRecorder.
+func (em *exchangeMeasurements) Processed(op exchange.Operation, d time.Duration, err error) {
+	em.measurement(op, err).hist.record(d)
+}
+
+// measurement returns the measurement of (op, err), made once per
+// distinct pair: error codes are few.
+func (em *exchangeMeasurements) measurement(op exchange.Operation, err error) *measurement {
 	if op >= exchange.NumOperations {
 		op = exchange.NumOperations // "unknown", among the failed ones' map
 	} else if err == nil {
@@ -124,7 +142,7 @@ func (in *Instruments) measurement(name string, op exchange.Operation, err error
 	if v, ok := em.failed.Load(k); ok {
 		return v.(*measurement)
 	}
-	v, _ := em.failed.LoadOrStore(k, newMeasurement(name, op, k.code))
+	v, _ := em.failed.LoadOrStore(k, newMeasurement(em.name, op, k.code))
 	return v.(*measurement)
 }
 
@@ -133,7 +151,7 @@ func (in *Instruments) exchange(name string) *exchangeMeasurements {
 	if v, ok := in.exchanges.Load(name); ok {
 		return v.(*exchangeMeasurements)
 	}
-	em := &exchangeMeasurements{}
+	em := &exchangeMeasurements{name: name}
 	for op := range em.ok {
 		em.ok[op] = newMeasurement(name, exchange.Operation(op), -1)
 	}
