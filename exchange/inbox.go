@@ -54,6 +54,11 @@ type call struct {
 	nodes      []nodeCount
 	registered bool        // in its shard's calls (it has remote requests)
 	timer      *time.Timer // WithTimeout's, kept with the pooled call
+	// reply is where a local handler's answer to a pooled call is written
+	// (localReply.reply), by the one that claimed the call: no Reply
+	// allocated, nor sent through the inbox's process. Read by the caller
+	// before it closes the call, which may then be reused.
+	reply Reply
 }
 
 func newInbox() *inbox {
@@ -65,15 +70,26 @@ func newInbox() *inbox {
 	return in
 }
 
-// open returns a call expecting n replies to a request on exchange.
+// open returns a call expecting n replies to a request on exchange. A
+// call for one reply is pooled: its caller must not keep the *Reply it
+// receives past close (RequestAll, which returns its replies, uses
+// openKept).
 func (in *inbox) open(n int, exchange string) *call {
-	var c *call
-	if n == 1 {
-		c = in.pool.Get().(*call)
-	} else {
-		c = &call{ch: make(chan *Reply, n)}
-		c.remaining.Store(int64(n))
+	if n != 1 {
+		return in.openKept(n, exchange)
 	}
+	c := in.pool.Get().(*call)
+	c.exchange = exchange
+	c.corr = in.seq.Add(1)
+	c.state.Store(c.corr)
+	return c
+}
+
+// openKept returns a call expecting n replies that is not pooled: its
+// replies may be kept.
+func (in *inbox) openKept(n int, exchange string) *call {
+	c := &call{ch: make(chan *Reply, n)}
+	c.remaining.Store(int64(n))
 	c.exchange = exchange
 	c.corr = in.seq.Add(1)
 	c.state.Store(c.corr)

@@ -67,6 +67,16 @@ type localReply struct {
 }
 
 func (l *localReply) reply(r *Request, payload proto.Message, err error) {
+	if c := l.call; c != nil && c.pooled {
+		// A blocking Request's call, on this node: the answer goes into
+		// it, once claimed (pooled is fixed for a call's life; a call
+		// closed or reused since has another state, and the claim fails).
+		if c.state.CompareAndSwap(r.corr, 0) {
+			c.reply = Reply{Exchange: r.Exchange, Tag: r.Tag, From: r.from, Payload: payload, Err: err, corr: r.corr, call: c}
+			c.ch <- &c.reply
+		}
+		return
+	}
 	l.root.Send(l.replyTo, &Reply{Exchange: r.Exchange, Tag: r.Tag, From: r.from, Payload: payload, Err: err, corr: r.corr, call: l.call})
 }
 

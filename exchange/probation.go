@@ -481,9 +481,10 @@ func (h *Hub) probeHandler(ctx context.Context, p *point, id string) error {
 	}
 	select {
 	case r := <-c.ch:
+		err := r.Err // r may be the call's own, reused once closed
 		h.inbox.close(c, 1)
-		if r.Err != nil && !errors.Is(r.Err, ErrHandler) {
-			return r.Err
+		if err != nil && !errors.Is(err, ErrHandler) {
+			return err
 		}
 		return nil
 	case <-ctx.Done():

@@ -11,8 +11,25 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// CallOption sets an option of one request.
-type CallOption func(*callOptions)
+// CallOption sets an option of one request: WithKey, WithServiceTag,
+// WithTag or WithTimeout. It is a value, not a function, so that applying
+// a call's options costs it nothing on the heap (a function's *callOptions
+// argument escapes: an allocation on every call).
+type CallOption struct {
+	kind callOptionKind
+	s    string
+	d    time.Duration
+}
+
+type callOptionKind uint8
+
+const (
+	optNone callOptionKind = iota // the zero CallOption: does nothing
+	optKey
+	optServiceTag
+	optTag
+	optTimeout
+)
 
 type callOptions struct {
 	key        string
@@ -21,9 +38,23 @@ type callOptions struct {
 	timeout    time.Duration
 }
 
-// bounds are the ends of a blocking call. They are kept apart from
-// callOptions, which the options' closures move to the heap: a call pays
-// for them on its stack only.
+// apply sets opts, in order (a later one of a kind wins).
+func (o *callOptions) apply(opts []CallOption) {
+	for _, opt := range opts {
+		switch opt.kind {
+		case optKey:
+			o.key = opt.s
+		case optServiceTag:
+			o.serviceTag = opt.s
+		case optTag:
+			o.tag = opt.s
+		case optTimeout:
+			o.timeout = opt.d
+		}
+	}
+}
+
+// bounds are the ends of a blocking call, with its start.
 type bounds struct {
 	start     mono          // when the call started, when it was read (a timeout, or a Recorder); 0 otherwise
 	timeoutAt mono          // when WithTimeout ends the call; 0 without
@@ -53,10 +84,10 @@ func boundsOf(ctx context.Context, timeout time.Duration, clock bool) bounds {
 }
 
 // WithKey sets the request's routing key, which sticky strategies hash.
-func WithKey(key string) CallOption { return func(o *callOptions) { o.key = key } }
+func WithKey(key string) CallOption { return CallOption{kind: optKey, s: key} }
 
 // WithServiceTag routes the request only among handlers connected with tag.
-func WithServiceTag(tag string) CallOption { return func(o *callOptions) { o.serviceTag = tag } }
+func WithServiceTag(tag string) CallOption { return CallOption{kind: optServiceTag, s: tag} }
 
 // WithTimeout bounds a blocking call (Request, RequestAll) by d, on top of
 // its context; when d passes first, the call fails with ErrTimeout (which
@@ -69,10 +100,10 @@ func WithServiceTag(tag string) CallOption { return func(o *callOptions) { o.ser
 // it reaches it too late (Request.DropExpired). An asynchronous request
 // (RequestAsync) is given a deadline d from now this way, which nothing
 // tracks on the caller's side: a dropped request gets no reply.
-func WithTimeout(d time.Duration) CallOption { return func(o *callOptions) { o.timeout = d } }
+func WithTimeout(d time.Duration) CallOption { return CallOption{kind: optTimeout, d: d} }
 
 // WithTag sets the request tag that comes back with the reply (Reply.Tag).
-func WithTag(tag string) CallOption { return func(o *callOptions) { o.tag = tag } }
+func WithTag(tag string) CallOption { return CallOption{kind: optTag, s: tag} }
 
 // Request sends payload to the req-resp exchange name and waits for the reply,
 // or for ctx. The exchange's strategy picks the handler; the request goes
@@ -90,9 +121,7 @@ func WithTag(tag string) CallOption { return func(o *callOptions) { o.tag = tag 
 // (*HandlerError), ErrRejected, ErrUnknownExchange, ErrWrongKind or ErrStopped.
 func (h *Hub) Request(ctx context.Context, name string, payload proto.Message, opts ...CallOption) (reply proto.Message, err error) {
 	var o callOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o.apply(opts)
 	b := boundsOf(ctx, o.timeout, h.rec != nil) // WithTimeout bounds the call, not each attempt
 	var p *point                                // the exchange's, once routed: for the Recorder
 	if h.rec != nil {
@@ -154,8 +183,9 @@ func (h *Hub) await(ctx context.Context, name string, rt *routed, o *callOptions
 		case r := <-c.ch:
 			got++
 			if r.Err == nil {
+				payload := r.Payload // r may be the call's own, reused once closed
 				h.inbox.close(c, got)
-				return r.Payload, nil
+				return payload, nil
 			}
 			if first == nil {
 				first = r.Err
@@ -178,9 +208,7 @@ func (h *Hub) await(ctx context.Context, name string, rt *routed, o *callOptions
 // Reply's Err, not in the returned error.
 func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message, opts ...CallOption) (replies []*Reply, err error) {
 	var o callOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o.apply(opts)
 	b := boundsOf(ctx, o.timeout, h.rec != nil)
 	var p *point
 	if h.rec != nil {
@@ -193,7 +221,7 @@ func (h *Hub) RequestAll(ctx context.Context, name string, payload proto.Message
 	p = rt.p
 	rt.deadline = b.deadline
 	n := rt.count()
-	c := h.inbox.open(n, rt.p.spec.Name)
+	c := h.inbox.openKept(n, rt.p.spec.Name) // its replies are returned
 	if err := h.send(&rt, &o, h.inboxPID, c); err != nil {
 		h.inbox.close(c, 0)
 		return nil, err
@@ -236,9 +264,7 @@ func (h *Hub) RequestAsync(replyTo *actor.PID, name string, payload proto.Messag
 		return &RequestError{Exchange: name, Err: fmt.Errorf("%w: nil reply-to PID", ErrInvalid)}
 	}
 	var o callOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o.apply(opts)
 	rt, err := h.route(name, &o, payload)
 	if err != nil {
 		return err
