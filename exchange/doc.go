@@ -45,9 +45,9 @@
 //  1. request.go: Hub.Request (RequestAll, RequestAsync) calls route, which
 //     finds the point with lookup, reads its table and group (table.go)
 //     and asks the group's picker (package strategies) for the handler.
-//  2. inbox.go: for Request and RequestAll (not RequestAsync), inbox.open
-//     takes a pooled call with a correlation id and call.arm starts its
-//     timeout.
+//  2. inbox.go: for Request, inbox.open takes a pooled call with a
+//     correlation id (RequestAll: openKept, a call of its own, since it
+//     returns its replies) and call.arm starts its timeout.
 //  3. request.go: send and sendOne; isLocal holds, so sendOne counts the
 //     request in the handler's requests in flight (capacity.go:
 //     load.acquire; a full handler fails it with ErrOverloaded) and
@@ -55,13 +55,16 @@
 //     puts it straight into the handler's mailbox.
 //  4. The handler (any actor; actors/service.go for an actors.Service)
 //     answers with Request.Respond or Fail (messages.go: answer), whose
-//     localReply sends a *Reply to the hub's inbox, or to RequestAsync's
+//     localReply claims the pooled call and writes the Reply into it, or
+//     sends a *Reply to the hub's inbox (RequestAll) or to RequestAsync's
 //     reply-to actor. The Request carries the caller's deadline
-//     (request.go: boundsOf, routed.deadline); a Service drops a request
-//     past it unanswered (messages.go: DropExpired).
-//  5. inbox.go: inbox.SendUserMessage and deliver hand the reply to its
-//     call; Request (request.go) takes it from the call's channel and ends
-//     the call with inbox.close.
+//     (request.go: boundsOf, routed.deadline) and gives the handler its
+//     context (reqctx.go: Request.Context); a Service drops a request
+//     past it unanswered (messages.go: DropExpired, which reads no clock
+//     while the call still waits).
+//  5. Request (request.go) takes the reply from the call's channel and
+//     ends the call with inbox.close (inbox.go: inbox.SendUserMessage and
+//     deliver hand the others to their calls).
 //
 // A request across nodes (both with a data link, Config.DataAddr):
 //
