@@ -74,6 +74,17 @@ var epoch = time.Now()
 // a request here.
 func sinceEpoch() time.Duration { return time.Since(epoch) }
 
+// processSample tells which calls of a handler or subscriber function are
+// timed for metrics: the first, then one in exchange.ProcessSample. Owned
+// by one actor.
+type processSample struct{ n int }
+
+func (s *processSample) next() bool {
+	timed := s.n == 0
+	s.n = (s.n + 1) % exchange.ProcessSample
+	return timed
+}
+
 // Broker is a service's handle on bourse. Its methods are safe for concurrent
 // use.
 type Broker struct {
@@ -238,6 +249,7 @@ func (b *Broker) SubscribeFunc(ctx context.Context, name, pattern string, fn fun
 	}
 	exited := make(chan struct{})
 	rec := exchange.BindRecorder(b.hub.Recorder(), name)
+	var sample processSample // owned by the actor
 	pid := b.system.Root.Spawn(actor.PropsFromFunc(func(c actor.Context) {
 		switch m := c.Message().(type) {
 		case *Publication:
@@ -245,9 +257,14 @@ func (b *Broker) SubscribeFunc(ctx context.Context, name, pattern string, fn fun
 				fn(m)
 				return
 			}
+			if !sample.next() {
+				fn(m)
+				rec.Untimed(exchange.OpDeliver, nil)
+				return
+			}
 			began := sinceEpoch()
 			fn(m)
-			rec.Processed(exchange.OpDeliver, sinceEpoch()-began, nil)
+			rec.Processed(exchange.OpDeliver, sinceEpoch()-began, exchange.ProcessSample, nil)
 		case *actor.Stopped:
 			close(exited)
 		}

@@ -113,6 +113,7 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 	rec := exchange.BindRecorder(b.hub.Recorder(), name) // nil: no metrics, no clock read
 	var (
 		// owned by the actor
+		sample     processSample
 		stopping   bool
 		lastLeader *Leader
 		cancelTask context.CancelFunc
@@ -144,12 +145,16 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 				return
 			}
 			var began time.Duration
-			if rec != nil {
+			timed := rec != nil && sample.next()
+			if timed {
 				began = sinceEpoch()
 			}
 			reply, err := s.handle(h, m)
-			if rec != nil {
-				rec.Processed(exchange.OpProcess, sinceEpoch()-began, err)
+			switch {
+			case timed:
+				rec.Processed(exchange.OpProcess, sinceEpoch()-began, exchange.ProcessSample, err)
+			case rec != nil:
+				rec.Untimed(exchange.OpProcess, err)
 			}
 			switch {
 			case err == nil:

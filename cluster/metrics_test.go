@@ -92,6 +92,8 @@ func TestClusterMetrics(t *testing.T) {
 		{"messaging_client_consumed_messages_total", `messaging_destination_name="ps"`},
 		{"messaging_process_duration_seconds_count", `messaging_operation_name="process"`},
 		{"messaging_process_duration_seconds_count", `messaging_operation_name="deliver"`},
+		{"bourse_process_messages_total", `messaging_operation_name="process"`},
+		{"bourse_process_messages_total", `messaging_operation_name="deliver"`},
 		{"bourse_exchange_handlers", `bourse_handler_node="b"`},
 		{"bourse_exchange_leader_changes_total", `messaging_destination_name="cons"`},
 		{"bourse_publish_network_messages_total", `messaging_destination_name="ps"`},

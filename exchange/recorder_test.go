@@ -60,9 +60,11 @@ func (b boundLog) Sent(op exchange.Operation, d time.Duration, err error) {
 	b.l.add(b.name+"(bound)", op, d, err)
 }
 
-func (b boundLog) Processed(op exchange.Operation, d time.Duration, err error) {
+func (b boundLog) Processed(op exchange.Operation, d time.Duration, _ int, err error) {
 	b.l.add(b.name+"(bound)", op, d, err)
 }
+
+func (b boundLog) Untimed(op exchange.Operation, err error) { b.l.add(b.name+"(bound)", op, 0, err) }
 
 // TestRecorderHearsEveryCall checks that Config.Recorder hears of each
 // request and publication with its outcome, through the binding of its

@@ -67,14 +67,16 @@ var (
 // New makes a node's instruments.
 func New() *Instruments { return &Instruments{start: time.Now()} }
 
-// measurement is one attribute set: the count of
-// messaging.client.sent.messages, which an observable counter reads
-// (Observe), and the durations of messaging.client.operation.duration or,
-// for OpProcess and OpDeliver, of messaging.process.duration.
+// measurement is one attribute set: the count of its calls, exact
+// (messaging.client.sent.messages, or for OpProcess and OpDeliver
+// bourse.process.messages), which an observable counter reads (Observe),
+// and the durations of messaging.client.operation.duration or
+// messaging.process.duration (of every call for the client's; of one in
+// exchange.ProcessSample, weighted, for the handlers').
 type measurement struct {
 	set     attribute.Set
 	process bool
-	sent    atomic.Int64
+	calls   atomic.Int64
 	hist    histogram
 }
 
@@ -92,13 +94,14 @@ var boundNanos = func() (b [len(durationBounds)]int64) {
 	return b
 }()
 
-func (h *histogram) record(d time.Duration) {
+// record counts one duration d, standing for weight of them.
+func (h *histogram) record(d time.Duration, weight int) {
 	i := 0
 	for i < len(boundNanos) && int64(d) > boundNanos[i] {
 		i++
 	}
-	h.counts[i].Add(1)
-	h.sum.Add(int64(d))
+	h.counts[i].Add(uint64(weight))
+	h.sum.Add(int64(d) * int64(weight))
 }
 
 // Sent implements exchange.Recorder.
@@ -106,9 +109,9 @@ func (in *Instruments) Sent(name string, op exchange.Operation, d time.Duration,
 	in.exchange(name).Sent(op, d, err)
 }
 
-// Processed implements exchange.Recorder.
+// Processed implements exchange.Recorder: one call, timed.
 func (in *Instruments) Processed(name string, op exchange.Operation, d time.Duration, err error) {
-	in.exchange(name).Processed(op, d, err)
+	in.exchange(name).Processed(op, d, 1, err)
 }
 
 // Bind implements exchange.Binder: the measurements of exchange name,
@@ -118,13 +121,20 @@ func (in *Instruments) Bind(name string) exchange.ExchangeRecorder { return in.e
 // Sent implements exchange.ExchangeRecorder.
 func (em *exchangeMeasurements) Sent(op exchange.Operation, d time.Duration, err error) {
 	m := em.measurement(op, err)
-	m.sent.Add(1)
-	m.hist.record(d)
+	m.calls.Add(1)
+	m.hist.record(d, 1)
 }
 
 // Processed implements exchange.ExchangeRecorder.
-func (em *exchangeMeasurements) Processed(op exchange.Operation, d time.Duration, err error) {
-	em.measurement(op, err).hist.record(d)
+func (em *exchangeMeasurements) Processed(op exchange.Operation, d time.Duration, weight int, err error) {
+	m := em.measurement(op, err)
+	m.calls.Add(1)
+	m.hist.record(d, max(weight, 1))
+}
+
+// Untimed implements exchange.ExchangeRecorder.
+func (em *exchangeMeasurements) Untimed(op exchange.Operation, err error) {
+	em.measurement(op, err).calls.Add(1)
 }
 
 // measurement returns the measurement of (op, err), made once per

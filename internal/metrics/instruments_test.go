@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -56,6 +57,68 @@ func TestSentRecords(t *testing.T) {
 		if got[k] != 1 {
 			t.Errorf("%s: %d, want 1 (all: %v)", k, got[k], got)
 		}
+	}
+}
+
+// TestProcessedSamples: a handler's timed call stands for ProcessSample
+// calls in the duration histogram, while bourse.process.messages counts
+// every call exactly, failed ones apart.
+func TestProcessedSamples(t *testing.T) {
+	in := New()
+	rd := sdkmetric.NewManualReader(sdkmetric.WithProducer(in))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(rd))
+	defer mp.Shutdown(context.Background())
+	stop, err := in.Observe(mp, noExchanges{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	rec := in.Bind("orders")
+	const w = exchange.ProcessSample
+	rec.Processed(exchange.OpProcess, 3*time.Millisecond, w, nil) // 1 timed ...
+	for range w - 1 {
+		rec.Untimed(exchange.OpProcess, nil) // ... and w-1 not
+	}
+	rec.Untimed(exchange.OpProcess, errors.New("boom")) // a failure not timed
+	var rm metricdata.ResourceMetrics
+	if err := rd.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					et, _ := p.Attributes.Value(ErrorType)
+					got[m.Name+"|"+et.AsString()] += float64(p.Value)
+				}
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					et, _ := p.Attributes.Value(ErrorType)
+					got[m.Name+"|"+et.AsString()] += float64(p.Count)
+					got[m.Name+"|sum"] += p.Sum
+				}
+			}
+		}
+	}
+	want := map[string]float64{
+		ProcessMessages + "|":         w,
+		ProcessMessages + "|handler":  1,
+		ProcessDuration + "|":         w,
+		ProcessDuration + "|sum":      w * 0.003,
+		ProcessDuration + "|handler":  0,
+		ClientSentMessages + "|":      0,
+		ClientOperationDuration + "|": 0,
+	}
+	for k, v := range want {
+		if d := got[k] - v; d > 1e-9 || d < -1e-9 {
+			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], v, got)
+		}
+	}
+	tot := in.Totals()
+	if len(tot) != 1 || tot[0].Calls != w+1 || tot[0].Failed != 1 {
+		t.Fatalf("totals %+v, want %d calls, 1 failed", tot, w+1)
 	}
 }
 

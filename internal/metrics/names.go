@@ -16,12 +16,19 @@ const (
 	ClientConsumedMessages = "messaging.client.consumed.messages"
 	// ProcessDuration is how long a handler of package actors took to
 	// answer a request, or a subscriber function to take a publication, in
-	// seconds.
+	// seconds: of one call in exchange.ProcessSample of each, counted for
+	// that many (its count is within ProcessSample-1 of the calls of each
+	// handler; ProcessMessages counts them exactly).
 	ProcessDuration = "messaging.process.duration"
 )
 
 // Names of bourse's own metrics.
 const (
+	// ProcessMessages counts the requests answered by this node's handlers
+	// of package actors (messaging.operation.name "process") and the
+	// publications taken by its subscriber functions ("deliver"), failed
+	// ones with error.type: exactly, where ProcessDuration samples.
+	ProcessMessages = "bourse.process.messages"
 	// Handlers is the number of handler connections of a req-resp
 	// exchange, per node they are on, as this node's routing table lists
 	// them.

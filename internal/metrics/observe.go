@@ -37,6 +37,7 @@ func (in *Instruments) Observe(mp metric.MeterProvider, src Source) (stop func()
 		return g
 	}
 	sent := counter(ClientSentMessages, "{message}", "Requests and publications this node's callers sent; failed ones carry error.type.")
+	processed := counter(ProcessMessages, "{message}", "Requests answered by this node's handlers of package actors, and publications taken by its subscriber functions; failed ones carry error.type. Exact, where messaging.process.duration times one call in 8.")
 	consumed := counter(ClientConsumedMessages, "{message}", "Publications handed to this node's subscribers.")
 	handlers := gauge(Handlers, "{handler}", "Handler connections of a req-resp exchange, per node they are on, as this node's routing table lists them.")
 	leaders := counter(LeaderChanges, "{change}", "Changes of the leader this node routes to.")
@@ -61,7 +62,12 @@ func (in *Instruments) Observe(mp metric.MeterProvider, src Source) (stop func()
 	u := func(v uint64) int64 { return int64(v) }
 	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		in.each(func(m *measurement) {
-			if n := m.sent.Load(); n > 0 {
+			n := m.calls.Load()
+			switch {
+			case n == 0:
+			case m.process:
+				o.ObserveInt64(processed, n, metric.WithAttributeSet(m.set))
+			default:
 				o.ObserveInt64(sent, n, metric.WithAttributeSet(m.set))
 			}
 		})
@@ -116,7 +122,7 @@ func (in *Instruments) Observe(mp metric.MeterProvider, src Source) (stop func()
 			}
 		}
 		return nil
-	}, sent, consumed, handlers, leaders, network, received, dropped, probation, out, frames, bytes, writes, broken, rtt)
+	}, sent, processed, consumed, handlers, leaders, network, received, dropped, probation, out, frames, bytes, writes, broken, rtt)
 	if err != nil {
 		return nil, err
 	}

@@ -23,11 +23,15 @@ func DurationBounds() []float64 { return slices.Clone(durationBounds[:]) }
 type Totals struct {
 	Exchange string
 	Op       exchange.Operation
-	// Calls counts the calls, Failed those that returned an error.
+	// Calls counts the calls, Failed those that returned an error:
+	// exactly.
 	Calls, Failed uint64
-	// Sum is the sum of the calls' durations.
-	Sum time.Duration
-	// Buckets count the calls' durations by DurationBounds.
+	// Sum is the sum of the calls' durations, and Buckets count them by
+	// DurationBounds: of every call for the client's operations, of one in
+	// exchange.ProcessSample, weighted, for OpProcess and OpDeliver (the
+	// buckets' total then differs from Calls by less than ProcessSample a
+	// handler).
+	Sum     time.Duration
 	Buckets [NumBuckets]uint64
 }
 
@@ -43,14 +47,13 @@ func (in *Instruments) Totals() []Totals {
 	}
 	seen := map[key]*Totals{}
 	add := func(name string, op exchange.Operation, m *measurement, failed bool) {
-		var n uint64
+		n := uint64(m.calls.Load())
+		if n == 0 {
+			return
+		}
 		var b [NumBuckets]uint64
 		for i := range m.hist.counts {
 			b[i] = m.hist.counts[i].Load()
-			n += b[i]
-		}
-		if n == 0 {
-			return
 		}
 		k := key{name, op}
 		t := seen[k]

@@ -130,22 +130,28 @@ func (sm *sampler) peer(addr string, d *PeerDoc) {
 }
 
 // latency summarises the calls between two totals; ok is false when there
-// were none.
+// were none, or none was timed (handlers time one call in
+// exchange.ProcessSample: the mean is over the buckets' weighted count).
 func latency(cur, prev metrics.Totals) (LatencyDoc, bool) {
 	if cur.Calls <= prev.Calls {
 		return LatencyDoc{}, false
 	}
 	var b [metrics.NumBuckets]uint64
+	var timed uint64
 	for i := range b {
 		if cur.Buckets[i] > prev.Buckets[i] {
 			b[i] = cur.Buckets[i] - prev.Buckets[i]
+			timed += b[i]
 		}
+	}
+	if timed == 0 {
+		return LatencyDoc{}, false
 	}
 	n := cur.Calls - prev.Calls
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	return LatencyDoc{
 		Calls:  n,
-		MeanMS: ms(cur.Sum-prev.Sum) / float64(n),
+		MeanMS: ms(cur.Sum-prev.Sum) / float64(timed),
 		P50MS:  quantile(b[:], 0.50) * 1000,
 		P99MS:  quantile(b[:], 0.99) * 1000,
 	}, true
