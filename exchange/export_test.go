@@ -48,3 +48,19 @@ func AdvertOf(h *Hub, name, id string) (free int, ok bool) {
 	}
 	return a.estimate(monoNow())
 }
+
+// StopAuthorities stops every authority h runs and forgets them, as a
+// node that regains its quorum does, without telling any point of
+// presence: those of other nodes keep following the stopped ones.
+func StopAuthorities(h *Hub) {
+	h.membersMu.Lock()
+	auths := h.auths
+	h.auths = map[string]*actor.PID{}
+	h.membersMu.Unlock()
+	for _, pid := range auths {
+		_ = h.root.StopFuture(pid).Wait()
+	}
+}
+
+// OwnerOf is the address of the node that owns exchange name in h's view.
+func OwnerOf(h *Hub, name string) string { return h.owner(name) }

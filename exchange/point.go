@@ -176,6 +176,10 @@ const attachRetry = 200 * time.Millisecond
 // treats repeats as no-ops.
 const controlResend = time.Second
 
+// reattachAfter is how many re-sends in a row the authority may leave
+// unanswered before the point of presence attaches again (resendWaiting).
+const reattachAfter = 2
+
 // control-plane commands from the Hub's API to the pop actor. Each carries a
 // buffered result channel the API waits on (with its context).
 type result struct {
@@ -247,9 +251,12 @@ type popActor struct {
 	attached bool       // a table from the owner's authority has arrived
 	retry    selfTimer  // re-sends the attach until attached
 	resend   selfTimer  // re-sends what waits for the authority (controlResend)
-	term     uint64     // of the last table accepted
-	epoch    uint64     // of the last table accepted
-	leader   string     // of the last table accepted
+	// unanswered counts the re-sends since the authority last answered
+	// (a table, an ack): see resendWaiting.
+	unanswered int
+	term       uint64 // of the last table accepted
+	epoch      uint64 // of the last table accepted
+	leader     string // of the last table accepted
 
 	leases leases // the leases of this node's leading connections (lease.go)
 }
@@ -299,6 +306,7 @@ func (a *popActor) Receive(ctx actor.Context) {
 	case *subscribeCmd:
 		a.subscribe(ctx, m)
 	case *boursepb.PatternAck:
+		a.unanswered = 0
 		for _, w := range a.patternWait[m.GetPattern()] {
 			w.res <- result{}
 		}
@@ -314,6 +322,17 @@ func (a *popActor) Receive(ctx actor.Context) {
 		m.res <- result{}
 	case *actor.Terminated:
 		a.terminated(ctx, m.Who)
+	case *actor.DeadLetterResponse:
+		// A request of this pop's reached no actor: the authority it
+		// follows has stopped (the pop's only other requests go to an
+		// ingress, which is always there). Attach again at once, rather
+		// than after reattachAfter re-sends.
+		if !a.p.h.lost(m) && a.authPID != nil {
+			a.p.h.log.Info("bourse: the authority is gone: attaching again", slog.String("exchange", a.p.spec.Name),
+				slog.Any("authority", a.authPID))
+			a.unanswered = 0
+			a.attach(ctx)
+		}
 	}
 }
 
@@ -381,6 +400,7 @@ func (a *popActor) table(ctx actor.Context, m *boursepb.RoutingTable) {
 	// saw; refusing the owner's for it would leave this node stuck with the
 	// tables of an authority that no longer runs.
 	a.authPID = auth
+	a.unanswered = 0
 	a.term, a.epoch, a.leader = m.GetTerm(), m.GetEpoch(), m.GetLeader()
 	a.p.setTable(m)
 	if a.p.h.isLive(auth.Address) {
@@ -441,17 +461,32 @@ func (a *popActor) sendWaiting(ctx actor.Context) {
 
 // resendWaiting runs every controlResend while requests wait: it sends
 // them again, and attaches again when the authority followed is not the
-// owner's (the owner's table would have moved it, and did not come).
+// owner's (the owner's table would have moved it, and did not come), or
+// when it has not answered reattachAfter re-sends in a row: it may have
+// stopped on the owner's node itself (a node that regains its quorum
+// stops its authorities and rebuilds them in a new term, and only its own
+// points of presence are told), and messages to a stopped actor are
+// dropped, so re-sending to it would wait for ever. Attaching goes to the
+// owner's ingress, which hands it to the authority running there, or
+// starts one.
 func (a *popActor) resendWaiting(ctx actor.Context) {
 	if !a.waiting() {
+		a.unanswered = 0
 		return
 	}
+	a.unanswered++
 	// Rare (an answer lost, or slower than controlResend): worth a line.
 	a.p.h.log.Info("bourse: re-sending what waits for the authority's answer", slog.String("exchange", a.p.spec.Name),
 		slog.Any("authority", a.authPID), slog.Int("connections", len(a.pending)),
 		slog.Int("disconnections", len(a.leaving)), slog.Int("patterns", len(a.patternWait)))
 	a.sendWaiting(ctx)
-	if owner := a.p.h.ownerOf(a.p.spec.Name, a.p.h.liveMembers()); a.authPID == nil || a.authPID.Address != owner {
+	switch owner := a.p.h.ownerOf(a.p.spec.Name, a.p.h.liveMembers()); {
+	case a.authPID == nil || a.authPID.Address != owner:
+		a.attach(ctx)
+	case a.unanswered >= reattachAfter:
+		a.p.h.log.Info("bourse: the authority did not answer: attaching again", slog.String("exchange", a.p.spec.Name),
+			slog.Any("authority", a.authPID), slog.Int("resends", a.unanswered))
+		a.unanswered = 0
 		a.attach(ctx)
 	}
 	a.resend.Start(a.p.h.root, ctx.Self(), controlResend)
@@ -489,6 +524,7 @@ func (a *popActor) connect(ctx actor.Context, m *connectCmd) {
 }
 
 func (a *popActor) handlerAck(ctx actor.Context, m *boursepb.HandlerAck) {
+	a.unanswered = 0
 	id := m.GetHandler().GetId()
 	if d := a.leaving[id]; d != nil {
 		delete(a.leaving, id)
