@@ -16,23 +16,24 @@ import (
 // allocations and a timer); Deadline and Err read the request's deadline
 // directly. A timer Done started is stopped when r is answered, dropped or
 // discarded, and the context then reports context.Canceled, unless its
-// deadline or parent ended it first. It is bound to the first parent it is
-// asked for: a later call with another parent costs a
-// context.WithDeadline.
+// deadline or parent ended it first. Only the first call is free: a later
+// one costs a context.WithDeadline of its parent. The first call must
+// happen before r is shared with other goroutines (an actors.Service makes
+// it on its actor, before the handler runs).
 func (r *Request) Context(parent context.Context) context.Context {
 	if r.deadline == 0 {
 		return parent
 	}
 	if r.parent == nil {
 		r.parent = parent
-	} else if r.parent != parent {
-		d, _ := r.Deadline()
-		ctx, cancel := context.WithDeadline(parent, d)
-		// Stopped with the request's own, when it is answered.
-		r.onAnswer(cancel)
-		return ctx
+		return reqCtx{r}
 	}
-	return reqCtx{r}
+	// Parents are not compared: a context of a type that is not comparable
+	// would make == panic.
+	d, _ := r.Deadline()
+	ctx, cancel := context.WithDeadline(parent, d)
+	r.onAnswer(cancel) // stopped with the request's own, when it is answered
+	return ctx
 }
 
 // reqCtx is a Request's context. One pointer: converting it to a

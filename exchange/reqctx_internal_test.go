@@ -9,6 +9,12 @@ import (
 
 type ctxKey struct{}
 
+// uncomparableCtx is a context value whose type == cannot compare.
+type uncomparableCtx struct {
+	context.Context
+	_ []int
+}
+
 func TestRequestContext(t *testing.T) {
 	parent := context.WithValue(context.Background(), ctxKey{}, "v")
 	t.Run("no deadline: the parent", func(t *testing.T) {
@@ -87,6 +93,14 @@ func TestRequestContext(t *testing.T) {
 		}
 		r.Discard()
 		<-other.Done()
+	})
+	t.Run("a parent that is not comparable", func(t *testing.T) {
+		r := &Request{deadline: monoNow() + mono(time.Hour)}
+		_ = r.Context(uncomparableCtx{Context: parent})
+		second := r.Context(uncomparableCtx{Context: parent}) // must not panic
+		if second.Value(ctxKey{}) != "v" {
+			t.Fatal("the second context lost its parent's values")
+		}
 	})
 }
 
