@@ -56,6 +56,7 @@ type peer struct {
 	ackedAt     time.Time // when this node sent the newest heartbeat the peer echoed
 	certain     bool      // not alive, and known dead (left, refused connections, restarted)
 	replaced    uint64    // the incarnation member's replaced at its address (0: none)
+	downAt      time.Time // when it was last declared down (zero: never)
 
 	// After remote reports the endpoint terminated, the peer's port is
 	// checked at every tick until verifyUntil: a refused connection means
@@ -146,6 +147,7 @@ func (m *membership) alive() []string {
 
 func (m *membership) down(p *peer, reason DownReason, now time.Time) change {
 	p.alive = false
+	p.downAt = now
 	p.certain = reason != ReasonSilent
 	p.nextProbe = now.Add(m.deadProbe)
 	p.verifyUntil = time.Time{}
@@ -241,6 +243,19 @@ func (m *membership) heartbeat(hb *boursepb.Heartbeat, now time.Time) effects {
 			return e // from an older run of the process: stale
 		}
 		e.changes = append(e.changes, m.down(p, ReasonRestarted, now))
+	} else if p.heard && inc == p.member.Incarnation && !p.downAt.IsZero() {
+		// The incarnation this node declared down comes back only on a
+		// heartbeat that echoes one sent since: a heartbeat it sent
+		// before, held back by TCP's retransmission back-off through a
+		// partition, reached peers 490 ms after its sender was killed
+		// (its kernel still sends what a dead process's sockets held),
+		// and counted a dead node up again for SuspectAfter (a chaos run,
+		// seed 20261202). Answer at once, so that a live one echoes a
+		// fresh heartbeat within a round trip; a dead one cannot.
+		if t, ok := m.sentAt[hb.GetAck()]; !ok || !t.After(p.downAt) {
+			e.send = append(e.send, addr)
+			return e
+		}
 	}
 	if len(hb.GetLabels()) > 0 {
 		nm.Labels = maps.Clone(hb.GetLabels())

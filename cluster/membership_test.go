@@ -113,10 +113,52 @@ func TestMembershipSilentIsNotDead(t *testing.T) {
 	if m.dead()["n2"] {
 		t.Fatal("a silent peer is reported dead")
 	}
-	// It comes back (a freeze ended): alive again, not dead.
-	m.heartbeat(hb("n2", 1, false), t0.Add(3*time.Second))
+	// It comes back (a freeze ended): alive again, not dead, once it
+	// echoes a heartbeat sent since it was declared down.
+	h := hb("n2", 1, false)
+	h.Ack = m.nextHeartbeat(t0.Add(3 * time.Second))
+	m.heartbeat(h, t0.Add(3*time.Second+time.Millisecond))
 	if len(m.view()) != 2 || m.dead()["n2"] {
 		t.Fatalf("view %v dead %v after it came back", m.view(), m.dead())
+	}
+}
+
+// A heartbeat of a peer declared down that echoes nothing sent since (one
+// held back through a partition and delivered late, even after its sender
+// died) does not count it up again: this node answers it, and only a
+// heartbeat echoing that answer does. A new incarnation needs no echo.
+func TestMembershipStaleHeartbeatDoesNotReadmit(t *testing.T) {
+	m := testMembership("n1")
+	t0 := time.Unix(0, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	before := m.nextHeartbeat(at(0))
+	h := hb("n2", 1, false)
+	h.Ack = before
+	m.heartbeat(h, at(1))
+	if e := m.tick(at(300)); len(e.changes) != 1 || e.changes[0].up {
+		t.Fatalf("changes %+v, want n2 down as silent", e.changes)
+	}
+	for _, ack := range []uint64{0, before} { // nothing, or what was sent before the down
+		h := hb("n2", 1, false)
+		h.Ack = ack
+		e := m.heartbeat(h, at(400))
+		if len(e.changes) != 0 || len(m.view()) != 1 {
+			t.Fatalf("ack %d: changes %+v, view %v; want n2 still down", ack, e.changes, m.view())
+		}
+		if !slices.Contains(e.send, "n2") {
+			t.Fatalf("ack %d: sends %v, want an answer to n2", ack, e.send)
+		}
+	}
+	h = hb("n2", 1, false)
+	h.Ack = m.nextHeartbeat(at(401))
+	if e := m.heartbeat(h, at(402)); len(e.changes) != 1 || !e.changes[0].up {
+		t.Fatalf("changes %+v, want n2 up on the echo of a heartbeat sent since", e.changes)
+	}
+	// A restarted n3 (a new incarnation) is counted up at once.
+	m.heartbeat(hb("n3", 1, false), at(403))
+	m.tick(at(800))
+	if e := m.heartbeat(hb("n3", 2, false), at(801)); len(e.changes) != 1 || !e.changes[0].up {
+		t.Fatalf("changes %+v, want the new incarnation of n3 up", e.changes)
 	}
 }
 
