@@ -16,14 +16,7 @@ import (
 // by sentinel, through a manual reader.
 func TestSentRecords(t *testing.T) {
 	in := New()
-	rd := sdkmetric.NewManualReader(sdkmetric.WithProducer(in))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(rd))
-	defer mp.Shutdown(context.Background())
-	stop, err := in.Observe(mp, noExchanges{}) // messaging.client.sent.messages is observable
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	rd := observed(t, in, noExchanges{}) // messaging.client.sent.messages is observable
 	in.Sent("orders", exchange.OpRequest, 3*time.Millisecond, nil)
 	in.Sent("orders", exchange.OpRequest, time.Millisecond, &exchange.RequestError{Exchange: "orders", Err: exchange.ErrNoHandlers})
 	var rm metricdata.ResourceMetrics
@@ -65,14 +58,7 @@ func TestSentRecords(t *testing.T) {
 // every call exactly, failed ones apart.
 func TestProcessedSamples(t *testing.T) {
 	in := New()
-	rd := sdkmetric.NewManualReader(sdkmetric.WithProducer(in))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(rd))
-	defer mp.Shutdown(context.Background())
-	stop, err := in.Observe(mp, noExchanges{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	rd := observed(t, in, noExchanges{})
 	rec := in.Bind("orders")
 	const w = exchange.ProcessSample
 	rec.Processed(exchange.OpProcess, 3*time.Millisecond, w, nil) // 1 timed ...
@@ -120,6 +106,24 @@ func TestProcessedSamples(t *testing.T) {
 	if len(tot) != 1 || tot[0].Calls != w+1 || tot[0].Failed != 1 {
 		t.Fatalf("totals %+v, want %d calls, 1 failed", tot, w+1)
 	}
+}
+
+// observed registers in's instruments, observing src, on a meter provider
+// with a manual reader, all stopped at the test's end, and returns the
+// reader.
+func observed(t *testing.T, in *Instruments, src Source) *sdkmetric.ManualReader {
+	t.Helper()
+	rd := sdkmetric.NewManualReader(sdkmetric.WithProducer(in))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(rd))
+	stop, err := in.Observe(mp, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = stop()
+		_ = mp.Shutdown(context.Background())
+	})
+	return rd
 }
 
 // noExchanges is a Source with no exchange and no data link.
@@ -171,14 +175,7 @@ func (f oneFeed) Stats(string) (exchange.Stats, error) { return f.st, nil }
 // overflow (a subscriber had its limit pending) among them.
 func TestDropReasons(t *testing.T) {
 	in := New()
-	rd := sdkmetric.NewManualReader(sdkmetric.WithProducer(in))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(rd))
-	defer mp.Shutdown(context.Background())
-	stop, err := in.Observe(mp, oneFeed{st: exchange.Stats{Unrouted: 1, RemoteDropped: 2, Overflowed: 3}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	rd := observed(t, in, oneFeed{st: exchange.Stats{Unrouted: 1, RemoteDropped: 2, Overflowed: 3}})
 	var rm metricdata.ResourceMetrics
 	if err := rd.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
@@ -217,14 +214,7 @@ func (oneLink) LinkPeers() []exchange.LinkPeerStats {
 // round-trip time of each peer that has one, in seconds.
 func TestLinkMetrics(t *testing.T) {
 	in := New()
-	rd := sdkmetric.NewManualReader(sdkmetric.WithProducer(in))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(rd))
-	defer mp.Shutdown(context.Background())
-	stop, err := in.Observe(mp, oneLink{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	rd := observed(t, in, oneLink{})
 	var rm metricdata.ResourceMetrics
 	if err := rd.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
