@@ -90,8 +90,12 @@ func (l HandlerLimits) resolved() (concurrency, queue uint32) {
 // handler works on and those waiting in its mailbox.
 type load struct {
 	inflight atomic.Int32
-	limit    int32 // the concurrency limit
-	max      int32 // limit plus the queue
+	// closed is set when the connection's disconnection begins (loads.remove):
+	// a request that finds it is not put into the handler's mailbox, but
+	// answered errUndelivered, and its caller sends it again.
+	closed atomic.Bool
+	limit  int32 // the concurrency limit
+	max    int32 // limit plus the queue
 }
 
 func newLoad(concurrency, queue uint32) *load {
@@ -149,6 +153,10 @@ func (ls *loads) add(id string, l *load) (*load, bool) {
 	return l, true
 }
 
+// remove unregisters id and closes its load: from then on no request
+// reaches its handler's mailbox, which a stopping handler may be about to
+// leave with requests still queued behind its stop, and protoactor drops
+// those without a word.
 func (ls *loads) remove(id string) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
@@ -156,6 +164,7 @@ func (ls *loads) remove(id string) {
 	if old == nil || (*old)[id] == nil {
 		return
 	}
+	(*old)[id].closed.Store(true)
 	m := make(map[string]*load, len(*old))
 	for k, v := range *old {
 		if k != id {

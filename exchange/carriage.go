@@ -169,7 +169,8 @@ func (h *Hub) onFrame(kind byte, body []byte) {
 }
 
 // deliverRequest hands a request from another node to its local handler, or
-// answers it with ErrInvalid.
+// answers it: ErrInvalid, ErrOverloaded, or errUndelivered when the handler
+// is no longer connected.
 func (h *Hub) deliverRequest(in *codec.InRequest) {
 	if in.Target.ID == "" || (in.Target.Address != h.address() && in.Target.Address != "nonhost") {
 		h.refuse(in, fmt.Errorf("%w: request without a local target", ErrInvalid))
@@ -180,15 +181,29 @@ func (h *Hub) deliverRequest(in *codec.InRequest) {
 		return
 	}
 	l := h.loads.get(in.Handler)
-	if l != nil && !l.acquire() {
+	if l == nil {
+		// Not a connection of this node (any more): its disconnection
+		// began (a hand-over, a service that stops; loads.remove), or it
+		// was this address's previous incarnation's. The caller's table
+		// lagged; it sends the request again (errUndelivered), which must
+		// not go into a mailbox whose actor may stop with it queued
+		// (chaos seed 11: a consensus request that crossed a hand-over
+		// waited out its deadline).
+		h.refuse(in, errUndelivered)
+		return
+	}
+	if !l.acquire() {
 		h.refuseFull(in, l)
+		return
+	}
+	if l.closed.Load() { // closed since get: likewise
+		l.release()
+		h.refuse(in, errUndelivered)
 		return
 	}
 	payload, err := h.codec.Payload(in.URL, in.Value)
 	if err != nil {
-		if l != nil {
-			l.release()
-		}
+		l.release()
 		h.log.Warn("bourse: undecodable request payload", slog.String("exchange", in.Exchange), slog.Any("error", err))
 		h.refuse(in, fmt.Errorf("%w: payload: %v", ErrInvalid, err))
 		return

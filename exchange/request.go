@@ -368,7 +368,14 @@ func (h *Hub) sendOne(r *routed, i int, pid *actor.PID, o *callOptions, replyTo 
 		var l *load
 		if i < len(r.g.loads) {
 			if l = r.g.loads[i]; l != nil && !l.acquire() {
-				return h.overloaded(r, i, o, replyTo, c)
+				return h.overloaded(r, i, o, replyTo, c, ErrOverloaded)
+			}
+			if l != nil && l.closed.Load() {
+				// Its disconnection began since the table was built: not
+				// into a mailbox that may stop with it queued (carriage.go:
+				// deliverRequest); its caller sends it again.
+				l.release()
+				return h.overloaded(r, i, o, replyTo, c, errUndelivered)
 			}
 		}
 		req := h.newRequest(r, i, o, replyTo, c)
@@ -385,11 +392,12 @@ func (h *Hub) sendOne(r *routed, i int, pid *actor.PID, o *callOptions, replyTo 
 }
 
 // overloaded fails a request to the i-th handler of r, on this node, whose
-// limit and queue are full: at once with ErrOverloaded, the handler never
-// sees it. A broadcast's other handlers still get theirs, so its caller
-// gets the failure as that handler's reply.
-func (h *Hub) overloaded(r *routed, i int, o *callOptions, replyTo *actor.PID, c *call) error {
-	err := &RequestError{Exchange: r.p.spec.Name, Err: ErrOverloaded}
+// limit and queue are full (why: ErrOverloaded), or whose connection
+// closed (errUndelivered): at once, the handler never sees it. A
+// broadcast's other handlers still get theirs, so its caller gets the
+// failure as that handler's reply.
+func (h *Hub) overloaded(r *routed, i int, o *callOptions, replyTo *actor.PID, c *call, why error) error {
+	err := &RequestError{Exchange: r.p.spec.Name, Err: why}
 	if !r.broadcast {
 		return err
 	}
