@@ -6,21 +6,35 @@ import (
 	"time"
 
 	"github.com/bourse-go/bourse/actors"
+	"github.com/bourse-go/bourse/internal/metrics"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
 // BenchmarkServe measures a request-response cycle through a Service on one
 // node, with and without a deadline on the caller's context (made once,
-// outside the loop): what a deadline costs a request and its handler.
+// outside the loop): what a deadline costs a request and its handler; and
+// with WithTimeout, as the bench command calls, with metrics off and on:
+// what metrics cost a request (issue 15's budget is 5%).
 func BenchmarkServe(b *testing.B) {
 	pong := wrapperspb.String("pong")
 	for _, tc := range []struct {
 		name     string
 		deadline bool
-	}{{"no-deadline", false}, {"deadline", true}} {
+		timeout  time.Duration
+		metrics  bool
+	}{
+		{name: "no-deadline"},
+		{name: "deadline", deadline: true},
+		{name: "timeout", timeout: time.Hour},
+		{name: "timeout-metrics", timeout: time.Hour, metrics: true},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
-			br, err := actors.New(actors.WithActorSystem(quietSystem()))
+			cfg := actors.DefaultConfig()
+			if tc.metrics {
+				cfg.Recorder = metrics.New()
+			}
+			br, err := actors.New(actors.WithActorSystem(quietSystem()), actors.WithConfig(cfg))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -43,11 +57,15 @@ func BenchmarkServe(b *testing.B) {
 				ctx, cancel = context.WithTimeout(ctx, time.Hour)
 				defer cancel()
 			}
+			var opts []actors.CallOption
+			if tc.timeout > 0 {
+				opts = append(opts, actors.WithTimeout(tc.timeout))
+			}
 			payload := wrapperspb.String("ping")
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if _, err := br.Request(ctx, "bench", payload); err != nil {
+				if _, err := br.Request(ctx, "bench", payload, opts...); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -75,15 +75,31 @@ var epoch = time.Now()
 func sinceEpoch() time.Duration { return time.Since(epoch) }
 
 // processSample tells which calls of a handler or subscriber function are
-// timed for metrics: the first, then one in exchange.ProcessSample. Owned
-// by one actor.
-type processSample struct{ n int }
-
-func (s *processSample) next() bool {
-	timed := s.n == 0
-	s.n = (s.n + 1) % exchange.ProcessSample
-	return timed
+// timed for metrics (exchange.SampleOneIn, SampleBelow): the first; every
+// one while they take SampleBelow or more; otherwise one in SampleOneIn. A
+// timed call stands for itself and the calls not timed since the last
+// timed one, so the histogram's count is exact after each timed call, and
+// behind by less than SampleOneIn in between. Owned by one actor.
+type processSample struct {
+	untimed int  // calls not timed since the last timed one
+	started bool // a call was timed
+	every   bool // the last timed call took SampleBelow or more
 }
+
+// next returns the weight of the next call's duration, 0 when it is not
+// timed.
+func (s *processSample) next() int {
+	if s.every || !s.started || s.untimed == exchange.SampleOneIn-1 {
+		w := s.untimed + 1
+		s.untimed, s.started = 0, true
+		return w
+	}
+	s.untimed++
+	return 0
+}
+
+// took tells s how long the call it timed ran.
+func (s *processSample) took(d time.Duration) { s.every = d >= exchange.SampleBelow }
 
 // Broker is a service's handle on bourse. Its methods are safe for concurrent
 // use.
@@ -257,14 +273,17 @@ func (b *Broker) SubscribeFunc(ctx context.Context, name, pattern string, fn fun
 				fn(m)
 				return
 			}
-			if !sample.next() {
+			w := sample.next()
+			if w == 0 {
 				fn(m)
 				rec.Untimed(exchange.OpDeliver, nil)
 				return
 			}
 			began := sinceEpoch()
 			fn(m)
-			rec.Processed(exchange.OpDeliver, sinceEpoch()-began, exchange.ProcessSample, nil)
+			d := sinceEpoch() - began
+			sample.took(d)
+			rec.Processed(exchange.OpDeliver, d, w, nil)
 		case *actor.Stopped:
 			close(exited)
 		}

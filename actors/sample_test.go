@@ -1,12 +1,15 @@
 package actors_test
 
 import (
+	"context"
+	"maps"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/bourse-go/bourse/actors"
 	"github.com/bourse-go/bourse/exchange"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -28,7 +31,8 @@ func (l *sampleLog) Bind(string) exchange.ExchangeRecorder                      
 
 type boundSamples struct{ l *sampleLog }
 
-func (b boundSamples) Sent(exchange.Operation, time.Duration, error) {}
+func (b boundSamples) Timing(exchange.Operation) int                      { return 1 }
+func (b boundSamples) Sent(exchange.Operation, time.Duration, int, error) {}
 func (b boundSamples) Processed(op exchange.Operation, d time.Duration, weight int, err error) {
 	b.l.mu.Lock()
 	defer b.l.mu.Unlock()
@@ -47,9 +51,43 @@ func (b boundSamples) Untimed(op exchange.Operation, err error) {
 	}
 }
 
-// A Service times its first call and one in exchange.ProcessSample, and
-// tells of every other; so does a subscriber function.
-func TestHandlersTimeOneCallInProcessSample(t *testing.T) {
+// A Service times its first call, then one in exchange.SampleOneIn while
+// its calls are faster than exchange.SampleBelow and every one while they
+// are not, and tells of every other; so does a subscriber function. A
+// timed call stands for the calls since the last timed one.
+func TestHandlersSampleFastCalls(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		pause time.Duration // of the handler and the subscriber function
+		// timed calls and the sum of their weights, of n
+		timed, weights int
+	}{
+		// calls 1, 1+SampleOneIn, 1+2*SampleOneIn
+		{"fast", 0, 3, 1 + 2*exchange.SampleOneIn},
+		{"slow", 2 * exchange.SampleBelow, n, n},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := runSampled(t, tc.pause)
+			for _, op := range []exchange.Operation{exchange.OpProcess, exchange.OpDeliver} {
+				if log.timed[op] != tc.timed || log.untimed[op] != n-tc.timed || log.weights[op] != tc.weights {
+					t.Errorf("%s: timed %d (weights %d), untimed %d; want %d (%d), %d", op, log.timed[op], log.weights[op], log.untimed[op],
+						tc.timed, tc.weights, n-tc.timed)
+				}
+			}
+			if log.failed != 0 {
+				t.Errorf("%d failures, want none", log.failed)
+			}
+		})
+	}
+}
+
+// n is the number of calls of runSampled.
+const n = 2*exchange.SampleOneIn + 3
+
+// runSampled makes n requests of a Service and n publications to a
+// subscriber function, each of which pauses for pause, and returns what the
+// Recorder heard of them.
+func runSampled(t *testing.T, pause time.Duration) *sampleLog {
 	log := newSampleLog()
 	cfg := actors.DefaultConfig()
 	cfg.Recorder = log
@@ -61,13 +99,16 @@ func TestHandlersTimeOneCallInProcessSample(t *testing.T) {
 	if err := b.Declare(ctx, actors.Spec{Name: "ps", Kind: actors.PubSub}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Serve(ctx, "rr", echo("")); err != nil {
+	handler := actors.HandlerFunc(func(_ context.Context, r *actors.Request) (proto.Message, error) {
+		time.Sleep(pause)
+		return r.Payload, nil
+	})
+	if _, err := b.Serve(ctx, "rr", handler); err != nil {
 		t.Fatal(err)
 	}
 	var got sync.WaitGroup
-	const n = 2*exchange.ProcessSample + 3
 	got.Add(n)
-	if _, err := b.SubscribeFunc(ctx, "ps", "#", func(*actors.Publication) { got.Done() }); err != nil {
+	if _, err := b.SubscribeFunc(ctx, "ps", "#", func(*actors.Publication) { time.Sleep(pause); got.Done() }); err != nil {
 		t.Fatal(err)
 	}
 	for range n {
@@ -90,14 +131,5 @@ func TestHandlersTimeOneCallInProcessSample(t *testing.T) {
 	}
 	log.mu.Lock()
 	defer log.mu.Unlock()
-	for _, op := range []exchange.Operation{exchange.OpProcess, exchange.OpDeliver} {
-		// Calls 1, 1+ProcessSample, 1+2*ProcessSample are timed.
-		if log.timed[op] != 3 || log.untimed[op] != n-3 || log.weights[op] != 3*exchange.ProcessSample {
-			t.Errorf("%s: timed %d (weights %d), untimed %d; want 3 (%d), %d", op, log.timed[op], log.weights[op], log.untimed[op],
-				3*exchange.ProcessSample, n-3)
-		}
-	}
-	if log.failed != 0 {
-		t.Errorf("%d failures, want none", log.failed)
-	}
+	return &sampleLog{timed: maps.Clone(log.timed), untimed: maps.Clone(log.untimed), weights: maps.Clone(log.weights), failed: log.failed}
 }

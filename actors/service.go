@@ -145,14 +145,18 @@ func (b *Broker) Serve(ctx context.Context, name string, h Handler, opts ...Serv
 				return
 			}
 			var began time.Duration
-			timed := rec != nil && sample.next()
-			if timed {
-				began = sinceEpoch()
+			w := 0
+			if rec != nil {
+				if w = sample.next(); w > 0 {
+					began = sinceEpoch()
+				}
 			}
 			reply, err := s.handle(h, m)
 			switch {
-			case timed:
-				rec.Processed(exchange.OpProcess, sinceEpoch()-began, exchange.ProcessSample, err)
+			case w > 0:
+				d := sinceEpoch() - began
+				sample.took(d)
+				rec.Processed(exchange.OpProcess, d, w, err)
 			case rec != nil:
 				rec.Untimed(exchange.OpProcess, err)
 			}

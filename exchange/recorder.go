@@ -43,33 +43,47 @@ type Recorder interface {
 	// request (op OpProcess), or a subscriber function has returned (op
 	// OpDeliver): d is how long it ran, err the handler's error (nil on
 	// success). Unless the Recorder is a Binder, which hears of samples
-	// (ExchangeRecorder), it is called ProcessSample times for each call
-	// timed, with that call's d, and not for the others.
+	// (ExchangeRecorder), it is called weight times for each call timed
+	// (SampleOneIn for a fast one), with that call's d, and not for the
+	// others.
 	Processed(exchange string, op Operation, d time.Duration, err error)
 }
 
 // ExchangeRecorder is a Recorder bound to one exchange: what the data path
 // calls, without looking the exchange up by name on every call.
+//
+// It decides which calls are timed. Reading the monotonic clock costs
+// 20-50 ns on these VMs, and two readings a call were most of what metrics
+// cost a request-reply cycle of 1.4 µs on one node: calls faster than
+// SampleBelow are timed one in SampleOneIn, each standing for SampleOneIn
+// calls as to durations (weight); slower ones, whose clock readings cost
+// nothing in comparison, every time. Every call is counted, timed or not.
 type ExchangeRecorder interface {
-	// Sent is Recorder.Sent for the bound exchange.
-	Sent(op Operation, d time.Duration, err error)
+	// Timing is asked when a call of op ends: how many calls its duration
+	// stands for (its weight) if it is timed, 0 if it is not (the hub
+	// then does not read the clock, and calls Untimed).
+	Timing(op Operation) (weight int)
+	// Sent is Recorder.Sent for the bound exchange, of a call that was
+	// timed with weight (Timing).
+	Sent(op Operation, d time.Duration, weight int, err error)
 	// Processed is told of a call of a handler (OpProcess) or subscriber
 	// function (OpDeliver) of package actors that was timed: it ran for d
-	// and ended with err, and it stands for weight calls as to durations
-	// (ProcessSample).
+	// and ended with err, and it stands for weight calls as to durations.
 	Processed(op Operation, d time.Duration, weight int, err error)
-	// Untimed is told of such a call that was not timed.
+	// Untimed is told of a call that was not timed, of any operation.
 	Untimed(op Operation, err error)
 }
 
-// ProcessSample is how many calls of a handler or subscriber function of
-// package actors one timed call stands for: each times its first call and
-// then one in ProcessSample (ExchangeRecorder.Processed, weight
-// ProcessSample), and tells of the others without a duration (Untimed).
-// Two clock readings a call cost a request-reply cycle on one node about
-// 4% here (26 ns each); the durations' distribution needs far fewer
-// samples than a busy handler has calls. Every call is still counted.
-const ProcessSample = 8
+// Sampling of durations (ExchangeRecorder): calls that take less than
+// SampleBelow are timed one in SampleOneIn; the others every time. A
+// handler or subscriber function of package actors times its first call,
+// then every call while they take SampleBelow or more, and otherwise one in
+// SampleOneIn (the first after a slow one among them). The durations'
+// distribution needs far fewer samples than a busy exchange has calls.
+const (
+	SampleOneIn = 8
+	SampleBelow = 50 * time.Microsecond // the first bucket of the duration histograms
+)
 
 // Binder is implemented by a Recorder that binds itself to an exchange
 // (internal/metrics' does): the hub asks once per exchange. Any other
@@ -98,7 +112,14 @@ type byName struct {
 	name string
 }
 
-func (b byName) Sent(op Operation, d time.Duration, err error) { b.rec.Sent(b.name, op, d, err) }
+// Timing times every call: a Recorder bound by name hears of each.
+func (byName) Timing(Operation) int { return 1 }
+
+func (b byName) Sent(op Operation, d time.Duration, weight int, err error) {
+	for range max(weight, 1) {
+		b.rec.Sent(b.name, op, d, err)
+	}
+}
 
 // Processed tells a Recorder of weight calls that ran for d, since it
 // knows nothing of samples.
@@ -117,15 +138,20 @@ func (h *Hub) Recorder() Recorder { return h.rec }
 // ended: through p's bound recorder once the call found its exchange's
 // point (no lookup by name), by name when it did not (an unknown
 // exchange, no handlers) or routed it to another exchange (a redirect of
-// the fun strategy: the call is the called exchange's). Deferred, it reads the call's error as the call returns it.
-// The calls share start with their deadline's clock reading: a reading of
-// the monotonic clock costs 20-50 ns on these VMs, and the readings were
-// most of what metrics cost a request.
+// the fun strategy: the call is the called exchange's). Deferred, it reads
+// the call's error as the call returns it. The bound recorder decides
+// whether the call is timed (ExchangeRecorder.Timing): the clock is read
+// at its end only then. The start shares the reading of the call's
+// deadline.
 func (h *Hub) recordSent(p *point, name string, op Operation, start mono, err error) {
-	d := time.Duration(monoNow() - start)
 	if p != nil && p.rec != nil && p.spec.Name == name {
-		p.rec.Sent(op, d, err)
+		w := p.rec.Timing(op)
+		if w == 0 {
+			p.rec.Untimed(op, err)
+			return
+		}
+		p.rec.Sent(op, time.Duration(monoNow()-start), w, err)
 		return
 	}
-	h.rec.Sent(name, op, d, err)
+	h.rec.Sent(name, op, time.Duration(monoNow()-start), err)
 }

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,13 +73,40 @@ func New() *Instruments { return &Instruments{start: time.Now()} }
 // bourse.process.messages), which an observable counter reads (Observe),
 // and the durations of messaging.client.operation.duration or
 // messaging.process.duration (of every call for the client's; of one in
-// exchange.ProcessSample, weighted, for the handlers').
+// exchange.SampleOneIn of the fast ones, weighted, and of every slow one:
+// exchange.SampleBelow).
+//
+// Its counters are striped: each call adds into one of numStripes copies,
+// picked at random, and readers sum them. With one copy, callers on
+// different cores took turns owning the same cache lines: a request with
+// 100 callers on 2 cores paid about as much for that as for the rest of
+// its metrics.
 type measurement struct {
 	set     attribute.Set
 	process bool
-	calls   atomic.Int64
-	hist    histogram
+	// fast: the last call of a client's operation timed took less than
+	// exchange.SampleBelow, so its next ones are timed one in
+	// exchange.SampleOneIn (Timing). Written only when it changes: every
+	// caller reads it.
+	fast    atomic.Bool
+	stripes [numStripes]stripe
 }
+
+// numStripes is the number of copies of a measurement's counters; a power
+// of two.
+const numStripes = 8
+
+// stripe is one copy of a measurement's counters, padded so that two
+// stripes never share a cache line (nor the pair of lines that x86
+// prefetches together), however the measurement is aligned.
+type stripe struct {
+	calls atomic.Int64 // every call, timed or not
+	hist  histogram    // the timed calls' durations, weighted
+	_     [stripePad]byte
+}
+
+// stripePad pads a stripe to a multiple of 128 bytes.
+const stripePad = 128 - (8+8*(len(durationBounds)+1)+8)%128
 
 // histogram counts durations in durationBounds' buckets.
 type histogram struct {
@@ -104,9 +132,36 @@ func (h *histogram) record(d time.Duration, weight int) {
 	h.sum.Add(int64(d) * int64(weight))
 }
 
-// Sent implements exchange.Recorder.
+// stripe returns the stripe a call adds into.
+func (m *measurement) stripe() *stripe {
+	return &m.stripes[rand.Uint32()&(numStripes-1)]
+}
+
+// snapshot is a measurement's counters, summed over its stripes.
+type snapshot struct {
+	calls   int64 // exactly; the buckets' total is an estimate of it
+	sum     time.Duration
+	buckets [len(durationBounds) + 1]uint64
+}
+
+// read sums m's stripes, without a lock: a call that ends meanwhile may be
+// counted in some fields and not yet in others.
+func (m *measurement) read() snapshot {
+	var s snapshot
+	for i := range m.stripes {
+		st := &m.stripes[i]
+		s.calls += st.calls.Load()
+		s.sum += time.Duration(st.hist.sum.Load())
+		for j := range st.hist.counts {
+			s.buckets[j] += st.hist.counts[j].Load()
+		}
+	}
+	return s
+}
+
+// Sent implements exchange.Recorder: one call, timed.
 func (in *Instruments) Sent(name string, op exchange.Operation, d time.Duration, err error) {
-	in.exchange(name).Sent(op, d, err)
+	in.exchange(name).Sent(op, d, 1, err)
 }
 
 // Processed implements exchange.Recorder: one call, timed.
@@ -118,23 +173,43 @@ func (in *Instruments) Processed(name string, op exchange.Operation, d time.Dura
 // made once.
 func (in *Instruments) Bind(name string) exchange.ExchangeRecorder { return in.exchange(name) }
 
+// Timing implements exchange.ExchangeRecorder: while the exchange's
+// successful calls of op are fast, one in exchange.SampleOneIn, at random
+// (callers share no counter), stands for SampleOneIn; otherwise every
+// call is timed.
+func (em *exchangeMeasurements) Timing(op exchange.Operation) int {
+	if op < exchange.NumOperations && em.ok[op].fast.Load() {
+		if rand.Uint32()%exchange.SampleOneIn == 0 {
+			return exchange.SampleOneIn
+		}
+		return 0
+	}
+	return 1
+}
+
 // Sent implements exchange.ExchangeRecorder.
-func (em *exchangeMeasurements) Sent(op exchange.Operation, d time.Duration, err error) {
+func (em *exchangeMeasurements) Sent(op exchange.Operation, d time.Duration, weight int, err error) {
 	m := em.measurement(op, err)
-	m.calls.Add(1)
-	m.hist.record(d, 1)
+	st := m.stripe()
+	st.calls.Add(1)
+	st.hist.record(d, max(weight, 1))
+	if err == nil {
+		if fast := d < exchange.SampleBelow; fast != m.fast.Load() {
+			m.fast.Store(fast)
+		}
+	}
 }
 
 // Processed implements exchange.ExchangeRecorder.
 func (em *exchangeMeasurements) Processed(op exchange.Operation, d time.Duration, weight int, err error) {
-	m := em.measurement(op, err)
-	m.calls.Add(1)
-	m.hist.record(d, max(weight, 1))
+	st := em.measurement(op, err).stripe()
+	st.calls.Add(1)
+	st.hist.record(d, max(weight, 1))
 }
 
 // Untimed implements exchange.ExchangeRecorder.
 func (em *exchangeMeasurements) Untimed(op exchange.Operation, err error) {
-	em.measurement(op, err).calls.Add(1)
+	em.measurement(op, err).stripe().calls.Add(1)
 }
 
 // measurement returns the measurement of (op, err), made once per
@@ -201,18 +276,18 @@ func (in *Instruments) Produce(context.Context) ([]metricdata.ScopeMetrics, erro
 	bounds := durationBounds[:]
 	var client, process []metricdata.HistogramDataPoint[float64]
 	in.each(func(m *measurement) {
+		s := m.read()
 		dp := metricdata.HistogramDataPoint[float64]{
 			Attributes: m.set, StartTime: in.start, Time: now, Bounds: bounds,
-			BucketCounts: make([]uint64, len(m.hist.counts)),
+			BucketCounts: s.buckets[:],
 		}
-		for i := range m.hist.counts {
-			dp.BucketCounts[i] = m.hist.counts[i].Load()
-			dp.Count += dp.BucketCounts[i]
+		for _, n := range s.buckets {
+			dp.Count += n
 		}
 		if dp.Count == 0 {
 			return
 		}
-		dp.Sum = float64(m.hist.sum.Load()) / 1e9
+		dp.Sum = s.sum.Seconds()
 		if m.process {
 			process = append(process, dp)
 		} else {

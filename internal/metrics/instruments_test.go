@@ -53,14 +53,14 @@ func TestSentRecords(t *testing.T) {
 	}
 }
 
-// TestProcessedSamples: a handler's timed call stands for ProcessSample
+// TestProcessedSamples: a handler's timed call stands for SampleOneIn
 // calls in the duration histogram, while bourse.process.messages counts
 // every call exactly, failed ones apart.
 func TestProcessedSamples(t *testing.T) {
 	in := New()
 	rd := observed(t, in, noExchanges{})
 	rec := in.Bind("orders")
-	const w = exchange.ProcessSample
+	const w = exchange.SampleOneIn
 	rec.Processed(exchange.OpProcess, 3*time.Millisecond, w, nil) // 1 timed ...
 	for range w - 1 {
 		rec.Untimed(exchange.OpProcess, nil) // ... and w-1 not
@@ -140,8 +140,9 @@ func (noExchanges) LinkStats() (exchange.LinkStats, bool) { return exchange.Link
 func (noExchanges) LinkPeers() []exchange.LinkPeerStats   { return nil }
 
 // BenchmarkSent is what a request pays for its metrics when they are on:
-// two atomic adds into its measurement's count and histogram, found in a
-// sync.Map.
+// two atomic adds into a stripe of its measurement's histogram, found in a
+// sync.Map (by name; the data path holds its exchange's measurements and
+// skips the lookup), from parallel callers.
 func BenchmarkSent(b *testing.B) {
 	in := New()
 	fail := &exchange.RequestError{Exchange: "orders", Err: exchange.ErrTimeout}
@@ -250,5 +251,61 @@ func TestLinkMetrics(t *testing.T) {
 	}
 	if _, ok := got[LinkRoundTrip+"|10.0.0.3:7000"]; ok {
 		t.Errorf("a round-trip time for a peer without a sample: %v", got)
+	}
+}
+
+// TestClientTiming: a client's calls are all timed until one took less
+// than exchange.SampleBelow; then about one in exchange.SampleOneIn is,
+// standing for SampleOneIn, so the histogram's count estimates the calls
+// while messaging.client.sent.messages counts them exactly; a slow call
+// makes every call timed again.
+func TestClientTiming(t *testing.T) {
+	in := New()
+	rec := in.Bind("orders")
+	if w := rec.Timing(exchange.OpRequest); w != 1 {
+		t.Fatalf("first call: weight %d, want 1 (timed)", w)
+	}
+	rec.Sent(exchange.OpRequest, 2*time.Microsecond, 1, nil)
+	const calls = 80000
+	timed, weights := 0, 0
+	for range calls {
+		w := rec.Timing(exchange.OpRequest)
+		switch w {
+		case 0:
+			rec.Untimed(exchange.OpRequest, nil)
+		case exchange.SampleOneIn:
+			timed++
+			weights += w
+			rec.Sent(exchange.OpRequest, 2*time.Microsecond, w, nil)
+		default:
+			t.Fatalf("weight %d of a fast call, want 0 or %d", w, exchange.SampleOneIn)
+		}
+	}
+	// One in 8 at random: 10,000 expected, σ ≈ 94.
+	if want := calls / exchange.SampleOneIn; timed < want-600 || timed > want+600 {
+		t.Fatalf("%d of %d fast calls timed, want about %d", timed, calls, want)
+	}
+	tot := in.Totals()
+	if len(tot) != 1 || tot[0].Calls != calls+1 {
+		t.Fatalf("totals %+v, want %d calls exactly", tot, calls+1)
+	}
+	var counted uint64
+	for _, n := range tot[0].Buckets {
+		counted += n
+	}
+	if counted != uint64(weights+1) {
+		t.Fatalf("histogram counts %d, want the weights' sum %d", counted, weights+1)
+	}
+	// A slow call: every call is timed again, for itself.
+	rec.Sent(exchange.OpRequest, time.Millisecond, exchange.SampleOneIn, nil)
+	for range 100 {
+		if w := rec.Timing(exchange.OpRequest); w != 1 {
+			t.Fatalf("after a slow call: weight %d, want 1", w)
+		}
+	}
+	// A failure's duration does not change the mode.
+	rec.Sent(exchange.OpRequest, time.Microsecond, 1, errors.New("boom"))
+	if w := rec.Timing(exchange.OpRequest); w != 1 {
+		t.Fatalf("after a fast failure: weight %d, want 1", w)
 	}
 }

@@ -9,16 +9,20 @@ const (
 	// callers made, failed ones with error.type.
 	ClientSentMessages = "messaging.client.sent.messages"
 	// ClientOperationDuration is the duration of a request (until its reply
-	// or error) or a publication (until it is handed over), in seconds.
+	// or error) or a publication (until it is handed over), in seconds: of
+	// every call while an exchange's calls take exchange.SampleBelow (50 µs)
+	// or more, of one in exchange.SampleOneIn, at random, counted for that
+	// many, while they are faster (ClientSentMessages counts them exactly).
 	ClientOperationDuration = "messaging.client.operation.duration"
 	// ClientConsumedMessages counts the publications handed to this node's
 	// subscribers (exchange.Stats.Delivered).
 	ClientConsumedMessages = "messaging.client.consumed.messages"
 	// ProcessDuration is how long a handler of package actors took to
 	// answer a request, or a subscriber function to take a publication, in
-	// seconds: of one call in exchange.ProcessSample of each, counted for
-	// that many (its count is within ProcessSample-1 of the calls of each
-	// handler; ProcessMessages counts them exactly).
+	// seconds: of every call while a handler's take exchange.SampleBelow or
+	// more, otherwise of one in exchange.SampleOneIn, counted for that many
+	// (its count is within SampleOneIn-1 of the calls of each handler;
+	// ProcessMessages counts them exactly).
 	ProcessDuration = "messaging.process.duration"
 )
 

@@ -62,7 +62,7 @@ func (in *Instruments) Observe(mp metric.MeterProvider, src Source) (stop func()
 	u := func(v uint64) int64 { return int64(v) }
 	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		in.each(func(m *measurement) {
-			n := m.calls.Load()
+			n := m.read().calls
 			switch {
 			case n == 0:
 			case m.process:

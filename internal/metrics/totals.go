@@ -27,10 +27,9 @@ type Totals struct {
 	// exactly.
 	Calls, Failed uint64
 	// Sum is the sum of the calls' durations, and Buckets count them by
-	// DurationBounds: of every call for the client's operations, of one in
-	// exchange.ProcessSample, weighted, for OpProcess and OpDeliver (the
-	// buckets' total then differs from Calls by less than ProcessSample a
-	// handler).
+	// DurationBounds: of the timed calls, weighted (exchange.SampleOneIn,
+	// SampleBelow: calls faster than 50 µs are timed one in 8), so the
+	// buckets' total estimates Calls.
 	Sum     time.Duration
 	Buckets [NumBuckets]uint64
 }
@@ -47,13 +46,10 @@ func (in *Instruments) Totals() []Totals {
 	}
 	seen := map[key]*Totals{}
 	add := func(name string, op exchange.Operation, m *measurement, failed bool) {
-		n := uint64(m.calls.Load())
+		s := m.read()
+		n := uint64(s.calls)
 		if n == 0 {
 			return
-		}
-		var b [NumBuckets]uint64
-		for i := range m.hist.counts {
-			b[i] = m.hist.counts[i].Load()
 		}
 		k := key{name, op}
 		t := seen[k]
@@ -66,9 +62,9 @@ func (in *Instruments) Totals() []Totals {
 		if failed {
 			t.Failed += n
 		}
-		t.Sum += time.Duration(m.hist.sum.Load())
-		for i := range b {
-			t.Buckets[i] += b[i]
+		t.Sum += s.sum
+		for i, c := range s.buckets {
+			t.Buckets[i] += c
 		}
 	}
 	in.exchanges.Range(func(k, v any) bool {

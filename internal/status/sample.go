@@ -130,8 +130,8 @@ func (sm *sampler) peer(addr string, d *PeerDoc) {
 }
 
 // latency summarises the calls between two totals; ok is false when there
-// were none, or none was timed (handlers time one call in
-// exchange.ProcessSample: the mean is over the buckets' weighted count).
+// were none, or none was timed (fast calls are timed one in
+// exchange.SampleOneIn: the mean is over the buckets' weighted count).
 func latency(cur, prev metrics.Totals) (LatencyDoc, bool) {
 	if cur.Calls <= prev.Calls {
 		return LatencyDoc{}, false
