@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	_ "unsafe" // go:linkname
 )
 
 // ScopeName is the instrumentation scope of bourse's observable
@@ -76,11 +78,11 @@ func New() *Instruments { return &Instruments{start: time.Now()} }
 // exchange.SampleOneIn of the fast ones, weighted, and of every slow one:
 // exchange.SampleBelow).
 //
-// Its counters are striped: each call adds into one of numStripes copies,
-// picked at random, and readers sum them. With one copy, callers on
-// different cores took turns owning the same cache lines: a request with
-// 100 callers on 2 cores paid about as much for that as for the rest of
-// its metrics.
+// Its counters are striped: each call adds into the copy of the P (the
+// scheduler's processor, so the core) that runs it, and readers sum them.
+// With one copy, or with a copy picked at random, callers on different
+// cores took turns owning the same cache lines, and a request with 10
+// callers on 2 cores paid more for that than for the rest of its metrics.
 type measurement struct {
 	set     attribute.Set
 	process bool
@@ -89,12 +91,19 @@ type measurement struct {
 	// exchange.SampleOneIn (Timing). Written only when it changes: every
 	// caller reads it.
 	fast    atomic.Bool
-	stripes [numStripes]stripe
+	stripes []stripe // numStripes of them
 }
 
-// numStripes is the number of copies of a measurement's counters; a power
-// of two.
-const numStripes = 8
+// numStripes is the number of copies of a measurement's counters: a power
+// of two, one per P (GOMAXPROCS when the package was loaded) up to 32;
+// beyond, Ps share them.
+var numStripes = func() int {
+	n := 1
+	for n < runtime.GOMAXPROCS(0) && n < 32 {
+		n *= 2
+	}
+	return n
+}()
 
 // stripe is one copy of a measurement's counters, padded so that two
 // stripes never share a cache line (nor the pair of lines that x86
@@ -132,10 +141,23 @@ func (h *histogram) record(d time.Duration, weight int) {
 	h.sum.Add(int64(d) * int64(weight))
 }
 
-// stripe returns the stripe a call adds into.
+// stripe returns the stripe of the P running the caller. The caller may
+// move to another P before it adds: rare, and the adds are atomic anyway.
 func (m *measurement) stripe() *stripe {
-	return &m.stripes[rand.Uint32()&(numStripes-1)]
+	p := procPin()
+	procUnpin()
+	return &m.stripes[p&(len(m.stripes)-1)]
 }
+
+// procPin and procUnpin are the runtime's, as sync.Pool uses them: the
+// only way to learn which P runs a goroutine. The runtime keeps them for
+// the packages that link to them (go.dev/issue/67401).
+//
+//go:linkname procPin runtime.procPin
+func procPin() int
+
+//go:linkname procUnpin runtime.procUnpin
+func procUnpin()
 
 // snapshot is a measurement's counters, summed over its stripes.
 type snapshot struct {
@@ -251,7 +273,8 @@ func newMeasurement(name string, op exchange.Operation, code boursepb.Code) *mea
 	if code >= 0 {
 		kv = append(kv, ErrorType.String(ErrorTypeOf(code)))
 	}
-	return &measurement{set: attribute.NewSet(kv...), process: op == exchange.OpProcess || op == exchange.OpDeliver}
+	return &measurement{set: attribute.NewSet(kv...), process: op == exchange.OpProcess || op == exchange.OpDeliver,
+		stripes: make([]stripe, numStripes)}
 }
 
 // each calls fn with every measurement.
