@@ -19,6 +19,9 @@ type result struct {
 	OK      bool           `json:"ok"`
 	Line    string         `json:"line"`
 	Figures map[string]any `json:"figures"`
+	// Evidence, printed under the line, is what a violation's cause may be
+	// read from (the reports of the processes involved around it).
+	Evidence []string `json:"evidence,omitempty"`
 }
 
 func (res result) String() string {
@@ -26,7 +29,11 @@ func (res result) String() string {
 	if !res.OK {
 		verdict = "FAIL"
 	}
-	return fmt.Sprintf("invariant %d %s: %s: %s", res.N, res.Name, res.Line, verdict)
+	s := fmt.Sprintf("invariant %d %s: %s: %s", res.N, res.Name, res.Line, verdict)
+	for _, e := range res.Evidence {
+		s += "\n    " + e
+	}
+	return s
 }
 
 // faultSpan is a fault as it happened: what and when.
@@ -290,7 +297,7 @@ type overlap struct {
 // checkLeaders is invariant 3: at most one leader at any instant.
 func (r *run) checkLeaders(faults []faultSpan) result {
 	fig := map[string]any{}
-	var parts []string
+	var parts, evidence []string
 	okAll := true
 	// "single" is the deployed cluster singleton: its instance reports
 	// when it may start acting and when it stops, as a leader does.
@@ -376,6 +383,7 @@ func (r *run) checkLeaders(faults []faultSpan) result {
 		for _, o := range ovs[:min(3, len(ovs))] {
 			slices.Sort(o.who)
 			worst = append(worst, fmt.Sprintf("%.0fms at %s (%s)", ms(o.to-o.from), r.off(o.from), strings.Join(o.who, "+")))
+			evidence = append(evidence, r.leadEvidence(ex, o)...)
 		}
 		s := fmt.Sprintf("%s: %d intervals, overlaps %d totalling %.0fms (during partitions %d, after freezes %d, otherwise %d), longest without leader %.0fms",
 			ex, len(ivs), len(ovs), ms(total), duringPart, duringFreeze, other, ms(longestNone))
@@ -393,7 +401,50 @@ func (r *run) checkLeaders(faults []faultSpan) result {
 			okAll = false
 		}
 	}
-	return result{N: 3, Name: "one leader", OK: okAll, Line: strings.Join(parts, "; "), Figures: fig}
+	return result{N: 3, Name: "one leader", OK: okAll, Line: strings.Join(parts, "; "), Figures: fig, Evidence: evidence}
+}
+
+// leadEvidence lists, for an overlap of leaders of ex, what each process
+// involved reported of its leadership from 5 s before the earliest start of
+// their intervals in it to 1 s after it, with their freezes and the faults
+// applied meanwhile: a run without -chaos.log keeps nothing else of it.
+func (r *run) leadEvidence(ex string, o overlap) []string {
+	from, to := o.from, o.to+int64(time.Second)
+	for _, iv := range r.leaderIntervals(ex) {
+		if slices.Contains(o.who, iv.p.label) && iv.from <= o.to && iv.to >= o.from {
+			from = min(from, iv.from)
+		}
+	}
+	from -= int64(5 * time.Second)
+	out := []string{fmt.Sprintf("overlap of %s leaders %s..%s (%s):", ex, r.off(o.from), r.off(o.to), strings.Join(o.who, "+"))}
+	for _, p := range r.procs {
+		if !slices.Contains(o.who, p.label) {
+			continue
+		}
+		var evs []string
+		for _, ev := range p.leads {
+			if ev.T < from || ev.T > to || (ev.E == evLead && ev.Ex != ex) {
+				continue
+			}
+			if ev.E == evResume {
+				evs = append(evs, fmt.Sprintf("%s resumed after %.0fms", r.off(ev.T), ms(ev.Gap)))
+				continue
+			}
+			evs = append(evs, fmt.Sprintf("%s leads=%v (%s)", r.off(ev.T), ev.Is, ev.Src))
+		}
+		for _, f := range p.freezes {
+			if f.to >= from && f.from <= to {
+				evs = append(evs, fmt.Sprintf("frozen %s..%s", r.off(f.from), r.off(f.to)))
+			}
+		}
+		out = append(out, fmt.Sprintf("  %s: %s", p.label, strings.Join(evs, "; ")))
+	}
+	for _, f := range r.faults {
+		if f.to >= from && f.from <= to {
+			out = append(out, fmt.Sprintf("  fault %s %s..%s: %s", f.kind, r.off(f.from), r.off(f.to), f.label))
+		}
+	}
+	return out
 }
 
 // checkPublications is invariant 4: no publication lost, duplicated or
