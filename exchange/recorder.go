@@ -78,8 +78,9 @@ type ExchangeRecorder interface {
 // SampleBelow are timed one in SampleOneIn; the others every time. A
 // handler or subscriber function of package actors times its first call,
 // then every call while they take SampleBelow or more, and otherwise one in
-// SampleOneIn (the first after a slow one among them). The durations'
-// distribution needs far fewer samples than a busy exchange has calls.
+// SampleOneIn, which stands for itself and the calls not timed since the
+// last one timed. The durations' distribution needs far fewer samples than
+// a busy exchange has calls.
 const (
 	SampleOneIn = 8
 	SampleBelow = 50 * time.Microsecond // the first bucket of the duration histograms
