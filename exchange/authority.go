@@ -75,8 +75,7 @@ type authority struct {
 	acks         []ackWait                // replies held until every node routes with a table
 	repush       selfTimer                // re-sends the table to nodes that did not acknowledge it (tableRepush)
 	repushLogged uint64                   // the epoch awaited when a re-push was last logged at Info
-	maxRep       uint64                   // the newest term the nodes reported (rebuild)
-	prevLd       string                   // the leader they reported for it
+	reports      reports                  // the newest term and leader the nodes reported (rebuild)
 	asks         []*boursepb.Attach       // lease requests that came with the nodes' state (rebuild)
 	// knownSubs are, per node, the subscriptions the newest report that
 	// lists the node had in its table, with that report's term (rebuild):
@@ -435,11 +434,8 @@ func (a *authority) attach(ctx actor.Context, m *boursepb.Attach) {
 			a.seedT.Start(a.root, ctx.Self(), seedKeep)
 		}
 	}
-	if a.rebuilding && m.GetHasExchange() && m.GetTerm() >= a.maxRep {
-		if m.GetTerm() > a.maxRep || a.prevLd == "" {
-			a.prevLd = m.GetLeader()
-		}
-		a.maxRep = m.GetTerm()
+	if a.rebuilding && m.GetHasExchange() {
+		a.reports.add(m.GetTerm(), m.GetEpoch(), m.GetLeader())
 	}
 	if a.rebuilding && m.GetHasExchange() {
 		for _, np := range m.GetKnownSubscriptions() {
@@ -505,13 +501,14 @@ func (a *authority) finishRebuild(ctx actor.Context) {
 	// must not outnumber the majority's term, or its nodes would refuse the
 	// majority's tables once the partition heals. Without one, it routes
 	// in the newest term it was told of and appoints nobody.
-	a.term = a.maxRep
+	a.term = a.reports.term
 	if a.succ.quorum {
 		a.term++
 	}
-	prev := a.handlers[a.prevLd]
-	prevDead := prev == nil && a.prevLd != "" && a.dead[addrOfConn(a.prevLd)]
-	a.succ.start(a.now(), a.prevLd, prev != nil, prevDead)
+	prevLd := a.reports.leader
+	prev := a.handlers[prevLd]
+	prevDead := prev == nil && prevLd != "" && a.dead[addrOfConn(prevLd)]
+	a.succ.start(a.now(), prevLd, prev != nil, prevDead)
 	a.appoint(ctx)
 	a.epoch++
 	a.push(ctx)

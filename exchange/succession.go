@@ -40,13 +40,16 @@ func leaseWait(lease time.Duration) time.Duration { return lease + lease/10 + 5*
 
 // start begins a new authority's term. prev is the leader the nodes
 // reported from the newest term ("" if none), connected whether it is still
-// connected, dead whether its node is known to be gone for good.
+// connected, dead whether its node is known to be gone for good. Without a
+// quorum the authority names no leader, not even prev: its tables would
+// otherwise tell its side, and the authority its node rebuilds when the
+// partition heals, that prev still leads in that term.
 func (s *succession) start(now time.Duration, prev string, connected, dead bool) {
 	if prev != "" && !dead {
 		s.inherited = now + s.lease + s.wait
 	}
 	switch {
-	case prev != "" && connected:
+	case prev != "" && connected && s.quorum:
 		s.leader = prev
 		s.lastGrant = now
 	case prev != "" && !dead:
@@ -100,4 +103,35 @@ func (s *succession) appoint(now time.Duration, oldest string) (changed bool, re
 	s.leader = oldest
 	s.lastGrant = now
 	return true, 0
+}
+
+// reports gathers, while an authority is rebuilt, the newest term and
+// leader the nodes' routing tables name: the authority takes a term above
+// it and keeps that leader while it is still connected (succession.start).
+//
+// One term may name several leaders: its authority replaced a leader
+// without a new term (the leader's node went silent or its handler left),
+// and a node that did not hear of it still reports the old one (it was
+// frozen, or cut off and its own authority had no quorum). The table
+// with the highest epoch of the term is the newest, since one authority
+// numbers its tables in order; tables that name no leader do not count
+// for it (an authority without a quorum names none), so "" wins only when
+// no node of the newest term names anyone. A node's own report arrives
+// first: before, the first report named the leader, and a node back from
+// a partition rebuilt with its own stale leader and took leadership back.
+type reports struct {
+	term   uint64 // the newest term reported
+	epoch  uint64 // the epoch of the table that named leader
+	leader string // the leader of the newest term, "" if none
+}
+
+// add takes one node's report: the term, epoch and leader of its table.
+func (r *reports) add(term, epoch uint64, leader string) {
+	switch {
+	case term < r.term:
+	case term > r.term:
+		r.term, r.epoch, r.leader = term, epoch, leader
+	case leader != "" && (r.leader == "" || epoch > r.epoch):
+		r.epoch, r.leader = epoch, leader
+	}
 }

@@ -84,6 +84,17 @@ func TestSuccession(t *testing.T) {
 			{at: 1000 * ms, do: "start", id: "a", conn: false, dead: true, want: ""},
 			{at: 1000 * ms, do: "appoint", id: "b", want: "b"},
 		}},
+		{"new authority without a quorum names nobody, not even the reported leader", []step{
+			// seed 20261202: a node cut off alone rebuilt its authority
+			// and named its own handler, as if it still led.
+			{at: 0, do: "noquorum", want: ""},
+			{at: 1000 * ms, do: "start", id: "a", conn: true, want: ""},
+			{at: 1000 * ms, do: "appoint", id: "a", want: ""},
+			{at: 1000 * ms, do: "grant", id: "a", want: "", granted: false},
+			{at: 1100 * ms, do: "quorum", want: ""},
+			{at: 1100 * ms, do: "appoint", id: "a", want: "", retryAt: 1000*ms + lease + wait},
+			{at: 1000*ms + lease + wait, do: "appoint", id: "a", want: "a"},
+		}},
 		{"no quorum: no leader, no grant; the lease is waited out after", []step{
 			{at: 0, do: "appoint", id: "a", want: "a"},
 			{at: 20 * ms, do: "grant", id: "a", want: "a", granted: true},
@@ -133,6 +144,43 @@ func TestSuccession(t *testing.T) {
 				if s.leader != st.want {
 					t.Fatalf("step %d (%s %s at %v): leader %q, want %q", i, st.do, st.id, st.at, s.leader, st.want)
 				}
+			}
+		})
+	}
+}
+
+// TestReports: a rebuilt authority keeps the leader of the newest table,
+// whatever order the nodes' reports come in.
+func TestReports(t *testing.T) {
+	type rep struct {
+		term, epoch uint64
+		leader      string
+	}
+	tests := []struct {
+		name       string
+		reps       []rep
+		term       uint64
+		wantLeader string
+	}{
+		{"none", nil, 0, ""},
+		{"newest term wins", []rep{{3, 10, "a"}, {4, 2, "b"}, {2, 50, "c"}}, 4, "b"},
+		{"newest term without a leader wins over an older term's", []rep{{3, 10, "a"}, {4, 2, ""}}, 4, ""},
+		// seed 20261202: the returning node's own report came first and
+		// named its stale leader; the majority's tables of the same term
+		// are newer.
+		{"same term: the newest epoch's leader, own stale report first", []rep{{40, 324, "old"}, {40, 331, "new"}, {40, 330, "new"}}, 40, "new"},
+		{"same term: order does not matter", []rep{{40, 331, "new"}, {40, 324, "old"}}, 40, "new"},
+		{"same term: a table naming nobody does not hide one that names a leader", []rep{{40, 400, ""}, {40, 331, "new"}}, 40, "new"},
+		{"same term: a leader after nobody", []rep{{40, 331, "new"}, {40, 400, ""}}, 40, "new"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r reports
+			for _, x := range tt.reps {
+				r.add(x.term, x.epoch, x.leader)
+			}
+			if r.term != tt.term || r.leader != tt.wantLeader {
+				t.Fatalf("term %d leader %q, want %d %q", r.term, r.leader, tt.term, tt.wantLeader)
 			}
 		})
 	}

@@ -47,12 +47,18 @@ func TestChaos(t *testing.T) {
 		seed = rand.Uint64()%1_000_000_000 + 1 // short enough to type
 	}
 	d := *flagDuration
-	fmt.Printf("chaos: seed %d (reproduce with -chaos.seed=%d), duration %v\n", seed, seed, d)
+	// The addresses decide where each exchange's authority runs (rendezvous
+	// hashing), so they are part of what a seed reproduces.
+	subnet := *flagSubnet
+	if subnet <= 0 || subnet > 250 {
+		subnet = int(seed%250) + 1
+	}
+	fmt.Printf("chaos: seed %d (reproduce with -chaos.seed=%d -chaos.subnet=%d), duration %v\n", seed, seed, subnet, d)
 	if pids, err := sweepStale(); err != nil || len(pids) > 0 {
 		fmt.Printf("chaos: removed the networks of dead runs %v (errors: %v)\n", pids, err)
 	}
 
-	nw := newNetwork(nodes)
+	nw := newNetwork(nodes, subnet)
 	if err := nw.build(); err != nil {
 		needNetwork(t, err)
 	}

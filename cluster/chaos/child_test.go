@@ -588,12 +588,19 @@ func (l *leadership) observe(is bool, src string) {
 	l.set(is, src)
 }
 
-func (l *leadership) set(is bool, src string) {
+func (l *leadership) set(is bool, src string) { l.setAt(is, src, 0) }
+
+// setAt records a start or stop at t (0: now). A polled start is dated at
+// its poll, the instant a stop after it may be dated at (setPolled): stamped
+// later, when it is written, a leadership seen by one poll alone had its
+// stop before its start, and the final check took it for one that never
+// stopped (seed 20261202: 8.7 s of "two leaders").
+func (l *leadership) setAt(is bool, src string, t int64) {
 	if is == l.acting {
 		return
 	}
 	l.acting = is
-	l.out.emit(event{E: evLead, Ex: l.ex, Is: is, Src: src})
+	l.out.emit(event{E: evLead, T: t, Ex: l.ex, Is: is, Src: src})
 }
 
 // pollOnce reads the polled source. It reads under the lock, so that a
@@ -614,7 +621,7 @@ func (l *leadership) setPolled(is bool) {
 	now := mono()
 	if is {
 		l.lastTrue = now
-		l.set(true, "poll")
+		l.setAt(true, "poll", now)
 		return
 	}
 	if l.acting && l.lastTrue != 0 {
@@ -631,11 +638,13 @@ func (l *leadership) setPolled(is bool) {
 func (l *leadership) reaffirm() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var t int64 // dated at the poll, as setAt says
 	if l.poll != nil {
 		l.setPolled(l.poll())
+		t = l.lastTrue
 	}
 	if l.acting {
-		l.out.emit(event{E: evLead, Ex: l.ex, Is: true, Src: "resume"})
+		l.out.emit(event{E: evLead, T: t, Ex: l.ex, Is: true, Src: "resume"})
 	}
 }
 

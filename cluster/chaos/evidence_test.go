@@ -3,6 +3,9 @@
 package chaos
 
 import (
+	"bytes"
+	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -44,5 +47,47 @@ func TestLeadersOverlapEvidence(t *testing.T) {
 	}
 	if strings.Contains(out, "n1.0:") {
 		t.Errorf("evidence names a process not in the overlap:\n%s", out)
+	}
+}
+
+// TestLeadershipOfOnePollCloses: a leadership that one poll alone saw
+// (a lease of a few hundred microseconds, or one that ran out during the
+// next millisecond) is reported with its stop no earlier than its start, so
+// that the final check closes it. Its start used to be stamped when it was
+// written, after the poll its stop is dated at: the stop sorted first, and
+// the interval stayed open until the process's next stop, which made seed
+// 20261202's 8.7 s of "two leaders" out of a 1 ms leadership.
+func TestLeadershipOfOnePollCloses(t *testing.T) {
+	var buf bytes.Buffer
+	leading := false
+	l := &leadership{ex: "lead", out: &emitter{w: &buf}}
+	l.setPoll(func() bool { return leading })
+	for _, step := range []bool{false, true, false, false, true, true, false} {
+		leading = step
+		l.pollOnce()
+	}
+	leading = true
+	l.pollOnce()
+	l.reaffirm() // resumed from a freeze, still leading for one more poll
+	leading = false
+	l.pollOnce()
+
+	p := &proc{label: "n2.0"}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var ev event
+		if err := json.Unmarshal([]byte(strings.TrimPrefix(line, linePrefix)), &ev); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		p.leads = append(p.leads, ev)
+	}
+	r := &run{loadStart: 1, loadEnd: math.MaxInt64 - 1, stopped: math.MaxInt64 - 1, procs: []*proc{p}}
+	ivs := r.leaderIntervals("lead")
+	if len(ivs) != 3 {
+		t.Fatalf("%d intervals from %d reports, want 3: %+v", len(ivs), len(p.leads), p.leads)
+	}
+	for _, iv := range ivs {
+		if iv.to < iv.from || iv.to-iv.from > int64(time.Second) {
+			t.Errorf("interval %d..%d: a leadership of a few polls must close within them", iv.from, iv.to)
+		}
 	}
 }

@@ -19,6 +19,7 @@ var (
 	flagPace     = flag.Duration("chaos.pace", 10*time.Millisecond, "pause of each caller between two requests")
 	flagRequire  = flag.String("chaos.require", "1,2,3,4,5,6", "the invariants whose violation fails the test (all are checked and printed)")
 	flagDebug    = flag.Bool("chaos.debug", false, "children log at debug level, each record stamped mono=<monotonic ns>; kills are logged with their times (use with -chaos.log)")
+	flagSubnet   = flag.Int("chaos.subnet", 0, "third byte of the nodes' addresses 198.18.X.1..5 (0: derived from the seed); placement hashes the addresses, so a run is reproduced by its seed and subnet")
 	flagLeader   = flag.String("chaos.leader", "poll", "how a handler learns it leads: poll (Service.IsLeader every ms: the lease's own clock), callback (OnLeading's context) or both")
 )
 

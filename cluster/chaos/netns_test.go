@@ -18,7 +18,9 @@ import (
 // (the benchmarking range, which no real network uses). The bridge has no
 // address on the host, so nothing the nodes send leaves the bridge. An nft
 // table of the bridge family drops traffic between the sides of a
-// partition. Every name carries the test's pid, so runs never collide.
+// partition. Every name carries the test's pid, so runs never collide; two
+// runs may share a subnet (X comes from the seed, see -chaos.subnet), since
+// each bridge and its namespaces are a network of their own.
 type network struct {
 	pid    int
 	bridge string
@@ -33,10 +35,9 @@ type network struct {
 
 // Interface names are at most 15 bytes: "vch" + a pid (at most 7 digits) +
 // "n" + the node's digit fits.
-func newNetwork(nodes int) *network {
+func newNetwork(nodes, subnet int) *network {
 	pid := os.Getpid()
 	nw := &network{pid: pid, bridge: fmt.Sprintf("bch%d", pid), table: fmt.Sprintf("bchaos%d", pid)}
-	subnet := pid%250 + 1
 	for i := range nodes {
 		nw.ns = append(nw.ns, fmt.Sprintf("bch%dn%d", pid, i+1))
 		nw.veth = append(nw.veth, fmt.Sprintf("vch%dn%d", pid, i+1))
