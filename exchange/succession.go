@@ -7,7 +7,8 @@ import "time"
 // rules are tested as plain sequences of events (succession_test.go).
 //
 // The rules, which together keep an exchange from ever having two leaders:
-//   - A leader is appointed only while the authority's node has a quorum.
+//   - A leader is appointed, or kept, only while the authority's node has a
+//     quorum: without one, the authority's tables name nobody.
 //   - A leader acts only while its lease runs; a lease is granted only to
 //     the appointed leader, by an authority with a quorum, and runs at most
 //     LeaseDuration from the moment the leader's node asked for it.
@@ -15,8 +16,8 @@ import "time"
 //     going is certain (it disconnected, its actor or its node is known dead),
 //     and otherwise (its node went silent: frozen, cut off, or overloaded)
 //     only once its last lease has surely run out: wait after the last grant.
-//   - A new authority keeps the leader the nodes report from the newest
-//     term, if it is still connected; if it is not, it waits as above from
+//   - A new authority keeps the leader of the newest table the nodes
+//     report (see reports), if it is still connected; if it is not, it waits as above from
 //     its own start plus one lease, since its predecessor, retiring, goes on
 //     renewing its leader's lease for one lease after the move (so a move
 //     never interrupts the leader). The same holds when the kept leader goes

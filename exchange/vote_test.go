@@ -112,3 +112,31 @@ func TestMajority(t *testing.T) {
 		}
 	}
 }
+
+// TestGrantUse: a grant with little of its lease left asks again at once,
+// and starts a leadership only if it leaves enough to act on.
+func TestGrantUse(t *testing.T) {
+	const lease = 200 * time.Millisecond
+	ms := time.Millisecond
+	tests := []struct {
+		name            string
+		left            time.Duration
+		canStart, again bool
+	}{
+		{"full lease", lease, true, false},
+		{"a renewal period left", lease / renewsPerLease, true, false},
+		{"less than a renewal period: asks again, acts meanwhile", lease/renewsPerLease - ms, true, true},
+		{"a tenth of the lease: acts", lease / 10, true, true},
+		{"less than a tenth: waits for the next grant", lease/10 - ms, false, true},
+		{"came too late", -ms, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := 10 * time.Second
+			canStart, again := grantUse(now, now+tt.left, lease)
+			if canStart != tt.canStart || again != tt.again {
+				t.Fatalf("left %v: canStart %v again %v, want %v %v", tt.left, canStart, again, tt.canStart, tt.again)
+			}
+		})
+	}
+}
