@@ -436,8 +436,6 @@ func (a *authority) attach(ctx actor.Context, m *boursepb.Attach) {
 	}
 	if a.rebuilding && m.GetHasExchange() {
 		a.reports.add(m.GetTerm(), m.GetEpoch(), m.GetLeader())
-	}
-	if a.rebuilding && m.GetHasExchange() {
 		for _, np := range m.GetKnownSubscriptions() {
 			addr := np.GetPop().GetAddress()
 			if k, ok := a.knownSubs[addr]; !ok || m.GetTerm() > k.term {

@@ -17,10 +17,10 @@ import "time"
 //     and otherwise (its node went silent: frozen, cut off, or overloaded)
 //     only once its last lease has surely run out: wait after the last grant.
 //   - A new authority keeps the leader of the newest table the nodes
-//     report (see reports), if it is still connected; if it is not, it waits as above from
-//     its own start plus one lease, since its predecessor, retiring, goes on
-//     renewing its leader's lease for one lease after the move (so a move
-//     never interrupts the leader). The same holds when the kept leader goes
+//     report (see reports), if it is still connected; if it is not, it
+//     waits as above from its own start plus one lease, since its
+//     predecessor, retiring, goes on renewing its leader's lease for one
+//     lease after the move (so a move never interrupts the leader). The same holds when the kept leader goes
 //     silent early in the new authority's life. A node coming back (after a
 //     freeze, a partition or a restart) never takes leadership back from a
 //     running leader.
