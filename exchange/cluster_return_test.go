@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/bourse-go/bourse/exchange"
-	"github.com/bourse-go/bourse/internal/wiring"
 )
 
 // TestClusterReturningNodeDoesNotTakeLeadershipBack: the chaos suite's seed
@@ -23,25 +22,7 @@ import (
 func TestClusterReturningNodeDoesNotTakeLeadershipBack(t *testing.T) {
 	nodes := startNodes(t, 3, "link")
 	const name = "back"
-	var all []wiring.Member
-	var addrs []string
-	byAddr := map[string]*testNode{}
-	for _, n := range nodes {
-		all = append(all, wiring.Member{Node: n.name, Address: n.sys.Address(), Data: n.wire.DataAddress()})
-		addrs = append(addrs, n.sys.Address())
-		byAddr[n.sys.Address()] = n
-	}
-	view := func(quorum bool, ns ...*testNode) wiring.View {
-		v := wiring.View{Quorum: quorum, Cluster: addrs}
-		for _, m := range all {
-			for _, n := range ns {
-				if m.Address == n.sys.Address() {
-					v.Members = append(v.Members, m)
-				}
-			}
-		}
-		return v
-	}
+	view, byAddr := viewsOf(nodes)
 	for _, n := range nodes {
 		n.wire.SetView(view(true, nodes...))
 	}

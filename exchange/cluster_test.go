@@ -482,6 +482,32 @@ func testClusterSubscribeReturnsWhenRouted(t *testing.T, tr transport) {
 	}
 }
 
+// viewsOf returns a maker of views of nodes, as the cluster layer would
+// give them: the members among ns, the quorum given, and every node counted
+// for the quorum (so lease rounds need a majority of all of them); and the
+// nodes by address.
+func viewsOf(nodes []*testNode) (func(quorum bool, ns ...*testNode) wiring.View, map[string]*testNode) {
+	var all []wiring.Member
+	var addrs []string
+	byAddr := map[string]*testNode{}
+	for _, n := range nodes {
+		all = append(all, wiring.Member{Node: n.name, Address: n.sys.Address(), Data: n.wire.DataAddress()})
+		addrs = append(addrs, n.sys.Address())
+		byAddr[n.sys.Address()] = n
+	}
+	return func(quorum bool, ns ...*testNode) wiring.View {
+		v := wiring.View{Quorum: quorum, Cluster: addrs}
+		for _, m := range all {
+			for _, n := range ns {
+				if m.Address == n.sys.Address() {
+					v.Members = append(v.Members, m)
+				}
+			}
+		}
+		return v
+	}, byAddr
+}
+
 // TestClusterTwoOwnersOneLeader: while views differ, two nodes may both own
 // an exchange, both with a quorum (here, node q sees only itself and r, the
 // owner o sees all three). Each authority then keeps a leader of its own:
@@ -491,25 +517,8 @@ func testClusterSubscribeReturnsWhenRouted(t *testing.T, tr transport) {
 func TestClusterTwoOwnersOneLeader(t *testing.T) {
 	nodes := startNodes(t, 3, "link")
 	const name = "solo"
-	var all []wiring.Member
-	var addrs []string
-	byAddr := map[string]*testNode{}
-	for _, n := range nodes {
-		all = append(all, wiring.Member{Node: n.name, Address: n.sys.Address(), Data: n.wire.DataAddress()})
-		addrs = append(addrs, n.sys.Address())
-		byAddr[n.sys.Address()] = n
-	}
-	view := func(ns ...*testNode) wiring.View {
-		v := wiring.View{Quorum: true, Cluster: addrs}
-		for _, m := range all {
-			for _, n := range ns {
-				if m.Address == n.sys.Address() {
-					v.Members = append(v.Members, m)
-				}
-			}
-		}
-		return v
-	}
+	viewQ, byAddr := viewsOf(nodes)
+	view := func(ns ...*testNode) wiring.View { return viewQ(true, ns...) }
 	for _, n := range nodes {
 		n.wire.SetView(view(nodes...))
 	}
