@@ -639,10 +639,17 @@ func TestDeployJoin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An old instance leaves the placements when it starts stopping and
+	// reports Removed once it has: wait for each report, a's included.
 	removedAt := map[string]int64{}
+	onA := map[string]bool{}
 	for _, p := range plan.Placements {
 		old := before.Placements[p.Slot].Node
-		if p.Node != "d" || old == "a" {
+		if p.Node != "d" {
+			continue
+		}
+		if old == "a" {
+			onA[fmt.Sprint(p.Slot)] = true
 			continue
 		}
 		k := map[string]*child{"b": b, "c": c}[old]
@@ -650,15 +657,17 @@ func TestDeployJoin(t *testing.T) {
 			removedAt[fmt.Sprint(p.Slot)], _ = strconv.ParseInt(v, 10, 64)
 		}
 	}
-drain:
-	for {
+	removedTimeout := time.After(10 * time.Second)
+wait:
+	for len(onA) > 0 {
 		select {
 		case ev := <-aEvents:
-			if ev.Type == deploy.Removed && ev.Service == "books" {
+			if ev.Type == deploy.Removed && ev.Service == "books" && onA[ev.Key] {
 				removedAt[ev.Key] = mono() - time.Since(ev.At).Nanoseconds()
+				delete(onA, ev.Key)
 			}
-		default:
-			break drain
+		case <-removedTimeout:
+			break wait
 		}
 	}
 	for _, p := range plan.Placements {
