@@ -392,7 +392,7 @@ func (nd *node) report() {
 	}
 	if nd.client != nil {
 		r.Orders = nd.client.stats()
-		r.Sticky, r.StickySeen = nd.client.stickyView()
+		r.Sticky, r.StickyLast = nd.client.stickyView()
 	}
 	b, err := json.Marshal(r)
 	if err != nil {

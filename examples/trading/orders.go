@@ -183,7 +183,7 @@ type client struct {
 
 	mu     sync.Mutex
 	sticky map[string]map[string]map[string]bool // books table -> symbol -> books
-	seen   map[string]int64                      // books table -> first observation, unix nanoseconds
+	last   map[string]int64                      // books table -> latest observation, unix nanoseconds
 }
 
 func newClient(b *actors.Broker, node string, perSecond int, seed uint64) *client {
@@ -191,7 +191,7 @@ func newClient(b *actors.Broker, node string, perSecond int, seed uint64) *clien
 		b: b, node: node, every: time.Second / time.Duration(perSecond),
 		rng:    rand.New(rand.NewPCG(seed, 7)),
 		sticky: map[string]map[string]map[string]bool{},
-		seen:   map[string]int64{},
+		last:   map[string]int64{},
 	}
 }
 
@@ -304,8 +304,8 @@ func (c *client) observe(table, symbol, book string) {
 	if bySym == nil {
 		bySym = map[string]map[string]bool{}
 		c.sticky[table] = bySym
-		c.seen[table] = time.Now().UnixNano()
 	}
+	c.last[table] = time.Now().UnixNano()
 	if bySym[symbol] == nil {
 		bySym[symbol] = map[string]bool{}
 	}
@@ -333,5 +333,5 @@ func (c *client) stickyView() (map[string]map[string][]string, map[string]int64)
 		}
 		out[table] = m
 	}
-	return out, maps.Clone(c.seen)
+	return out, maps.Clone(c.last)
 }

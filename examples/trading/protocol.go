@@ -80,9 +80,9 @@ type nodeReport struct {
 	// Sticky maps each books table this node routed with (its handler ids,
 	// joined) to symbol -> the books that answered.
 	Sticky map[string]map[string][]string `json:"sticky,omitempty"`
-	// StickySeen maps each of those tables to when this node first routed
+	// StickyLast maps each of those tables to when this node last routed
 	// with it (unix nanoseconds), so the report can put them in order.
-	StickySeen map[string]int64 `json:"sticky_seen,omitempty"`
+	StickyLast map[string]int64 `json:"sticky_last,omitempty"`
 
 	Feed *feedStats `json:"feed,omitempty"`
 

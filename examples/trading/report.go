@@ -275,14 +275,16 @@ func summarizeSticky(res *result, reps map[string]nodeReport, victim string) {
 			}
 		}
 	}
-	// Tables in the order the nodes first routed with them: before the
+	// Tables in the order the nodes last routed with them: before the
 	// kill, while the dead node's books were being placed again, after.
+	// Not by first use: a node may first route with a table after
+	// another node already routes with the table that replaced it (a
+	// replica moving adds its new book before the old one stops), while
+	// the final table is in use until the end.
 	seen := map[string]int64{}
 	for _, r := range reps {
-		for t, at := range r.StickySeen {
-			if cur, ok := seen[t]; !ok || at < cur {
-				seen[t] = at
-			}
+		for t, at := range r.StickyLast {
+			seen[t] = max(seen[t], at)
 		}
 	}
 	var order []string
