@@ -72,11 +72,26 @@ func startNode(t testing.TB, cfg cluster.Config) *cluster.Node {
 		t.Fatalf("Start(%s): %v", cfg.Node, err)
 	}
 	t.Cleanup(func() {
+		settleBeforeStop(n)
 		if err := n.Stop(context.Background()); err != nil {
 			t.Errorf("Stop(%s): %v", cfg.Node, err)
 		}
 	})
 	return n
+}
+
+// settleBeforeStop waits, for 2 s at most, until n has seen its peers go:
+// the child processes a test starts after n are killed by cleanups that run
+// before n's. A peer's stream ending while n's remote shuts down gracefully
+// is a data race inside protoactor remote (see stopRemote in remote.go),
+// which -race reports; a node that has declared the peer down has seen its
+// connections end, and the extra 20 ms lets remote's stream reader finish.
+func settleBeforeStop(n *cluster.Node) {
+	deadline := time.Now().Add(2 * time.Second)
+	for len(n.Members()) > 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
 }
 
 // names returns the sorted node names of ms.
