@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,5 +115,26 @@ func checkRaces(t *testing.T, dir string) {
 			}
 			t.Errorf("%s: a data race in a node:%s", filepath.Base(f), report)
 		}
+	}
+}
+
+// With -v, every child's log lines reach errOut from a goroutine of their
+// own: errOut needs no lock of its own (the race detector checks it here).
+func TestLockedWriter(t *testing.T) {
+	var buf bytes.Buffer
+	w := &lockedWriter{w: &buf}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				_, _ = w.Write([]byte("line\n"))
+			}
+		}()
+	}
+	wg.Wait()
+	if got := strings.Count(buf.String(), "line\n"); got != 400 {
+		t.Errorf("%d lines, want 400", got)
 	}
 }

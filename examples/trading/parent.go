@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -72,7 +73,9 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) (err error) 
 	}
 	var logs io.Writer
 	if p.verbose {
-		logs = errOut
+		// Each child's lines are copied by a goroutine of their own: one
+		// line at a time, whatever errOut is.
+		logs = &lockedWriter{w: errOut}
 	}
 	var nodes []*child
 	defer func() {
@@ -324,4 +327,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
