@@ -20,8 +20,9 @@ import "time"
 //     report (see reports), if it is still connected; if it is not, it
 //     waits as above from its own start plus one lease, since its
 //     predecessor, retiring, goes on renewing its leader's lease for one
-//     lease after the move (so a move never interrupts the leader). The same holds when the kept leader goes
-//     silent early in the new authority's life. A node coming back (after a
+//     lease after the move (so a move never interrupts the leader). The
+//     same holds when the kept leader goes silent early in the new
+//     authority's life. A node coming back (after a
 //     freeze, a partition or a restart) never takes leadership back from a
 //     running leader.
 type succession struct {
